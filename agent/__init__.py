@@ -1,0 +1,1 @@
+"""What the assistant knows: core types, image handling, intent tracking, SQL memory, settings."""

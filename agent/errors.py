@@ -1,0 +1,27 @@
+"""User-facing errors: each carries a one-line message that the CLI and the app show as is."""
+
+from __future__ import annotations
+
+
+class PixelrsError(Exception):
+    """Base class for errors pixelrs reports to a person as one clear line."""
+
+    def one_line(self) -> str:
+        """Return the message collapsed to a single line."""
+        return " ".join(str(self).split()) or self.__class__.__name__
+
+
+class BadInputError(PixelrsError, ValueError):
+    """The user's input (image, text, prompt) cannot be used; the session carries on."""
+
+
+class UnknownSessionError(PixelrsError, LookupError):
+    """No session with that id exists (or it belongs to another user)."""
+
+
+class BackendError(PixelrsError, RuntimeError):
+    """A model backend failed (out of memory, bad checkpoint, ...); the turn is marked failed."""
+
+
+class CheckpointError(PixelrsError, RuntimeError):
+    """A checkpoint directory is missing, incomplete or does not match the model."""

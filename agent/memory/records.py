@@ -1,0 +1,170 @@
+"""Plain, frozen records returned by :class:`~agent.memory.Memory` (never ORM instances)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut
+
+
+def parse_act(value: str | None) -> Act | None:
+    """Return the :class:`Act` named by ``value``, or None for empty/unknown values."""
+    if not value:
+        return None
+    try:
+        return Act(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session's own columns."""
+
+    id: str
+    owner: str | None
+    title: str | None
+    backend: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of the session list: the session plus its user-turn count and first image."""
+
+    id: str
+    title: str | None
+    owner: str | None
+    backend: str
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int
+    thumbnail_sha: str | None
+
+
+@dataclass(frozen=True)
+class MaskRecord:
+    """A stored mask (COCO RLE) with the turn it belongs to."""
+
+    id: int
+    turn_id: int
+    turn_index: int
+    label: str
+    rle: dict[str, Any]
+    area: int
+    bbox: tuple[int, int, int, int]
+    score: float | None
+    source: str
+
+    def mask(self) -> Mask:
+        """Decode the RLE back into a boolean mask."""
+        return Mask.from_rle(self.rle)
+
+    def to_mask_out(self) -> MaskOut:
+        """Rebuild the :class:`MaskOut` the backend produced, with its database id."""
+        return MaskOut(
+            mask=self.mask(), label=self.label, score=self.score,
+            source="user-edit" if self.source == "user-edit" else "model", id=self.id,
+        )
+
+
+@dataclass(frozen=True)
+class ToolCallIn:
+    """A tool call to record with an assistant turn."""
+
+    tool: str
+    args: dict[str, Any]
+    duration_ms: float
+    status: str = "ok"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """A stored tool call."""
+
+    id: int
+    turn_id: int
+    tool: str
+    args: dict[str, Any]
+    duration_ms: float
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One stored message with the masks, intent and tool calls attached to it."""
+
+    id: int
+    session_id: str
+    index: int
+    role: str
+    text: str
+    act: str | None
+    status: str
+    error: str | None
+    image_sha: str | None
+    latency_ms: float | None
+    created_at: datetime
+    masks: list[MaskRecord] = field(default_factory=list)
+    intent: Intent | None = None
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SessionHistory:
+    """A session with all of its turns in order, plus the derived current image/intent/mask."""
+
+    session: SessionRecord
+    turns: list[TurnRecord]
+
+    @property
+    def current_image_sha(self) -> str | None:
+        """The image attached to the latest user turn that has one."""
+        for turn in reversed(self.turns):
+            if turn.role == "user" and turn.image_sha:
+                return turn.image_sha
+        return None
+
+    @property
+    def current_intent(self) -> Intent | None:
+        """The intent of the latest completed assistant turn that stored one."""
+        for turn in reversed(self.turns):
+            if turn.role == "assistant" and turn.status == "ok" and turn.intent is not None:
+                return turn.intent
+        return None
+
+    @property
+    def masks(self) -> list[MaskRecord]:
+        """Every mask of the session, in turn order."""
+        return [m for turn in self.turns for m in turn.masks]
+
+    @property
+    def current_mask(self) -> MaskRecord | None:
+        """The mask the current intent points to, else the latest mask of a completed turn."""
+        intent = self.current_intent
+        if intent is not None and intent.mask_id is not None:
+            for mask in self.masks:
+                if mask.id == intent.mask_id:
+                    return mask
+        for turn in reversed(self.turns):
+            if turn.status == "ok" and turn.masks:
+                return turn.masks[-1]
+        return None
+
+    @property
+    def next_index(self) -> int:
+        """The index the next turn will get."""
+        return max((t.index for t in self.turns), default=-1) + 1
+
+    def dialogue(self) -> list[DialogueTurn]:
+        """Return the conversation for the tracker/backends: completed user turns and all replies."""
+        return [
+            DialogueTurn(role="user" if t.role == "user" else "assistant", text=t.text, act=parse_act(t.act))
+            for t in self.turns
+            if t.role == "assistant" or t.status == "ok"
+        ]

@@ -1,0 +1,37 @@
+"""Typed run configuration: one pydantic-settings object, overridable by ``PIXELRS_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """Where pixelrs keeps its SQLite database and exports unless told otherwise."""
+    return Path.home() / ".pixelrs"
+
+
+class Settings(BaseSettings):
+    """Settings shared by the CLI, the app and the runtime."""
+
+    model_config = SettingsConfigDict(env_prefix="PIXELRS_", extra="ignore")
+
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the memory database; default is a SQLite file under home.",
+    )
+    home: Path = Field(default_factory=default_home, description="Folder for the default database.")
+    backend: str = Field(default="lite", description="Backend registry name: lite, miras, lisa, ...")
+    backend_options: dict[str, object] = Field(
+        default_factory=dict, description="Keyword arguments for the backend's constructor."
+    )
+    owner: str | None = Field(default=None, description="Owner of new sessions (the logged-in user).")
+
+    def resolved_db_url(self) -> str:
+        """The database URL, creating the home folder for the default SQLite file."""
+        if self.db_url:
+            return self.db_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.home / 'pixelrs.db'}"

@@ -1,0 +1,238 @@
+"""Core value types shared by every layer: image references, masks, intents, turns and acts."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as coco_mask
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImageRef(BaseModel):
+    """A content-addressed image: the sha256 of its encoded bytes plus its pixel size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, eq=False)
+class Mask:
+    """A boolean pixel mask (H, W); converts to/from COCO RLE with pycocotools."""
+
+    array: np.ndarray
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.array)
+        if arr.ndim != 2:
+            raise ValueError(f"a mask must be 2-D (H, W), got shape {arr.shape}")
+        object.__setattr__(self, "array", arr.astype(bool, copy=False))
+
+    @property
+    def height(self) -> int:
+        """Rows of the mask."""
+        return int(self.array.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Columns of the mask."""
+        return int(self.array.shape[1])
+
+    @property
+    def area(self) -> int:
+        """Number of foreground pixels."""
+        return int(self.array.sum())
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        """Tight box (x, y, w, h) around the foreground, COCO order; zeros when empty."""
+        ys, xs = np.nonzero(self.array)
+        if len(xs) == 0:
+            return (0, 0, 0, 0)
+        x0, y0 = int(xs.min()), int(ys.min())
+        return (x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1)
+
+    def to_rle(self) -> dict[str, Any]:
+        """Encode as COCO RLE with a JSON-ready ``counts`` string."""
+        rle = coco_mask.encode(np.asfortranarray(self.array.astype(np.uint8)))
+        return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+    @classmethod
+    def from_rle(cls, rle: dict[str, Any]) -> Mask:
+        """Decode a COCO RLE (``counts`` as str or bytes)."""
+        counts = rle["counts"]
+        encoded = {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+        return cls(coco_mask.decode(encoded).astype(bool))
+
+    def to_png(self) -> bytes:
+        """Encode as a 1-bit PNG (foreground 255)."""
+        buf = io.BytesIO()
+        Image.fromarray(self.array.astype(np.uint8) * 255).convert("1").save(buf, format="PNG")
+        return buf.getvalue()
+
+    @classmethod
+    def from_png(cls, data: bytes) -> Mask:
+        """Decode a PNG written by :meth:`to_png` (any non-zero pixel is foreground)."""
+        with Image.open(io.BytesIO(data)) as img:
+            return cls(np.asarray(img.convert("L")) > 0)
+
+    def iou(self, other: Mask) -> float:
+        """Intersection over union with another mask of the same size (1.0 when both are empty)."""
+        inter = np.logical_and(self.array, other.array).sum()
+        union = np.logical_or(self.array, other.array).sum()
+        return 1.0 if union == 0 else float(inter / union)
+
+
+class Act(StrEnum):
+    """What a user turn does; the turn graph routes on it."""
+
+    NEW_TARGET = "new_target"
+    REFINE = "refine"
+    CORRECT = "correct"
+    EXPLAIN = "explain"
+    SEGMENT_REQUEST = "segment_request"
+    CHITCHAT = "chitchat"
+    RESET = "reset"
+    USER_EDIT = "user_edit"
+
+    @property
+    def segments(self) -> bool:
+        """Whether turns with this act produce a new mask through the segment tool."""
+        return self in {Act.NEW_TARGET, Act.REFINE, Act.CORRECT, Act.SEGMENT_REQUEST, Act.USER_EDIT}
+
+
+class IntentOp(StrEnum):
+    """How a turn changed the tracked intent."""
+
+    NEW = "new"
+    REFINE = "refine"
+    CORRECT = "correct"
+    KEEP = "keep"
+    RESET = "reset"
+
+
+class Relation(BaseModel):
+    """A spatial relation of the target to an anchor, e.g. ``next_to`` "the HDMI label"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["left_of", "right_of", "above", "below", "next_to", "inside", "on"]
+    anchor: str
+
+
+class IntentRevision(BaseModel):
+    """One entry of an intent's history: the intent as it stood after a turn."""
+
+    turn: int
+    op: IntentOp
+    target: str | None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    relations: list[Relation] = Field(default_factory=list)
+    exclusions: list[str] = Field(default_factory=list)
+
+
+class Intent(BaseModel):
+    """What the user currently means: structured, revisable, tied to the current mask.
+
+    ``attributes`` keys in use: ``colour``, ``text`` (words printed on the target), ``size``
+    (``bigger``/``smaller``/``biggest``/``smallest``), ``position`` (``left``/``right``/``top``/
+    ``bottom``/``center``), ``ordinal`` (``first``, ``second``, ...), ``other`` (``"yes"`` when the
+    user asked for another instance than the current mask).
+    """
+
+    target: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    relations: list[Relation] = Field(default_factory=list)
+    exclusions: list[str] = Field(default_factory=list)
+    op: IntentOp = IntentOp.NEW
+    history: list[IntentRevision] = Field(default_factory=list)
+    mask_id: int | None = None
+    """Database id of the current mask (the last segmented or user-edited one), if any."""
+
+    def revised(self, *, turn: int, op: IntentOp, **changes: Any) -> Intent:
+        """Return a copy with ``changes`` applied and a history entry appended for ``turn``."""
+        updated = self.model_copy(update={**changes, "op": op}, deep=True)
+        updated.history.append(
+            IntentRevision(
+                turn=turn,
+                op=op,
+                target=updated.target,
+                attributes=dict(updated.attributes),
+                relations=list(updated.relations),
+                exclusions=list(updated.exclusions),
+            )
+        )
+        return updated
+
+    def describe(self) -> str:
+        """Short human phrase for the intent, e.g. ``"port right of 'HDMI label' (not: logo)"``."""
+        parts = [self.target or "(nothing yet)"]
+        for key in ("colour", "size", "position", "ordinal"):
+            if key in self.attributes:
+                parts.insert(0, self.attributes[key])
+        if "text" in self.attributes:
+            parts.append(f"reading '{self.attributes['text']}'")
+        parts.extend(f"{r.kind.replace('_', ' ')} {r.anchor}" for r in self.relations)
+        if self.exclusions:
+            parts.append(f"(not: {', '.join(self.exclusions)})")
+        return " ".join(parts)
+
+
+Role = Literal["user", "assistant"]
+
+
+class DialogueTurn(BaseModel):
+    """One message of the conversation as the tracker and the backends see it."""
+
+    role: Role
+    text: str
+    act: Act | None = None
+
+
+class PointPrompt(BaseModel):
+    """A click on the image in pixel coordinates; ``positive`` adds, negative removes."""
+
+    x: float
+    y: float
+    positive: bool = True
+
+
+class BoxPrompt(BaseModel):
+    """A box drawn on the image, pixel coordinates, corners (x0, y0) top-left, (x1, y1) bottom-right."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+class Prompts(BaseModel):
+    """Visual prompts a user gave for this turn (click/box corrections)."""
+
+    points: list[PointPrompt] = Field(default_factory=list)
+    box: BoxPrompt | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when no point and no box was given."""
+        return not self.points and self.box is None
+
+
+@dataclass
+class MaskOut:
+    """A mask produced in a turn, with its label, model score and where it came from."""
+
+    mask: Mask
+    label: str
+    score: float | None = None
+    source: Literal["model", "user-edit"] = "model"
+    id: int | None = None
+    """Database id once stored."""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,110 @@
+"""Orchestration overhead per turn (graph + tracker + memory commit + mask encode).
+
+Runs 20-turn sessions on the lite backend against a SQLite file and reports, per turn, the
+turn latency minus the time spent inside the backend (segment + explain). Prints one JSON
+object: median overhead over all turns, median of turn 2 and turn 20 across repeats, and their
+ratio (cost must not grow with history). Usage: ``python bench/bench_turn.py [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agent.images import load_image_file
+from agent.memory import Memory
+from graphs.runtime import Runtime
+from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
+from tools.backends.lite import LiteBackend
+
+SCRIPT = [
+    "find the HDMI label",
+    "what does it say?",
+    "now the port next to it",
+    "no, the one on the right",
+    "why is it important?",
+    "the bigger one",
+    "find the HDMI label",
+    "what colour is it?",
+]
+
+
+class TimedBackend:
+    """Measures the wall time spent inside the real backend's calls."""
+
+    def __init__(self, inner: LiteBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.spent_ms = 0.0
+
+    def segment(self, request: SegmentRequest) -> SegmentResult:
+        start = time.perf_counter()
+        try:
+            return self.inner.segment(request)
+        finally:
+            self.spent_ms += (time.perf_counter() - start) * 1000
+
+    def explain(self, request: ExplainRequest):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            yield from self.inner.explain(request)
+        finally:
+            self.spent_ms += (time.perf_counter() - start) * 1000
+
+    def forget_session(self, session_id: str) -> None:
+        self.inner.forget_session(session_id)
+
+
+def run_session(runtime: Runtime, backend: TimedBackend, image_path: Path, turns: int) -> list[float]:
+    """One session of ``turns`` turns; returns the per-turn overhead in ms."""
+    image = load_image_file(image_path)
+    sid = runtime.new_session()
+    overheads = []
+    for i in range(turns):
+        backend.spent_ms = 0.0
+        start = time.perf_counter()
+        runtime.run_turn_sync(sid, SCRIPT[i % len(SCRIPT)], image=image if i == 0 else None)
+        total = (time.perf_counter() - start) * 1000
+        overheads.append(total - backend.spent_ms)
+    return overheads
+
+
+def main() -> None:
+    """Run the benchmark and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--image", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/textcaps_hdmi.jpg")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = TimedBackend(LiteBackend())
+        runtime = Runtime(memory=Memory(f"sqlite:///{tmp}/bench.db"), backend=backend)  # type: ignore[arg-type]
+        run_session(runtime, backend, args.image, 3)  # warm-up: OCR engine, caches, imports
+        runs = [run_session(runtime, backend, args.image, args.turns) for _ in range(args.repeats)]
+        runtime.close()
+    per_turn = [statistics.median(run[i] for run in runs) for i in range(args.turns)]
+    turn2, turn_last = per_turn[1], per_turn[-1]
+    result = {
+        "benchmark": "orchestration_overhead_per_turn",
+        "backend": "lite",
+        "db": "sqlite",
+        "turns": args.turns,
+        "repeats": args.repeats,
+        "median_overhead_ms": round(statistics.median(x for run in runs for x in run), 2),
+        "turn2_overhead_ms": round(turn2, 2),
+        f"turn{args.turns}_overhead_ms": round(turn_last, 2),
+        "ratio_last_vs_turn2": round(turn_last / turn2, 3) if turn2 else None,
+        "per_turn_median_ms": [round(x, 2) for x in per_turn],
+        "target": {"median_overhead_ms": 15, "ratio_last_vs_turn2": 1.2},
+    }
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

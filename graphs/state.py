@@ -1,0 +1,74 @@
+"""Typed state of the turn graph: what each node reads and writes, and who writes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.images import LoadedImage
+from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut, Prompts
+from tools.backends.base import SegmentResult
+
+
+@dataclass
+class ToolCallLog:
+    """One tool call of the turn, as memory stores it."""
+
+    tool: str
+    args: dict[str, object]
+    duration_ms: float
+    status: str = "ok"
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class TurnInput:
+    """What the caller gives the graph for one user turn (already validated)."""
+
+    session_id: str
+    """Session the turn belongs to (must exist)."""
+    user_text: str
+    """The user's message, cleaned by :func:`agent.text.clean_user_text`."""
+    new_image: LoadedImage | None = None
+    """An image uploaded with this turn; becomes the session's current image."""
+    prompts: Prompts = field(default_factory=Prompts)
+    """Click/box corrections given with this turn."""
+    owner: str | None = None
+    """Logged-in user; memory refuses sessions of other owners."""
+    started_at: float = 0.0
+    """``time.perf_counter()`` when the turn started, for the stored latency."""
+
+
+@dataclass(kw_only=True)
+class TurnState(TurnInput):
+    """Full state of one turn; each field notes the node that writes it."""
+
+    user_turn_id: int | None = None
+    """recall: id of the stored (pending) user turn."""
+    turn_index: int = 0
+    """recall: index of the user turn within the session."""
+    dialogue: list[DialogueTurn] = field(default_factory=list)
+    """recall: the conversation before this turn (ok turns only)."""
+    image: LoadedImage | None = None
+    """recall: the session's current image after this turn's upload, if any."""
+    intent: Intent = field(default_factory=Intent)
+    """recall (previous), then track_intent (updated)."""
+    previous_mask: Mask | None = None
+    """recall: the current mask before this turn."""
+    act: Act = Act.CHITCHAT
+    """track_intent: what this turn does."""
+    track_reason: str = ""
+    """track_intent: a short why."""
+    segment_result: SegmentResult | None = None
+    """segment: this turn's masks (None when the turn did not segment)."""
+    explanation: str = ""
+    """explain: the full explanation text."""
+    reply: str = ""
+    """respond: the assistant's message."""
+    masks: list[MaskOut] = field(default_factory=list)
+    """respond: masks stored with this turn (best first)."""
+    tool_calls: list[ToolCallLog] = field(default_factory=list)
+    """segment/explain/use_tool: calls made this turn (appended)."""
+    assistant_turn_id: int | None = None
+    """remember: id of the stored assistant turn."""
+    backend_ms: float = 0.0
+    """segment/explain: time spent inside the backend."""

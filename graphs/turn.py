@@ -1,0 +1,275 @@
+"""The turn graph: recall → track_intent → route → segment → explain → respond → remember.
+
+Built by :func:`build_turn_graph` from its parts (tools, tracker, memory, image loader) so tests
+and other graphs compose it. Nodes stream progress, masks and explanation chunks through
+LangGraph's custom stream (``stream_mode=["updates", "custom"]``): each custom event is a dict
+with a ``type`` of ``progress``, ``stored``, ``intent``, ``mask`` or ``token``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.tools import BaseTool
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agent.images import LoadedImage
+from agent.intent import IntentTracker
+from agent.memory import Memory, ToolCallIn
+from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
+from graphs import replies
+from graphs.state import ToolCallLog, TurnInput, TurnState
+from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
+
+Route = Literal["segment", "explain", "use_tool", "respond"]
+
+
+def _emit(event: dict[str, Any]) -> None:
+    """Send a custom stream event (a no-op when the graph is not being streamed)."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:
+        return
+    writer(event)
+
+
+def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallLog]:
+    """Invoke a tool through LangChain's tool-call path; return its artifact and a log entry."""
+    start = time.perf_counter()
+    call = {"type": "tool_call", "id": uuid.uuid4().hex, "name": tool.name, "args": args}
+    message = tool.invoke(call)
+    duration = (time.perf_counter() - start) * 1000
+    logged_args = {k: v for k, v in args.items() if isinstance(v, str | int | float | bool)}
+    artifact = getattr(message, "artifact", None)
+    return artifact, ToolCallLog(tool=tool.name, args=logged_args, duration_ms=duration)
+
+
+def _tool_triggers(tool: BaseTool) -> list[re.Pattern[str]]:
+    """Regexes under ``tool.metadata["triggers"]`` that route a user turn to an extra tool."""
+    return [re.compile(p, re.IGNORECASE) for p in (tool.metadata or {}).get("triggers", [])]
+
+
+def build_turn_graph(
+    *,
+    segment_tool: BaseTool,
+    explain_tool: BaseTool,
+    tracker: IntentTracker,
+    memory: Memory,
+    load_image: Callable[[str], LoadedImage],
+    extra_tools: Sequence[BaseTool] = (),
+) -> CompiledStateGraph:
+    """Compile the turn graph over the given parts.
+
+    Args:
+        segment_tool: the ``segment`` tool (artifact: :class:`SegmentResult`).
+        explain_tool: the ``explain`` tool (artifact: full text; streams via ``on_chunk``).
+        tracker: the intent tracker (rule-based by default, LLM-based optionally).
+        memory: SQL memory; ``recall`` commits the user turn, ``remember`` the rest at once.
+        load_image: returns the decoded image for a stored sha256 (cached by the caller).
+        extra_tools: tools from the ``pixelrs.tools`` entry points; a tool whose
+            ``metadata["triggers"]`` regex matches the user text answers the turn.
+    """
+    routed_tools = [(tool, _tool_triggers(tool)) for tool in extra_tools]
+
+    def recall(state: TurnState) -> dict[str, Any]:
+        """Load the session, store the new image and commit the user's message (pending)."""
+        _emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
+        history = memory.history(state.session_id, owner=state.owner)
+        image_sha = None
+        if state.new_image is not None:
+            image_sha = memory.put_image(state.new_image).sha256
+        user_turn = memory.add_user_turn(state.session_id, state.user_text, image_sha=image_sha)
+        _emit({"type": "stored", "user_turn_id": user_turn.id, "turn_index": user_turn.index})
+        current_sha = image_sha or history.current_image_sha
+        image = state.new_image if state.new_image is not None else (load_image(current_sha) if current_sha else None)
+        intent = history.current_intent or Intent()
+        current = history.current_mask
+        previous_mask = current.mask() if current is not None else None
+        if state.new_image is not None and history.current_image_sha not in (None, image_sha):
+            previous_mask = None  # a different image: the old mask does not apply
+            intent = intent.model_copy(update={"mask_id": None})
+        return {
+            "user_turn_id": user_turn.id,
+            "turn_index": user_turn.index,
+            "dialogue": history.dialogue(),
+            "image": image,
+            "intent": intent,
+            "previous_mask": previous_mask,
+        }
+
+    def track_intent(state: TurnState) -> dict[str, Any]:
+        """Classify the turn and update the intent (clicks/boxes make it a user edit)."""
+        _emit({"type": "progress", "stage": "tracking", "message": "Tracking what you mean"})
+        if not state.prompts.empty:
+            what = "box" if state.prompts.box is not None else f"{len(state.prompts.points)} click(s)"
+            intent = state.intent.revised(turn=state.turn_index, op=IntentOp.CORRECT)
+            result_act, reason = Act.USER_EDIT, f"user edit with {what}"
+        else:
+            result = tracker.track(
+                intent=state.intent,
+                dialogue=state.dialogue,
+                user_text=state.user_text,
+                turn=state.turn_index,
+                has_image=state.image is not None,
+                has_mask=state.previous_mask is not None,
+            )
+            intent, result_act, reason = result.intent, result.act, result.reason
+        _emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
+        return {"intent": intent, "act": result_act, "track_reason": reason}
+
+    def route(state: TurnState) -> Route:
+        """Pick the next node from the act (and extra tools' triggers)."""
+        for tool, triggers in routed_tools:
+            if any(t.search(state.user_text) for t in triggers):
+                return "use_tool"
+        if state.image is None:
+            return "respond"
+        if state.act.segments:
+            return "segment"
+        if state.act is Act.EXPLAIN:
+            return "explain"
+        return "respond"
+
+    def segment(state: TurnState) -> dict[str, Any]:
+        """Run the segment tool and stream the masks the moment they exist."""
+        assert state.image is not None
+        _emit({"type": "progress", "stage": "segmenting", "message": f"Segmenting {state.intent.describe()}"})
+        request = SegmentRequest(
+            image=state.image.rgb,
+            image_ref=state.image.ref,
+            dialogue=[*state.dialogue, DialogueTurn(role="user", text=state.user_text, act=state.act)],
+            intent=state.intent,
+            session_id=state.session_id,
+            previous_mask=state.previous_mask,
+            prompts=state.prompts,
+        )
+        start = time.perf_counter()
+        result, log = _call_tool(segment_tool, {"target": state.intent.target or state.user_text, "request": request})
+        backend_ms = (time.perf_counter() - start) * 1000
+        assert isinstance(result, SegmentResult)
+        if state.act is Act.USER_EDIT:
+            for out in result.masks:
+                out.source = "user-edit"
+        _emit({"type": "mask", "masks": list(result.masks)})
+        return {
+            "segment_result": result,
+            "tool_calls": [*state.tool_calls, log],
+            "backend_ms": state.backend_ms + (result.backend_ms or backend_ms),
+        }
+
+    def explain(state: TurnState) -> dict[str, Any]:
+        """Stream a grounded explanation of the (new or current) mask."""
+        assert state.image is not None
+        _emit({"type": "progress", "stage": "explaining", "message": "Explaining"})
+        result = state.segment_result
+        mask = result.best.mask if result is not None and result.best is not None else state.previous_mask
+        request = ExplainRequest(
+            image=state.image.rgb,
+            image_ref=state.image.ref,
+            dialogue=[*state.dialogue, DialogueTurn(role="user", text=state.user_text, act=state.act)],
+            intent=state.intent,
+            session_id=state.session_id,
+            mask=mask,
+            previous_mask=state.previous_mask,
+            result=result,
+        )
+        start = time.perf_counter()
+        text, log = _call_tool(
+            explain_tool,
+            {"question": state.user_text, "request": request, "on_chunk": lambda c: _emit({"type": "token", "text": c})},
+        )
+        backend_ms = (time.perf_counter() - start) * 1000
+        return {
+            "explanation": str(text or ""),
+            "tool_calls": [*state.tool_calls, log],
+            "backend_ms": state.backend_ms + backend_ms,
+        }
+
+    def use_tool(state: TurnState) -> dict[str, Any]:
+        """Answer with the first extra tool whose trigger matches the user text."""
+        for tool, triggers in routed_tools:
+            if any(t.search(state.user_text) for t in triggers):
+                _emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
+                artifact, log = _call_tool(tool, {"query": state.user_text})
+                text = str(artifact if artifact is not None else "")
+                _emit({"type": "token", "text": text})
+                return {"explanation": text, "tool_calls": [*state.tool_calls, log]}
+        return {}
+
+    def respond(state: TurnState) -> dict[str, Any]:
+        """Compose the assistant message and the masks to store with it."""
+        masks: list[MaskOut] = []
+        if state.image is None:
+            reply = replies.NO_IMAGE
+        elif state.segment_result is not None:
+            masks = list(state.segment_result.masks)
+            if not masks:
+                reply = replies.NOTHING_FOUND.format(target=state.intent.target or "that")
+            elif state.act is Act.USER_EDIT:
+                what = "box" if state.prompts.box is not None else "clicks"
+                reply = replies.USER_EDIT.format(what=what) + (f" {state.explanation}" if state.explanation else "")
+            else:
+                reply = state.explanation or state.segment_result.text
+        elif state.explanation:
+            reply = state.explanation
+        elif state.act is Act.RESET:
+            reply = replies.RESET
+        elif state.act is Act.EXPLAIN:
+            reply = replies.NO_MASK_YET
+        else:
+            reply = replies.GREETING
+        if reply and not state.explanation and state.image is not None and state.act is not Act.USER_EDIT:
+            _emit({"type": "token", "text": reply})
+        elif state.image is None:
+            _emit({"type": "token", "text": reply})
+        return {"reply": reply, "masks": masks}
+
+    def remember(state: TurnState) -> dict[str, Any]:
+        """Store the assistant turn, intent, masks and tool calls in one transaction."""
+        _emit({"type": "progress", "stage": "saving", "message": "Saving"})
+        assert state.user_turn_id is not None
+        intent = state.intent
+        if state.masks:
+            intent = intent.model_copy(update={"mask_id": None})  # memory points it at the new best mask
+        elif state.act is Act.RESET:
+            intent = intent.model_copy(update={"mask_id": None})
+        record = memory.complete_turn(
+            state.user_turn_id,
+            act=state.act.value,
+            reply=state.reply,
+            intent=intent,
+            masks=state.masks,
+            tool_calls=[ToolCallIn(tool=c.tool, args=c.args, duration_ms=c.duration_ms, status=c.status, error=c.error) for c in state.tool_calls],
+            latency_ms=(time.perf_counter() - state.started_at) * 1000 if state.started_at else 0.0,
+        )
+        return {"assistant_turn_id": record.id}
+
+    builder = StateGraph(TurnState, input_schema=TurnInput)
+    builder.add_node("recall", recall)
+    builder.add_node("track_intent", track_intent)
+    builder.add_node("segment", segment)
+    builder.add_node("explain", explain)
+    builder.add_node("use_tool", use_tool)
+    builder.add_node("respond", respond)
+    builder.add_node("remember", remember)
+    builder.add_edge(START, "recall")
+    builder.add_edge("recall", "track_intent")
+    builder.add_conditional_edges("track_intent", route, ["segment", "explain", "use_tool", "respond"])
+    builder.add_conditional_edges("segment", _after_segment, ["explain", "respond"])
+    builder.add_edge("explain", "respond")
+    builder.add_edge("use_tool", "respond")
+    builder.add_edge("respond", "remember")
+    builder.add_edge("remember", END)
+    return builder.compile(name="pixelrs-turn")
+
+
+def _after_segment(state: TurnState) -> Literal["explain", "respond"]:
+    """Explain a found mask; go straight to the reply when nothing was found."""
+    result = state.segment_result
+    return "explain" if result is not None and result.masks else "respond"

@@ -1,0 +1,35 @@
+"""Paths to the shared test data (``../shared/data`` beside the repository) and small builders."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+HDMI_JPG = SHARED_DATA / "textcaps_hdmi.jpg"
+PRIST_DEV = SHARED_DATA / "prist_dev.json"
+HDMI_WORD_BOX = (208, 198, 266, 240)
+"""Where RapidOCR reads 'HDMI' on the photo: x0, y0, x1, y1."""
+
+
+def require_shared() -> None:
+    """Skip when ../shared/data is not beside the checkout."""
+    if not HDMI_JPG.exists():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def decompression_bomb_png(side: int = 30000) -> bytes:
+    """A valid 1-bit PNG of side x side pixels (~110 kB on disk, ~900 megapixels decoded)."""
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")

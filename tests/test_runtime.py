@@ -1,0 +1,167 @@
+"""The runtime and turn graph with real memory, tracker and lite backend (failures injected at the backend edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from _data import HDMI_JPG, require_shared
+from langchain_core.tools import tool
+
+from agent.errors import PixelrsError
+from agent.images import load_image_file
+from agent.memory import Memory
+from agent.types import Act, PointPrompt, Prompts
+from graphs.runtime import Runtime, TurnEvent
+from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
+from tools.backends.lite import LiteBackend
+
+
+@pytest.fixture(scope="module")
+def lite() -> LiteBackend:
+    return LiteBackend()
+
+
+@pytest.fixture()
+def runtime(db_url: str, lite: LiteBackend) -> Iterator[Runtime]:
+    rt = Runtime(memory=Memory(db_url), backend=lite)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="module")
+def hdmi() -> Any:
+    require_shared()
+    return load_image_file(HDMI_JPG)
+
+
+class FlakyBackend:
+    """Wraps a real backend and raises inside ``segment`` on chosen calls (the crash edge)."""
+
+    name = "flaky"
+
+    def __init__(self, inner: LiteBackend, fail_on: set[int]) -> None:
+        self.inner, self.fail_on, self.calls = inner, fail_on, 0
+
+    def segment(self, request: SegmentRequest) -> SegmentResult:
+        self.calls += 1
+        if self.calls in self.fail_on:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.inner.segment(request)
+
+    def explain(self, request: ExplainRequest) -> Iterator[str]:
+        return self.inner.explain(request)
+
+    def forget_session(self, session_id: str) -> None:
+        self.inner.forget_session(session_id)
+
+
+def kinds(events: list[TurnEvent]) -> list[str]:
+    return [e.kind for e in events]
+
+
+def test_events_stream_in_order(runtime: Runtime, hdmi: Any) -> None:
+    sid = runtime.new_session()
+    events = list(runtime.run_turn(sid, "find the HDMI label", image=hdmi))
+    k = kinds(events)
+    assert k[0] == "progress" and k[-1] == "done"
+    assert k.index("stored") < k.index("intent") < k.index("mask") < k.index("token")
+    assert [e.stage for e in events if e.kind == "progress"][:3] == ["recall", "tracking", "segmenting"]
+    assert sum(1 for e in events if e.kind == "token") >= 3  # the explanation arrives in chunks
+    done = events[-1].turn
+    assert done is not None and done.act is Act.NEW_TARGET and done.masks and done.masks[0].id is not None
+    streamed = "".join(e.text for e in events if e.kind == "token")
+    assert streamed.strip() == done.reply.strip()
+
+
+def test_failure_inside_segment_marks_turn_failed_and_next_turn_works(db_url: str, lite: LiteBackend, hdmi: Any) -> None:
+    backend = FlakyBackend(lite, fail_on={2})
+    rt = Runtime(memory=Memory(db_url), backend=backend)  # type: ignore[arg-type]
+    sid = rt.new_session()
+    rt.run_turn_sync(sid, "find the HDMI label", image=hdmi)
+    events = list(rt.run_turn(sid, "now the port next to it"))
+    assert kinds(events)[-1] == "error"
+    assert "out of GPU memory" in events[-1].message and "\n" not in events[-1].message
+    history = rt.history(sid)
+    failed = history.turns[-1]
+    assert failed.role == "user" and failed.status == "failed" and failed.text == "now the port next to it"
+    assert "GPU memory" in (failed.error or "")
+    after = rt.run_turn_sync(sid, "now the port next to it")
+    assert after.act is Act.NEW_TARGET and after.masks
+    history = rt.history(sid)
+    assert [t.status for t in history.turns] == ["ok", "ok", "failed", "ok", "ok"]
+    assert [t.text for t in history.dialogue()][-2] == "now the port next to it"
+    rt.close()
+
+
+def test_sessions_are_isolated(runtime: Runtime, hdmi: Any) -> None:
+    a = runtime.new_session(owner="alice")
+    b = runtime.new_session(owner="bob")
+    runtime.run_turn_sync(a, "find the HDMI label", image=hdmi, owner="alice")
+    runtime.run_turn_sync(b, "hello", owner="bob")
+    assert [t.text for t in runtime.history(b, owner="bob").turns if t.role == "user"] == ["hello"]
+    assert [t.text for t in runtime.history(a, owner="alice").turns if t.role == "user"] == ["find the HDMI label"]
+    events = list(runtime.run_turn(a, "what does it say?", owner="bob"))
+    assert kinds(events) == ["error"] and "unknown session" in events[0].message
+    assert [s.id for s in runtime.list_sessions(owner="bob")] == [b]
+
+
+def test_no_image_yet_asks_for_one(runtime: Runtime) -> None:
+    sid = runtime.new_session()
+    summary = runtime.run_turn_sync(sid, "find the red car")
+    assert "upload an image" in summary.reply.lower() and not summary.masks
+
+
+def test_bad_inputs_store_nothing(runtime: Runtime, hdmi: Any) -> None:
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
+    before = len(runtime.history(sid).turns)
+    for text, image in [("", None), ("x" * 100_000, None), ("find it", b"not an image"), ("find it", b"\x89PNG\r\n\x1a\n")]:
+        events = list(runtime.run_turn(sid, text, image=image))
+        assert kinds(events) == ["error"], text[:20]
+        assert "\n" not in events[0].message
+    assert len(runtime.history(sid).turns) == before
+    with pytest.raises(PixelrsError):
+        runtime.run_turn_sync("no-such-session", "hi")
+
+
+def test_click_correction_becomes_current_target(runtime: Runtime, hdmi: Any) -> None:
+    sid = runtime.new_session()
+    first = runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
+    x, y, w, h = first.masks[0].mask.bbox
+    click = PointPrompt(x=x + w + 60, y=y + h / 2, positive=True)
+    edited = runtime.run_turn_sync(sid, "", prompts=Prompts(points=[click]))
+    assert edited.act is Act.USER_EDIT and edited.masks
+    assert edited.masks[0].source == "user-edit"
+    assert not np.array_equal(edited.masks[0].mask.array, first.masks[0].mask.array)
+    history = runtime.history(sid)
+    assert history.current_mask is not None and history.current_mask.source == "user-edit"
+    follow = runtime.run_turn_sync(sid, "why is this part important?")
+    assert follow.act is Act.EXPLAIN and follow.reply
+
+
+def test_reset_clears_the_target(runtime: Runtime, hdmi: Any) -> None:
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
+    reset = runtime.run_turn_sync(sid, "start over")
+    assert reset.act is Act.RESET and reset.intent.target is None
+    assert runtime.run_turn_sync(sid, "what does it say?").reply
+
+
+def test_extra_tool_routes_by_trigger(db_url: str, lite: LiteBackend, hdmi: Any) -> None:
+    @tool(response_format="content_and_artifact")
+    def count_words(query: str) -> tuple[str, str]:
+        """Count the words of the user's message."""
+        n = len(query.split())
+        return f"{n} words", f"Your message has {n} words."
+
+    count_words.metadata = {"triggers": [r"\bcount\b"]}
+    rt = Runtime(memory=Memory(db_url), backend=lite, tools=[count_words])
+    sid = rt.new_session()
+    summary = rt.run_turn_sync(sid, "count these four words", image=hdmi)
+    assert summary.reply == "Your message has 4 words."
+    stored = rt.history(sid).turns[-1]
+    assert [c.tool for c in stored.tool_calls] == ["count_words"]
+    rt.close()

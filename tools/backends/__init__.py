@@ -1,0 +1,1 @@
+"""Model backends: ``lite`` (CPU default, no downloaded weights), ``miras`` and ``lisa``."""

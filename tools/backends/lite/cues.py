@@ -1,0 +1,201 @@
+"""Turning an :class:`~agent.types.Intent` into cues: text to read, colours, position, size, order, relations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.types import DialogueTurn, Intent, IntentOp, Relation
+from tools.backends.lite.colours import COLOUR_WORDS
+from tools.backends.lite.textmatch import TextQuery, norm
+
+POSITION_WORDS = {
+    "left": "left", "leftmost": "left", "right": "right", "rightmost": "right",
+    "top": "top", "upper": "top", "above": "top", "bottom": "bottom", "lower": "bottom", "below": "bottom",
+    "center": "center", "centre": "center", "middle": "center", "central": "center",
+}  # fmt: skip
+SIZE_WORDS = {
+    "bigger": "big", "biggest": "big", "larger": "big", "largest": "big", "large": "big", "big": "big",
+    "huge": "big", "giant": "big", "smaller": "small", "smallest": "small", "small": "small",
+    "little": "small", "tiny": "small", "tinier": "small", "tiniest": "small",
+}  # fmt: skip
+ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+    "fifth": 4, "5th": 4, "last": -1, "final": -1,
+}  # fmt: skip
+TEXT_NOUNS = frozenset(
+    "label labels text word words sign signs logo logos writing written name title caption letters "
+    "lettering print printed inscription brand tag sticker number numbers digits says reads".split()
+)
+"""Nouns that say the target *is* text, so an OCR box is the right region."""
+STOPWORDS = frozenset(
+    "a an the one ones of on in at to with that this these those it its is are which thing things object "
+    "objects part parts side area region please segment show me find only not and or other another next near "
+    "nearby beside by from for as there here what where can you i my your item something stuff half of "
+    "highlight select mark point pick".split()
+)
+_QUOTED = re.compile(r"[\"“”‘’']([^\"“”‘’']{1,60})[\"“”‘’']")
+
+
+@dataclass
+class PhraseCues:
+    """Cues found in one phrase (the target, an anchor or an exclusion)."""
+
+    phrase: str
+    text: list[TextQuery] = field(default_factory=list)
+    colours: list[str] = field(default_factory=list)
+    positions: list[str] = field(default_factory=list)
+    size: str | None = None
+    ordinal: int | None = None
+    text_noun: bool = False
+    """The phrase names text itself (label, sign, word, ...)."""
+
+    @property
+    def empty(self) -> bool:
+        """No cue at all was found in the phrase."""
+        return not (
+            self.text or self.colours or self.positions or self.size or self.ordinal is not None
+        )
+
+
+@dataclass
+class Cues:
+    """Everything the ranker uses for one turn."""
+
+    target: PhraseCues
+    other: bool = False
+    """Pick a different region than the previous mask."""
+    relations: list[Relation] = field(default_factory=list)
+    exclusions: list[str] = field(default_factory=list)
+    op: IntentOp = IntentOp.NEW
+    part: str | None = None
+    """'left'/'right'/'top'/'bottom' when the user asked for a half of the previous mask."""
+
+
+def _tokens(phrase: str) -> list[str]:
+    return [t for t in re.split(r"[^0-9A-Za-z'’\-]+", phrase) if t]
+
+
+def quoted(text: str) -> list[str]:
+    """Strings the user put in quotes, e.g. the 'EXIT' sign -> ['EXIT'] (apostrophes in words are ignored)."""
+    out = []
+    for m in _QUOTED.finditer(text):
+        start = m.start()
+        if start > 0 and text[start - 1].isalnum() and m.group(0)[0] in "'’":
+            continue  # an apostrophe inside a word (it's, user's)
+        inner = m.group(1).strip()
+        if inner and norm(inner):
+            out.append(inner)
+    return out
+
+
+def parse_phrase(
+    phrase: str | None, *, extra_text: list[str] | None = None, target_threshold: float = 0.8
+) -> PhraseCues:
+    """Find colour, position, size, ordinal and text cues in a noun phrase."""
+    phrase = phrase or ""
+    cues = PhraseCues(phrase)
+    seen: set[str] = set()
+
+    def add_text(text: str, source: str, threshold: float) -> None:
+        key = norm(text)
+        if key and key not in seen:
+            seen.add(key)
+            cues.text.append(TextQuery(text, source, threshold))
+
+    for text in extra_text or []:
+        add_text(text, "attribute", 0.6)
+    quotes = quoted(phrase)
+    for text in quotes:
+        add_text(text, "quoted", 0.6)
+    quoted_norm = {norm(w) for q in quotes for w in q.split()}
+    for raw in _tokens(phrase):
+        word = raw.lower().strip("'’-")
+        if not word:
+            continue
+        if word in COLOUR_WORDS:
+            cues.colours.append("gray" if word == "grey" else word)
+        elif word in POSITION_WORDS:
+            cues.positions.append(POSITION_WORDS[word])
+        elif word in SIZE_WORDS:
+            cues.size = SIZE_WORDS[word]
+        elif word in ORDINALS:
+            cues.ordinal = ORDINALS[word]
+        elif word in TEXT_NOUNS:
+            cues.text_noun = True
+        elif word in STOPWORDS or norm(word) in quoted_norm or len(norm(word)) < 2:
+            continue
+        else:
+            add_text(raw.strip("'’-"), "target", target_threshold)
+    return cues
+
+
+_RELATION_TAIL = frozenset(
+    "the a an of to right left above below next near beside on inside under over in at by".split()
+)
+
+
+def strip_relations(target: str | None, relations: list[Relation]) -> str | None:
+    """Cut 'port right of the HDMI label' to 'port' when the relation is tracked separately."""
+    if not target:
+        return target
+    lowered = target.lower()
+    for rel in relations:
+        idx = lowered.find(rel.anchor.lower().strip())
+        if idx <= 0:
+            continue
+        head = target[:idx].split()
+        while head and head[-1].lower() in _RELATION_TAIL:
+            head.pop()
+        if head:
+            target, lowered = " ".join(head), " ".join(head).lower()
+    return target
+
+
+def _attr_list(value: str | None, table: dict[str, str]) -> list[str]:
+    if not value:
+        return []
+    return [table[w] for w in _tokens(value.lower()) if w in table]
+
+
+def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> Cues:
+    """Collect the cues of a turn from the structured intent (attributes win over words in the phrase)."""
+    attrs = {k.lower(): v for k, v in intent.attributes.items()}
+    extra = [attrs["text"]] if attrs.get("text") else []
+    last_user = next((t.text for t in reversed(dialogue or []) if t.role == "user"), "")
+    if not intent.target:
+        extra += [q for q in quoted(last_user) if len(q) <= 40]
+    target = parse_phrase(strip_relations(intent.target, intent.relations), extra_text=extra)
+    colour = (attrs.get("colour") or attrs.get("color") or "").lower()
+    for word in _tokens(colour):
+        if word in COLOUR_WORDS and word not in target.colours:
+            target.colours.insert(0, "gray" if word == "grey" else word)
+    positions = _attr_list(attrs.get("position"), POSITION_WORDS)
+    if positions:
+        target.positions = positions
+    size = _attr_list(attrs.get("size"), SIZE_WORDS)
+    if size:
+        target.size = size[0]
+    ordinal_raw = (attrs.get("ordinal") or "").lower().strip()
+    if ordinal_raw:
+        if ordinal_raw in ORDINALS:
+            target.ordinal = ORDINALS[ordinal_raw]
+        elif ordinal_raw.isdigit() and int(ordinal_raw) > 0:
+            target.ordinal = int(ordinal_raw) - 1
+    other = attrs.get("other", "").lower() in {"yes", "true", "1"} or intent.op == IntentOp.CORRECT
+    part = None
+    phrase_words = set(_tokens(f"{intent.target or ''} {last_user}".lower()))
+    if (
+        intent.op == IntentOp.REFINE
+        and target.positions
+        and phrase_words & {"half", "part", "side", "portion"}
+    ):
+        part = target.positions[0]
+    return Cues(
+        target=target,
+        other=other,
+        relations=list(intent.relations),
+        exclusions=[e for e in intent.exclusions if e and e.strip()],
+        op=intent.op,
+        part=part,
+    )

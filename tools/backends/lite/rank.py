@@ -1,0 +1,416 @@
+"""Scoring candidate regions against the cues of a turn and picking the best few (a soft AND of cues)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.types import Relation
+from tools.backends.lite import colours, regions
+from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
+from tools.backends.lite.regions import Candidate
+from tools.backends.lite.textmatch import TextMatch, match
+
+FLOOR = 0.05
+"""A cue that fails completely multiplies a candidate's score by this, not by zero."""
+
+
+@dataclass
+class Ranked:
+    """A candidate with its final score."""
+
+    cand: Candidate
+    score: float
+
+
+@dataclass
+class Ranking:
+    """The outcome of ranking: candidates best first plus what was used, for evidence."""
+
+    ranked: list[Ranked]
+    cues: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    matches: list[TextMatch] = field(default_factory=list)
+    fallback: str | None = None
+    subtract: np.ndarray | None = None
+    """Working-size pixels to remove from the chosen mask (excluded regions)."""
+
+
+def _sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+class _Overlap:
+    """Pixel overlap of every candidate with one working-size mask, vectorised for segments."""
+
+    def __init__(self, an: ImageAnalysis, mask: np.ndarray) -> None:
+        self.an = an
+        self.mask = mask
+        self.area = int(mask.sum())
+        self.counts = an.overlap_counts(mask)
+        self.total = mask.size
+
+    def inter(self, c: Candidate) -> float:
+        if c.pixels is not None:
+            return float(np.logical_and(c.pixels, self.mask).sum())
+        return float(self.counts[c.level][c.seg_id])
+
+    def frac_of_cand(self, c: Candidate) -> float:
+        return self.inter(c) / max(1.0, c.area * self.total)
+
+    def iou(self, c: Candidate) -> float:
+        inter = self.inter(c)
+        union = c.area * self.total + self.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+def position_score(c: Candidate, word: str, ref: tuple[float, float] | None = None) -> float:
+    """0..1: how well the candidate sits at ``word`` (absolute, or relative to ``ref`` centre)."""
+    if ref is not None:
+        dx, dy = c.cx - ref[0], c.cy - ref[1]
+        return {
+            "left": _sig(-dx / 0.03), "right": _sig(dx / 0.03), "top": _sig(-dy / 0.03),
+            "bottom": _sig(dy / 0.03), "center": 1.0 - min(1.0, math.hypot(dx, dy) / 0.3),
+        }.get(word, 1.0)  # fmt: skip
+    return {
+        "left": 1.0 - c.cx, "right": c.cx, "top": 1.0 - c.cy, "bottom": c.cy,
+        "center": 1.0 - min(1.0, 2 * math.hypot(c.cx - 0.5, c.cy - 0.5)),
+    }.get(word, 1.0)  # fmt: skip
+
+
+def relation_score(c: Candidate, kind: str, anchor: Candidate, w: int, h: int) -> float:
+    """0..1: how well candidate ``c`` stands in relation ``kind`` to the anchor region."""
+    cx0, cy0, cx1, cy1 = c.bbox
+    ax0, ay0, ax1, ay1 = anchor.bbox
+    ccx, ccy = c.cx * w, c.cy * h
+    acx, acy = anchor.cx * w, anchor.cy * h
+    ix = max(0.0, min(cx1, ax1) - max(cx0, ax0))
+    iy = max(0.0, min(cy1, ay1) - max(cy0, ay0))
+    own = max(1.0, (cx1 - cx0) * (cy1 - cy0))
+    inside = ix * iy / own
+    a_area = max(1.0, (ax1 - ax0) * (ay1 - ay0))
+    same = ix * iy / (own + a_area - ix * iy)
+    covers = ix * iy / a_area  # how much of the anchor's box the candidate's box covers
+    gap_x = max(0.0, cx0 - ax1, ax0 - cx1) / w
+    gap_y = max(0.0, cy0 - ay1, ay0 - cy1) / h
+    if kind in ("left_of", "right_of"):
+        sign = 1.0 if kind == "right_of" else -1.0
+        side = _sig(sign * (ccx - acx) / (0.02 * w)) * _sig(
+            sign * (ccx - (ax1 if sign > 0 else ax0)) / (0.02 * w)
+        )
+        align = math.exp(-abs(ccy - acy) / (0.5 * max(ay1 - ay0, cy1 - cy0) + 0.05 * h))
+        score = side * (0.2 + 0.8 * math.exp(-gap_x / 0.12)) * (0.2 + 0.8 * align)
+    elif kind in ("above", "below"):
+        sign = 1.0 if kind == "below" else -1.0
+        side = _sig(sign * (ccy - acy) / (0.02 * h)) * _sig(
+            sign * (ccy - (ay1 if sign > 0 else ay0)) / (0.02 * h)
+        )
+        align = math.exp(-abs(ccx - acx) / (0.5 * max(ax1 - ax0, cx1 - cx0) + 0.05 * w))
+        score = side * (0.2 + 0.8 * math.exp(-gap_y / 0.12)) * (0.2 + 0.8 * align)
+    elif kind == "next_to":
+        score = math.exp(-math.hypot(gap_x, gap_y) / 0.05) * (1.0 - 0.8 * inside)
+    else:  # on / inside: within the anchor (a label on a bottle), or resting on its top edge
+        resting = math.exp(-abs(cy1 - ay0) / (0.05 * h)) * (ix / max(1.0, cx1 - cx0))
+        score = max(inside, 0.7 * resting) * (1.0 if c.area < anchor.area else 0.3)
+        return float(score * (1.0 - same))
+    return float(score * (1.0 - same) * (1.0 - covers) ** 2)
+
+
+class Ranker:
+    """Scores candidates of one image for one turn's cues."""
+
+    def __init__(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> None:
+        self.an = an
+        self.cues = cues
+        self.previous = previous if previous is not None and previous.any() else None
+        h, w = an.shape
+        self.w, self.h = w, h
+        self.pool: list[Candidate] = list(an.segments)
+        self._blobs: dict[str, list[Candidate]] = {}
+
+    # -- candidate helpers -------------------------------------------------
+    def text_candidate(self, m: TextMatch) -> Candidate:
+        """Build a candidate for one matched OCR entry (its grown quadrilateral)."""
+        mask = regions.text_mask(m.word, self.an.shape, self.an.scale)
+        cand = regions.mask_candidate(
+            mask, "text", self.an.cmap, self.an.lab, words=(m.word,), label=m.word.text
+        )
+        assert cand is not None
+        return cand
+
+    def blobs(self, colour: str) -> list[Candidate]:
+        """Colour-blob candidates for one colour word (computed once per turn)."""
+        if colour not in self._blobs:
+            found = []
+            for mask in regions.colour_blobs(self.an.cmap, colour):
+                c = regions.mask_candidate(mask, "colour", self.an.cmap, self.an.lab, label=colour)
+                if c is not None:
+                    found.append(c)
+            self._blobs[colour] = found
+        return self._blobs[colour]
+
+    def resolve(self, phrase: str) -> tuple[list[Candidate], list[TextMatch], str]:
+        """Find the region(s) an anchor or exclusion phrase names, by text then colour then position."""
+        pc = parse_phrase(phrase, target_threshold=0.75)
+        matches = match(pc.text, self.an.words)
+        if matches:
+            best = matches[0].similarity
+            chosen = [m for m in matches if m.similarity >= best - 0.1]
+            return [self.text_candidate(m) for m in chosen], chosen, f"'{chosen[0].word.text}'"
+        if pc.colours:
+            blobs = [b for col in pc.colours for b in self.blobs(col)]
+            scored = sorted(
+                ((self._phrase_score(c, pc), c) for c in self.pool + blobs), key=lambda t: -t[0]
+            )
+            if scored and scored[0][0] >= 0.25:
+                return [scored[0][1]], [], f"the {' '.join(pc.colours)} region"
+        elif pc.positions or pc.size:
+            scored = sorted(
+                ((self._phrase_score(c, pc), c) for c in self.pool), key=lambda t: -t[0]
+            )
+            if scored:
+                return [scored[0][1]], [], f"the region at {' '.join(pc.positions) or pc.size}"
+        return [], [], ""
+
+    def _phrase_score(self, c: Candidate, pc: PhraseCues) -> float:
+        s = c.objectness()
+        for col in pc.colours:
+            s *= FLOOR + (1 - FLOOR) * min(1.0, colours.colour_score(c.hist, col) / 0.7)
+        for pos in pc.positions:
+            s *= FLOOR + (1 - FLOOR) * position_score(c, pos)
+        return s
+
+    # -- ranking -----------------------------------------------------------
+    def rank(self) -> Ranking:
+        """Score every candidate; fall back to saliency (low score) when no cue could be used."""
+        cues, t = self.cues, self.cues.target
+        out = Ranking(ranked=[])
+        factors: list[dict[int, float]] = []
+        extra: list[Candidate] = []
+
+        # text read in the image
+        matches = match(t.text, self.an.words)
+        for q in t.text:
+            if q.source != "target" and not any(m.query == q for m in matches):
+                out.unmatched.append(f"no text matching '{q.text}' was read")
+        if matches:
+            unmatched_nouns = [
+                q for q in t.text if q.source == "target" and not any(m.query == q for m in matches)
+            ]
+            text_target = t.text_noun or not unmatched_nouns
+            text_cands = [(self.text_candidate(m), m) for m in matches]
+            extra += [c for c, _ in text_cands]
+            out.matches = matches
+            out.cues += sorted({f"text '{m.word.text}'" for m in matches})
+            f: dict[int, float] = {}
+            for c, m in text_cands:
+                f[id(c)] = m.score
+            tb = [(c, m) for c, m in text_cands]
+            for c in self.pool:
+                best = 0.0
+                for tc, m in tb:
+                    x0, y0, x1, y1 = tc.bbox
+                    inside = (
+                        max(0, min(x1, c.bbox[2]) - max(x0, c.bbox[0]))
+                        * max(0, min(y1, c.bbox[3]) - max(y0, c.bbox[1]))
+                        / max(1, (x1 - x0) * (y1 - y0))
+                    )
+                    if inside > 0.8 and not c.background_like and c.area < 40 * tc.area:
+                        best = max(best, (0.3 if text_target else 0.85) * m.score)
+                f[id(c)] = best
+            factors.append(f)
+
+        # colours
+        for col in t.colours:
+            extra += [b for b in self.blobs(col) if b not in extra]
+            factors.append(
+                {
+                    id(c): min(1.0, colours.colour_score(c.hist, col) / 0.7)
+                    for c in self.pool + extra
+                }
+            )
+            best = max(
+                (
+                    colours.colour_score(c.hist, col)
+                    for c in self.pool + extra
+                    if not c.background_like
+                ),
+                default=0,
+            )
+            out.cues.append(f"colour {col}")
+            if best < 0.25:
+                out.unmatched.append(f"no region is clearly {col}")
+
+        all_cands = self.pool + extra
+        prev_ov = _Overlap(self.an, self.previous) if self.previous is not None else None
+
+        # another instance than the previous mask
+        if cues.other and prev_ov is not None:
+            prev_area = prev_ov.area / prev_ov.total
+            prev_lab = self.an.lab[self.previous].reshape(-1, 3).mean(axis=0)
+            factors.append(
+                {
+                    id(c): (1.0 - prev_ov.iou(c)) ** 2
+                    * (1.0 - prev_ov.frac_of_cand(c)) ** 2
+                    * (
+                        0.3
+                        + 0.35 * min(c.area, prev_area) / max(c.area, prev_area, 1e-9)
+                        + 0.35 * math.exp(-float(np.linalg.norm(c.mean_lab - prev_lab)) / 25.0)
+                    )
+                    for c in all_cands
+                }
+            )
+            out.cues.append("a different region than the previous mask")
+        elif cues.other:
+            out.unmatched.append("no previous mask to pick a different one from")
+
+        # position words
+        if t.positions:
+            ref = None
+            if cues.other and prev_ov is not None:
+                ys, xs = np.nonzero(self.previous)
+                ref = (float(xs.mean()) / self.w, float(ys.mean()) / self.h)
+            factors.append(
+                {
+                    id(c): float(np.mean([position_score(c, p, ref) for p in t.positions]))
+                    for c in all_cands
+                }
+            )
+            where = " ".join(dict.fromkeys(t.positions))
+            out.cues.append(f"position {where}" + (" of the previous mask" if ref else ""))
+
+        # relations to an anchor region
+        for rel in cues.relations:
+            anchors, amatches, name = self.resolve(rel.anchor)
+            if not anchors:
+                out.unmatched.append(f"could not find the anchor '{rel.anchor}'")
+                continue
+            out.matches += [m for m in amatches if m not in out.matches]
+            factors.append(
+                {
+                    id(c): max(relation_score(c, rel.kind, a, self.w, self.h) for a in anchors)
+                    for c in all_cands
+                }
+            )
+            out.cues.append(f"{_rel_words(rel)} {name}" + (" label" if amatches else ""))
+
+        # exclusions
+        subtract = np.zeros(self.an.shape, bool)
+        for phrase in cues.exclusions:
+            found, _, name = self.resolve(phrase)
+            if not found:
+                out.unmatched.append(f"could not find '{phrase}' to exclude")
+                continue
+            for c in found:
+                subtract |= self.an.segment_mask(c)
+            out.cues.append(f"excluding {name or repr(phrase)}")
+        if subtract.any():
+            ex = _Overlap(self.an, subtract)
+            factors.append({id(c): max(0.0, 1.0 - ex.frac_of_cand(c)) for c in all_cands})
+            out.subtract = subtract
+
+        active = bool(factors) or t.size is not None or t.ordinal is not None
+        if not active:
+            return self._fallback(out, all_cands)
+
+        scores = {id(c): c.objectness() for c in all_cands}
+        for f in factors:
+            for c in all_cands:
+                scores[id(c)] *= FLOOR + (1 - FLOOR) * f.get(id(c), 0.0)
+
+        if t.size is not None:
+            self._size(all_cands, scores, t.size)
+            out.cues.append(f"size {'bigger' if t.size == 'big' else 'smaller'}")
+        if t.ordinal is not None:
+            self._ordinal(all_cands, scores, t.ordinal)
+            out.cues.append(f"ordinal {'last' if t.ordinal < 0 else t.ordinal + 1} from the left")
+
+        ranked = sorted(all_cands, key=lambda c: -scores[id(c)])
+        out.ranked = self._prefer_wholes([Ranked(c, float(scores[id(c)])) for c in ranked])
+        return out
+
+    def _prefer_wholes(self, ranked: list[Ranked], top: int = 10) -> list[Ranked]:
+        """Promote a coarse segment that contains the winning fine segment and scores nearly as well."""
+        if not ranked or ranked[0].cand.kind != "segment":
+            return ranked
+        best = ranked[0]
+        inner = self.an.segment_mask(best.cand)
+        n = max(1, int(inner.sum()))
+        for i, r in enumerate(ranked[1:top], start=1):
+            c = r.cand
+            if (
+                c.kind == "segment"
+                and r.score >= 0.85 * best.score
+                and not c.background_like
+                and best.cand.area < c.area <= 10 * best.cand.area
+                and np.logical_and(self.an.segment_mask(c), inner).sum() >= 0.8 * n
+            ):
+                promoted = Ranked(c, best.score)
+                return [promoted, best] + ranked[1:i] + ranked[i + 1 :]
+        return ranked
+
+    def _plausible(self, cands: list[Candidate], scores: dict[int, float]) -> list[Candidate]:
+        top = max(scores[id(c)] for c in cands)
+        keep = [c for c in cands if scores[id(c)] >= 0.5 * top and not c.background_like]
+        return keep or [c for c in cands if scores[id(c)] >= 0.5 * top]
+
+    def _size(self, cands: list[Candidate], scores: dict[int, float], size: str) -> None:
+        plaus = self._plausible(cands, scores)
+        areas = np.array([c.area for c in plaus])
+        lo, hi = float(areas.min()), float(areas.max())
+        ids = {id(c) for c in plaus}
+        for c in cands:
+            if id(c) not in ids:
+                s = 0.1
+            elif hi - lo < 1e-9:
+                s = 1.0
+            else:
+                r = (c.area - lo) / (hi - lo)
+                s = r if size == "big" else 1.0 - r
+            scores[id(c)] *= FLOOR + (1 - FLOOR) * s
+
+    def _ordinal(self, cands: list[Candidate], scores: dict[int, float], ordinal: int) -> None:
+        plaus = sorted(self._plausible(cands, scores), key=lambda c: -scores[id(c)])
+        distinct: list[Candidate] = []
+        for c in plaus:
+            if all(_box_iou(c.bbox, d.bbox) < 0.6 for d in distinct):
+                distinct.append(c)
+        distinct.sort(key=lambda c: (c.cx, c.cy))
+        if not distinct:
+            return
+        chosen = distinct[min(ordinal, len(distinct) - 1)] if ordinal >= 0 else distinct[-1]
+        for c in cands:
+            scores[id(c)] *= 1.0 if c is chosen or _box_iou(c.bbox, chosen.bbox) > 0.8 else 0.2
+
+    def _fallback(self, out: Ranking, cands: list[Candidate]) -> Ranking:
+        g = self.an.lab.reshape(-1, 3).mean(axis=0)
+        sal = {}
+        for c in cands:
+            contrast = min(1.0, float(np.linalg.norm(c.mean_lab - g)) / 60.0)
+            centre = 1.0 - min(1.0, 2 * math.hypot(c.cx - 0.5, c.cy - 0.5))
+            size = 1.0 if 0.01 <= c.area <= 0.4 else max(0.1, min(c.area / 0.01, 0.4 / c.area))
+            sal[id(c)] = contrast * (0.3 + 0.7 * centre) * size * c.objectness()
+        ranked = sorted(cands, key=lambda c: -sal[id(c)])
+        out.ranked = [Ranked(c, 0.05 + 0.15 * sal[id(c)]) for c in ranked]
+        phrase = self.cues.target.phrase or "the target"
+        out.fallback = (
+            f"no text, colour, position, size or relation cue in '{phrase}' could be used; "
+            "returned the most salient region (contrast and centre prior), a guess"
+        )
+        out.cues.append("saliency fallback (contrast + centre prior)")
+        return out
+
+
+def _rel_words(rel: Relation) -> str:
+    return {"left_of": "left of", "right_of": "right of", "next_to": "next to"}.get(
+        rel.kind, rel.kind
+    )
+
+
+def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    from tools.backends.lite.geometry import box_iou
+
+    return box_iou(a, b)

@@ -1,0 +1,79 @@
+"""Find backends and extra tools through entry points (``pixelrs.backends``, ``pixelrs.tools``).
+
+Third-party packages add a backend or a tool by declaring an entry point; nothing in the core
+needs editing. Built-in backends are declared in pyproject.toml the same way, with a fallback
+table so a source checkout that was not pip-installed still finds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from langchain_core.tools import BaseTool
+
+from agent.errors import BadInputError
+from tools.backends.base import Backend
+
+BACKEND_GROUP = "pixelrs.backends"
+TOOL_GROUP = "pixelrs.tools"
+
+BUILTIN_BACKENDS: dict[str, str] = {
+    "lite": "tools.backends.lite:LiteBackend",
+    "miras": "tools.backends.miras:MirasBackend",
+    "lisa": "tools.backends.lisa:LisaBackend",
+}
+
+
+def _load_target(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+def backend_names() -> list[str]:
+    """All registered backend names, built-in ones first."""
+    names = list(BUILTIN_BACKENDS)
+    names += sorted(ep.name for ep in entry_points(group=BACKEND_GROUP) if ep.name not in BUILTIN_BACKENDS)
+    return names
+
+
+def backend_factory(name: str) -> Callable[..., Backend]:
+    """The class (or factory) registered for ``name``; a one-line error for unknown names."""
+    for ep in entry_points(group=BACKEND_GROUP):
+        if ep.name == name:
+            return ep.load()  # type: ignore[no-any-return]
+    if name in BUILTIN_BACKENDS:
+        return _load_target(BUILTIN_BACKENDS[name])  # type: ignore[no-any-return]
+    raise BadInputError(f"unknown backend '{name}'; choose one of: {', '.join(backend_names())}")
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """Build a backend by registry name with constructor keyword options (dropping ``None`` values)."""
+    factory = backend_factory(name)
+    return factory(**{k: v for k, v in options.items() if v is not None})
+
+
+def extra_tools(**context: Any) -> list[BaseTool]:
+    """Instantiate every tool registered under ``pixelrs.tools``.
+
+    An entry point may name a ``BaseTool`` instance, a ``BaseTool`` subclass, or a factory
+    called with ``context`` keyword arguments (e.g. ``backend=...``, ``memory=...``).
+    """
+    tools: list[BaseTool] = []
+    for ep in entry_points(group=TOOL_GROUP):
+        obj = ep.load()
+        if isinstance(obj, BaseTool):
+            tools.append(obj)
+        elif isinstance(obj, type) and issubclass(obj, BaseTool):
+            tools.append(obj())
+        elif callable(obj):
+            made = obj(**context)
+            if not isinstance(made, BaseTool):
+                raise TypeError(f"entry point {ep.name!r} in {TOOL_GROUP} did not return a BaseTool")
+            tools.append(made)
+    return tools

@@ -1,0 +1,216 @@
+"""Converters from turns to Gradio chat messages (``{"role", "content", "metadata"}`` dicts).
+
+:class:`TurnView` follows one live turn through the runtime's events (progress, intent, mask,
+tokens, done/error) and renders its two assistant messages: a collapsible "thought" with the
+stages and the tracked intent, and the answer with the mask overlay and the highlighted reply.
+:func:`stored_turn_messages` renders the same two messages for a turn read back from SQL, so a
+resumed session looks like the live one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.types import Act, Intent
+from ui.render import (
+    RGB,
+    css_rgb,
+    escape_markdown,
+    format_ms,
+    highlight,
+    notice_markdown,
+    one_line,
+    progress_title,
+)
+
+Message = dict[str, Any]
+
+ACT_LABELS = {
+    Act.NEW_TARGET.value: "New target",
+    Act.REFINE.value: "Refinement",
+    Act.CORRECT.value: "Correction",
+    Act.EXPLAIN.value: "Explanation",
+    Act.SEGMENT_REQUEST.value: "Segment request",
+    Act.CHITCHAT.value: "Chat",
+    Act.RESET.value: "Reset",
+    Act.USER_EDIT.value: "Your edit",
+}
+
+
+def act_label(act: str | None) -> str:
+    """Readable name of an act."""
+    if act is None:
+        return "Answer"
+    return ACT_LABELS.get(str(act), str(act).replace("_", " ").capitalize())
+
+
+def plain_title(text: str, limit: int = 120) -> str:
+    """Make a thought title safe whether Gradio renders it as text or Markdown (drops markup chars)."""
+    kept = "".join(ch for ch in one_line(text, limit) if ch not in "<>&`*_[]\\#|~$")
+    return kept or "…"
+
+
+@dataclass(frozen=True)
+class ShownMask:
+    """A mask as the chat shows it: its label, score and palette colour."""
+
+    label: str
+    score: float | None
+    color: RGB
+
+
+def mask_legend(masks: Sequence[ShownMask]) -> str:
+    """A line of coloured dots with label and score per mask (HTML inside Markdown, escaped)."""
+    items = []
+    for m in masks:
+        score = f" {m.score:.2f}" if m.score is not None else ""
+        items.append(
+            f'<span class="pr-legend"><span style="color: {css_rgb(m.color)}">●</span> '
+            f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score)}</span>"
+        )
+    return "  ".join(items)
+
+
+def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None) -> str:
+    """The reply with the target phrase and mask labels highlighted in their mask colours."""
+    phrases: list[tuple[str, RGB]] = []
+    if masks:
+        if target:
+            phrases.append((target, masks[0].color))
+        phrases.extend((m.label, m.color) for m in masks)
+    body = highlight(reply, phrases)
+    if masks:
+        body = f"{body}\n\n{mask_legend(masks)}"
+    return body
+
+
+def user_message(text: str, image_path: str | None = None, attachment: str | None = None) -> Message:
+    """The user's message: the uploaded image (if any) and the escaped text."""
+    content: list[Any] = []
+    if image_path is not None:
+        content.append({"path": image_path})
+    shown = escape_markdown(text) if text else ""
+    if attachment:
+        shown = f"{shown}\n\n📎 {escape_markdown(attachment)}" if shown else f"📎 {escape_markdown(attachment)}"
+    if shown:
+        content.append(shown)
+    return {"role": "user", "content": content or [escape_markdown("(empty)")]}
+
+
+def notice_message(message: str) -> Message:
+    """A one-line warning from the assistant (not stored)."""
+    return {"role": "assistant", "content": notice_markdown(message)}
+
+
+@dataclass
+class TurnView:
+    """The assistant side of one live turn, updated event by event."""
+
+    turn_id: str
+    """Unique id of the thought message (Gradio uses it to keep the accordion state)."""
+    started: float = field(default_factory=time.perf_counter)
+    stage: str = "tracking"
+    stage_started: float = field(default_factory=time.perf_counter)
+    done_stages: list[tuple[str, float]] = field(default_factory=list)
+    act: str | None = None
+    intent: Intent | None = None
+    overlay_path: str | None = None
+    masks: list[ShownMask] = field(default_factory=list)
+    reply: str = ""
+    finished: bool = False
+    error: str | None = None
+    latency_ms: float | None = None
+
+    def on_progress(self, stage: str) -> None:
+        """A new stage started; the previous one is done."""
+        if stage == self.stage:
+            return
+        now = time.perf_counter()
+        self.done_stages.append((self.stage, (now - self.stage_started) * 1000))
+        self.stage, self.stage_started = stage, now
+
+    def on_intent(self, act: Act | str | None, intent: Intent | None) -> None:
+        """The tracker classified the turn."""
+        self.act = str(act.value if isinstance(act, Act) else act) if act is not None else None
+        self.intent = intent
+
+    def on_mask(self, overlay_path: str | None, masks: Sequence[ShownMask]) -> None:
+        """The masks exist: show the overlay now, before the explanation."""
+        self.overlay_path = overlay_path
+        self.masks = list(masks)
+
+    def on_token(self, text: str) -> None:
+        """Append an explanation chunk."""
+        self.reply += text
+
+    def on_done(self, reply: str, latency_ms: float) -> None:
+        """The turn is stored; the runtime's final reply replaces the streamed text."""
+        self.on_progress("done")
+        self.reply = reply or self.reply
+        self.finished = True
+        self.latency_ms = latency_ms
+
+    def on_error(self, message: str) -> None:
+        """The turn failed with a one-line message."""
+        self.on_progress("failed")
+        self.error = message
+        self.finished = True
+
+    def _thought(self) -> Message:
+        lines = [f"✓ {progress_title(s)} ({format_ms(ms)})" for s, ms in self.done_stages if s not in ("recall",)]
+        if not self.finished:
+            lines.append(f"… {progress_title(self.stage)}")
+        if self.act is not None:
+            lines.append(f"act: **{escape_markdown(act_label(self.act))}**")
+        if self.intent is not None and self.intent.target:
+            lines.append(f"target: {escape_markdown(self.intent.describe())}")
+        metadata: dict[str, Any] = {"id": self.turn_id}
+        if self.finished:
+            metadata["status"] = "done"
+            metadata["title"] = "Failed" if self.error else plain_title(act_label(self.act))
+            metadata["duration"] = round((time.perf_counter() - self.started), 3) if self.latency_ms is None else round(self.latency_ms / 1000, 3)
+        else:
+            metadata["status"] = "pending"
+            metadata["title"] = plain_title(f"{progress_title(self.stage)}…")
+        if self.intent is not None and self.intent.target:
+            metadata["log"] = plain_title(self.intent.describe(), 80)
+        return {"role": "assistant", "content": "  \n".join(lines) or "…", "metadata": metadata}
+
+    def messages(self) -> list[Message]:
+        """The thought and (once there is something to show) the answer message."""
+        out = [self._thought()]
+        if self.error is not None:
+            out.append(notice_message(self.error))
+            return out
+        content: list[Any] = []
+        if self.overlay_path is not None:
+            content.append({"path": self.overlay_path})
+        if self.reply:
+            target = self.intent.target if self.intent is not None else None
+            content.append(answer_text(self.reply, self.masks, target))
+        if content:
+            out.append({"role": "assistant", "content": content})
+        return out
+
+
+def stored_turn_messages(
+    *,
+    turn_id: str,
+    act: str | None,
+    intent: Intent | None,
+    reply: str,
+    latency_ms: float | None,
+    overlay_path: str | None,
+    masks: Sequence[ShownMask],
+) -> list[Message]:
+    """The thought + answer messages of a turn read back from memory."""
+    view = TurnView(turn_id=turn_id)
+    view.on_intent(act, intent)
+    view.on_mask(overlay_path, masks)
+    view.finished = True
+    view.latency_ms = latency_ms
+    view.reply = reply
+    return view.messages()

@@ -1,0 +1,313 @@
+"""The ``pixelrs`` command line: chat, sessions, track, model tooling and serve.
+
+Contract (ARCHITECTURE.md): exit 0 on success, 2 on bad arguments or unreadable input with a
+one-line reason on stderr, never a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.errors import PixelrsError
+from agent.settings import Settings
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+class CliError(PixelrsError):
+    """A user mistake on the command line (bad argument, unreadable input)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print a one-line usage error and exit 2."""
+        self.exit(EXIT_BAD_INPUT, f"pixelrs: error: {message}\n")
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the memory (default: ~/.pixelrs/pixelrs.db)")
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, help="backend name: lite (default), miras, lisa, or a plugin")
+    p.add_argument("--model-dir", help="checkpoint directory (miras/lisa)")
+    p.add_argument("--clip", help="CLIP vision tower directory (overrides the checkpoint config)")
+    p.add_argument("--convnext", help="ConvNeXt (open_clip) directory for MIRAS")
+    p.add_argument("--sam", help="SAM ViT-H checkpoint path")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa)")
+    p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")
+    p.add_argument("--load-in-8bit", action="store_true", default=None, help="8-bit weights via bitsandbytes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs and tests)."""
+    parser = _Parser(prog="pixelrs", description="Multi-turn pixel-level reasoning segmentation.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="start the Gradio chat app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--auth", help="user:pass, or a file with one user:pass per line")
+    _add_db(serve)
+    _add_backend(serve)
+
+    chat = sub.add_parser("chat", help="chat about an image; user lines from stdin")
+    chat.add_argument("--image", help="image file (required for a new session)")
+    chat.add_argument("--session", help="continue this session id")
+    chat.add_argument("--out", help="folder for mask PNGs (default: no files)")
+    chat.add_argument("--json", action="store_true", help="print one JSON line per turn")
+    _add_db(chat)
+    _add_backend(chat)
+
+    sessions = sub.add_parser("sessions", help="list, show, export or delete stored sessions")
+    ssub = sessions.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    s_list = ssub.add_parser("list", help="list sessions, newest first")
+    s_list.add_argument("--json", action="store_true")
+    _add_db(s_list)
+    s_show = ssub.add_parser("show", help="print a session's conversation, intents and masks")
+    s_show.add_argument("id")
+    s_show.add_argument("--json", action="store_true")
+    _add_db(s_show)
+    s_export = ssub.add_parser("export", help="write masks (PNG + COCO RLE), transcript and image")
+    s_export.add_argument("id")
+    s_export.add_argument("--out", required=True)
+    s_export.add_argument("--zip", action="store_true", help="write one zip file instead of a folder")
+    _add_db(s_export)
+    s_delete = ssub.add_parser("delete", help="delete a session and its turns and masks")
+    s_delete.add_argument("id")
+    _add_db(s_delete)
+
+    track = sub.add_parser("track", help="run the intent tracker over PRIST dialogues (JSON lines)")
+    track.add_argument("dialogues", help="PRIST-format JSON file")
+    track.add_argument("--summary", action="store_true", help="also print mean token F1 vs focus on stderr")
+
+    try:
+        from tools.backends.model_cli import add_model_commands
+    except ImportError:  # the model tooling needs the [miras] extra
+        model = sub.add_parser("model", help="checkpoint tooling (needs the [miras] extra)")
+        model.add_argument("rest", nargs=argparse.REMAINDER)
+    else:
+        add_model_commands(sub)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    options = {
+        "model_dir": getattr(args, "model_dir", None),
+        "clip": getattr(args, "clip", None),
+        "convnext": getattr(args, "convnext", None),
+        "sam": getattr(args, "sam", None),
+        "dtype": getattr(args, "dtype", None),
+        "device": getattr(args, "device", None),
+        "load_in_4bit": getattr(args, "load_in_4bit", None),
+        "load_in_8bit": getattr(args, "load_in_8bit", None),
+    }
+    values: dict[str, Any] = {"backend_options": {k: v for k, v in options.items() if v is not None}}
+    if getattr(args, "db", None):
+        values["db_url"] = args.db
+    if getattr(args, "backend", None):
+        values["backend"] = args.backend
+    return Settings(**values)
+
+
+def _memory(args: argparse.Namespace) -> Any:
+    from agent.memory import Memory
+
+    return Memory(_settings(args).resolved_db_url())
+
+
+def cmd_chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    """Read user lines from stdin, run a turn for each, print replies or JSON lines."""
+    from agent.images import load_image_file
+    from graphs.runtime import Runtime
+
+    if not args.image and not args.session:
+        raise CliError("give --image PATH for a new session or --session ID to continue one")
+    image = load_image_file(args.image) if args.image else None
+    lines = [line.rstrip("\n") for line in stdin]
+    if not any(line.strip() for line in lines):
+        raise CliError("no messages on standard input; write one user message per line")
+    runtime = Runtime.from_settings(_settings(args))
+    try:
+        if args.session:
+            runtime.memory.get_session(args.session)
+            session_id = args.session
+        else:
+            session_id = runtime.new_session()
+        out_dir = Path(args.out) if args.out else None
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        status = EXIT_OK
+        first = True
+        for line in lines:
+            if not line.strip():
+                continue
+            attach = image if first else None
+            first = False
+            summary = None
+            for event in runtime.run_turn(session_id, line, image=attach):
+                if event.kind == "error":
+                    print(f"pixelrs: {event.message}", file=stderr)
+                    status = EXIT_BAD_INPUT
+                    if attach is not None:
+                        first = True  # the image was not stored; attach it to the next turn
+                elif event.kind == "done":
+                    summary = event.turn
+            if summary is None:
+                continue
+            files = _write_masks(summary, out_dir)
+            if args.json:
+                print(json.dumps(_turn_json(summary, files)), file=stdout, flush=True)
+            else:
+                print(f"[{summary.act.value}] {summary.reply}", file=stdout, flush=True)
+                for f in files:
+                    print(f"  mask: {f}", file=stdout)
+        if not args.json:
+            print(f"session: {session_id}", file=stderr)
+        return status
+    finally:
+        runtime.close()
+
+
+def _write_masks(summary: Any, out_dir: Path | None) -> list[str]:
+    if out_dir is None:
+        return []
+    paths = []
+    for rank, out in enumerate(summary.masks):
+        path = out_dir / f"{summary.session_id[:8]}_turn{summary.turn_index:03d}_{rank}.png"
+        path.write_bytes(out.mask.to_png())
+        paths.append(str(path))
+    return paths
+
+
+def _turn_json(summary: Any, files: list[str]) -> dict[str, Any]:
+    return {
+        "session": summary.session_id,
+        "turn": summary.turn_index,
+        "act": summary.act.value,
+        "intent": summary.intent.model_dump(mode="json"),
+        "masks": files,
+        "mask_ids": [m.id for m in summary.masks],
+        "scores": [m.score for m in summary.masks],
+        "explanation": summary.reply,
+        "latency_ms": round(summary.latency_ms, 1),
+        "backend_ms": round(summary.backend_ms, 1),
+    }
+
+
+def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Handle ``pixelrs sessions list|show|export|delete``."""
+    from graphs.export import export_session, export_zip, transcript
+
+    memory = _memory(args)
+    try:
+        if args.action == "list":
+            rows = memory.list_sessions()
+            for s in rows:
+                if args.json:
+                    print(json.dumps({"id": s.id, "title": s.title, "turns": s.turn_count, "updated": s.updated_at.isoformat(), "backend": s.backend}), file=stdout)
+                else:
+                    print(f"{s.id}\t{s.updated_at:%Y-%m-%d %H:%M}\t{s.turn_count} turns\t{s.title or '(untitled)'}", file=stdout)
+            return EXIT_OK
+        if args.action == "show":
+            history = memory.history(args.id)
+            if args.json:
+                print(json.dumps(transcript(history), indent=2), file=stdout)
+                return EXIT_OK
+            s = history.session
+            print(f"session {s.id}  title: {s.title or '(untitled)'}  backend: {s.backend}", file=stdout)
+            for t in history.turns:
+                flag = "" if t.status == "ok" else f" [{t.status}{': ' + t.error if t.error else ''}]"
+                act = f" ({t.act})" if t.act else ""
+                print(f"{t.index:3d} {t.role:9s}{act}{flag}: {t.text}", file=stdout)
+                if t.intent is not None and t.role == "assistant":
+                    print(f"      intent: {t.intent.op} -> {t.intent.describe()}", file=stdout)
+                for m in t.masks:
+                    print(f"      mask {m.id}: '{m.label}' area {m.area} bbox {list(m.bbox)} score {m.score} ({m.source})", file=stdout)
+            return EXIT_OK
+        if args.action == "export":
+            if args.zip:
+                out = Path(args.out)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(export_zip(memory, args.id))
+            else:
+                out = export_session(memory, args.id, args.out)
+            print(str(out), file=stdout)
+            return EXIT_OK
+        if args.action == "delete":
+            memory.delete_session(args.id)
+            print(f"deleted {args.id}", file=stdout)
+            return EXIT_OK
+        raise CliError(f"unknown sessions action {args.action!r}")
+    finally:
+        memory.close()
+
+
+def cmd_track(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Run the rule tracker over a PRIST file and print one JSON line per dialogue."""
+    from agent.intent import RuleIntentTracker
+    from agent.prist import load_prist
+    from graphs.track_eval import token_f1, track_dialogues
+
+    items = load_prist(args.dialogues)
+    tracker = RuleIntentTracker()
+    scores = []
+    for row in track_dialogues(tracker, items):
+        print(json.dumps(row), file=stdout)
+        if args.summary:
+            scores.append(token_f1(row["target"], items[row["index"]].focus))
+    if args.summary and scores:
+        print(json.dumps({"n": len(scores), "mean_token_f1": sum(scores) / len(scores)}), file=stderr)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the Gradio app (blocks until interrupted)."""
+    from graphs.runtime import Runtime
+    from ui import serve
+
+    runtime = Runtime.from_settings(_settings(args))
+    serve(runtime, host=args.host, port=args.port, auth=args.auth)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Entry point of the ``pixelrs`` console script; returns the exit status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "chat":
+            return cmd_chat(args, stdin, stdout, stderr)
+        if args.command == "sessions":
+            return cmd_sessions(args, stdout)
+        if args.command == "track":
+            return cmd_track(args, stdout, stderr)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "model":
+            from tools.backends.model_cli import run_model_command
+
+            return int(run_model_command(args))
+    except PixelrsError as exc:
+        print(f"pixelrs: {exc.one_line()}", file=stderr)
+        return EXIT_BAD_INPUT
+    except ImportError as exc:
+        print(f"pixelrs: this command needs an optional dependency ({exc.name}); install pixelrs[miras]", file=stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("pixelrs: interrupted", file=stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_BAD_INPUT
