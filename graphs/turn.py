@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agent.images import LoadedImage
-from agent.intent import IntentTracker
+from agent.intent import IntentTracker, target_phrase
 from agent.memory import Memory, ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
 from graphs import replies
@@ -139,7 +139,7 @@ def build_turn_graph(
     def segment(state: TurnState) -> dict[str, Any]:
         """Run the segment tool and stream the masks the moment they exist."""
         assert state.image is not None
-        _emit({"type": "progress", "stage": "segmenting", "message": f"Segmenting {state.intent.describe()}"})
+        _emit({"type": "progress", "stage": "segmenting", "message": f"Segmenting {target_phrase(state.intent) or 'the image'}"})
         request = SegmentRequest(
             image=state.image.rgb,
             image_ref=state.image.ref,
@@ -150,7 +150,7 @@ def build_turn_graph(
             prompts=state.prompts,
         )
         start = time.perf_counter()
-        result, log = _call_tool(segment_tool, {"target": state.intent.target or state.user_text, "request": request})
+        result, log = _call_tool(segment_tool, {"target": target_phrase(state.intent) or state.user_text, "request": request})
         backend_ms = (time.perf_counter() - start) * 1000
         assert isinstance(result, SegmentResult)
         if state.act is Act.USER_EDIT:
@@ -248,7 +248,10 @@ def build_turn_graph(
             tool_calls=[ToolCallIn(tool=c.tool, args=c.args, duration_ms=c.duration_ms, status=c.status, error=c.error) for c in state.tool_calls],
             latency_ms=(time.perf_counter() - state.started_at) * 1000 if state.started_at else 0.0,
         )
-        return {"assistant_turn_id": record.id}
+        update: dict[str, Any] = {"assistant_turn_id": record.id}
+        if record.intent is not None:
+            update["intent"] = record.intent  # now pointing at the stored mask
+        return update
 
     builder = StateGraph(TurnState, input_schema=TurnInput)
     builder.add_node("recall", recall)

@@ -54,6 +54,33 @@ def load_auth(entries: Iterable[str] = (), auth_file: str | Path | None = None) 
     return creds
 
 
+def resolve_auth(
+    auth: str | Iterable[str] | Iterable[tuple[str, str]] | None, auth_file: str | Path | None = None
+) -> list[tuple[str, str]] | None:
+    """Credentials from ``--auth`` values: ``user:pass``, an auth-file path, or ``(user, pass)`` pairs.
+
+    A string that names an existing file is read as an auth file (``pixelrs serve --auth FILE``);
+    otherwise it must be ``user:pass``. Returns None when no credentials were given.
+    """
+    entries: list[str | tuple[str, str]] = [auth] if isinstance(auth, str) else list(auth or [])
+    strings: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    files: list[str | Path] = [auth_file] if auth_file is not None else []
+    for entry in entries:
+        if isinstance(entry, str):
+            if ":" not in entry and Path(entry).is_file():
+                files.append(entry)
+            else:
+                strings.append(entry)
+        else:
+            user, password = entry
+            pairs.append(parse_credential(f"{user}:{password}"))
+    creds: list[tuple[str, str]] = [*pairs, *(parse_credential(s) for s in strings)]
+    for path in files:
+        creds.extend(read_auth_file(path))
+    return load_auth([f"{u}:{p}" for u, p in creds]) if creds else None
+
+
 class Authenticator:
     """Callable ``(user, password) -> bool`` for ``Blocks.launch(auth=...)``, constant-time compare."""
 

@@ -10,8 +10,9 @@ resumed session looks like the live one.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from agent.types import Act, Intent
@@ -28,7 +29,7 @@ from ui.render import (
 
 Message = dict[str, Any]
 
-ACT_LABELS = {
+ACT_LABELS: Mapping[str, str] = MappingProxyType({
     Act.NEW_TARGET.value: "New target",
     Act.REFINE.value: "Refinement",
     Act.CORRECT.value: "Correction",
@@ -37,7 +38,7 @@ ACT_LABELS = {
     Act.CHITCHAT.value: "Chat",
     Act.RESET.value: "Reset",
     Act.USER_EDIT.value: "Your edit",
-}
+})
 
 
 def act_label(act: str | None) -> str:
@@ -60,27 +61,35 @@ class ShownMask:
     label: str
     score: float | None
     color: RGB
+    primary: bool = True
+    """The turn's answer (filled); other candidates are drawn as outlines and marked as such."""
 
 
 def mask_legend(masks: Sequence[ShownMask]) -> str:
-    """A line of coloured dots with label and score per mask (HTML inside Markdown, escaped)."""
+    """Render a line of coloured dots with label and score per mask (HTML in Markdown, escaped)."""
     items = []
     for m in masks:
         score = f" {m.score:.2f}" if m.score is not None else ""
+        kind = "" if m.primary else " (alternative)"
+        dot = "●" if m.primary else "○"
         items.append(
-            f'<span class="pr-legend"><span style="color: {css_rgb(m.color)}">●</span> '
-            f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score)}</span>"
+            f'<span class="pr-legend"><span style="color: {css_rgb(m.color)}">{dot}</span> '
+            f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score + kind)}</span>"
         )
     return "  ".join(items)
 
 
-def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None) -> str:
-    """The reply with the target phrase and mask labels highlighted in their mask colours."""
+def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None, current: RGB | None = None) -> str:
+    """Render the reply with the target phrase and mask labels highlighted in their colours.
+
+    A turn without new masks (a question about the current mask) highlights the target in the
+    current mask's colour ``current``.
+    """
     phrases: list[tuple[str, RGB]] = []
-    if masks:
-        if target:
-            phrases.append((target, masks[0].color))
-        phrases.extend((m.label, m.color) for m in masks)
+    lead = masks[0].color if masks else current
+    if target and lead is not None:
+        phrases.append((target, lead))
+    phrases.extend((m.label, m.color) for m in masks)
     body = highlight(reply, phrases)
     if masks:
         body = f"{body}\n\n{mask_legend(masks)}"
@@ -88,7 +97,7 @@ def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None) -> s
 
 
 def user_message(text: str, image_path: str | None = None, attachment: str | None = None) -> Message:
-    """The user's message: the uploaded image (if any) and the escaped text."""
+    """Build the user's message: the uploaded image (if any) and the escaped text."""
     content: list[Any] = []
     if image_path is not None:
         content.append({"path": image_path})
@@ -101,7 +110,7 @@ def user_message(text: str, image_path: str | None = None, attachment: str | Non
 
 
 def notice_message(message: str) -> Message:
-    """A one-line warning from the assistant (not stored)."""
+    """Build a one-line warning from the assistant (not stored)."""
     return {"role": "assistant", "content": notice_markdown(message)}
 
 
@@ -112,7 +121,7 @@ class TurnView:
     turn_id: str
     """Unique id of the thought message (Gradio uses it to keep the accordion state)."""
     started: float = field(default_factory=time.perf_counter)
-    stage: str = "tracking"
+    stage: str = "start"
     stage_started: float = field(default_factory=time.perf_counter)
     done_stages: list[tuple[str, float]] = field(default_factory=list)
     act: str | None = None
@@ -123,9 +132,11 @@ class TurnView:
     finished: bool = False
     error: str | None = None
     latency_ms: float | None = None
+    current_color: RGB | None = None
+    """Colour of the session's current mask, for turns that explain it without a new mask."""
 
     def on_progress(self, stage: str) -> None:
-        """A new stage started; the previous one is done."""
+        """Start a new stage; the previous one is done."""
         if stage == self.stage:
             return
         now = time.perf_counter()
@@ -133,12 +144,12 @@ class TurnView:
         self.stage, self.stage_started = stage, now
 
     def on_intent(self, act: Act | str | None, intent: Intent | None) -> None:
-        """The tracker classified the turn."""
+        """Record how the tracker classified the turn."""
         self.act = str(act.value if isinstance(act, Act) else act) if act is not None else None
         self.intent = intent
 
     def on_mask(self, overlay_path: str | None, masks: Sequence[ShownMask]) -> None:
-        """The masks exist: show the overlay now, before the explanation."""
+        """Show the overlay as soon as the masks exist, before the explanation."""
         self.overlay_path = overlay_path
         self.masks = list(masks)
 
@@ -147,20 +158,20 @@ class TurnView:
         self.reply += text
 
     def on_done(self, reply: str, latency_ms: float) -> None:
-        """The turn is stored; the runtime's final reply replaces the streamed text."""
+        """Finish: the runtime's final reply replaces the streamed text."""
         self.on_progress("done")
         self.reply = reply or self.reply
         self.finished = True
         self.latency_ms = latency_ms
 
     def on_error(self, message: str) -> None:
-        """The turn failed with a one-line message."""
+        """Fail the turn with a one-line message."""
         self.on_progress("failed")
         self.error = message
         self.finished = True
 
     def _thought(self) -> Message:
-        lines = [f"✓ {progress_title(s)} ({format_ms(ms)})" for s, ms in self.done_stages if s not in ("recall",)]
+        lines = [f"✓ {progress_title(s)} ({format_ms(ms)})" for s, ms in self.done_stages if s not in ("start", "recall")]
         if not self.finished:
             lines.append(f"… {progress_title(self.stage)}")
         if self.act is not None:
@@ -180,7 +191,7 @@ class TurnView:
         return {"role": "assistant", "content": "  \n".join(lines) or "…", "metadata": metadata}
 
     def messages(self) -> list[Message]:
-        """The thought and (once there is something to show) the answer message."""
+        """Return the thought and (once there is something to show) the answer message."""
         out = [self._thought()]
         if self.error is not None:
             out.append(notice_message(self.error))
@@ -190,7 +201,7 @@ class TurnView:
             content.append({"path": self.overlay_path})
         if self.reply:
             target = self.intent.target if self.intent is not None else None
-            content.append(answer_text(self.reply, self.masks, target))
+            content.append(answer_text(self.reply, self.masks, target, self.current_color))
         if content:
             out.append({"role": "assistant", "content": content})
         return out
@@ -205,9 +216,10 @@ def stored_turn_messages(
     latency_ms: float | None,
     overlay_path: str | None,
     masks: Sequence[ShownMask],
+    current_color: RGB | None = None,
 ) -> list[Message]:
-    """The thought + answer messages of a turn read back from memory."""
-    view = TurnView(turn_id=turn_id)
+    """Build the thought + answer messages of a turn read back from memory."""
+    view = TurnView(turn_id=turn_id, current_color=current_color)
     view.on_intent(act, intent)
     view.on_mask(overlay_path, masks)
     view.finished = True

@@ -90,6 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("dialogues", help="PRIST-format JSON file")
     track.add_argument("--summary", action="store_true", help="also print mean token F1 vs focus on stderr")
 
+    replay = sub.add_parser("replay", help="replay stored sessions through a backend and compare masks")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("--session", help="replay this session id")
+    target.add_argument("--all", action="store_true", help="replay every stored session")
+    replay.add_argument("--out", required=True, help="folder for replayed masks, replay.json and plots")
+    replay.add_argument("--copy-user-edits", action="store_true", help="carry user-edited masks into the replay")
+    _add_db(replay)
+    _add_backend(replay)
+
+    evaluate = sub.add_parser("eval", help="run PRIST dialogues through a backend and score the final masks")
+    evaluate.add_argument("--dialogues", required=True, help="PRIST-format JSON")
+    evaluate.add_argument("--images", required=True, help="folder with the dialogues' images")
+    evaluate.add_argument("--masks", help="ground truth: PNG masks or LabelMe JSON per image")
+    evaluate.add_argument("--out", required=True, help="folder for masks, metrics.json and plots")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N dialogues")
+    evaluate.add_argument("--db", metavar="URL", help="memory for the eval sessions (default: OUT/eval.db)")
+    _add_backend(evaluate)
+
+    score = sub.add_parser("score", help="score PNG masks against ground truth, matched by file name")
+    score.add_argument("--pred", required=True)
+    score.add_argument("--gt", required=True)
+
     try:
         from tools.backends.model_cli import add_model_commands
     except ImportError:  # the model tooling needs the [miras] extra
@@ -270,6 +292,51 @@ def cmd_track(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Replay one or all stored sessions through the chosen backend; print the summary JSON."""
+    from graphs.replay import replay_all, replay_session
+    from graphs.runtime import Runtime
+
+    runtime = Runtime.from_settings(_settings(args))
+    try:
+        if args.all:
+            summary = replay_all(runtime.memory, runtime, out_dir=args.out, copy_user_edits=args.copy_user_edits)
+        else:
+            summary = replay_session(
+                runtime.memory, args.session, runtime, out_dir=args.out, copy_user_edits=args.copy_user_edits
+            ).to_dict()
+    finally:
+        runtime.close()
+    print(json.dumps(summary, indent=2, default=str), file=stdout)
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Evaluate a backend on PRIST dialogues; print the overall metrics JSON."""
+    from graphs.evaluate import evaluate_prist
+    from graphs.runtime import Runtime
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.db:
+        args.db = f"sqlite:///{out.resolve() / 'eval.db'}"  # keep eval sessions out of the user's list
+    runtime = Runtime.from_settings(_settings(args))
+    try:
+        result = evaluate_prist(runtime, args.dialogues, args.images, args.masks, out_dir=out, limit=args.limit)
+    finally:
+        runtime.close()
+    print(json.dumps(result.get("overall", result), indent=2, default=str), file=stdout)
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Score predicted PNG masks against ground-truth PNGs; print the metrics JSON."""
+    from graphs.evaluate import score_dirs
+
+    print(json.dumps(score_dirs(args.pred, args.gt), indent=2, default=str), file=stdout)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the Gradio app (blocks until interrupted)."""
     from graphs.runtime import Runtime
@@ -296,10 +363,16 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             return cmd_track(args, stdout, stderr)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "replay":
+            return cmd_replay(args, stdout)
+        if args.command == "eval":
+            return cmd_eval(args, stdout)
+        if args.command == "score":
+            return cmd_score(args, stdout)
         if args.command == "model":
             from tools.backends.model_cli import run_model_command
 
-            return int(run_model_command(args))
+            return int(run_model_command(args, out=stdout, err=stderr))
     except PixelrsError as exc:
         print(f"pixelrs: {exc.one_line()}", file=stderr)
         return EXIT_BAD_INPUT

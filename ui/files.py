@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.render import encode_png
+from ui.render import encode_jpeg
 
 
 def content_key(*parts: object) -> str:
@@ -48,11 +48,11 @@ class FileStore:
         (self.root / "exports").mkdir(exist_ok=True)
         self._lock = threading.Lock()
 
-    def png(self, key: str, make: Callable[[], np.ndarray]) -> str:
-        """Path of the PNG cached under ``key``, rendering it with ``make()`` on a miss."""
-        path = self.root / "img" / f"{key}.png"
+    def picture(self, key: str, make: Callable[[], np.ndarray]) -> str:
+        """Path of the display picture (JPEG) cached under ``key``, rendered by ``make()`` on a miss."""
+        path = self.root / "img" / f"{key}.jpg"
         if not path.exists():
-            self._write_atomic(path, encode_png(make()))
+            self._write_atomic(path, encode_jpeg(make()))
         return str(path)
 
     def bytes_file(self, key: str, suffix: str, make: Callable[[], bytes]) -> str:
@@ -63,7 +63,7 @@ class FileStore:
         return str(path)
 
     def export_dir(self, session_id: str) -> Path:
-        """A fresh folder for one export of a session; older exports of it are removed."""
+        """Make a fresh folder for one export of a session, removing its older exports."""
         base = self.root / "exports" / content_key(session_id)
         with self._lock:
             if base.exists():

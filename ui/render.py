@@ -14,9 +14,10 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Literal
 
 import cv2
@@ -44,13 +45,14 @@ POSITIVE: RGB = (40, 200, 80)
 NEGATIVE: RGB = (230, 40, 40)
 BOX: RGB = (0, 220, 255)
 
-STAGE_TITLES = {
-    "recall": "Remembering the conversation",
+STAGE_TITLES: Mapping[str, str] = MappingProxyType({
+    "start": "Tracking intent",
+    "recall": "Tracking intent",
     "tracking": "Tracking intent",
     "segmenting": "Segmenting",
     "explaining": "Explaining",
     "saving": "Saving",
-}
+})
 """Short, fixed titles for the runtime's progress stages (their messages may quote the user)."""
 
 # CommonMark treats a backslash before any ASCII punctuation as a literal. '&' and ';' are left
@@ -81,39 +83,46 @@ def overlay(
     *,
     alpha: float = 0.45,
     contour: bool = True,
+    filled: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Draw each mask as a translucent fill plus a solid contour in its colour.
 
     Args:
         rgb: (H, W, 3) uint8 image.
-        masks: masks of the same height and width, drawn in order (later ones on top).
+        masks: masks of the same height and width; the first is drawn last (on top).
         colors: one colour per mask.
         alpha: fill opacity.
         contour: also draw the mask outline (width scales with the image diagonal).
+        filled: per mask, whether to fill it (default all); unfilled masks get a thin outline
+            only, which is how the chat shows a turn's alternative candidates.
 
     Returns:
         A new (H, W, 3) uint8 array; ``rgb`` is not modified.
     """
     if len(colors) < len(masks):
         raise ValueError(f"{len(masks)} masks need as many colours, got {len(colors)}")
+    fills = list(filled) if filled is not None else [True] * len(masks)
     out = np.array(rgb, dtype=np.uint8, copy=True)
     width = _line_width(out.shape)
-    for mask, color in zip(masks, colors, strict=False):
-        m = mask.array
+    for index in reversed(range(len(masks))):
+        m, color = masks[index].array, colors[index]
         if m.shape != out.shape[:2]:
             raise ValueError(f"mask {m.shape} does not match image {out.shape[:2]}")
         if not m.any():
             continue
-        tint = np.asarray(color, dtype=np.float32)
-        out[m] = (out[m].astype(np.float32) * (1 - alpha) + tint * alpha).round().astype(np.uint8)
-        if contour:
+        fill = fills[index] if index < len(fills) else True
+        if fill:
+            tint = np.asarray(color, dtype=np.float32)
+            out[m] = (out[m].astype(np.float32) * (1 - alpha) + tint * alpha).round().astype(np.uint8)
+        if contour or not fill:
             contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), width, lineType=cv2.LINE_AA)
+            line = width if fill else max(1, width // 2)
+            cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), line, lineType=cv2.LINE_AA)
     return out
 
 
 def mask_only(mask: Mask) -> np.ndarray:
-    """The binary mask as an RGB image: white foreground on black."""
+    """Render the binary mask as an RGB image: white foreground on black."""
     return np.repeat((mask.array.astype(np.uint8) * 255)[:, :, None], 3, axis=2)
 
 
@@ -159,7 +168,7 @@ def render_view(
     color: RGB,
     marks: Marks | None = None,
 ) -> np.ndarray:
-    """The side-panel picture: overlay, mask only or image only, with correction marks on top."""
+    """Render the side picture: overlay, mask only or image only, with correction marks on top."""
     if mode == "mask" and mask is not None:
         base = mask_only(mask)
     elif mode == "overlay" and mask is not None:
@@ -192,8 +201,18 @@ def encode_png(rgb: np.ndarray, *, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def encode_jpeg(rgb: np.ndarray, *, quality: int = 90) -> bytes:
+    """JPEG bytes of an RGB array: ~10x smaller and faster than PNG for overlays shown in the app.
+
+    Only pictures for display use it; exported masks stay lossless PNG.
+    """
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).convert("RGB").save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def thumbnail(rgb: np.ndarray, size: int = 160) -> np.ndarray:
-    """A square, centre-cropped thumbnail."""
+    """Make a square, centre-cropped thumbnail."""
     h, w = rgb.shape[:2]
     side = min(h, w)
     y0, x0 = (h - side) // 2, (w - side) // 2
@@ -202,7 +221,7 @@ def thumbnail(rgb: np.ndarray, size: int = 160) -> np.ndarray:
 
 
 def placeholder_thumbnail(size: int = 160) -> np.ndarray:
-    """A neutral grey tile with a dashed frame, for sessions without an image yet."""
+    """Make a neutral grey tile with a dashed frame, for sessions without an image yet."""
     tile = np.full((size, size, 3), 236, dtype=np.uint8)
     for i in range(0, size, 12):
         tile[4:6, i : i + 6] = 170
@@ -234,7 +253,11 @@ def highlight(text: str, phrases: Iterable[tuple[str, RGB]]) -> str:
     and a solid underline in the mask's colour.
     """
     spans: list[tuple[int, int, RGB]] = []
-    ordered = sorted({p.strip(): c for p, c in phrases if p and p.strip()}.items(), key=lambda pc: -len(pc[0]))
+    first: dict[str, RGB] = {}
+    for phrase, color in phrases:
+        if phrase and phrase.strip():
+            first.setdefault(phrase.strip().lower(), color)
+    ordered = sorted(first.items(), key=lambda pc: -len(pc[0]))
     for phrase, color in ordered:
         for match in _phrase_pattern(phrase).finditer(text):
             a, b = match.span()
@@ -259,7 +282,7 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def notice_markdown(message: str) -> str:
-    """A one-line warning for the chat (escaped)."""
+    """Format a one-line warning for the chat (escaped)."""
     return f"⚠️ {escape_markdown(one_line(message))}"
 
 
@@ -307,8 +330,24 @@ def _chips(values: Iterable[str], cls: str) -> str:
     return " ".join(items) if items else '<span class="pr-none">none</span>'
 
 
-def intent_html(intent: Intent | None, color: RGB | None = None, act: str | None = None) -> str:
-    """The tracked intent: target, attributes, relations, exclusions, op and revision history."""
+def intent_html(
+    intent: Intent | None,
+    color: RGB | None = None,
+    act: str | None = None,
+    turn_numbers: Mapping[int, int] | None = None,
+) -> str:
+    """Render the tracked intent: target, attributes, relations, exclusions, op and history.
+
+    ``turn_numbers`` maps stored turn indices to the user-message numbers the chat shows (1, 2,
+    ...); a revision of the turn still running gets the next number.
+    """
+    def number(turn: int) -> int:
+        if turn_numbers is None:
+            return turn
+        if turn in turn_numbers:
+            return turn_numbers[turn]
+        return max(turn_numbers.values(), default=0) + 1
+
     if intent is None or (intent.target is None and not intent.history):
         return '<div class="pr-intent"><p class="pr-none">No target yet. Ask me to find something.</p></div>'
     swatch = f'<span class="pr-swatch" style="background: {css_rgb(color)}"></span>' if color else ""
@@ -319,7 +358,7 @@ def intent_html(intent: Intent | None, color: RGB | None = None, act: str | None
     act_cell = f"<tr><th>last act</th><td>{html.escape(act.replace('_', ' '))}</td></tr>" if act else ""
     rows = "".join(
         "<tr>"
-        f"<td>{rev.turn}</td><td>{html.escape(rev.op.value)}</td>"
+        f"<td>{number(rev.turn)}</td><td>{html.escape(rev.op.value)}</td>"
         f"<td>{html.escape(rev.target or '–')}</td>"
         f"<td>{html.escape(', '.join(f'{k}: {v}' for k, v in rev.attributes.items()) or '–')}</td>"
         f"<td>{html.escape(', '.join(f'{r.kind} {r.anchor}' for r in rev.relations) or '–')}</td>"
@@ -329,7 +368,7 @@ def intent_html(intent: Intent | None, color: RGB | None = None, act: str | None
     )
     history = (
         '<details class="pr-history" open><summary>Revision history '
-        f"({len(intent.history)})</summary><table><thead><tr><th>turn</th><th>op</th><th>target</th>"
+        f"({len(intent.history)})</summary><table><thead><tr><th>#</th><th>op</th><th>target</th>"
         f"<th>attributes</th><th>relations</th><th>exclusions</th></tr></thead><tbody>{rows}</tbody></table></details>"
         if intent.history
         else ""
@@ -370,7 +409,7 @@ def status_html(backend: str, rows: Sequence[LatencyRow], *, session_id: str | N
     return (
         f"{head}<p>last turn <b>{html.escape(format_ms(last.latency_ms))}</b></p>"
         '<details class="pr-latency"><summary>Per-turn latency</summary>'
-        f"<table><thead><tr><th>turn</th><th>act</th><th>latency</th></tr></thead><tbody>{body}</tbody></table>"
+        f"<table><thead><tr><th>#</th><th>act</th><th>latency</th></tr></thead><tbody>{body}</tbody></table>"
         "</details></div>"
     )
 

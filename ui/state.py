@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ui.render import Marks, ViewMode
+from ui.render import LatencyRow, Marks, ViewMode
 
 ClickMode = Literal["positive", "negative", "box"]
 
@@ -44,6 +44,10 @@ class UIState:
     box: tuple[float, float, float, float] | None = None
     display_scale: float = 1.0
     """Scale of the side picture relative to the image (clicks are mapped back with it)."""
+    turn_numbers: dict[int, int] = field(default_factory=dict)
+    """Stored user-turn index -> the message number the chat shows (1, 2, ...)."""
+    latency_rows: list[LatencyRow] = field(default_factory=list)
+    """Per-turn latency shown in the status panel (rebuilt from SQL after each turn)."""
     listed_ids: list[str] = field(default_factory=list)
     """Session ids in the order the sessions gallery shows them."""
     confirm_delete: bool = False
@@ -74,6 +78,8 @@ class UIState:
         self.mask_rle = None
         self.mask_color_index = 0
         self.mask_count = 0
+        self.turn_numbers = {}
+        self.latency_rows = []
         self.display_scale = 1.0
         self.confirm_delete = False
         self.clear_marks()

@@ -1,0 +1,33 @@
+"""Intent tracking: classify each user turn (an :class:`agent.types.Act`) and update the intent.
+
+Public API:
+
+* :class:`TrackResult`, :class:`IntentTracker` -- the protocol every tracker follows;
+* :class:`RuleIntentTracker` -- deterministic, offline rules over small lexicons;
+* :class:`LLMIntentTracker` -- any LangChain chat model with structured output, falling back to
+  the rules when the model fails;
+* :func:`target_phrase` -- the intent as one natural phrase ("'Sky Cola' label on the large
+  bottle"), what a segmentation backend is prompted with;
+* :func:`ground_from_answer` -- the rule tracker's step that fills the intent in from the last
+  assistant answer.
+
+Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``grounding``
+(answers), ``attributes`` (phrase -> target/attributes/relations), ``frames`` (reading user turns
+and answers), ``phrases`` (noun phrases), ``tokens`` (tokens and tags), ``lexicon`` (word lists),
+``llm`` (the model-backed tracker).
+"""
+
+from agent.intent.grounding import ground_from_answer
+from agent.intent.llm import IntentUpdate, LLMIntentTracker
+from agent.intent.protocol import IntentTracker, TrackResult, target_phrase
+from agent.intent.rules import RuleIntentTracker
+
+__all__ = [
+    "IntentTracker",
+    "IntentUpdate",
+    "LLMIntentTracker",
+    "RuleIntentTracker",
+    "TrackResult",
+    "ground_from_answer",
+    "target_phrase",
+]

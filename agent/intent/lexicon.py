@@ -14,14 +14,16 @@ set. The groups:
 * command verbs: :data:`SEGMENT_VERBS` ("find", "segment", "show me"), :data:`EXPLAIN_VERBS`
   ("describe", "explain");
 * attribute values: :data:`COLOURS`, :data:`SIZES` (word -> canonical size), :data:`POSITIONS`
-  (word -> canonical position), :data:`ORDINALS`;
+  (word -> canonical position), :data:`ORDINALS`, :data:`SHAPES`, :data:`MATERIALS`;
 * noun classes: :data:`ATTRIBUTE_NOUNS` (what a question asks *about* a target: "colour",
   "position", "name" -> unwrapped: "the colour of the beer" points at "beer"),
   :data:`GENERIC_NOUNS` (placeholders an answer fills in: "element", "object", "part"),
   :data:`TEXT_NOUNS` (things that carry printed words: "label", "logo", "sign"),
   :data:`PLACEHOLDER_HEADS` ("one", "ones" in "the left one"), :data:`IMAGE_NOUNS`
   ("image", "picture": "in the image" adds nothing), :data:`WEAK_MODIFIERS` ("visible",
-  "specific", "prominent": dropped from target phrases because they do not pick an object);
+  "specific", "prominent": dropped from target phrases because they do not pick an object),
+  :data:`INFO_NOUNS` (printed values: "time", "distance", "year"), :data:`LANGUAGE_WORDS`
+  ("English text" names a script, not the printed words);
 * relations: :data:`RELATION_PREPOSITIONS` (preposition -> :class:`agent.types.Relation` kind)
   and :data:`DIRECTIONAL_KINDS` (kinds that always become relations);
 * dialogue acts: :data:`CHITCHAT_WORDS`, :data:`RESET_PATTERNS`, :data:`CORRECTION_OPENERS`,
@@ -233,7 +235,37 @@ mean means meaning meant
 signify signifies signifying signified
 correspond corresponds corresponding corresponded
 accompany accompanies accompanying accompanied
-stand stands
+aids aided aiding
+lacks lacking lacked
+misses missing missed
+needed
+require requires required
+hinting hinted
+reveal reveals revealing revealed
+demonstrate demonstrates demonstrating demonstrated
+illustrate illustrates illustrating
+denote denotes denoting denoted
+identify identifies
+specify specifies specifying specified
+advertise advertises advertising advertised
+promote promotes
+celebrate celebrates celebrating celebrated
+commemorate commemorates commemorating commemorated
+targeted
+sell sells selling sold
+matching matched
+complementing complemented
+contrasting contrasted
+resemble resembles resembling resembled
+mirroring mirrored
+involve involves involving involved
+belong belongs
+refer refers referring referred
+planning planned
+enjoy enjoys enjoying enjoyed
+perform performs performing performed
+attempting attempted
+try tries trying tried
 supports
 connect connects connecting connected
 convey conveys conveying conveyed
@@ -317,13 +349,15 @@ VERBS = frozenset(w for w in _VERB_FORMS.split())
 
 AMBIGUOUS_VERBS = frozenset(
     "shows displays features lists labels marks names signs prints places positions points faces "
-    "covers stands rests states aids bears reads".split()
+    "covers stands rests states bears reads lacks needs hints targets matches complements "
+    "contrasts mirrors plans attempts offers costs".split()
 )
 """Third-person verb forms that are also plural nouns; verbs only between a noun and an object."""
 
 AMBIGUOUS_BASE = frozenset(
     "display feature list label mark name sign print place position point face cover stand "
-    "rest state aid show look use help play read".split()
+    "rest state aid show look use help play read offer need plan match cost lack hint contrast "
+    "mirror target attempt support stand".split()
 )
 """Base forms that are also nouns; verbs only after an auxiliary, ``to`` or a pronoun subject."""
 
@@ -342,9 +376,36 @@ WEAK_MODIFIERS = frozenset(
     "dominant predominant clear obvious recognizable recognisable identifiable visual "
     "significant important unique special specified given shown displayed depicted mentioned "
     "listed featured located placed positioned exact precise actual entire whole respective "
-    "relevant".split()
+    "relevant common typical usual general possible potential".split()
 )
 """Modifiers that do not help pick an object; dropped from target phrases."""
+
+INFO_NOUNS = frozenset(
+    "time date year day price cost distance speed temperature score percentage address phone "
+    "altitude elevation capacity version".split()
+)
+"""Property nouns whose value is printed ("what time is shown on the screen?"): with a place
+after them they name that printed value, and the answer's number becomes ``text``."""
+
+SHAPES = frozenset(
+    "square round circular rectangular oval triangular hexagonal octagonal cylindrical "
+    "spherical curved straight flat pointed diamond-shaped heart-shaped star-shaped".split()
+)
+"""Shape words (``attributes["shape"]`` when a question asks for the shape)."""
+
+MATERIALS = frozenset(
+    "metal metallic steel iron wooden wood plastic glass leather paper cardboard fabric cotton "
+    "wool silk stone concrete brick ceramic porcelain rubber transparent golden silver copper "
+    "brass marble".split()
+)
+"""Material words (``attributes["material"]`` when a question asks for the material)."""
+
+LANGUAGE_WORDS = frozenset(
+    "english arabic chinese japanese korean french german spanish italian russian latin greek "
+    "hindi portuguese dutch hebrew thai turkish polish swedish norwegian danish finnish "
+    "vietnamese indonesian persian urdu cyrillic roman".split()
+)
+"""Capitalised language words: "English text" names a script, not the printed words."""
 
 COLOURS = frozenset(
     "red green blue yellow orange purple pink brown black white grey gray silver gold golden "
@@ -440,9 +501,9 @@ ATTRIBUTE_NOUNS = frozenset(
     "sort style design aspect aspects material texture pattern appearance look condition state "
     "quality purpose role function meaning significance symbolism importance relevance "
     "message content contents information info detail details feature features characteristic "
-    "characteristics number amount count quantity time date year age price value distance "
+    "characteristics amount count quantity time date year age price value distance "
     "height width length weight speed direction angle posture pose expression mood emotion "
-    "theme setting context origin source font typeface wording language "
+    "theme setting context origin source font temperature score percentage address altitude typeface wording language "
     "visibility prominence presence absence use usage effect impact relation relationship "
     "connection association contrast combination placement positioning".split()
 )
@@ -542,8 +603,10 @@ SEGMENT_REQUEST_PATTERNS = (
     ),
     re.compile(r"^(show|give) (me )?the (mask|segmentation)\b"),
     re.compile(r"^(do|run|produce|generate|make) (the |a )?(segmentation|mask)\b"),
-    re.compile(r"\bwhat we (talked|discussed|spoke) about\b.*\b(segment|mask)\b|"
-               r"\b(segment|mask)\b.*\bwhat we (talked|discussed|spoke) about\b"),
+    re.compile(
+        r"\bwhat we (talked|discussed|spoke) about\b.*\b(segment|mask)\b|"
+        r"\b(segment|mask)\b.*\bwhat we (talked|discussed|spoke) about\b"
+    ),
 )
 """Final "segment the conversation above" requests (all PRIST templates) and short asks."""
 

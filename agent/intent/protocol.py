@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from agent.intent import lexicon as lx
-from agent.intent.phrases import Tok, parse_text_np, render_words
+from agent.intent.phrases import parse_text_np, render_words
 from agent.types import Act, DialogueTurn, Intent
 
 
@@ -43,25 +43,25 @@ class IntentTracker(Protocol):
         ...
 
 
-_POSITION_WORDS = {
-    "left": "left",
-    "right": "right",
-    "top": "top",
-    "bottom": "bottom",
-    "center": "central",
-    "front": "front",
-    "back": "back",
+_POSITION_PHRASES = {
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+    "center": "in the center",
+    "front": "in the front",
+    "back": "at the back",
 }
 
 
 def target_phrase(intent: Intent, *, relations: bool = True) -> str:
-    """The intent as one natural noun phrase, e.g. ``"'Sky Cola' label on the large bottle"``.
+    """Render the intent as one natural noun phrase, e.g. ``"'Sky Cola' label on the large bottle"``.
 
-    Attribute words go where English puts them: ordinal, size, position and colour before the
-    target ("second large red car"); the text value before it ("'HDMI' port") unless the
-    target is itself text ("text 'EXIT' on the door"); relations after it ("port next to the
-    HDMI label"). A value already spelled in the target is not repeated. Returns ``""`` when
-    the intent has no target.
+    Attribute words go where English puts them: ordinal, size, shape, colour and material
+    before the target ("second large red car"); the text value before it ("'HDMI' port") unless the target is
+    itself text ("text 'EXIT' on the door"); position and relations after it ("port on the
+    right next to the HDMI label"). A value already spelled in the target is not repeated.
+    Returns ``""`` when the intent has no target.
     """
     if not intent.target:
         return ""
@@ -70,32 +70,45 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     attrs = intent.attributes
     words = set(low_target.replace("'", " ").split())
     pre: list[str] = []
-    for key in ("ordinal", "size", "position", "colour"):
+    for key in ("ordinal", "size", "shape", "colour", "material"):
         value = attrs.get(key)
-        if not value:
-            continue
-        value = _POSITION_WORDS.get(value, value) if key == "position" else value
-        if not set(value.lower().split()) <= words:
+        if value and not set(value.lower().split()) <= words:
             pre.append(value)
-    text = attrs.get("text")
     body = target
+    text = attrs.get("text")
     if text and text.lower() not in low_target:
-        np = parse_text_np(target)
-        quoted = f"'{text}'"
-        if np is not None and np.words and np.head in lx.PURE_TEXT_NOUNS:
-            head = render_words(np.words)
-            rest = target[len(head) :] if target.startswith(head) else ""
-            body = f"{head} {quoted}{rest}" if rest or target == head else f"{target} {quoted}"
-        else:
-            body = f"{quoted} {target}"
+        body = _with_text(target, text)
     phrase = " ".join([*pre, body])
+    position = attrs.get("position")
+    if position and not set(position.split()) <= words:
+        phrase += " " + _POSITION_PHRASES.get(position, f"at the {position}")
     if relations:
         for rel in intent.relations:
-            anchor = rel.anchor.strip()
-            if anchor and anchor[0].islower() and anchor.split()[0] not in lx.DETERMINERS:
-                anchor = f"the {anchor}"
-            phrase += f" {lx.RELATION_WORDS[rel.kind]} {anchor}"
+            phrase += f" {lx.RELATION_WORDS[rel.kind]} {_anchor_words(rel.anchor)}"
     return phrase
 
 
-__all__ = ["IntentTracker", "TrackResult", "target_phrase", "Tok"]
+def _with_text(target: str, text: str) -> str:
+    """Put the quoted text before the target, or after a head that is itself text."""
+    quoted = f"'{text}'"
+    np = parse_text_np(target)
+    if np is not None and np.words and np.head in lx.PURE_TEXT_NOUNS:
+        head = render_words(np.words)
+        if target.startswith(head):
+            return f"{head} {quoted}{target[len(head) :]}"
+    return f"{quoted} {target}"
+
+
+def _anchor_words(anchor: str) -> str:
+    """Add "the" to a common-noun anchor ("the HDMI label"); names and quotes stay as they are."""
+    anchor = anchor.strip()
+    parts = anchor.split()
+    if not parts:
+        return anchor
+    proper = all(w[:1].isupper() or not w[:1].isalpha() for w in parts)
+    if proper or anchor[0] in "'\"‘“" or parts[0].lower() in lx.DETERMINERS:
+        return anchor
+    return f"the {anchor}"
+
+
+__all__ = ["IntentTracker", "TrackResult", "target_phrase"]

@@ -34,10 +34,12 @@ class LiteBackend:
     name = "lite"
 
     def __init__(
-        self, max_side: int = 640, cache_bytes: int = 256 * 2**20, ocr: bool = True, **_: Any
+        self, max_side: int = 640, cache_bytes: int = 256 * 2**20, ocr: bool = True
     ) -> None:
         if int(max_side) < 32:
             raise BadInputError(f"lite: max_side must be at least 32, got {max_side}")
+        if int(cache_bytes) < 0:
+            raise BadInputError(f"lite: cache_bytes must be >= 0, got {cache_bytes}")
         self.max_side = int(max_side)
         self.cache = ByteLRU(int(cache_bytes))
         self.ocr = OcrReader(enabled=bool(ocr))

@@ -76,14 +76,13 @@ class ByteLRU:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
+            if size > self.max_bytes:  # larger than the whole budget: not kept, others stay
+                return
             self._items[key] = (value, size)
             self._bytes += size
-            while self._bytes > self.max_bytes and len(self._items) > 1:
+            while self._bytes > self.max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
-            if self._bytes > self.max_bytes:  # a single entry over budget is not kept
-                self._items.clear()
-                self._bytes = 0
 
     def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
         """Return the cached value or build it once, even when several threads ask at the same time."""

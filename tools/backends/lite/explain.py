@@ -127,10 +127,8 @@ def change_sentence(previous: np.ndarray | None, current: np.ndarray) -> str:
     return "Compared with the previous mask, " + ", ".join(parts) + f" (IoU {overlap:.2f})."
 
 
-def _read_sentences(words: list[OcrWord], verb: str = "I read") -> list[str]:
-    return [
-        f"{verb} '{w.text}' at {_span(w.box)} (OCR confidence {w.conf:.2f})." for w in words[:6]
-    ]
+def _where_sentences(words: list[OcrWord]) -> list[str]:
+    return [f"'{w.text}' is at {_span(w.box)} (OCR confidence {w.conf:.2f})." for w in words[:6]]
 
 
 def segment_explanation(an: ImageAnalysis, request: ExplainRequest, mask: np.ndarray) -> list[str]:
@@ -148,7 +146,7 @@ def segment_explanation(an: ImageAnalysis, request: ExplainRequest, mask: np.nda
             "Treat this mask as a guess, and tell me a colour, position or text to look for."
         )
     else:
-        out.append(f"I segmented {label}{score}.")
+        out.append(f"I segmented '{label}'{score}.")
     cited = []
     for item in ev.get("ocr", [])[:6]:
         out.append(
@@ -194,7 +192,7 @@ def question_explanation(
             text = " ".join(w.text for w in words)
             return (
                 [f"It reads '{text}'."]
-                + _read_sentences(words, "I read")
+                + _where_sentences(words)
                 + [region_sentence(facts, subject)]
             )
         return [

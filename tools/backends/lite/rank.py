@@ -11,7 +11,9 @@ from agent.types import Relation
 from tools.backends.lite import colours, regions
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
+from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
+from tools.backends.lite.spatial import position_score, relation_score
 from tools.backends.lite.textmatch import TextMatch, match
 
 FLOOR = 0.05
@@ -39,10 +41,6 @@ class Ranking:
     """Working-size pixels to remove from the chosen mask (excluded regions)."""
 
 
-def _sig(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
-
-
 class _Overlap:
     """Pixel overlap of every candidate with one working-size mask, vectorised for segments."""
 
@@ -65,58 +63,6 @@ class _Overlap:
         inter = self.inter(c)
         union = c.area * self.total + self.area - inter
         return inter / union if union > 0 else 0.0
-
-
-def position_score(c: Candidate, word: str, ref: tuple[float, float] | None = None) -> float:
-    """0..1: how well the candidate sits at ``word`` (absolute, or relative to ``ref`` centre)."""
-    if ref is not None:
-        dx, dy = c.cx - ref[0], c.cy - ref[1]
-        return {
-            "left": _sig(-dx / 0.03), "right": _sig(dx / 0.03), "top": _sig(-dy / 0.03),
-            "bottom": _sig(dy / 0.03), "center": 1.0 - min(1.0, math.hypot(dx, dy) / 0.3),
-        }.get(word, 1.0)  # fmt: skip
-    return {
-        "left": 1.0 - c.cx, "right": c.cx, "top": 1.0 - c.cy, "bottom": c.cy,
-        "center": 1.0 - min(1.0, 2 * math.hypot(c.cx - 0.5, c.cy - 0.5)),
-    }.get(word, 1.0)  # fmt: skip
-
-
-def relation_score(c: Candidate, kind: str, anchor: Candidate, w: int, h: int) -> float:
-    """0..1: how well candidate ``c`` stands in relation ``kind`` to the anchor region."""
-    cx0, cy0, cx1, cy1 = c.bbox
-    ax0, ay0, ax1, ay1 = anchor.bbox
-    ccx, ccy = c.cx * w, c.cy * h
-    acx, acy = anchor.cx * w, anchor.cy * h
-    ix = max(0.0, min(cx1, ax1) - max(cx0, ax0))
-    iy = max(0.0, min(cy1, ay1) - max(cy0, ay0))
-    own = max(1.0, (cx1 - cx0) * (cy1 - cy0))
-    inside = ix * iy / own
-    a_area = max(1.0, (ax1 - ax0) * (ay1 - ay0))
-    same = ix * iy / (own + a_area - ix * iy)
-    covers = ix * iy / a_area  # how much of the anchor's box the candidate's box covers
-    gap_x = max(0.0, cx0 - ax1, ax0 - cx1) / w
-    gap_y = max(0.0, cy0 - ay1, ay0 - cy1) / h
-    if kind in ("left_of", "right_of"):
-        sign = 1.0 if kind == "right_of" else -1.0
-        side = _sig(sign * (ccx - acx) / (0.02 * w)) * _sig(
-            sign * (ccx - (ax1 if sign > 0 else ax0)) / (0.02 * w)
-        )
-        align = math.exp(-abs(ccy - acy) / (0.5 * max(ay1 - ay0, cy1 - cy0) + 0.05 * h))
-        score = side * (0.2 + 0.8 * math.exp(-gap_x / 0.12)) * (0.2 + 0.8 * align)
-    elif kind in ("above", "below"):
-        sign = 1.0 if kind == "below" else -1.0
-        side = _sig(sign * (ccy - acy) / (0.02 * h)) * _sig(
-            sign * (ccy - (ay1 if sign > 0 else ay0)) / (0.02 * h)
-        )
-        align = math.exp(-abs(ccx - acx) / (0.5 * max(ax1 - ax0, cx1 - cx0) + 0.05 * w))
-        score = side * (0.2 + 0.8 * math.exp(-gap_y / 0.12)) * (0.2 + 0.8 * align)
-    elif kind == "next_to":
-        score = math.exp(-math.hypot(gap_x, gap_y) / 0.05) * (1.0 - 0.8 * inside)
-    else:  # on / inside: within the anchor (a label on a bottle), or resting on its top edge
-        resting = math.exp(-abs(cy1 - ay0) / (0.05 * h)) * (ix / max(1.0, cx1 - cx0))
-        score = max(inside, 0.7 * resting) * (1.0 if c.area < anchor.area else 0.3)
-        return float(score * (1.0 - same))
-    return float(score * (1.0 - same) * (1.0 - covers) ** 2)
 
 
 class Ranker:
@@ -152,8 +98,13 @@ class Ranker:
             self._blobs[colour] = found
         return self._blobs[colour]
 
-    def resolve(self, phrase: str) -> tuple[list[Candidate], list[TextMatch], str]:
-        """Find the region(s) an anchor or exclusion phrase names, by text then colour then position."""
+    def resolve(
+        self, phrase: str, many: bool = False
+    ) -> tuple[list[Candidate], list[TextMatch], str]:
+        """Find the region(s) an anchor or exclusion phrase names, by text then colour then position.
+
+        With ``many`` (exclusions) every blob of a named colour counts, not only the best one.
+        """
         pc = parse_phrase(phrase, target_threshold=0.75)
         matches = match(pc.text, self.an.words)
         if matches:
@@ -162,18 +113,20 @@ class Ranker:
             return [self.text_candidate(m) for m in chosen], chosen, f"'{chosen[0].word.text}'"
         if pc.colours:
             blobs = [b for col in pc.colours for b in self.blobs(col)]
+            if many and blobs and not pc.positions:
+                return blobs, [], f"the {' '.join(pc.colours)} regions"
             scored = sorted(
                 ((self._phrase_score(c, pc), c) for c in self.pool + blobs), key=lambda t: -t[0]
             )
             if scored and scored[0][0] >= 0.25:
                 return [scored[0][1]], [], f"the {' '.join(pc.colours)} region"
-        elif pc.positions or pc.size:
+        elif pc.positions:  # position alone: the most object-like region there
             scored = sorted(
                 ((self._phrase_score(c, pc), c) for c in self.pool), key=lambda t: -t[0]
             )
             if scored:
-                return [scored[0][1]], [], f"the region at {' '.join(pc.positions) or pc.size}"
-        return [], [], ""
+                return [scored[0][1]], [], f"the region at the {' '.join(pc.positions)}"
+        return [], [], ""  # a bare noun ('the cup') cannot be found by lite
 
     def _phrase_score(self, c: Candidate, pc: PhraseCues) -> float:
         s = c.objectness()
@@ -196,6 +149,17 @@ class Ranker:
         for q in t.text:
             if q.source != "target" and not any(m.query == q for m in matches):
                 out.unmatched.append(f"no text matching '{q.text}' was read")
+        if matches and cues.other and self.previous is not None:
+            # "no, the other one": text already selected by the previous mask is not a cue any more
+            kept = [
+                m
+                for m in matches
+                if iou(self.an.segment_mask(self.text_candidate(m)), self.previous) <= 0.5
+            ]
+            for m in matches:
+                if m not in kept:
+                    out.cues.append(f"text '{m.word.text}' is the previous mask; looking elsewhere")
+            matches = kept
         if matches:
             unmatched_nouns = [
                 q for q in t.text if q.source == "target" and not any(m.query == q for m in matches)
@@ -208,10 +172,9 @@ class Ranker:
             f: dict[int, float] = {}
             for c, m in text_cands:
                 f[id(c)] = m.score
-            tb = [(c, m) for c, m in text_cands]
             for c in self.pool:
                 best = 0.0
-                for tc, m in tb:
+                for tc, m in text_cands:
                     x0, y0, x1, y1 = tc.bbox
                     inside = (
                         max(0, min(x1, c.bbox[2]) - max(x0, c.bbox[0]))
@@ -271,11 +234,13 @@ class Ranker:
         if t.positions:
             ref = None
             if cues.other and prev_ov is not None:
-                ys, xs = np.nonzero(self.previous)
+                ys, xs = np.nonzero(prev_ov.mask)
                 ref = (float(xs.mean()) / self.w, float(ys.mean()) / self.h)
             factors.append(
                 {
-                    id(c): float(np.mean([position_score(c, p, ref) for p in t.positions]))
+                    id(c): float(
+                        np.mean([position_score(c, p, ref, (self.w, self.h)) for p in t.positions])
+                    )
                     for c in all_cands
                 }
             )
@@ -300,7 +265,7 @@ class Ranker:
         # exclusions
         subtract = np.zeros(self.an.shape, bool)
         for phrase in cues.exclusions:
-            found, _, name = self.resolve(phrase)
+            found, _, name = self.resolve(phrase, many=True)
             if not found:
                 out.unmatched.append(f"could not find '{phrase}' to exclude")
                 continue
@@ -349,13 +314,16 @@ class Ranker:
                 and np.logical_and(self.an.segment_mask(c), inner).sum() >= 0.8 * n
             ):
                 promoted = Ranked(c, best.score)
-                return [promoted, best] + ranked[1:i] + ranked[i + 1 :]
+                demoted = Ranked(best.cand, 0.85 * best.score)
+                return [promoted, demoted] + ranked[1:i] + ranked[i + 1 :]
         return ranked
 
     def _plausible(self, cands: list[Candidate], scores: dict[int, float]) -> list[Candidate]:
+        """Candidates that compete on size/order: well scored, object-like, not background."""
         top = max(scores[id(c)] for c in cands)
-        keep = [c for c in cands if scores[id(c)] >= 0.5 * top and not c.background_like]
-        return keep or [c for c in cands if scores[id(c)] >= 0.5 * top]
+        good = [c for c in cands if scores[id(c)] >= 0.5 * top]
+        keep = [c for c in good if not c.background_like and c.objectness() >= 0.8]
+        return keep or [c for c in good if not c.background_like] or good
 
     def _size(self, cands: list[Candidate], scores: dict[int, float], size: str) -> None:
         plaus = self._plausible(cands, scores)
@@ -376,14 +344,14 @@ class Ranker:
         plaus = sorted(self._plausible(cands, scores), key=lambda c: -scores[id(c)])
         distinct: list[Candidate] = []
         for c in plaus:
-            if all(_box_iou(c.bbox, d.bbox) < 0.6 for d in distinct):
+            if all(box_iou(c.bbox, d.bbox) < 0.6 for d in distinct):
                 distinct.append(c)
         distinct.sort(key=lambda c: (c.cx, c.cy))
         if not distinct:
             return
         chosen = distinct[min(ordinal, len(distinct) - 1)] if ordinal >= 0 else distinct[-1]
         for c in cands:
-            scores[id(c)] *= 1.0 if c is chosen or _box_iou(c.bbox, chosen.bbox) > 0.8 else 0.2
+            scores[id(c)] *= 1.0 if c is chosen or box_iou(c.bbox, chosen.bbox) > 0.8 else 0.2
 
     def _fallback(self, out: Ranking, cands: list[Candidate]) -> Ranking:
         g = self.an.lab.reshape(-1, 3).mean(axis=0)
@@ -408,9 +376,3 @@ def _rel_words(rel: Relation) -> str:
     return {"left_of": "left of", "right_of": "right of", "next_to": "next to"}.get(
         rel.kind, rel.kind
     )
-
-
-def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    from tools.backends.lite.geometry import box_iou
-
-    return box_iou(a, b)

@@ -10,9 +10,10 @@ import numpy as np
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.geometry import bbox, disk, iou
 
-MAX_ROI_PIXELS = 90_000
+MAX_ROI_PIXELS = 40_000
 """GrabCut runs on a crop around the region, shrunk to at most this many pixels (keeps turns fast)."""
 ITERATIONS = 3
+_NO_RECT = (0, 0, 1, 1)  # ignored by OpenCV outside GC_INIT_WITH_RECT
 
 
 def _grabcut(
@@ -30,11 +31,10 @@ def _grabcut(
             # re-apply hard labels from ``init`` (clicks) and continue from the model
             hard = (init == cv2.GC_FGD) | (init == cv2.GC_BGD)
             labels[hard] = init[hard]
-            mode = cv2.GC_INIT_WITH_MASK
             cv2.grabCut(
                 np.ascontiguousarray(rgb[:, :, ::-1]),
                 labels,
-                None,
+                _NO_RECT,
                 bgd,
                 fgd,
                 ITERATIONS - 1,
@@ -42,7 +42,7 @@ def _grabcut(
             )
         else:
             cv2.grabCut(
-                np.ascontiguousarray(rgb[:, :, ::-1]), labels, None, bgd, fgd, ITERATIONS, mode
+                np.ascontiguousarray(rgb[:, :, ::-1]), labels, _NO_RECT, bgd, fgd, ITERATIONS, mode
             )
     except cv2.error:
         return None
@@ -168,7 +168,7 @@ def apply_points(
     if b is None:
         return edited, notes
     roi = _roi(an.shape, b, 0.2)
-    init = np.full((roi.y1 - roi.y0, roi.x1 - roi.x0), cv2.GC_PR_BGD, np.uint8)
+    init: np.ndarray = np.full((roi.y1 - roi.y0, roi.x1 - roi.x0), cv2.GC_PR_BGD, np.uint8)
     sl = (slice(roi.y0, roi.y1), slice(roi.x0, roi.x1))
     init[current[sl]] = cv2.GC_PR_FGD
     init[sure_fg[sl]] = cv2.GC_FGD
@@ -206,7 +206,7 @@ def apply_box(
     if x1 - x0 < 3 or y1 - y0 < 3:
         return boxed
     roi = _roi(an.shape, (x0, y0, x1, y1), 0.15)
-    init = np.zeros((roi.y1 - roi.y0, roi.x1 - roi.x0), np.uint8)
+    init: np.ndarray = np.full((roi.y1 - roi.y0, roi.x1 - roi.x0), cv2.GC_PR_BGD, np.uint8)
     r = max(2.0, 0.012 * (h * h + w * w) ** 0.5)
     for x, y, positive in points:
         d = disk((h, w), x, y, r)[roi.y0 : roi.y1, roi.x0 : roi.x1]

@@ -40,6 +40,10 @@ _INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _SINGLE_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
+class IncompleteCheckpointError(CheckpointError):
+    """A shard listed in the checkpoint's index json is missing."""
+
+
 def weight_files(directory: str | os.PathLike[str]) -> list[Path]:
     """Return the weight files of a checkpoint directory (shards listed by an index first).
 
@@ -59,7 +63,7 @@ def weight_files(directory: str | os.PathLike[str]) -> list[Path]:
             shards = sorted(set(weight_map.values()))
             missing = [s for s in shards if not (path / s).is_file()]
             if missing:
-                raise CheckpointError(
+                raise IncompleteCheckpointError(
                     f"{str(path)!r} is incomplete: shard(s) {', '.join(missing)} listed in {name} are missing"
                 )
             return [path / s for s in shards]

@@ -176,7 +176,12 @@ class SegVLMConfig:
     @property
     def clip_grid(self) -> int:
         """Patch tokens per side of the CLIP grid (24 at 336/14)."""
-        return int(self.clip.image_size // self.clip.patch_size)
+        return int(self.clip.image_size) // int(self.clip.patch_size)  # type: ignore[arg-type]
+
+    @property
+    def clip_image_size(self) -> int:
+        """Side of the CLIP input (336 for MIRAS, 224 for LISA)."""
+        return int(self.clip.image_size)  # type: ignore[arg-type]
 
     @property
     def num_image_tokens(self) -> int:
@@ -192,7 +197,7 @@ class SegVLMConfig:
 
     @classmethod
     def full_size(cls, variant: Variant) -> SegVLMConfig:
-        """The released 7B layout of ``variant`` (what ``pixelrs model keys`` prints)."""
+        """Return the released 7B layout of ``variant`` (what ``pixelrs model keys`` prints)."""
         raw: dict[str, Any] = dict(LLAMA_7B)
         if variant == "miras":
             raw.update(mm_projector_type="mlp2x_gelu", mm_hidden_size=1024, mm_hidden_size_aux=2880,
@@ -218,7 +223,7 @@ class SegVLMConfig:
         d_320; SAM ViT-H).
         """
         ours: dict[str, Any] = dict(raw.get("pixelrs") or {})
-        llm_keys = {k: v for k, v in raw.items() if k not in ("pixelrs", "architectures")}
+        llm_keys = {k: v for k, v in raw.items() if k not in ("pixelrs", "architectures", "model_type")}
         try:
             llm = LlamaConfig(**llm_keys)
         except (TypeError, ValueError) as exc:

@@ -117,7 +117,7 @@ class TokenSampler:
         """Pick the next token given all text ids so far and (vocab,) fp32 logits."""
         scores = logits.detach().float().cpu().view(1, -1).clone()
         input_ids = torch.tensor([ids], dtype=torch.long)
-        scores = self.processors(input_ids, scores)
+        scores = self.processors(input_ids, scores)  # type: ignore[arg-type]
         if self.params.do_sample:
             probs = scores.softmax(-1)
             return int(torch.multinomial(probs, 1, generator=self.generator).item())

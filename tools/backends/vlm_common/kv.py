@@ -44,7 +44,7 @@ class KVCache:
         return keys[..., :need, :], values[..., :need, :]
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
-        """Number of cached positions."""
+        """Return the number of cached positions."""
         return self._lens[layer_idx] if self._lens else 0
 
     def crop(self, length: int) -> None:
@@ -77,7 +77,7 @@ class HiddenBuffer:
         self.length = need
 
     def get(self, index: int) -> torch.Tensor:
-        """The state at absolute position ``index``."""
+        """Return the state at absolute position ``index``."""
         if not 0 <= index < self.length or self._buf is None:
             raise IndexError(f"hidden state {index} not available (have {self.length})")
         return self._buf[index]

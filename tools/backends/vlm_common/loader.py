@@ -3,7 +3,7 @@
 The model is built on the ``meta`` device (no memory), every tensor is read once from its file
 (safetensors or ``torch.load(weights_only=True)``), cast and placed on its device, and the few
 non-persistent buffers (rotary frequencies, CLIP position ids, SAM pixel statistics) are
-recomputed. Nothing here calls ``.cuda()``: devices come from ``device`` / ``device_map``.
+recomputed. Devices come only from ``device`` / ``device_map`` (never hard-coded).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+from transformers.utils import logging as hf_logging
 
 from agent.errors import CheckpointError
 
@@ -135,10 +136,14 @@ def load_tokenizer(model_dir: str | os.PathLike[str], config: SegVLMConfig) -> t
     Returns:
       the tokenizer and the ``[SEG]`` token id.
     """
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # config.json's model_type ("mgm", "llava") is unknown to AutoConfig
     try:
         tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     except Exception as exc:
         raise CheckpointError(f"cannot load the tokenizer from {str(model_dir)!r}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
     vocab = int(config.llm.vocab_size)
     if len(tok) > vocab:
         raise CheckpointError(

@@ -20,10 +20,20 @@ from functools import partial
 import timm.models.convnext as timm_convnext
 import torch
 import torch.nn.functional as F
-from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+from segment_anything.modeling import (
+    ImageEncoderViT,
+    MaskDecoder,
+    PromptEncoder,
+    Sam,
+    TwoWayTransformer,
+)
 from torch import nn
 from transformers import CLIPVisionModel
-from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRMSNorm, LlamaRotaryEmbedding
+from transformers.models.llama.modeling_llama import (
+    LlamaDecoderLayer,
+    LlamaRMSNorm,
+    LlamaRotaryEmbedding,
+)
 
 from .config import IMAGE_PLACEHOLDER, ConvNeXtSpec, SamSpec, SegVLMConfig
 from .kv import KVCache
@@ -81,16 +91,26 @@ class CLIPTower(nn.Module):
 
     def __init__(self, config, *, select_layer: int = -2) -> None:
         super().__init__()
-        self.vision_tower = CLIPVisionModel(config)
+        hf = CLIPVisionModel(config)
+        # transformers 4.x nests the transformer as ``CLIPVisionModel.vision_model``; 5.x flattened
+        # it. Either way the names under ``vision_tower.vision_tower`` start with ``vision_model.``.
+        self.vision_tower = hf if hasattr(hf, "vision_model") else _VisionModelHolder(hf)
         self.select_layer = select_layer
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Map (B, 3, S, S) pixels to (B, (S/patch)^2, C) patch features."""
-        param = self.vision_tower.vision_model.embeddings.patch_embedding.weight
-        out = self.vision_tower(
-            pixel_values=pixel_values.to(device=param.device, dtype=param.dtype), output_hidden_states=True
-        )
+        vision = self.vision_tower.get_submodule("vision_model")
+        param = vision.get_parameter("embeddings.patch_embedding.weight")
+        out = vision(pixel_values=pixel_values.to(device=param.device, dtype=param.dtype), output_hidden_states=True)
         return out.hidden_states[self.select_layer][:, 1:]
+
+
+class _VisionModelHolder(nn.Module):
+    """Gives a flattened (transformers 5) ``CLIPVisionModel`` the attribute name ``vision_model``."""
+
+    def __init__(self, vision_model: nn.Module) -> None:
+        super().__init__()
+        self.vision_model = vision_model
 
 
 class ConvNeXtTower(nn.Module):
@@ -109,11 +129,11 @@ class ConvNeXtTower(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Map (B, 3, S, S) pixels to (B, sum(dims), feature_size, feature_size)."""
-        param = self.vision_stem[0].weight
+        param = self.vision_stem.get_parameter("0.weight")
         x = self.vision_stem(pixel_values.to(device=param.device, dtype=param.dtype))
         size = (self.feature_size, self.feature_size)
         outs = []
-        for stage in self.vision_stages:
+        for stage in self.vision_stages.children():
             x = stage(x)
             outs.append(F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False).to(x.dtype))
         return torch.cat(outs, dim=1)
@@ -221,7 +241,7 @@ class SegVLMForCausalLM(nn.Module):
             if aux_pixels is None:
                 raise ValueError("MIRAS needs the high-resolution image for its ConvNeXt tower")
             aux = self.model.vision_tower_aux(aux_pixels)
-            proj_param = self.model.vlm_uni_query_projector[1].weight
+            proj_param = self.model.get_parameter("vlm_uni_query_projector.1.weight")
             feats = mine_patch_info(
                 self.model, feats.to(proj_param.device, proj_param.dtype), aux.to(proj_param.device)
             )
@@ -285,7 +305,7 @@ class SegVLMForCausalLM(nn.Module):
             mask = (keys[None, :] <= positions[0][:, None])[None, None]
         rope_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
         for layer in self.model.layers:
-            dev = layer.input_layernorm.weight.device
+            dev = layer.get_parameter("input_layernorm.weight").device
             if h.device != dev:
                 h = h.to(dev)
             if dev not in rope_cache:
@@ -312,7 +332,8 @@ class SegVLMForCausalLM(nn.Module):
     def seg_embeddings(self, hidden: torch.Tensor) -> torch.Tensor:
         """Project (n, hidden) final hidden states to (n, out_dim) SAM prompt embeddings."""
         fc = self.model.text_hidden_fcs[0]
-        return fc(hidden.to(fc[0].weight.device, fc[0].weight.dtype))
+        w = fc.get_parameter("0.weight")
+        return fc(hidden.to(w.device, w.dtype))
 
     @torch.no_grad()
     def forward(self, ids: list[int], clip_pixels: torch.Tensor | None = None,

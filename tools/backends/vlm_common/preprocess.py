@@ -35,7 +35,7 @@ def preprocess_mgm(image: np.ndarray, *, aux_size: int, clip_size: int) -> tuple
     Returns:
       (clip (1, 3, clip_size, clip_size), aux (1, 3, aux_size, aux_size)), fp32.
     """
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    x = torch.tensor(np.asarray(image)).permute(2, 0, 1)[None].float()
     size = _short_edge_size(x.shape[-2], x.shape[-1], aux_size)
     x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
     x = _center_crop(x, aux_size) / 255.0
@@ -49,8 +49,8 @@ def preprocess_clip(image: np.ndarray, *, clip_size: int) -> torch.Tensor:
     pil = Image.fromarray(image)
     h, w = image.shape[:2]
     nh, nw = _short_edge_size(h, w, clip_size)
-    pil = pil.resize((nw, nh), resample=Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(pil)).permute(2, 0, 1)[None].float() / 255.0
+    pil = pil.resize((nw, nh), resample=Image.Resampling.BICUBIC)
+    x = torch.tensor(np.asarray(pil)).permute(2, 0, 1)[None].float() / 255.0
     return (_center_crop(x, clip_size) - _MEAN) / _STD
 
 
@@ -61,7 +61,7 @@ def preprocess_sam(image: np.ndarray, *, size: int) -> tuple[torch.Tensor, tuple
       pixels (1, 3, size, size) fp32 and the resized (h, w) inside the padded square.
     """
     resized = ResizeLongestSide(size).apply_image(image)
-    x = torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)[None].float()
+    x = torch.tensor(np.asarray(resized)).permute(2, 0, 1)[None].float()
     h, w = x.shape[-2:]
     x = (x - SAM_MEAN) / SAM_STD
     return F.pad(x, (0, size - w, 0, size - h)), (int(h), int(w))

@@ -1,0 +1,280 @@
+"""Tokens and tags for the rule tracker: words, quoted strings, signs, and lexicon tags.
+
+A sentence is split into words, quoted strings ('Sky Cola', "EXIT") and punctuation; markup
+tags are dropped; multi-word prepositions ("next to", "left of") become one token. Each token then
+gets a tag from the lexicons in :mod:`agent.intent.lexicon` plus a few context rules: a word that
+can be a noun or a verb ("shows", "display") is a verb only between a noun and an object or
+after an auxiliary, a participle before a noun is a modifier ("checkered stripe"), and after an
+inverted auxiliary ("does the sign help ...") the first verb-like word is the verb.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from agent.intent import lexicon as lx
+
+# --------------------------------------------------------------------------- tokens
+
+NOUNISH = frozenset({"NOUN", "QUOTE", "NUM"})
+
+_QUOTE_RE = re.compile(
+    r"(?<![\w])'(?P<a>[^\n]{1,80}?)'(?![\w])"
+    r"|‘(?P<b>[^’\n]{1,80}?)’"
+    r"|\"(?P<c>[^\"\n]{1,80}?)\""
+    r"|“(?P<d>[^”\n]{1,80}?)”"
+)
+_WORD_RE = re.compile(r"\w(?:[\w\-&]|[.'’](?=\w))*")
+_CONTRACTIONS = {
+    "what's": ("what", "is"),
+    "where's": ("where", "is"),
+    "who's": ("who", "is"),
+    "how's": ("how", "is"),
+    "it's": ("it", "is"),
+    "that's": ("that", "is"),
+    "there's": ("there", "is"),
+    "here's": ("here", "is"),
+    "this's": ("this", "is"),
+    "i'm": ("i", "am"),
+    "they're": ("they", "are"),
+    "we're": ("we", "are"),
+    "you're": ("you", "are"),
+}
+
+
+@dataclass
+class Tok:
+    """One token: a word, a quoted string (``kind == "quote"``, text without marks) or a sign."""
+
+    text: str
+    kind: str
+    tag: str = ""
+
+    @property
+    def low(self) -> str:
+        """Lower-cased text with a curly apostrophe made straight."""
+        return self.text.lower().replace("’", "'")
+
+
+_MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
+
+
+def tokenize(text: str) -> list[Tok]:
+    """Split ``text`` into words, quoted strings and punctuation, merging multi-word prepositions.
+
+    Markup tags ("<b>", "</script>") are read as spaces, so "find the <b>EXIT</b> sign" reads
+    as "find the EXIT sign"; everything else (SQL, braces, emoji) is read as ordinary text.
+    """
+    text = _MARKUP_RE.sub(" ", text)
+    toks: list[Tok] = []
+    pos = 0
+    for m in _QUOTE_RE.finditer(text):
+        toks.extend(_plain_tokens(text[pos : m.start()]))
+        inner = next(g for g in m.groups() if g is not None).strip()
+        if inner:
+            toks.append(Tok(inner.rstrip(".,;:"), "quote"))
+        pos = m.end()
+    toks.extend(_plain_tokens(text[pos:]))
+    return _merge_prepositions(toks)
+
+
+def _plain_tokens(text: str) -> Iterable[Tok]:
+    pos = 0
+    for m in _WORD_RE.finditer(text):
+        for ch in text[pos : m.start()]:
+            if not ch.isspace():
+                yield Tok(ch, "punct")
+        word = m.group()
+        parts = _CONTRACTIONS.get(word.lower().replace("’", "'"))
+        if parts:
+            yield Tok(word[: len(parts[0])], "word")
+            yield Tok(parts[1], "word")
+        else:
+            yield Tok(word, "word")
+        pos = m.end()
+    for ch in text[pos:]:
+        if not ch.isspace():
+            yield Tok(ch, "punct")
+
+
+_MULTI = sorted(lx.MULTI_PREPOSITIONS.items(), key=lambda kv: -len(kv[0]))
+
+
+def _merge_prepositions(toks: list[Tok]) -> list[Tok]:
+    out: list[Tok] = []
+    i = 0
+    while i < len(toks):
+        for words, name in _MULTI:
+            k = len(words)
+            if i + k <= len(toks) and all(
+                toks[i + j].kind == "word" and toks[i + j].low == w for j, w in enumerate(words)
+            ):
+                out.append(Tok(name, "word", "PREP"))
+                i += k
+                break
+        else:
+            out.append(toks[i])
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def _is_adverb(low: str) -> bool:
+    return low in lx.ADVERBS or (len(low) > 4 and low.endswith("ly") and low not in lx.LY_NOUNS)
+
+
+def _lexical_class(low: str) -> str:
+    """Context-free guess used to look one token ahead."""
+    if low in lx.DETERMINERS:
+        return "DET"
+    if low in lx.AUXILIARIES:
+        return "AUX"
+    if low in lx.PREPOSITIONS:
+        return "PREP"
+    if low in lx.CONJUNCTIONS:
+        return "CONJ"
+    if low in lx.WH_WORDS:
+        return "WH"
+    if low in lx.PRONOUNS:
+        return "PRON"
+    if low in lx.VERBS and low not in lx.AMBIGUOUS_BASE and low not in lx.AMBIGUOUS_VERBS:
+        return "VERB"
+    if _is_adverb(low):
+        return "ADV"
+    return "NOUN"
+
+
+def _next_class(toks: list[Tok], i: int) -> str:
+    if i + 1 >= len(toks):
+        return "END"
+    nxt = toks[i + 1]
+    if nxt.tag:
+        return nxt.tag
+    if nxt.kind == "quote":
+        return "QUOTE"
+    if nxt.kind == "punct":
+        return "PUNCT" if nxt.text not in "(#*" else "NOUN"
+    if nxt.text[0].isdigit():
+        return "NUM"
+    return _lexical_class(nxt.low)
+
+
+def tag(toks: list[Tok]) -> list[Tok]:
+    """Tag tokens in place (and return them) with DET, PRON, PREP, AUX, WH, SUB, CONJ, ADV,
+    VERB, PRED, NOUN, NUM, QUOTE or PUNCT."""
+    pending = False  # an inverted auxiliary waits for its verb: "does the sign help ..."
+    for i, t in enumerate(toks):
+        if not t.tag:
+            t.tag = _tag_one(toks, i)
+            if (
+                pending
+                and t.tag == "NOUN"
+                and i
+                and toks[i - 1].tag in NOUNISH
+                and _verb_like(t.low, toks, i)
+            ):
+                t.tag = "VERB"
+        if t.tag == "AUX" and _next_class(toks, i) in NOUNISH | {"DET", "PRON"}:
+            pending = True
+        elif t.tag in {"VERB", "PRED"} or (t.kind == "punct" and t.text in ".,;!?"):
+            pending = False
+    return toks
+
+
+def _verb_like(low: str, toks: list[Tok], i: int) -> bool:
+    """After "does/is + subject", a base verb or an -ing form is the verb, not a noun."""
+    if low in lx.AMBIGUOUS_BASE:
+        return True
+    if len(low) > 4 and low.endswith("ing"):
+        return True
+    return (
+        i + 1 < len(toks)
+        and toks[i + 1].tag == ""
+        and _lexical_class(toks[i + 1].low) == "NOUN"
+        and low in lx.VERBS
+    )
+
+
+def _tag_one(toks: list[Tok], i: int) -> str:
+    t = toks[i]
+    if t.kind == "quote":
+        return "QUOTE"
+    if t.kind == "punct":
+        return "PUNCT"
+    low = t.low
+    prev = toks[i - 1] if i else None
+    prev_tag = prev.tag if prev else "START"
+    nxt = _next_class(toks, i)
+    if low[0].isdigit():
+        return "NUM"
+    if low in lx.DEMONSTRATIVES:
+        if low == "that" and prev_tag in NOUNISH | {"PUNCT"} and prev_tag != "START":
+            if nxt in {"VERB", "AUX", "PRON", "DET", "ADV"}:
+                return "SUB"
+        return "DET" if nxt in NOUNISH else "PRON"
+    if low in lx.WH_WORDS:
+        return "WH" if prev_tag in {"START", "PUNCT", "PREP", "CONJ"} else "SUB"
+    if low in {"her", "his", "its", "their", "my", "your", "our"}:
+        return "DET" if nxt in NOUNISH else "PRON"
+    if low in lx.DETERMINERS:
+        return "DET"
+    if low in lx.AUXILIARIES:
+        return "AUX"
+    if low in lx.PREPOSITIONS:
+        return "PREP"
+    if low in lx.CONJUNCTIONS:
+        return "CONJ"
+    if low in lx.PRONOUNS:
+        return "PRON"
+    if low in lx.SUBORDINATORS:
+        return "SUB"
+    if low in lx.AMBIGUOUS_VERBS:
+        if (
+            prev_tag in NOUNISH | {"PUNCT"}
+            and prev_tag != "PUNCT"
+            and nxt
+            in NOUNISH
+            | {
+                "DET",
+                "ADV",
+                "QUOTE",
+                "NUM",
+            }
+        ):
+            return "VERB"
+        if prev_tag in {"PRON", "ADV"} and nxt != "END":
+            return "VERB"
+        return "NOUN"
+    if low in lx.AMBIGUOUS_BASE:
+        if prev_tag in {"AUX", "PRON"} or (prev is not None and prev.low == "to"):
+            return "VERB"
+        return "NOUN"
+    if low in lx.PREDICATES:
+        return "NOUN" if nxt in NOUNISH else "PRED"
+    if low in lx.VERBS:
+        if low.endswith(("ed", "ing", "en")) and nxt in NOUNISH and prev_tag not in {"AUX", "PRON"}:
+            return "NOUN"  # participle used as a modifier: "checkered stripe"
+        return "VERB"
+    if _is_adverb(low):
+        return "NOUN" if nxt in NOUNISH and low not in lx.ADVERBS else "ADV"
+    if len(low) > 4 and low.endswith("ed") and not low.endswith("eed") and nxt not in NOUNISH:
+        return "VERB"
+    if len(low) > 4 and low.endswith("ing") and prev_tag in {"AUX"}:
+        return "VERB"
+    if len(low) > 4 and low.endswith("ing") and prev_tag in NOUNISH and nxt in {"DET", "QUOTE"}:
+        return "VERB"
+    if prev_tag in NOUNISH and nxt == "DET" and toks[i + 1].low in _ARTICLES:
+        return "VERB"  # "symbols accompany the emblem": a noun is rarely followed by an article
+    return "NOUN"
+
+
+_ARTICLES = frozenset("the a an its their his her".split())
+
+
+def analyse_tokens(text: str) -> list[Tok]:
+    """Tokenize and tag ``text``."""
+    return tag(tokenize(text))

@@ -1,0 +1,177 @@
+"""GPU benchmark: full-size MIRAS-7B (random weights, bf16) on one CUDA device.
+
+Measures model init time (random weights built directly on the device), peak GPU memory, and turn
+latency over a PRIST dialogue on textcaps_hdmi.jpg with ``--max-new-tokens`` new tokens per turn
+(EOS banned, one ``[SEG]`` forced per turn so SAM and the mask decoder run), for our cached path
+(per-image features + per-session KV prefix) and the recompute-everything path (the authors'
+behaviour: re-encode CLIP/ConvNeXt/SAM and re-prefill the whole dialogue each turn). Prints JSON.
+
+Needs a CUDA device (``--device cuda:0``); exits with status 2 and a clear message otherwise.
+Target from the issue: later turns <= 0.5 s median (cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DATA = REPO.parent / "shared" / "data"
+if not DATA.exists():
+    DATA = Path("/work/shared/data")
+
+
+class ForceSeg:
+    """Ban EOS and ids the tokenizer cannot decode; force one ``[SEG]`` at step ``at``."""
+
+    def __init__(self, seg: int, eos: int, vocab_used: int, at: int | None) -> None:
+        self.seg, self.eos, self.vocab_used, self.at, self.step = seg, eos, vocab_used, at, 0
+
+    def __call__(self, input_ids, scores):
+        scores[:, self.eos] = -float("inf")
+        scores[:, self.vocab_used:] = -float("inf")
+        if self.step == self.at:
+            scores[:] = -float("inf")
+            scores[:, self.seg] = 0.0
+        else:
+            scores[:, self.seg] = -float("inf")
+        self.step += 1
+        return scores
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda:0", help="CUDA device, e.g. cuda:0")
+    parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--seg-step", type=int, default=8, help="generated step at which [SEG] is forced")
+    args = parser.parse_args(argv)
+    if args.turns < 2 or args.runs < 1 or args.max_new_tokens < 1:
+        parser.error("need --turns >= 2, --runs >= 1, --max-new-tokens >= 1")
+    if args.seg_step >= args.max_new_tokens:
+        parser.error("--seg-step must be smaller than --max-new-tokens")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    device = torch.device(args.device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        why = "no CUDA device is visible" if not torch.cuda.is_available() else f"{args.device} is not a CUDA device"
+        print(f"bench_miras_gpu: needs a CUDA GPU ({why}); run bench/bench_miras.py for the CPU figures",
+              file=sys.stderr)
+        return 2
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        print(f"bench_miras_gpu: {args.device} does not exist ({torch.cuda.device_count()} visible)", file=sys.stderr)
+        return 2
+
+    import numpy as np
+    from PIL import Image
+
+    from tools.backends.vlm_common.config import SegVLMConfig
+    from tools.backends.vlm_common.engine import SegVLMPredictor
+    from tools.backends.vlm_common.generation import GenerationParams
+    from tools.backends.vlm_common.loader import LoadedModel, parse_dtype
+    from tools.backends.vlm_common.modeling import SegVLMForCausalLM
+    from tools.backends.vlm_common.testing import tiny_tokenizer
+
+    dialogues = json.loads((DATA / "prist_dev.json").read_text())
+    dialogue = next(d for d in dialogues if sum(t["from"] == "human" for t in d["dialogue"]) >= args.turns)
+    questions = [t["value"] for t in dialogue["dialogue"] if t["from"] == "human"][: args.turns]
+    words = " ".join(" ".join(t["value"] for t in d["dialogue"]) for d in dialogues[:20])
+    for ch in "?.,'":
+        words = words.replace(ch, " ")
+    tok = tiny_tokenizer(extra_words=words)
+    image = np.array(Image.open(DATA / "textcaps_hdmi.jpg").convert("RGB"))
+    sha = hashlib.sha256(image.tobytes()).hexdigest()
+
+    cfg = SegVLMConfig.full_size("miras")
+    dtype = parse_dtype(args.dtype)
+    torch.cuda.reset_peak_memory_stats(device)
+    torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = SegVLMForCausalLM(cfg).eval().requires_grad_(False)
+    finally:
+        torch.set_default_dtype(previous)
+    torch.cuda.synchronize(device)
+    init_s = time.perf_counter() - t0
+    params_gib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
+    seg_id = int(tok.convert_tokens_to_ids("[SEG]"))
+    pred = SegVLMPredictor(LoadedModel(model=model, tokenizer=tok, config=cfg, seg_token_idx=seg_id))
+
+    def sync() -> None:
+        torch.cuda.synchronize(device)
+
+    def run(cached: bool, session: str) -> list[float]:
+        history: list[tuple[str, str]] = []
+        times = []
+        for q in questions:
+            history.append(("user", q))
+            params = GenerationParams(max_new_tokens=args.max_new_tokens, logits_processor=(
+                ForceSeg(seg_id, tok.eos_token_id, len(tok), args.seg_step),))
+            sync()
+            t = time.perf_counter()
+            if not cached:
+                entry, _ = pred.image_entry(image, sha, use_cache=False)
+                pred._sam_embedding(image, sha, entry, use_cache=False)
+            out = pred.start_turn(image, sha, history, session_id=session if cached else "", params=params,
+                                  use_cache=cached).run()
+            pred.masks(image, sha, out.seg_hidden, use_cache=cached)
+            sync()
+            times.append(time.perf_counter() - t)
+            history.append(("assistant", out.text))
+        return times
+
+    run(cached=False, session="")  # warm-up: kernels, allocator
+    cached_runs, fresh_runs = [], []
+    for r in range(args.runs):
+        pred.cache.clear()
+        cached_runs.append(run(cached=True, session=f"r{r}"))
+        fresh_runs.append(run(cached=False, session=""))
+
+    def med(runs: list[list[float]]) -> list[float]:
+        return [statistics.median(x[i] for x in runs) for i in range(len(runs[0]))]
+
+    c, f = med(cached_runs), med(fresh_runs)
+    result = {
+        "benchmark": "miras_7b_gpu_turn_latency",
+        "device": torch.cuda.get_device_name(device),
+        "dtype": args.dtype,
+        "weights": "random (built on the device)",
+        "params_gib": round(params_gib, 2),
+        "init_s": round(init_s, 2),
+        "peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2),
+        "max_new_tokens": args.max_new_tokens,
+        "turns": len(questions),
+        "runs": args.runs,
+        "cached_first_turn_s": round(c[0], 3),
+        "cached_later_turns_s_median": round(statistics.median(c[1:]), 3),
+        "recompute_first_turn_s": round(f[0], 3),
+        "recompute_later_turns_s_median": round(statistics.median(f[1:]), 3),
+        "cached_turn_s": [round(x, 3) for x in c],
+        "recompute_turn_s": [round(x, 3) for x in f],
+        "ratio_later_cached_over_recompute": round(sum(c[1:]) / sum(f[1:]), 3),
+        "target_later_turn_s": 0.5,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

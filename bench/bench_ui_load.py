@@ -1,0 +1,183 @@
+"""Load on the chat app: N simultaneous ``gradio_client`` users x T turns on the lite backend.
+
+Starts the app in its own process through ``ui.serve`` (SQLite in a temp folder, Gradio queue
+with the app's default concurrency), then N threads each open their own client (their own browser-like session and
+private sessions), upload the TextCaps photo and chat T turns. Counts errors (exceptions and
+turns whose reply is a one-line warning), checks that every user turn was stored with status
+ok, and reports per-turn latency as the client sees it (queueing included) and as the server
+stored it (the turn itself). Prints one JSON object.
+
+Target (issue 3): 20 users x 5 turns: zero errors, all 100 turns stored, median latency reported.
+Usage: ``python bench/bench_ui_load.py [--users 20] [--turns 5] [--concurrency 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from agent.memory import Memory  # noqa: E402
+from ui.testing import free_port  # noqa: E402
+
+SCRIPT = ["find the HDMI label", "what does it say?", "now the port next to it", "why is it important?", "the bigger one"]
+SESSION_ID_OUTPUT = 5
+"""Index of the session id among /send's outputs (message box, chat, side, intent, status, id)."""
+
+
+def _reply_text(chat: list[dict]) -> str:
+    last = chat[-1] if chat else {"content": []}
+    return " ".join(item.get("text", "") for item in last.get("content", []) if isinstance(item, dict))
+
+
+SERVER = """
+import sys
+sys.path.insert(0, {repo!r})
+from agent.memory import Memory
+from graphs.runtime import Runtime
+from tools.backends.lite import LiteBackend
+from ui import serve
+runtime = Runtime(memory=Memory({db!r}), backend=LiteBackend())
+serve(runtime, host="127.0.0.1", port={port}, concurrency={concurrency}, quiet=True)
+"""
+
+
+@contextmanager
+def _server(db: str, concurrency: int) -> Iterator[str]:
+    """Run the app in its own process (as in production), so client threads do not share its GIL."""
+    port = free_port()
+    code = SERVER.format(repo=str(REPO), db=db, port=port, concurrency=concurrency)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            try:
+                with urllib.request.urlopen(f"{url}/config", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("server did not start within 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    """Run the benchmark and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=4, help="Gradio queue concurrency (the app default is 4)")
+    parser.add_argument("--image", type=Path, default=REPO.parent / "shared/data/textcaps_hdmi.jpg")
+    args = parser.parse_args()
+    from gradio_client import Client, handle_file
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    session_ids: list[str] = []
+    lock = threading.Lock()
+    with tempfile.TemporaryDirectory() as tmp, _server(f"sqlite:///{tmp}/bench.db", args.concurrency) as url:
+        warm = Client(url, verbose=False)  # warm-up: OCR engine and the photo's analysis
+        warm.predict({"text": "find the HDMI label", "files": [handle_file(str(args.image))]}, api_name="/send")
+        barrier = threading.Barrier(args.users)
+
+        def user(index: int) -> None:
+            try:
+                client = Client(url, verbose=False)
+            except Exception as exc:  # noqa: BLE001 - counted, reported
+                with lock:
+                    errors.append(f"user {index}: connect: {type(exc).__name__}: {exc}")
+                barrier.abort()
+                return
+            try:
+                barrier.wait(timeout=120)
+            except threading.BrokenBarrierError:
+                pass
+            for turn in range(args.turns):
+                files = [handle_file(str(args.image))] if turn == 0 else []
+                start = time.perf_counter()
+                try:
+                    out = client.predict({"text": SCRIPT[turn % len(SCRIPT)], "files": files}, api_name="/send")
+                except Exception as exc:  # noqa: BLE001 - counted, reported
+                    with lock:
+                        errors.append(f"user {index} turn {turn}: {type(exc).__name__}: {exc}")
+                    continue
+                elapsed = (time.perf_counter() - start) * 1000
+                reply = _reply_text(out[1])
+                with lock:
+                    latencies.append(elapsed)
+                    if reply.startswith("⚠"):
+                        errors.append(f"user {index} turn {turn}: {reply[:200]}")
+                    if turn == 0:
+                        session_ids.append(out[SESSION_ID_OUTPUT])
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+        memory = Memory(f"sqlite:///{tmp}/bench.db")
+        histories = [memory.history(sid) for sid in session_ids]
+        owners = {h.session.owner for h in histories}
+        user_turns = [t for h in histories for t in h.turns if t.role == "user"]
+        stored_ok = sum(1 for t in user_turns if t.status == "ok")
+        answered = sum(1 for h in histories for t in h.turns if t.role == "assistant" and t.status == "ok")
+        server = sorted(t.latency_ms for h in histories for t in h.turns if t.role == "assistant" and t.latency_ms is not None)
+        memory.close()
+    ordered = sorted(latencies)
+    result = {
+        "benchmark": "ui_load_gradio_client",
+        "backend": "lite",
+        "users": args.users,
+        "turns_per_user": args.turns,
+        "queue_concurrency": args.concurrency,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "turns_sent": args.users * args.turns,
+        "turns_completed": len(latencies),
+        "user_turns_stored_ok": stored_ok,
+        "assistant_turns_stored": answered,
+        "sessions": len(histories),
+        "distinct_owners": len(owners),
+        "turn_latency_ms": {
+            "median": round(statistics.median(ordered), 1) if ordered else None,
+            "p90": round(ordered[int(0.9 * (len(ordered) - 1))], 1) if ordered else None,
+            "max": round(ordered[-1], 1) if ordered else None,
+        },
+        "server_turn_latency_ms": {
+            "median": round(statistics.median(server), 1) if server else None,
+            "p90": round(server[int(0.9 * (len(server) - 1))], 1) if server else None,
+        },
+        "wall_s": round(wall, 2),
+        "turns_per_s": round(len(latencies) / wall, 2) if wall else None,
+        "pass": not errors and stored_ok == args.users * args.turns,
+    }
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

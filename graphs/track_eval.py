@@ -1,0 +1,147 @@
+"""Run an intent tracker over PRIST dialogues and score its final target against ``focus``.
+
+The score is a bag-of-words token F1 between the tracked target phrase and the gold ``focus``
+phrase (lower-case ``[a-z0-9]+`` tokens, :data:`STOP_WORDS` removed), averaged over dialogues.
+A trivial baseline -- the words of the first answer before its first verb
+(:func:`baseline_target`) -- is scored the same way for comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from agent.intent import IntentTracker, target_phrase
+from agent.prist import PristDialogue, tracker_turns
+from agent.types import DialogueTurn, Intent
+
+STOP_WORDS = frozenset(
+    "the a an of on in to and is are with for at by that this it its which what as from be "
+    "or was were".split()
+)
+"""Common English words left out of the token F1."""
+
+BASELINE_VERBS = frozenset(
+    "is are was were be been has have had reads read shows show showed shown appears appear "
+    "contains contain displays display features feature can could suggests suggest indicates "
+    "indicate mentions mention includes include seems seem says say depicts depict represents "
+    "represent lists states provides provide offers offer will would may might should does do "
+    "did helps help makes make implies imply allows allow gives give looks look stands sits "
+    "lies hangs holds wears bears reflects highlights creates adds serves uses "
+    "emphasizes enhances conveys signifies confirms".split()
+)
+"""Common verbs and auxiliaries; the baseline stops at the first of them."""
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens of ``text`` without stop words."""
+    return [t for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
+
+
+def token_f1(pred: str, gold: str) -> float:
+    """Bag-of-words F1 of ``pred`` against ``gold`` (1.0 when both have no tokens)."""
+    p, g = Counter(tokens(pred)), Counter(tokens(gold))
+    if not p and not g:
+        return 1.0
+    if not p or not g:
+        return 0.0
+    common = sum((p & g).values())
+    if common == 0:
+        return 0.0
+    precision = common / sum(p.values())
+    recall = common / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def baseline_target(item: PristDialogue) -> str:
+    """Return the words of the first assistant answer before its first verb (a trivial baseline)."""
+    answer = next((m.value for m in item.dialogue if m.speaker == "gpt"), "")
+    out: list[str] = []
+    for word in answer.split():
+        if "".join(_TOKEN_RE.findall(word.lower())) in BASELINE_VERBS:
+            break
+        out.append(word)
+    return " ".join(out)
+
+
+def track_dialogue(tracker: IntentTracker, item: PristDialogue, index: int = 0) -> dict[str, Any]:
+    """Run ``tracker`` over every user turn of ``item``, feeding the recorded answers.
+
+    Returns ``{"index", "img_id", "target", "intent"}`` where ``target`` is the final intent as
+    one phrase (:func:`agent.intent.target_phrase`) and ``intent`` its JSON form.
+    """
+    intent = Intent()
+    dialogue: list[DialogueTurn] = []
+    for turn, step in enumerate(tracker_turns(item)):
+        result = tracker.track(
+            intent=intent, dialogue=list(dialogue), user_text=step.user, turn=turn
+        )
+        intent = result.intent
+        dialogue.append(DialogueTurn(role="user", text=step.user, act=result.act))
+        if step.answer is not None:
+            dialogue.append(DialogueTurn(role="assistant", text=step.answer))
+    return {
+        "index": index,
+        "img_id": item.img_id,
+        "target": target_phrase(intent),
+        "intent": intent.model_dump(mode="json"),
+    }
+
+
+def track_dialogues(
+    tracker: IntentTracker, items: Iterable[PristDialogue]
+) -> Iterator[dict[str, Any]]:
+    """Yield :func:`track_dialogue`'s dict for each dialogue (the CLI prints them as JSON lines)."""
+    for index, item in enumerate(items):
+        yield track_dialogue(tracker, item, index)
+
+
+def evaluate(tracker: IntentTracker, items: Sequence[PristDialogue]) -> dict[str, Any]:
+    """Mean token F1 of the tracked targets and of the baseline against ``focus``.
+
+    Returns ``{"n", "mean_token_f1", "baseline_f1"}`` (both means are 0.0 when ``items`` is empty).
+    """
+    scores: list[float] = []
+    base: list[float] = []
+    for row, item in zip(track_dialogues(tracker, items), items, strict=True):
+        scores.append(token_f1(row["target"], item.focus))
+        base.append(token_f1(baseline_target(item), item.focus))
+    n = len(scores)
+    return {
+        "n": n,
+        "mean_token_f1": round(sum(scores) / n, 4) if n else 0.0,
+        "baseline_f1": round(sum(base) / n, 4) if n else 0.0,
+    }
+
+
+iter_track = track_dialogues
+"""Alias of :func:`track_dialogues`."""
+
+
+def split_by_image(
+    items: Sequence[PristDialogue],
+) -> tuple[list[PristDialogue], list[PristDialogue]]:
+    """Split dialogues in two halves by image id (sorted ids; all dialogues of an image together)."""
+    ids = sorted({it.img_id for it in items})
+    first = set(ids[: len(ids) // 2])
+    return [it for it in items if it.img_id in first], [
+        it for it in items if it.img_id not in first
+    ]
+
+
+__all__ = [
+    "BASELINE_VERBS",
+    "STOP_WORDS",
+    "baseline_target",
+    "evaluate",
+    "iter_track",
+    "split_by_image",
+    "token_f1",
+    "tokens",
+    "track_dialogue",
+    "track_dialogues",
+]

@@ -1,0 +1,609 @@
+"""Rule intent tracker: acts, intent updates, grounding from answers, robustness."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.intent import IntentTracker, RuleIntentTracker, TrackResult, target_phrase
+from agent.types import Act, DialogueTurn, Intent, IntentOp, Relation
+
+PRIST_FINAL_REQUESTS = [
+    "Based on the conversation above, generate a segmentation that supports the answers.",
+    "Using the conversation above, create a segmentation that validates the answers.",
+    "Please use the conversation above to outline a segmentation that aligns with the answers provided.",
+    "Segment the provided conversation to match the answers accordingly.",
+    "Please segment the conversation above to align with the provided answers.",
+    "Please structure the above conversation into segments that correspond to the answers.",
+    "Segment the above conversation in a way that substantiates the answers.",
+    "Please divide the conversation above to correspond with the given answers.",
+    "Use the above dialogue to produce a segmentation that backs up the answers.",
+    "Use the above conversation to create a segmentation that justifies the answers.",
+    "Please use the above conversation to provide a segmentation that supports the answers.",
+]
+
+
+@pytest.fixture
+def tracker() -> RuleIntentTracker:
+    return RuleIntentTracker()
+
+
+def track(tracker, text, intent=None, dialogue=None, turn=0, **kw) -> TrackResult:
+    return tracker.track(
+        intent=intent or Intent(), dialogue=dialogue or [], user_text=text, turn=turn, **kw
+    )
+
+
+def converse(tracker, turns):
+    """Run user turns (str, or (user, answer) pairs) and return the results in order."""
+    intent, dialogue, results = Intent(), [], []
+    for i, step in enumerate(turns):
+        user, answer = step if isinstance(step, tuple) else (step, None)
+        result = tracker.track(intent=intent, dialogue=list(dialogue), user_text=user, turn=i)
+        results.append(result)
+        intent = result.intent
+        dialogue.append(DialogueTurn(role="user", text=user, act=result.act))
+        if answer:
+            dialogue.append(DialogueTurn(role="assistant", text=answer))
+    return results
+
+
+def test_rule_tracker_follows_the_protocol(tracker):
+    assert isinstance(tracker, IntentTracker)
+
+
+# --------------------------------------------------------------------------- the HDMI conversation
+
+
+@pytest.mark.parametrize("with_answers", [False, True])
+def test_hdmi_conversation(tracker, with_answers):
+    answers = [
+        "The HDMI label is printed above the port on the side of the laptop.",
+        "It says 'HDMI'.",
+        "Here is the port next to the HDMI label.",
+        "Here is the port on the right.",
+    ]
+    steps = [
+        "find the HDMI label",
+        "what does it say?",
+        "now the port next to it",
+        "no, the one on the right",
+    ]
+    turns = list(zip(steps, answers, strict=True)) if with_answers else steps
+    r1, r2, r3, r4 = converse(tracker, turns)
+
+    assert r1.act is Act.NEW_TARGET
+    assert "HDMI" in r1.intent.target and "label" in r1.intent.target
+    assert r1.intent.attributes["text"] == "HDMI"
+    assert r1.intent.op is IntentOp.NEW
+
+    assert r2.act is Act.EXPLAIN
+    assert r2.intent.op is IntentOp.KEEP
+    assert r2.intent.target == r1.intent.target
+    assert r2.intent.attributes == r1.intent.attributes
+    assert r2.intent.relations == r1.intent.relations
+
+    assert r3.act is Act.NEW_TARGET
+    assert r3.intent.target == "port"
+    assert r3.intent.relations == [Relation(kind="next_to", anchor="HDMI label")]
+    assert "text" not in r3.intent.attributes
+
+    assert r4.act is Act.CORRECT
+    assert r4.intent.op is IntentOp.CORRECT
+    assert r4.intent.target == "port"
+    assert r4.intent.attributes["position"] == "right"
+    assert r4.intent.attributes["other"] == "yes"
+    assert r4.intent.relations == r3.intent.relations
+    assert target_phrase(r4.intent) == "port on the right next to the HDMI label"
+
+    assert [h.op for h in r4.intent.history] == [
+        IntentOp.NEW,
+        IntentOp.KEEP,
+        IntentOp.NEW,
+        IntentOp.CORRECT,
+    ]
+    assert [h.turn for h in r4.intent.history] == [0, 1, 2, 3]
+
+
+def test_not_the_logo_but_the_text_under_it(tracker):
+    start = track(tracker, "find the logo").intent
+    result = track(tracker, "not the logo, the text under it", intent=start, turn=1)
+    assert result.act is Act.CORRECT
+    assert result.intent.exclusions == ["logo"]
+    assert result.intent.target == "text"
+    assert result.intent.relations == [Relation(kind="below", anchor="logo")]
+    assert result.intent.op is IntentOp.CORRECT
+
+
+def test_history_grows_one_entry_per_turn_with_the_ops(tracker):
+    results = converse(
+        tracker,
+        [
+            "segment the red car",
+            "the blue one",
+            "why is it there?",
+            "thanks",
+            "no, the other one",
+            "start over",
+        ],
+    )
+    assert [r.act for r in results] == [
+        Act.NEW_TARGET,
+        Act.REFINE,
+        Act.EXPLAIN,
+        Act.CHITCHAT,
+        Act.CORRECT,
+        Act.RESET,
+    ]
+    history = results[-1].intent.history
+    assert len(history) == 6
+    assert [h.op for h in history] == [
+        IntentOp.NEW,
+        IntentOp.REFINE,
+        IntentOp.KEEP,
+        IntentOp.KEEP,
+        IntentOp.CORRECT,
+        IntentOp.RESET,
+    ]
+    assert [h.target for h in history] == ["car", "car", "car", "car", "car", None]
+    assert history[1].attributes["colour"] == "blue"
+    for i, r in enumerate(results):
+        assert len(r.intent.history) == i + 1
+
+
+# --------------------------------------------------------------------------- acts, several phrasings
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs", "relation"),
+    [
+        ("find the HDMI label", "HDMI label", {"text": "HDMI"}, None),
+        ("segment the red car", "car", {"colour": "red"}, None),
+        ("where is the TISSOT logo?", "TISSOT logo", {"text": "TISSOT"}, None),
+        ("show me the port next to the label", "port", {}, ("next_to", "label")),
+        ("highlight the second bottle", "bottle", {"ordinal": "second"}, None),
+        ("can you find the 'EXIT' sign?", "'EXIT' sign", {"text": "EXIT"}, None),
+        (
+            "please select the biggest cup on the left",
+            "cup",
+            {"size": "biggest", "position": "left"},
+            None,
+        ),
+        ("point out the logo above the door", "logo", {}, ("above", "door")),
+        ("ok, now the small dark blue mug", "mug", {"size": "small", "colour": "dark blue"}, None),
+        ("What label is visible on the large bottle?", "label on the large bottle", {}, None),
+        ("mask the dog left of the bench", "dog", {}, ("left_of", "bench")),
+        ("find the cable under the desk", "cable", {}, ("below", "desk")),
+    ],
+)
+def test_new_target(tracker, text, target, attrs, relation):
+    result = track(tracker, text)
+    assert result.act is Act.NEW_TARGET
+    assert result.intent.target == target
+    for key, value in attrs.items():
+        assert result.intent.attributes[key] == value
+    if relation is None:
+        assert result.intent.relations == []
+    else:
+        assert result.intent.relations == [Relation(kind=relation[0], anchor=relation[1])]
+    assert result.intent.op is IntentOp.NEW
+    assert result.reason
+
+
+def test_new_target_replaces_attributes_relations_and_exclusions(tracker):
+    old = Intent(
+        target="cup",
+        attributes={"colour": "red"},
+        exclusions=["mug"],
+        relations=[Relation(kind="on", anchor="table")],
+    )
+    result = track(tracker, "find the TISSOT logo", intent=old, turn=3)
+    assert result.act is Act.NEW_TARGET
+    assert result.intent.target == "TISSOT logo"
+    assert result.intent.attributes == {"text": "TISSOT"}
+    assert result.intent.relations == []
+    assert result.intent.exclusions == []
+
+
+def test_pronoun_anchor_resolves_to_the_current_target(tracker):
+    current = Intent(target="HDMI label", attributes={"text": "HDMI"})
+    for text in ["show me the port next to it", "now the port next to it", "the port beside that"]:
+        result = track(tracker, text, intent=current, turn=1)
+        assert result.act is Act.NEW_TARGET, text
+        assert result.intent.relations == [Relation(kind="next_to", anchor="HDMI label")], text
+
+
+def test_on_it_is_a_relation_but_a_fresh_place_stays_in_the_phrase(tracker):
+    current = Intent(target="bottle")
+    cap = track(tracker, "find the cap on it", intent=current, turn=1)
+    assert cap.intent.target == "cap"
+    assert cap.intent.relations == [Relation(kind="on", anchor="bottle")]
+    label = track(tracker, "find the label on the jar", intent=current, turn=1)
+    assert label.intent.target == "label on the jar"
+    assert label.intent.relations == []
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("only the left one", {"position": "left"}),
+        ("the bigger one", {"size": "bigger"}),
+        ("just the text", {"part": "text"}),
+        ("the red part", {"colour": "red"}),
+        ("the smaller one please", {"size": "smaller"}),
+        ("the left half", {"position": "left", "part": "half"}),
+        ("the third one", {"ordinal": "third"}),
+        ("which one is the biggest?", {"size": "biggest"}),
+        ("the blue car", {"colour": "blue"}),
+    ],
+)
+def test_refine_keeps_the_target(tracker, text, attrs):
+    current = Intent(
+        target="car", attributes={"colour": "red"}, relations=[Relation(kind="on", anchor="road")]
+    )
+    result = track(tracker, text, intent=current, turn=2)
+    assert result.act is Act.REFINE, result.reason
+    assert result.intent.target == "car"
+    assert result.intent.op is IntentOp.REFINE
+    for key, value in attrs.items():
+        assert result.intent.attributes[key] == value
+    assert result.intent.relations[0] == Relation(kind="on", anchor="road")
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs", "exclusions"),
+    [
+        ("no, the other one", "car", {"other": "yes"}, []),
+        ("no, the one on the right", "car", {"other": "yes", "position": "right"}, []),
+        ("wrong, I meant the cable", "cable", {}, []),
+        ("not the logo, the text under it", "text", {}, ["logo"]),
+        ("nope, the left one", "car", {"other": "yes", "position": "left"}, []),
+        ("that's not it", "car", {"other": "yes"}, []),
+        ("no", "car", {"other": "yes"}, []),
+        ("I meant the blue mug", "mug", {"colour": "blue"}, []),
+        ("another one", "car", {"other": "yes"}, []),
+        ("not the car, the truck", "truck", {}, ["car"]),
+    ],
+)
+def test_correct(tracker, text, target, attrs, exclusions):
+    current = Intent(target="car", attributes={"colour": "red"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert result.act is Act.CORRECT, result.reason
+    assert result.intent.op is IntentOp.CORRECT
+    assert result.intent.target == target
+    for key, value in attrs.items():
+        assert result.intent.attributes[key] == value
+    assert result.intent.exclusions == exclusions
+    assert result.reason.startswith("correction")
+
+
+def test_wrong_i_meant_replaces_attributes(tracker):
+    result = track(
+        tracker,
+        "wrong, I meant the cable",
+        intent=Intent(target="car", attributes={"colour": "red"}),
+        turn=1,
+    )
+    assert result.intent.attributes == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what does it say?",
+        "why is it important?",
+        "what colour is it?",
+        "how big is that?",
+        "What is written on it?",
+        "describe it",
+        "Why is the label there?",
+        "How does the placement of the label affect brand emphasis?",
+        "What does the style of the label suggest?",
+        "Does this label mention any flavor?",
+    ],
+)
+def test_explain_keeps_the_intent(tracker, text):
+    current = Intent(
+        target="label",
+        attributes={"text": "HDMI"},
+        relations=[Relation(kind="on", anchor="laptop")],
+    )
+    result = track(tracker, text, intent=current, turn=1)
+    assert result.act is Act.EXPLAIN, result.reason
+    assert result.intent.op is IntentOp.KEEP
+    assert result.intent.model_dump(exclude={"history", "op"}) == current.model_dump(
+        exclude={"history", "op"}
+    )
+
+
+@pytest.mark.parametrize("template", PRIST_FINAL_REQUESTS)
+def test_prist_final_requests_are_segment_requests(tracker, template):
+    current = Intent(target="label on the large bottle", attributes={"text": "Sky Cola"})
+    result = track(tracker, template, intent=current, turn=3)
+    assert result.act is Act.SEGMENT_REQUEST
+    assert result.intent.op is IntentOp.KEEP
+    assert result.intent.target == current.target
+    assert result.intent.attributes == current.attributes
+
+
+@pytest.mark.parametrize("text", ["segment it", "please segment it now", "show me the mask"])
+def test_short_segment_requests(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"), turn=1)
+    assert result.act is Act.SEGMENT_REQUEST
+    assert result.intent.target == "cup"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi",
+        "hello!",
+        "thanks",
+        "thank you so much",
+        "ok cool",
+        "great, thanks!",
+        "bye",
+        "who are you?",
+        "🙂",
+    ],
+)
+def test_chitchat(tracker, text):
+    current = Intent(target="cup")
+    result = track(tracker, text, intent=current, turn=1)
+    assert result.act is Act.CHITCHAT
+    assert result.intent.target == "cup"
+    assert result.intent.op is IntentOp.KEEP
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "start over",
+        "forget that",
+        "reset",
+        "ok, let's start again",
+        "never mind",
+        "clear everything",
+    ],
+)
+def test_reset_clears_the_intent(tracker, text):
+    current = Intent(
+        target="port",
+        attributes={"position": "right"},
+        relations=[Relation(kind="next_to", anchor="HDMI label")],
+        exclusions=["logo"],
+        mask_id=7,
+    ).revised(turn=0, op=IntentOp.NEW)
+    result = track(tracker, text, intent=current, turn=1)
+    assert result.act is Act.RESET
+    intent = result.intent
+    assert intent.target is None
+    assert intent.attributes == {} and intent.relations == [] and intent.exclusions == []
+    assert intent.mask_id is None
+    assert intent.op is IntentOp.RESET
+    assert [h.op for h in intent.history] == [IntentOp.NEW, IntentOp.RESET]
+
+
+# --------------------------------------------------------------------------- grounding from answers
+
+
+def test_first_question_names_the_target(tracker):
+    result = track(tracker, "What label is visible on the large bottle?")
+    assert result.act is Act.NEW_TARGET
+    assert result.intent.target == "label on the large bottle"
+
+
+def test_answer_fills_in_the_text_of_the_target(tracker):
+    results = converse(
+        tracker,
+        [
+            (
+                "What label is visible on the large bottle?",
+                "The label on the large bottle reads 'Sky Cola'.",
+            ),
+            (
+                "Does the label mention any specific flavor or type?",
+                "The label indicates it's a cola beverage.",
+            ),
+            PRIST_FINAL_REQUESTS[3],
+        ],
+    )
+    assert [r.act for r in results] == [Act.NEW_TARGET, Act.EXPLAIN, Act.SEGMENT_REQUEST]
+    final = results[-1].intent
+    assert final.target == "label on the large bottle"
+    assert final.attributes["text"] == "Sky Cola"
+    assert target_phrase(final) == "'Sky Cola' label on the large bottle"
+    assert results[1].intent.op is IntentOp.REFINE  # grounded from the answer
+    assert "text from the answer" in results[1].reason
+
+
+def test_generic_question_picks_the_target_from_the_answer(tracker):
+    dialogue = [
+        DialogueTurn(role="user", text="hi", act=Act.CHITCHAT),
+        DialogueTurn(role="assistant", text="The label on the large bottle reads 'Sky Cola'."),
+    ]
+    result = track(tracker, "What does the style of the logo suggest?", dialogue=dialogue, turn=1)
+    assert result.intent.target == "label on the large bottle"
+    assert result.intent.attributes["text"] == "Sky Cola"
+
+
+def test_placeholder_question_is_filled_by_the_answer(tracker):
+    results = converse(
+        tracker,
+        [
+            (
+                "What elements near the bus suggest a road safety feature?",
+                "Traffic cones are present near the bus.",
+            ),
+            ("How do these traffic cones indicate a hazard?", "They warn drivers."),
+        ],
+    )
+    assert results[0].act is Act.NEW_TARGET
+    assert results[1].act is Act.EXPLAIN
+    assert results[1].intent.target.lower().startswith("traffic cones")
+
+
+def test_answer_names_what_the_question_asked_for(tracker):
+    results = converse(
+        tracker,
+        [
+            ("What animal is depicted on the coin?", "A beaver is depicted on the coin."),
+            ("Why is it significant?", "It is a national symbol."),
+        ],
+    )
+    assert results[1].intent.target == "beaver on the coin"
+
+
+def test_answer_adds_modifiers_and_colour(tracker):
+    results = converse(
+        tracker,
+        [
+            ("What figure is depicted on the label?", "The label features a devil-like figure."),
+            ("What colour is the figure?", "The figure is mostly red."),
+            PRIST_FINAL_REQUESTS[0],
+        ],
+    )
+    assert results[1].intent.target == "devil-like figure on the label"
+    assert results[-1].intent.attributes.get("colour") == "red"
+    assert target_phrase(results[-1].intent) == "red devil-like figure on the label"
+
+
+def test_answer_never_overwrites_the_users_text(tracker):
+    results = converse(
+        tracker, [("find the HDMI label", "The label reads 'USB'."), "what is it for?"]
+    )
+    assert results[-1].intent.attributes["text"] == "HDMI"
+
+
+def test_later_where_question_about_another_thing_is_a_new_target(tracker):
+    results = converse(tracker, [("find the cup", "Here is the cup."), "where is the TISSOT logo?"])
+    assert results[1].act is Act.NEW_TARGET
+    assert results[1].intent.target == "TISSOT logo"
+
+
+def test_question_mentioning_the_current_target_is_explained(tracker):
+    results = converse(
+        tracker,
+        [
+            (
+                "What brand name is visible inside the shoe?",
+                "The brand name 'KEEN' is visible inside the shoe.",
+            ),
+            (
+                "Where is the scorpion located in relation to the brand name 'KEEN'?",
+                "It is above the logo.",
+            ),
+        ],
+    )
+    assert results[1].act is Act.EXPLAIN
+    assert target_phrase(results[1].intent) == "brand name 'KEEN' inside the shoe"
+
+
+# --------------------------------------------------------------------------- target_phrase
+
+
+@pytest.mark.parametrize(
+    ("intent", "phrase"),
+    [
+        (Intent(), ""),
+        (
+            Intent(
+                target="car", attributes={"colour": "red", "size": "large", "ordinal": "second"}
+            ),
+            "second large red car",
+        ),
+        (Intent(target="port", attributes={"text": "HDMI"}), "'HDMI' port"),
+        (Intent(target="HDMI label", attributes={"text": "HDMI"}), "HDMI label"),
+        (Intent(target="text on the door", attributes={"text": "EXIT"}), "text 'EXIT' on the door"),
+        (Intent(target="red sign", attributes={"colour": "red"}), "red sign"),
+        (Intent(target="cup", attributes={"position": "top left"}), "cup at the top left"),
+        (
+            Intent(target="port", relations=[Relation(kind="left_of", anchor="HDMI label")]),
+            "port left of the HDMI label",
+        ),
+        (
+            Intent(target="spine", relations=[Relation(kind="next_to", anchor="'Black Swan'")]),
+            "spine next to 'Black Swan'",
+        ),
+    ],
+)
+def test_target_phrase(intent, phrase):
+    assert target_phrase(intent) == phrase
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script>",
+        "find the <b>red</b> cup",
+        "'; DROP TABLE intents; --",
+        "SELECT * FROM masks WHERE 1=1",
+        'Robert"); DELETE FROM turns;--',
+        "{{7*7}} ${jndi:ldap://x}",
+        "\x00\x1b[31m weird control",
+        "…",
+        "?!?!",
+        "the the the of of of",
+        "'unterminated quote",
+        "СССР на монете",
+    ],
+)
+def test_odd_text_does_not_crash_and_is_read_as_words(tracker, text):
+    said = set(re.findall(r"\w+", text.lower()))
+    for current in (Intent(), Intent(target="cup", attributes={"text": "X"})):
+        result = track(tracker, text, intent=current, turn=1)
+        assert isinstance(result.act, Act)
+        assert len(result.intent.history) == 1
+        if result.intent.target and result.intent.target != current.target:
+            assert set(re.findall(r"\w+", result.intent.target.lower())) <= said
+
+
+def test_html_is_kept_as_text_in_the_target(tracker):
+    result = track(tracker, "find the <b>EXIT</b> sign")
+    assert result.act is Act.NEW_TARGET
+    assert "EXIT" in result.intent.target or result.intent.attributes.get("text") == "EXIT"
+
+
+def test_empty_dialogue_and_empty_text(tracker):
+    result = track(tracker, "")
+    assert result.act is Act.CHITCHAT
+    assert result.intent.target is None
+    assert len(result.intent.history) == 1
+    result = track(tracker, "   \n  ")
+    assert result.act is Act.CHITCHAT
+
+
+def test_question_without_anything_to_point_at(tracker):
+    result = track(tracker, "what is this?")
+    assert result.act is Act.EXPLAIN
+    assert result.intent.target is None
+
+
+def test_no_image_is_noted_in_the_reason(tracker):
+    result = track(tracker, "find the cup", has_image=False)
+    assert result.act is Act.NEW_TARGET
+    assert "no image" in result.reason
+
+
+def test_assistant_answer_with_seg_token_is_ignored(tracker):
+    dialogue = [
+        DialogueTurn(role="user", text="find the cup", act=Act.NEW_TARGET),
+        DialogueTurn(role="assistant", text="Sure, the 'Sky Cola' bottle is [SEG]."),
+    ]
+    result = track(tracker, "what is it?", intent=Intent(target="cup"), dialogue=dialogue, turn=1)
+    assert result.intent.target == "cup"
+    assert result.intent.attributes == {}
+
+
+def test_very_long_text_is_handled(tracker):
+    """A 4000-character turn is tracked like its opening (the parser reads a bounded prefix)."""
+    text = ("find the red car next to the HDMI label, not the blue one; " * 100)[:4000]
+    dialogue = [DialogueTurn(role="user", text=text), DialogueTurn(role="assistant", text=text)]
+    result = track(tracker, text, intent=Intent(target="car"), dialogue=dialogue, turn=1)
+    short = track(tracker, text[:600], intent=Intent(target="car"), dialogue=dialogue, turn=1)
+    assert isinstance(result.act, Act)
+    assert result.act == short.act and result.intent.target == short.intent.target

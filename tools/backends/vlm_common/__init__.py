@@ -1,0 +1,1 @@
+"""Shared machinery of the MIRAS and LISA backends: model, loader, predictor, backend base."""

@@ -1,0 +1,957 @@
+"""The Gradio chat app: :class:`ChatUI` builds the Blocks around one :class:`~graphs.runtime.Runtime`.
+
+Layout: sessions (left), chat (middle), current image + mask, correction tools, tracked intent,
+latency and exports (right). Every handler is a method that takes the per-browser
+:class:`~ui.state.UIState` (``gr.State``) and returns/yields plain values, so tests call them
+directly; :meth:`ChatUI.create_app` only wires them to components. The app keeps no per-user data
+outside ``gr.State`` and SQL: the runtime is shared and stateless, the file store content-addressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+import queue
+import secrets
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import gradio as gr
+import numpy as np
+
+from agent.errors import PixelrsError, UnknownSessionError
+from agent.images import sha256_hex
+from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts
+from graphs.export import coco_annotations, export_zip, mask_filename
+from graphs.runtime import Runtime, TurnEvent, TurnSummary
+from ui.chat import ShownMask, TurnView, notice_message, stored_turn_messages, user_message
+from ui.files import FileStore, content_key
+from ui.render import (
+    LatencyRow,
+    fit_within,
+    intent_html,
+    marks_summary,
+    mask_color,
+    overlay,
+    placeholder_thumbnail,
+    render_view,
+    session_caption,
+    status_html,
+    thumbnail,
+    to_image_coords,
+)
+from ui.state import UIState
+
+if TYPE_CHECKING:
+    from agent.memory import MaskRecord, SessionHistory
+
+log = logging.getLogger(__name__)
+
+AnonymousMode = Literal["browser", "shared"]
+Skip = Any
+"""``gr.skip()``: leave that output as it is."""
+
+MAX_CHAT_IMAGE_SIDE = 1024
+"""Overlays and uploaded images in the chat are scaled down to this longest side."""
+_END = object()
+"""Marks the end of a turn's event queue."""
+
+CSS = """
+#pr-header h1 { margin: 0; font-size: 1.4rem; }
+#pr-header p { margin: 2px 0 0; opacity: .75; font-size: .9rem; }
+.pr-kv th { text-align: left; padding-right: 10px; font-weight: 600; opacity: .7; white-space: nowrap; }
+.pr-kv td, .pr-kv th { padding: 2px 6px 2px 0; vertical-align: top; border: none; }
+.pr-chip { display: inline-block; padding: 0 6px; margin: 1px 2px; border-radius: 10px; font-size: .85em;
+           background: rgba(120,120,120,.15); }
+.pr-excl { background: rgba(230,40,40,.15); }
+.pr-rel { background: rgba(0,114,178,.15); }
+.pr-none { opacity: .6; font-style: italic; }
+.pr-swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 6px;
+             vertical-align: middle; }
+.pr-history table, .pr-latency table { font-size: .82em; width: 100%; }
+.pr-history summary, .pr-latency summary { cursor: pointer; font-weight: 600; margin-top: 6px; }
+.pr-status p { margin: 2px 0; }
+#pr-side img { cursor: crosshair; }
+"""
+
+EAGER_IMAGES_JS = """
+() => {
+  // Gradio marks chat images loading="lazy"; the browser then waits for layout before it even
+  // asks for a new mask overlay. Load pictures as soon as they are inserted instead.
+  const eager = (node) => {
+    if (node.nodeType !== 1) return;
+    if (node.tagName === "IMG" && node.loading === "lazy") node.loading = "eager";
+    node.querySelectorAll && node.querySelectorAll('img[loading="lazy"]').forEach((img) => { img.loading = "eager"; });
+  };
+  new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach(eager)))
+    .observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+URL_SYNC_JS = """
+(sid) => {
+  const url = new URL(window.location.href);
+  if (sid) { url.searchParams.set("session", sid); } else { url.searchParams.delete("session"); }
+  window.history.replaceState(null, "", url.toString());
+}
+"""
+
+
+class PanelUpdate(NamedTuple):
+    """Outputs every session-level handler returns, in the order :meth:`ChatUI.create_app` wires them."""
+
+    chat: Any
+    side_image: Any
+    intent: Any
+    status: Any
+    session_id: Any
+    title: Any
+    marks: Any
+    delete_button: Any
+    state: UIState
+    browser: Any
+
+
+class Exports(NamedTuple):
+    """Values of the four download buttons (file paths, or None when there is nothing to export)."""
+
+    mask_png: str | None
+    masks_zip: str | None
+    coco_json: str | None
+    session_zip: str | None
+
+
+def _title_from(text: str, fallback: str) -> str:
+    words = " ".join(text.split())
+    if not words or words.startswith("("):
+        return fallback
+    return words if len(words) <= 60 else words[:59] + "…"
+
+
+class ChatUI:
+    """The pixelrs chat app around one runtime.
+
+    Args:
+        runtime: the shared :class:`~graphs.runtime.Runtime` (memory + backend + turn graph).
+        title: browser tab and header title.
+        anonymous: without login, ``"browser"`` gives every browser its own private sessions
+            (owner ``browser:<random token>`` kept in the browser's local storage), ``"shared"``
+            shows every session in the database (single-user local use).
+        concurrency: how many turns run at once (``demo.queue(default_concurrency_limit=...)``).
+        browser_secret: key that encrypts what the app keeps in the browser's local storage; keep
+            it stable so that browsers resume after a server restart (default: derived from the
+            database URL).
+        max_display_side: the side picture is scaled to this longest side; clicks are mapped back.
+        files: where overlays and exports are written (default: a fresh temporary folder).
+
+    Example:
+        >>> ui = ChatUI(Runtime(memory=Memory("sqlite:///pixelrs.db"), backend=LiteBackend()))
+        >>> ui.launch(server_port=7860)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        title: str = "pixelrs",
+        anonymous: AnonymousMode = "browser",
+        concurrency: int = 4,
+        browser_secret: str | None = None,
+        max_display_side: int = 1280,
+        files: FileStore | None = None,
+    ) -> None:
+        if anonymous not in ("browser", "shared"):
+            raise ValueError(f"anonymous must be 'browser' or 'shared', not {anonymous!r}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.runtime = runtime
+        self.title = title
+        self.anonymous: AnonymousMode = anonymous
+        self.concurrency = concurrency
+        memory_url = getattr(runtime.memory, "url", repr(runtime.memory))
+        self.browser_secret = browser_secret or hashlib.sha256(f"pixelrs-ui:{memory_url}".encode()).hexdigest()[:32]
+        self.max_display_side = max_display_side
+        self.files = files or FileStore()
+        # Pictures are content-addressed and never rewritten: Gradio may serve them in place
+        # instead of hashing and copying every chat image again on each streamed update.
+        gr.set_static_paths([self.files.root / "img"])
+        self.demo: gr.Blocks | None = None
+
+    # identity ---------------------------------------------------------------------------------
+    def owner_for(self, state: UIState, request: gr.Request | None = None) -> str | None:
+        """Return the owner of this browser's sessions: login name, browser token, or None (shared)."""
+        username = getattr(request, "username", None) if request is not None else None
+        if username:
+            state.owner = str(username)
+            return state.owner
+        if self.anonymous == "shared":
+            return None
+        if state.owner is None or not state.owner.startswith("browser:"):
+            state.owner = f"browser:{secrets.token_urlsafe(18)}"
+        return state.owner
+
+    def _browser_value(self, state: UIState) -> dict[str, Any]:
+        token = state.owner if state.owner and state.owner.startswith("browser:") else None
+        return {"token": token, "session": state.session_id}
+
+    # pictures ---------------------------------------------------------------------------------
+    def _rgb(self, sha: str) -> np.ndarray:
+        return self.runtime.image(sha).rgb
+
+    def _overlay_file(self, sha: str, masks: Sequence[Mask], colors: Sequence[tuple[int, int, int]]) -> str:
+        """Chat overlay of a turn: the answer filled, alternative candidates outlined."""
+        arrays = [m.array for m in masks]
+        key = content_key("overlay", sha, *arrays, tuple(colors), MAX_CHAT_IMAGE_SIDE)
+        filled = [i == 0 for i in range(len(masks))]
+
+        def make() -> np.ndarray:
+            picture = overlay(self._rgb(sha), masks, colors, filled=filled)
+            return fit_within(picture, MAX_CHAT_IMAGE_SIDE)[0]
+
+        return self.files.picture(key, make)
+
+    def _chat_image_file(self, sha: str) -> str:
+        return self.files.picture(content_key("chat-image", sha), lambda: fit_within(self._rgb(sha), MAX_CHAT_IMAGE_SIDE)[0])
+
+    def _thumbnail_file(self, sha: str | None) -> str:
+        if sha is None:
+            return self.files.picture("placeholder", placeholder_thumbnail)
+
+        def make() -> np.ndarray:
+            from agent.images import decode_image
+
+            return thumbnail(decode_image(self.runtime.memory.image_bytes(sha)).rgb)
+
+        return self.files.picture(content_key("thumb", sha), make)
+
+    def side_picture(self, state: UIState) -> str | None:
+        """Path of the side-panel picture for the state's image, mask, view mode and clicks."""
+        if state.image_sha is None:
+            return None
+        rgb = self._rgb(state.image_sha)
+        mask = Mask.from_rle(state.mask_rle) if state.mask_rle is not None else None
+        if mask is not None and mask.array.shape != rgb.shape[:2]:
+            mask = None
+        picture = render_view(rgb, mask, state.view, mask_color(state.mask_color_index), state.marks)
+        shown, scale = fit_within(picture, self.max_display_side)
+        state.display_scale = scale
+        key = content_key("side", state.image_sha, state.view, state.mask_color_index, mask.array if mask is not None else None, state.marks, self.max_display_side)
+        return self.files.picture(key, lambda: shown)
+
+    # panels -----------------------------------------------------------------------------------
+    def _status(self, state: UIState, rows: Sequence[LatencyRow]) -> str:
+        return status_html(self.runtime.backend_name, rows, session_id=state.session_id, owner=state.owner)
+
+    def _delete_button(self, state: UIState) -> Any:
+        label = "Click again to delete" if state.confirm_delete else "Delete session"
+        return gr.update(value=label, interactive=state.session_id is not None)
+
+    def _panel(
+        self,
+        state: UIState,
+        *,
+        side: Any = None,
+        intent: Any = None,
+        status: Any = None,
+        title: Any = None,
+        light: bool = False,
+    ) -> PanelUpdate:
+        """Build the outputs for the state; ``light`` (mid-turn updates) leaves session widgets alone."""
+        if light:
+            return PanelUpdate(
+                chat=list(state.chat),
+                side_image=side,
+                intent=gr.skip() if intent is None else intent,
+                status=gr.skip() if status is None else status,
+                session_id=gr.skip(),
+                title=gr.skip(),
+                marks=gr.skip(),
+                delete_button=gr.skip(),
+                state=gr.skip(),
+                browser=gr.skip(),
+            )
+        return PanelUpdate(
+            chat=list(state.chat),
+            side_image=self.side_picture(state) if side is None else side,
+            intent=gr.skip() if intent is None else intent,
+            status=gr.skip() if status is None else status,
+            session_id=state.session_id or "",
+            title=gr.skip() if title is None else title,
+            marks=marks_summary(state.marks, state.click_mode),
+            delete_button=self._delete_button(state),
+            state=state,
+            browser=self._browser_value(state),
+        )
+
+    def _load_history(self, state: UIState, history: SessionHistory) -> tuple[str, str, list[LatencyRow]]:
+        """Rebuild the chat, image, mask and colours of ``state`` from a stored session."""
+        state.session_id = history.session.id
+        state.chat = []
+        state.clear_marks()
+        state.confirm_delete = False
+        state.turn_numbers = {}
+        color_of: dict[int, int] = {}
+        rows: list[LatencyRow] = []
+        image_sha: str | None = None
+        image_turn = -1
+        user_number = 0
+        last_act: str | None = None
+        current_id: int | None = None
+        for turn in history.turns:
+            if turn.role == "user":
+                user_number += 1
+                state.turn_numbers[turn.index] = user_number
+                if turn.image_sha:
+                    if turn.image_sha != image_sha:
+                        current_id = None
+                    image_sha, image_turn = turn.image_sha, turn.index
+                path = self._chat_image_file(turn.image_sha) if turn.image_sha else None
+                state.chat.append(user_message(turn.text, path))
+                if turn.status == "failed":
+                    state.chat.append(notice_message(f"Not answered: {turn.error or 'failed'}"))
+                    rows.append(LatencyRow(turn=user_number, act=None, latency_ms=None, status="failed"))
+                elif turn.status == "pending":
+                    state.chat.append(notice_message("This turn is still running or was interrupted."))
+                continue
+            shown: list[ShownMask] = []
+            path = None
+            if turn.masks:
+                for mask in turn.masks:
+                    color_of[mask.id] = len(color_of)
+                shown = [ShownMask(m.label, m.score, mask_color(color_of[m.id]), i == 0) for i, m in enumerate(turn.masks)]
+                if image_sha is not None:
+                    path = self._overlay_file(image_sha, [m.mask() for m in turn.masks], [s.color for s in shown])
+            state.chat.extend(
+                stored_turn_messages(
+                    turn_id=f"turn-{turn.id}",
+                    act=turn.act,
+                    intent=turn.intent,
+                    reply=turn.text,
+                    latency_ms=turn.latency_ms,
+                    overlay_path=path,
+                    masks=shown,
+                    current_color=mask_color(color_of[current_id]) if current_id in color_of else None,
+                )
+            )
+            if turn.masks:
+                current_id = turn.masks[0].id
+            elif turn.intent is not None and turn.act == "reset":
+                current_id = None
+            rows.append(LatencyRow(turn=user_number, act=turn.act, latency_ms=turn.latency_ms))
+            last_act = turn.act
+        state.image_sha = image_sha
+        state.mask_count = len(color_of)
+        current = history.current_mask
+        if current is not None and current.turn_index > image_turn and current.id in color_of:
+            state.mask_id, state.mask_rle = current.id, current.rle
+            state.mask_color_index = color_of[current.id]
+        else:
+            state.mask_id, state.mask_rle, state.mask_color_index = None, None, 0
+        color = mask_color(state.mask_color_index) if state.mask_id is not None else None
+        state.latency_rows = rows
+        return intent_html(history.current_intent, color, last_act, state.turn_numbers), self._status(state, rows), rows
+
+    # sessions list and exports ----------------------------------------------------------------
+    def sessions_gallery(self, state: UIState) -> list[tuple[str, str]]:
+        """Thumbnails and captions of the owner's sessions; remembers their ids in the state."""
+        summaries = self.runtime.list_sessions(owner=state.owner)
+        state.listed_ids = [s.id for s in summaries]
+        return [(self._thumbnail_file(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
+
+    def exports(self, state: UIState, history: SessionHistory | None = None) -> Exports:
+        """Write the current mask PNG, all masks (zip + COCO JSON) and the session zip."""
+        if state.session_id is None:
+            return Exports(None, None, None, None)
+        if history is None:
+            history = self.runtime.history(state.session_id, owner=state.owner)
+        out = self.files.export_dir(state.session_id)
+        short = state.session_id[:8]
+        session_zip = out / f"pixelrs_session_{short}.zip"
+        session_zip.write_bytes(export_zip(self.runtime.memory, state.session_id, owner=state.owner))
+        if not history.masks:
+            return Exports(None, None, None, str(session_zip))
+        current: MaskRecord | None = next((m for m in history.masks if m.id == state.mask_id), None) or history.current_mask
+        mask_png = None
+        if current is not None:
+            mask_png = out / mask_filename(current)
+            mask_png.write_bytes(current.mask().to_png())
+        coco = json.dumps(coco_annotations(history), indent=2).encode()
+        coco_json = out / f"pixelrs_masks_{short}.json"
+        coco_json.write_bytes(coco)
+        masks_zip = out / f"pixelrs_masks_{short}.zip"
+        with zipfile.ZipFile(masks_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for mask in history.masks:
+                archive.writestr(mask_filename(mask), mask.mask().to_png())
+            archive.writestr("masks.json", coco)
+        return Exports(str(mask_png) if mask_png else None, str(masks_zip), str(coco_json), str(session_zip))
+
+    def _export_buttons(self, exports: Exports) -> list[Any]:
+        return [gr.update(value=path, interactive=path is not None) for path in exports]
+
+    # handlers: page load and sessions ---------------------------------------------------------
+    def on_load(self, browser: Any, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Page (re)load: resume the session from ``?session=`` or the browser's storage."""
+        stored = browser if isinstance(browser, dict) else {}
+        token = stored.get("token")
+        if isinstance(token, str) and token.startswith("browser:") and len(token) > 20:
+            state.owner = token
+        self.owner_for(state, request)
+        query = {}
+        if request is not None:
+            try:
+                query = dict(request.query_params)
+            except Exception:  # noqa: BLE001 - no request details (e.g. called from a test)
+                query = {}
+        wanted = query.get("session") or stored.get("session")
+        if wanted:
+            panel, exports = self._open(state, str(wanted))
+        else:
+            state.reset_session()
+            panel, exports = self._fresh_panel(state), Exports(None, None, None, None)
+        return (*panel, self.sessions_gallery(state), *self._export_buttons(exports))
+
+    def _fresh_panel(self, state: UIState) -> PanelUpdate:
+        return self._panel(state, side=None, intent=intent_html(None), status=self._status(state, []), title="")
+
+    def _open(self, state: UIState, session_id: str) -> tuple[PanelUpdate, Exports]:
+        session_id = " ".join(str(session_id).split())
+        try:
+            history = self.runtime.history(session_id, owner=state.owner)
+        except PixelrsError as exc:
+            state.reset_session()
+            state.chat = [notice_message(exc.one_line() if not isinstance(exc, UnknownSessionError) else
+                                         f"No session {session_id[:80]} here (unknown id, or it belongs to another user).")]
+            return self._fresh_panel(state), Exports(None, None, None, None)
+        intent, status, _ = self._load_history(state, history)
+        panel = self._panel(state, intent=intent, status=status, title=history.session.title or "")
+        return panel, self.exports(state, history)
+
+    def open_session(self, session_id: str, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Open a session by id (only the owner's own sessions open)."""
+        self.owner_for(state, request)
+        if not (session_id or "").strip():
+            state.chat = [*state.chat, notice_message("Type a session id to open.")]
+            return (*self._panel(state), *self._export_buttons(Exports(None, None, None, None)))
+        panel, exports = self._open(state, session_id)
+        return (*panel, *self._export_buttons(exports))
+
+    def open_listed(self, state: UIState, evt: gr.SelectData, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Open the session clicked in the sessions gallery."""
+        index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else 0)
+        if not (0 <= index < len(state.listed_ids)):
+            return self.open_session("", state, request)
+        return self.open_session(state.listed_ids[index], state, request)
+
+    def new_session(self, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Start an empty session (it is created in SQL with its first message)."""
+        self.owner_for(state, request)
+        state.reset_session()
+        return (*self._fresh_panel(state), *self._export_buttons(Exports(None, None, None, None)))
+
+    def rename(self, title: str, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Rename the open session (creating it first when it has no message yet)."""
+        owner = self.owner_for(state, request)
+        try:
+            if state.session_id is None:
+                state.session_id = self.runtime.new_session(owner=owner)
+            self.runtime.rename_session(state.session_id, title or "", owner=owner)
+            new_title = self.runtime.history(state.session_id, owner=owner).session.title or ""
+        except PixelrsError as exc:
+            state.chat = [*state.chat, notice_message(exc.one_line())]
+            return (*self._panel(state), self.sessions_gallery(state))
+        return (*self._panel(state, title=new_title), self.sessions_gallery(state))
+
+    def delete(self, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Delete the open session on the second click; the tab then shows an empty session."""
+        owner = self.owner_for(state, request)
+        if state.session_id is None:
+            return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(Exports(None, None, None, None)))
+        if not state.confirm_delete:
+            state.confirm_delete = True
+            return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
+        try:
+            self.runtime.delete_session(state.session_id, owner=owner)
+        except PixelrsError as exc:
+            state.confirm_delete = False
+            state.chat = [*state.chat, notice_message(exc.one_line())]
+            return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
+        state.reset_session()
+        return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(Exports(None, None, None, None)))
+
+    def refresh(self, state: UIState, request: gr.Request | None = None) -> list[tuple[str, str]]:
+        """Re-read the sessions gallery from memory."""
+        self.owner_for(state, request)
+        return self.sessions_gallery(state)
+
+    # handlers: turns --------------------------------------------------------------------------
+    def send(self, message: dict[str, Any] | str | None, state: UIState, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Run a chat turn (text and/or one image) and stream its updates."""
+        owner = self.owner_for(state, request)
+        state.confirm_delete = False
+        if isinstance(message, str):
+            message = {"text": message, "files": []}
+        message = message or {}
+        text = str(message.get("text") or "")
+        files = [f for f in (message.get("files") or []) if f]
+        if not text.strip() and not files:
+            state.chat = [*state.chat, notice_message("The message is empty; type what you want to find or ask.")]
+            yield (gr.skip(), *self._panel(state))
+            return
+        if len(files) > 1:
+            state.chat = [*state.chat, notice_message(f"Send one image at a time ({len(files)} files were attached).")]
+            yield (gr.update(value=None), *self._panel(state))
+            return
+        image: bytes | None = None
+        image_name = "image"
+        image_path: str | None = None
+        attachment: str | None = None
+        if files:
+            path = Path(_file_path(files[0]))
+            image_name = _display_name(path)
+            try:
+                image = path.read_bytes()
+            except OSError:
+                state.chat = [*state.chat, notice_message(f"Could not read the upload {image_name}; please try again.")]
+                yield (gr.update(value=None), *self._panel(state))
+                return
+            if (mimetypes.guess_type(path.name)[0] or "").startswith("image/"):
+                image_path = str(path)
+            else:
+                attachment = image_name
+        if not text.strip() and image is not None:
+            text = "(image uploaded)"
+        yield from self._stream_turn(
+            state, owner, text=text, image=image, image_name=image_name, image_path=image_path, attachment=attachment
+        )
+
+    def correct(self, prompts_json: str | None, state: UIState, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Apply the pending clicks/box (or ``prompts_json``, for API clients) as a user-edit turn."""
+        owner = self.owner_for(state, request)
+        state.confirm_delete = False
+        prompts: Prompts | None = None
+        if prompts_json and prompts_json.strip():
+            try:
+                prompts = Prompts.model_validate_json(prompts_json)
+            except ValueError:
+                state.chat = [*state.chat, notice_message("The correction is not valid prompts JSON ({\"points\": [...], \"box\": {...}}).")]
+                yield (gr.skip(), *self._panel(state))
+                return
+        elif state.has_correction:
+            prompts = Prompts(
+                points=[PointPrompt(x=x, y=y, positive=p) for x, y, p in state.points],
+                box=BoxPrompt(x0=state.box[0], y0=state.box[1], x1=state.box[2], y1=state.box[3]) if state.box else None,
+            )
+        if prompts is None or prompts.empty:
+            state.chat = [*state.chat, notice_message("Click the image (or draw a box) first, then apply the correction.")]
+            yield (gr.skip(), *self._panel(state))
+            return
+        if state.session_id is None or state.image_sha is None:
+            state.chat = [*state.chat, notice_message("Upload an image and ask for something before correcting a mask.")]
+            yield (gr.skip(), *self._panel(state))
+            return
+        yield from self._stream_turn(state, owner, text="", prompts=prompts)
+
+    def _stream_turn(
+        self,
+        state: UIState,
+        owner: str | None,
+        *,
+        text: str,
+        image: bytes | None = None,
+        image_name: str = "image",
+        image_path: str | None = None,
+        attachment: str | None = None,
+        prompts: Prompts | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        created = False
+        if state.session_id is None:
+            try:
+                state.session_id = self.runtime.new_session(owner=owner, title=_title_from(text, image_name if image else "New session"))
+            except PixelrsError as exc:
+                state.chat = [*state.chat, notice_message(exc.one_line())]
+                yield (gr.skip(), *self._panel(state))
+                return
+            created = True
+            state.mask_count = 0
+        shown_text = text
+        if prompts is not None and not prompts.empty:
+            shown_text = _describe_prompts(prompts)
+        state.chat = [*state.chat, user_message(shown_text, image_path, attachment)]
+        view = TurnView(turn_id=f"live-{uuid.uuid4().hex[:10]}")
+        if state.mask_rle is not None:
+            view.current_color = mask_color(state.mask_color_index)
+        base = len(state.chat)
+        state.chat = [*state.chat, *view.messages()]
+        yield (gr.update(value=None, interactive=False), *self._panel(state, side=gr.skip()))
+        stored = False
+        intent_panel: str | None = None
+        events = self._start_turn(state.session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner)
+        finished = False
+        while not finished:
+            batch = _drain(events)
+            side: Any = gr.skip()
+            status: str | None = None
+            dirty = False
+            for event in batch:
+                if event is _END:
+                    finished = True
+                    continue
+                if isinstance(event, BaseException):  # the runtime never raises for user/backend errors
+                    event = TurnEvent(kind="error", message=f"this turn failed ({type(event).__name__}); the session is kept, you can try again.")
+                if event.kind == "progress":
+                    before = view.messages()[0]["metadata"].get("title")
+                    view.on_progress(event.stage)
+                    dirty = dirty or view.messages()[0]["metadata"].get("title") != before
+                elif event.kind == "stored":
+                    stored = True
+                    if image is not None:
+                        new_sha = sha256_hex(image)
+                        if new_sha != state.image_sha:
+                            state.image_sha, state.mask_id, state.mask_rle = new_sha, None, None
+                        state.clear_marks()  # the side picture shows the new image with the reply
+                elif event.kind == "intent":
+                    # the progress bubble shows the act and target now; the intent panel follows
+                    # with the reply, so the browser stays idle while the backend segments
+                    view.on_intent(event.act, event.intent)
+                    dirty = True
+                elif event.kind == "mask":
+                    self._show_masks(state, view, event.masks)  # the side picture follows with the reply
+                    dirty = True
+                elif event.kind == "token":
+                    view.on_token(event.text)
+                    dirty = True
+                elif event.kind == "done" and event.turn is not None:
+                    status = self._finish(state, view, event.turn, prompts)
+                    intent_panel = intent_html(
+                        event.turn.intent,
+                        mask_color(state.mask_color_index) if state.mask_rle else None,
+                        event.turn.act.value,
+                        state.turn_numbers,
+                    )
+                    side, dirty = self.side_picture(state), True  # cached; the last update is complete for API clients
+                elif event.kind == "error":
+                    view.on_error(event.message)
+                    dirty = True
+                    if created and not stored:
+                        self._drop_empty_session(state, owner)
+            if dirty or finished:
+                state.chat = [*state.chat[:base], *view.messages()]
+                yield (gr.skip(), *self._panel(state, side=side, intent=intent_panel, status=status, light=not finished))
+
+    def _start_turn(self, session_id: str, text: str, **kwargs: Any) -> queue.SimpleQueue[Any]:
+        """Run the turn in its own thread and return the queue its events arrive on.
+
+        Gradio post-processes and sends each update before it asks the handler for the next one;
+        running the turn beside it keeps that time out of the turn, and the handler sends the
+        latest state of everything that happened meanwhile in one update. A turn whose browser
+        went away still completes and is stored.
+        """
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+        def pump() -> None:
+            try:
+                for event in self.runtime.run_turn(session_id, text, **kwargs):
+                    events.put(event)
+            except BaseException as exc:  # noqa: BLE001 - handed to the handler as a one-line error
+                log.exception("turn failed outside the runtime's own handling")
+                events.put(exc)
+            finally:
+                events.put(_END)
+
+        threading.Thread(target=pump, name=f"pixelrs-turn-{session_id[:8]}", daemon=True).start()
+        return events
+
+    def _finish(self, state: UIState, view: TurnView, summary: TurnSummary, prompts: Prompts | None) -> str:
+        """Apply a finished turn to the state; return the status panel."""
+        view.on_done(summary.reply, summary.latency_ms)
+        state.turn_numbers.setdefault(summary.turn_index, max(state.turn_numbers.values(), default=0) + 1)
+        if summary.masks and summary.masks[0].id is not None:
+            state.mask_id = summary.masks[0].id
+        if prompts is not None and not prompts.empty:
+            state.clear_marks()
+        number = state.turn_numbers[summary.turn_index]
+        row = LatencyRow(turn=number, act=summary.act.value, latency_ms=summary.latency_ms)
+        state.latency_rows = [*state.latency_rows, row]
+        return self._status(state, state.latency_rows)
+
+    def _show_masks(self, state: UIState, view: TurnView, masks: Sequence[MaskOut]) -> None:
+        """Render this turn's masks into the chat overlay and make the best one current."""
+        if not masks or state.image_sha is None:
+            view.on_mask(None, [])
+            return
+        colors = [mask_color(state.mask_count + i) for i in range(len(masks))]
+        shown = [ShownMask(m.label, m.score, c, i == 0) for i, (m, c) in enumerate(zip(masks, colors, strict=True))]
+        path = self._overlay_file(state.image_sha, [m.mask for m in masks], colors)
+        view.on_mask(path, shown)
+        state.mask_color_index = state.mask_count
+        state.mask_count += len(masks)
+        state.mask_rle = masks[0].mask.to_rle()
+        state.mask_id = masks[0].id
+
+    def _drop_empty_session(self, state: UIState, owner: str | None) -> None:
+        """Remove a session this call created when its first message was refused."""
+        if state.session_id is None:
+            return
+        try:
+            if not self.runtime.history(state.session_id, owner=owner).turns:
+                self.runtime.delete_session(state.session_id, owner=owner)
+        except PixelrsError:
+            log.debug("could not drop empty session %s", state.session_id, exc_info=True)
+        state.session_id = None
+
+    def after_turn(self, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """After a turn: re-enable the input, refresh sessions, exports, latency and the stored mask."""
+        self.owner_for(state, request)
+        exports = Exports(None, None, None, None)
+        title: Any = gr.skip()
+        status: Any = gr.skip()
+        side: Any = gr.skip()
+        if state.session_id is not None:
+            try:
+                history = self.runtime.history(state.session_id, owner=state.owner)
+            except PixelrsError:
+                history = None
+            if history is not None:
+                title = history.session.title or ""
+                state.turn_numbers = {t.index: n for n, t in enumerate((t for t in history.turns if t.role == "user"), 1)}
+                state.latency_rows = _latency_rows(history)
+                status = self._status(state, state.latency_rows)
+                current = history.current_mask
+                if current is not None and current.id != state.mask_id and state.image_sha == _sha_of_turn(history, current):
+                    state.mask_id, state.mask_rle = current.id, current.rle
+                    side = self.side_picture(state)
+                exports = self.exports(state, history)
+        return (
+            gr.update(interactive=True),
+            self.sessions_gallery(state),
+            *self._export_buttons(exports),
+            status,
+            side,
+            state.session_id or "",
+            title,
+            self._browser_value(state),
+            state,
+        )
+
+    # handlers: side panel ---------------------------------------------------------------------
+    def on_image_click(self, state: UIState, evt: gr.SelectData) -> tuple[Any, ...]:
+        """Handle a click on the side picture: add a point, or a box corner in box mode."""
+        index = evt.index if isinstance(evt.index, list | tuple) else None
+        return self.add_click(state, index)
+
+    def add_click(self, state: UIState, index: Sequence[float] | None) -> tuple[Any, ...]:
+        """Record a click at display coordinates ``index`` = (x, y) and redraw the marks."""
+        if state.image_sha is None or index is None or len(index) < 2:
+            return (self.side_picture(state), marks_summary(state.marks, state.click_mode), state)
+        loaded = self.runtime.image(state.image_sha)
+        x, y = to_image_coords(float(index[0]), float(index[1]), state.display_scale, loaded.ref.width, loaded.ref.height)
+        if state.click_mode == "box":
+            if state.box_start is None:
+                state.box_start, state.box = (x, y), None
+            else:
+                x0, y0 = state.box_start
+                state.box = (min(x0, x), min(y0, y), max(x0, x), max(y0, y))
+                state.box_start = None
+        else:
+            state.points.append((x, y, state.click_mode == "positive"))
+        return (self.side_picture(state), marks_summary(state.marks, state.click_mode), state)
+
+    def clear_clicks(self, state: UIState) -> tuple[Any, ...]:
+        """Forget the pending correction."""
+        state.clear_marks()
+        return (self.side_picture(state), marks_summary(state.marks, state.click_mode), state)
+
+    def set_view(self, view: str, state: UIState) -> tuple[Any, ...]:
+        """Switch the side picture between overlay, mask only and image only."""
+        state.view = view if view in ("overlay", "mask", "image") else "overlay"  # type: ignore[assignment]
+        return (self.side_picture(state), state)
+
+    def set_click_mode(self, mode: str, state: UIState) -> tuple[Any, ...]:
+        """Switch between adding points, removing points and drawing a box."""
+        state.click_mode = mode if mode in ("positive", "negative", "box") else "positive"  # type: ignore[assignment]
+        state.box_start = None
+        return (self.side_picture(state), marks_summary(state.marks, state.click_mode), state)
+
+    # wiring -----------------------------------------------------------------------------------
+    def create_app(self) -> gr.Blocks:
+        """Build the Blocks (not launched), with the queue configured."""
+        with gr.Blocks(title=self.title, fill_width=True, delete_cache=(3600, 86400)) as demo:
+            state = gr.State(UIState())
+            browser = gr.BrowserState({}, storage_key="pixelrs-ui", secret=self.browser_secret)
+            gr.HTML(
+                f"<h1>{self.title} <small style='font-weight:400;opacity:.6'>· multi-turn pixel reasoning</small></h1>"
+                "<p>Upload an image, ask for something in it, then refine over several turns. "
+                "Click the image on the right to correct a mask.</p>",
+                elem_id="pr-header",
+            )
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=230):
+                    new_btn = gr.Button("+ New session", variant="primary", elem_id="pr-new")
+                    gallery = gr.Gallery(
+                        label="Your sessions", columns=2, allow_preview=False, height=380, object_fit="cover",
+                        elem_id="pr-gallery", interactive=False, buttons=[],
+                    )
+                    refresh_btn = gr.Button("Refresh list", size="sm", elem_id="pr-refresh")
+                    with gr.Accordion("This session", open=True):
+                        sid_box = gr.Textbox(label="Session id", max_lines=1, elem_id="pr-sid", buttons=["copy"])
+                        open_btn = gr.Button("Open by id", size="sm", elem_id="pr-open")
+                        title_box = gr.Textbox(label="Title", max_lines=1, elem_id="pr-title")
+                        rename_btn = gr.Button("Rename", size="sm", elem_id="pr-rename")
+                        delete_btn = gr.Button("Delete session", size="sm", variant="stop", elem_id="pr-delete", interactive=False)
+                with gr.Column(scale=3, min_width=420):
+                    chatbot = gr.Chatbot(
+                        label="Chat", elem_id="pr-chat", height=620, latex_delimiters=[], allow_tags=False,
+                        feedback_options=None, buttons=["copy"], group_consecutive_messages=False,
+                        placeholder="**Upload an image** with the 📎 button and ask for something in it, e.g. *find the HDMI label*.",
+                    )
+                    msg = gr.MultimodalTextbox(
+                        elem_id="pr-msg", sources=["upload"], file_count="single", show_label=False, autofocus=True,
+                        placeholder="Ask about the image, or attach one (📎) …",
+                    )
+                with gr.Column(scale=2, min_width=320):
+                    side = gr.Image(
+                        label="Current image and mask (click to correct)", elem_id="pr-side", interactive=False,
+                        type="filepath", format="png", buttons=["download", "fullscreen"], height=380,
+                    )
+                    view = gr.Radio(
+                        [("Overlay", "overlay"), ("Mask only", "mask"), ("Image only", "image")],
+                        value="overlay", label="Show", elem_id="pr-view",
+                    )
+                    mode = gr.Radio(
+                        [("Add (+)", "positive"), ("Remove (−)", "negative"), ("Box (2 clicks)", "box")],
+                        value="positive", label="Click mode", elem_id="pr-mode",
+                    )
+                    marks_info = gr.Markdown(marks_summary(UIState().marks, "positive"), elem_id="pr-marks")
+                    with gr.Row():
+                        apply_btn = gr.Button("Apply correction", variant="primary", size="sm", elem_id="pr-apply")
+                        clear_btn = gr.Button("Clear clicks", size="sm", elem_id="pr-clear")
+                    prompts_box = gr.Textbox(visible=False, elem_id="pr-prompts")
+                    with gr.Accordion("Tracked intent", open=True):
+                        intent_box = gr.HTML(intent_html(None), elem_id="pr-intent")
+                    status_box = gr.HTML(status_html(self.runtime.backend_name, []), elem_id="pr-status")
+                    with gr.Accordion("Export", open=True):
+                        dl_mask = gr.DownloadButton("Current mask (PNG)", size="sm", interactive=False, elem_id="pr-dl-mask")
+                        dl_masks = gr.DownloadButton("All masks (PNG + COCO JSON, zip)", size="sm", interactive=False, elem_id="pr-dl-masks")
+                        dl_coco = gr.DownloadButton("COCO-RLE JSON", size="sm", interactive=False, elem_id="pr-dl-coco")
+                        dl_session = gr.DownloadButton("Whole session (zip)", size="sm", interactive=False, elem_id="pr-dl-session")
+
+            panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, state, browser]
+            downloads = [dl_mask, dl_masks, dl_coco, dl_session]
+            after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, browser, state]
+            hidden: dict[str, Any] = {"api_visibility": "private"}
+
+            def url_sync(event: Any) -> Any:
+                return event.then(None, [sid_box], None, js=URL_SYNC_JS, **hidden)
+
+            url_sync(demo.load(self.on_load, [browser, state], [*panel, gallery, *downloads], **hidden))
+            turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once"}
+            sent = msg.submit(self.send, [msg, state], [msg, *panel], api_name="send", **turn_opts)
+            url_sync(sent.then(self.after_turn, [state], after, **hidden))
+            corrected = apply_btn.click(self.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
+            url_sync(corrected.then(self.after_turn, [state], after, **hidden))
+            side.select(self.on_image_click, [state], [side, marks_info, state], show_progress="hidden", **hidden)
+            clear_btn.click(self.clear_clicks, [state], [side, marks_info, state], show_progress="hidden", **hidden)
+            view.change(self.set_view, [view, state], [side, state], show_progress="hidden", **hidden)
+            mode.change(self.set_click_mode, [mode, state], [side, marks_info, state], show_progress="hidden", **hidden)
+            url_sync(new_btn.click(self.new_session, [state], [*panel, *downloads], api_name="new_session"))
+            url_sync(gallery.select(self.open_listed, [state], [*panel, *downloads], **hidden))
+            url_sync(open_btn.click(self.open_session, [sid_box, state], [*panel, *downloads], api_name="open_session"))
+            rename_btn.click(self.rename, [title_box, state], [*panel, gallery], api_name="rename")
+            url_sync(delete_btn.click(self.delete, [state], [*panel, gallery, *downloads], api_name="delete_session"))
+            refresh_btn.click(self.refresh, [state], [gallery], api_name="list_sessions")
+        demo.queue(default_concurrency_limit=self.concurrency)
+        self.demo = demo
+        return demo
+
+    def launch_kwargs(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for ``Blocks.launch`` (CSS, allowed file folder, upload limit)."""
+        kwargs: dict[str, Any] = {
+            "css": CSS,
+            "js": EAGER_IMAGES_JS,
+            "allowed_paths": [str(self.files.root)],
+            "max_file_size": "64mb",
+            "ssr_mode": False,
+            "footer_links": ["api"],
+            "show_error": False,
+        }
+        kwargs.update(overrides)
+        return kwargs
+
+    def launch(self, **kwargs: Any) -> Any:
+        """Build and launch the app (blocking unless ``prevent_thread_lock=True``)."""
+        demo = self.demo or self.create_app()
+        return demo.launch(**self.launch_kwargs(**kwargs))
+
+    def close(self) -> None:
+        """Stop the server (if launched) and remove the app's temporary files."""
+        if self.demo is not None:
+            try:
+                self.demo.close()
+            except Exception:  # noqa: BLE001 - closing a never-launched app
+                log.debug("closing the app failed", exc_info=True)
+        self.files.close()
+
+
+def _drain(events: queue.SimpleQueue[Any]) -> list[Any]:
+    """Wait for the next event, then take every other event that is already waiting."""
+    batch = [events.get()]
+    while True:
+        try:
+            batch.append(events.get_nowait())
+        except queue.Empty:
+            return batch
+
+
+def _file_path(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("path") or item.get("name") or "")
+    return str(getattr(item, "path", item))
+
+
+def _display_name(path: Path) -> str:
+    name = path.name
+    return name if len(name) <= 80 else name[:77] + "…"
+
+
+def _describe_prompts(prompts: Prompts) -> str:
+    pos = sum(1 for p in prompts.points if p.positive)
+    neg = len(prompts.points) - pos
+    parts = []
+    if pos:
+        parts.append(f"{pos} positive")
+    if neg:
+        parts.append(f"{neg} negative")
+    what = " + ".join(parts) + " click(s)" if parts else ""
+    if prompts.box is not None:
+        what = f"{what} and a box" if what else "a box"
+    return f"✏️ Correction: {what}"
+
+
+def _latency_rows(history: SessionHistory) -> list[LatencyRow]:
+    rows: list[LatencyRow] = []
+    number = 0
+    for turn in history.turns:
+        if turn.role == "user":
+            number += 1
+            if turn.status == "failed":
+                rows.append(LatencyRow(turn=number, act=None, latency_ms=None, status="failed"))
+        else:
+            rows.append(LatencyRow(turn=number, act=turn.act, latency_ms=turn.latency_ms))
+    return rows
+
+
+def _sha_of_turn(history: SessionHistory, mask: MaskRecord) -> str | None:
+    """Return the image a mask was drawn on: the latest user image at or before its turn."""
+    sha = None
+    for turn in history.turns:
+        if turn.index > mask.turn_index:
+            break
+        if turn.role == "user" and turn.image_sha:
+            sha = turn.image_sha
+    return sha
