@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,6 +57,19 @@ serve(runtime, host="127.0.0.1", port={port}, concurrency={concurrency}, quiet=T
 """
 
 
+CPU: dict[str, float] = {}
+"""CPU seconds used by the server process, filled in when the run ends (script-level result)."""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux); NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 @contextmanager
 def _server(db: str, concurrency: int) -> Iterator[str]:
     """Run the app in its own process (as in production), so client threads do not share its GIL."""
@@ -75,6 +90,7 @@ def _server(db: str, concurrency: int) -> Iterator[str]:
         else:
             raise RuntimeError("server did not start within 120 s")
         yield url
+        CPU["server_s"] = _cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -133,12 +149,16 @@ def main() -> None:
                         session_ids.append(out[SESSION_ID_OUTPUT])
 
         started = time.perf_counter()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu_start = usage.ru_utime + usage.ru_stime
         threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu_s = usage.ru_utime + usage.ru_stime - client_cpu_start
         memory = Memory(f"sqlite:///{tmp}/bench.db")
         histories = [memory.history(sid) for sid in session_ids]
         owners = {h.session.owner for h in histories}
@@ -172,6 +192,9 @@ def main() -> None:
             "p90": round(server[int(0.9 * (len(server) - 1))], 1) if server else None,
         },
         "wall_s": round(wall, 2),
+        "server_cpu_s_total": round(CPU.get("server_s", float("nan")), 1),
+        "client_cpu_s": round(client_cpu_s, 1),
+        "cpu_cores": os.cpu_count(),
         "turns_per_s": round(len(latencies) / wall, 2) if wall else None,
         "pass": not errors and stored_ok == args.users * args.turns,
     }

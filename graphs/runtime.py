@@ -128,8 +128,11 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None) -> Runtime:
         """Build memory, backend (by registry name) and extra tools (entry points) from settings."""
-        memory = Memory(settings.resolved_db_url())
         backend = backend or create_backend(settings.backend, **settings.backend_options)
+        prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
+        if callable(prepare):
+            prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
+        memory = Memory(settings.resolved_db_url())
         return cls(memory=memory, backend=backend, tools=extra_tools(backend=backend, memory=memory))
 
     @property

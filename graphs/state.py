@@ -60,6 +60,8 @@ class TurnState(TurnInput):
     """track_intent: a short why."""
     segment_result: SegmentResult | None = None
     """segment: this turn's masks (None when the turn did not segment)."""
+    streamed_text: bool = False
+    """segment: the backend already streamed its answer text while segmenting."""
     explanation: str = ""
     """explain: the full explanation text."""
     reply: str = ""

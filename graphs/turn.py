@@ -80,7 +80,7 @@ def build_turn_graph(
     def recall(state: TurnState) -> dict[str, Any]:
         """Load the session, store the new image and commit the user's message (pending)."""
         _emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
-        history = memory.history(state.session_id, owner=state.owner)
+        history = memory.recall(state.session_id, owner=state.owner)
         image_sha = None
         if state.new_image is not None:
             image_sha = memory.put_image(state.new_image).sha256
@@ -97,7 +97,7 @@ def build_turn_graph(
         return {
             "user_turn_id": user_turn.id,
             "turn_index": user_turn.index,
-            "dialogue": history.dialogue(),
+            "dialogue": history.dialogue,
             "image": image,
             "intent": intent,
             "previous_mask": previous_mask,
@@ -149,6 +149,13 @@ def build_turn_graph(
             previous_mask=state.previous_mask,
             prompts=state.prompts,
         )
+        streamed: list[str] = []
+
+        def stream_text(chunk: str) -> None:
+            streamed.append(chunk)
+            _emit({"type": "token", "text": chunk})
+
+        request.on_text = stream_text
         start = time.perf_counter()
         result, log = _call_tool(segment_tool, {"target": target_phrase(state.intent) or state.user_text, "request": request})
         backend_ms = (time.perf_counter() - start) * 1000
@@ -159,6 +166,7 @@ def build_turn_graph(
         _emit({"type": "mask", "masks": list(result.masks)})
         return {
             "segment_result": result,
+            "streamed_text": bool(streamed),
             "tool_calls": [*state.tool_calls, log],
             "backend_ms": state.backend_ms + (result.backend_ms or backend_ms),
         }
@@ -182,7 +190,12 @@ def build_turn_graph(
         start = time.perf_counter()
         text, log = _call_tool(
             explain_tool,
-            {"question": state.user_text, "request": request, "on_chunk": lambda c: _emit({"type": "token", "text": c})},
+            {
+                "question": state.user_text,
+                "request": request,
+                # A generating backend already streamed this turn's answer while segmenting.
+                "on_chunk": None if state.streamed_text else (lambda c: _emit({"type": "token", "text": c})),
+            },
         )
         backend_ms = (time.perf_counter() - start) * 1000
         return {
@@ -209,7 +222,9 @@ def build_turn_graph(
             reply = replies.NO_IMAGE
         elif state.segment_result is not None:
             masks = list(state.segment_result.masks)
-            if not masks:
+            if not masks and state.segment_result.text.strip():
+                reply = state.segment_result.text.strip()  # a model that answered without [SEG]
+            elif not masks:
                 reply = replies.NOTHING_FOUND.format(target=state.intent.target or "that")
             elif state.act is Act.USER_EDIT:
                 what = "box" if state.prompts.box is not None else "clicks"
@@ -224,9 +239,8 @@ def build_turn_graph(
             reply = replies.NO_MASK_YET
         else:
             reply = replies.GREETING
-        if reply and not state.explanation and state.image is not None and state.act is not Act.USER_EDIT:
-            _emit({"type": "token", "text": reply})
-        elif state.image is None:
+        already_streamed = bool(state.explanation) or state.streamed_text
+        if reply and not already_streamed and (state.image is None or state.act is not Act.USER_EDIT):
             _emit({"type": "token", "text": reply})
         return {"reply": reply, "masks": masks}
 

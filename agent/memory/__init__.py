@@ -6,6 +6,7 @@ from agent.memory.migrate import alembic_config, current_revision, upgrade
 from agent.memory.models import Base
 from agent.memory.records import (
     MaskRecord,
+    Recall,
     SessionHistory,
     SessionRecord,
     SessionSummary,
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "MaskRecord",
     "Memory",
+    "Recall",
     "SessionHistory",
     "SessionRecord",
     "SessionSummary",

@@ -168,3 +168,19 @@ class SessionHistory:
             for t in self.turns
             if t.role == "assistant" or t.status == "ok"
         ]
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What a new turn needs from memory, loaded at a cost that does not grow with masks/intents.
+
+    The dialogue holds every completed message (text only); the intent and mask are just the
+    current ones. Same semantics as the matching :class:`SessionHistory` properties.
+    """
+
+    session: SessionRecord
+    dialogue: list[DialogueTurn]
+    current_image_sha: str | None
+    current_intent: Intent | None
+    current_mask: MaskRecord | None
+    next_index: int

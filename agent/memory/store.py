@@ -29,13 +29,15 @@ from agent.memory.models import (
 )
 from agent.memory.records import (
     MaskRecord,
+    Recall,
     SessionHistory,
     SessionRecord,
     SessionSummary,
     ToolCallIn,
     TurnRecord,
+    parse_act,
 )
-from agent.types import ImageRef, Intent, MaskOut
+from agent.types import DialogueTurn, ImageRef, Intent, MaskOut
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +361,56 @@ class Memory:
             calls = db.execute(children(ToolCallRow), params).all()
             record = convert.session_record(session)
         return SessionHistory(session=record, turns=convert.turn_records(turns, masks, intents, calls))
+
+    def recall(self, session_id: str, *, owner: str | None = None) -> Recall:
+        """Load what the next turn needs: the dialogue text and the current image, intent and mask.
+
+        Four indexed queries whose cost does not grow with the session's masks and intent
+        histories (unlike :meth:`history`, which rebuilds every turn's children).
+        """
+        turns_t, intents_t, masks_t = TurnRow.__table__, IntentRow.__table__, MaskRow.__table__
+        with self._read() as db:
+            session = self._session_row(db, session_id, owner)
+            rows = db.execute(
+                sa.select(turns_t.c.index, turns_t.c.role, turns_t.c.text, turns_t.c.act, turns_t.c.status, turns_t.c.image_sha)
+                .where(turns_t.c.session_id == session.id)
+                .order_by(turns_t.c.index)
+            ).all()
+            intent_row = db.execute(
+                sa.select(intents_t)
+                .join(turns_t, turns_t.c.id == intents_t.c.turn_id)
+                .where(turns_t.c.session_id == session.id, turns_t.c.role == "assistant", turns_t.c.status == "ok")
+                .order_by(turns_t.c.index.desc())
+                .limit(1)
+            ).first()
+            intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
+            mask_stmt = sa.select(masks_t, turns_t.c.index).join(turns_t, turns_t.c.id == masks_t.c.turn_id)
+            mask_row = None
+            if intent is not None and intent.mask_id is not None:
+                mask_row = db.execute(
+                    mask_stmt.where(masks_t.c.id == intent.mask_id, turns_t.c.session_id == session.id)
+                ).first()
+            if mask_row is None:
+                mask_row = db.execute(
+                    mask_stmt.where(turns_t.c.session_id == session.id, turns_t.c.status == "ok")
+                    .order_by(turns_t.c.index.desc(), masks_t.c.id.desc())
+                    .limit(1)
+                ).first()
+            record = convert.session_record(session)
+        dialogue = [
+            DialogueTurn(role="user" if r.role == "user" else "assistant", text=r.text, act=parse_act(r.act))
+            for r in rows
+            if r.role == "assistant" or r.status == "ok"
+        ]
+        image_sha = next((r.image_sha for r in reversed(rows) if r.role == "user" and r.image_sha), None)
+        return Recall(
+            session=record,
+            dialogue=dialogue,
+            current_image_sha=image_sha,
+            current_intent=intent,
+            current_mask=convert.mask_record(mask_row, mask_row.index) if mask_row is not None else None,  # type: ignore[arg-type]
+            next_index=(rows[-1].index + 1) if rows else 0,
+        )
 
     def mask(self, mask_id: int) -> MaskRecord:
         """Return one stored mask by id."""

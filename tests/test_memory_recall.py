@@ -1,0 +1,56 @@
+"""``Memory.recall`` gives the same current state as ``Memory.history`` at bounded cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from agent.memory import Memory
+from agent.types import Intent, IntentOp, Mask, MaskOut
+
+
+def _mask(x: int) -> MaskOut:
+    arr = np.zeros((8, 10), bool)
+    arr[2:5, x : x + 2] = True
+    return MaskOut(Mask(arr), label=f"thing {x}", score=0.5)
+
+
+def test_recall_matches_history(db_url: str) -> None:
+    memory = Memory(db_url)
+    sid = memory.create_session().id
+    intent = Intent()
+    for i in range(6):
+        user = memory.add_user_turn(sid, f"turn {i}")
+        if i == 3:
+            memory.fail_turn(user.id, "boom")
+            continue
+        intent = intent.revised(turn=user.index, op=IntentOp.NEW, target=f"thing {i}", mask_id=None)
+        masks = [_mask(i)] if i % 2 == 0 else []
+        keep = intent if masks else intent.model_copy(update={"mask_id": intent.mask_id})
+        record = memory.complete_turn(user.id, act="new_target", reply=f"reply {i}", intent=keep, masks=masks, tool_calls=[], latency_ms=1.0)
+        intent = record.intent or intent
+    memory.add_user_turn(sid, "pending one")
+    recall, history = memory.recall(sid), memory.history(sid)
+    assert recall.dialogue == history.dialogue()
+    assert recall.current_intent == history.current_intent
+    assert recall.current_mask == history.current_mask
+    assert recall.current_image_sha == history.current_image_sha
+    assert recall.next_index == history.next_index
+    memory.close()
+
+
+def test_recall_query_count_is_constant(sqlite_url: str) -> None:
+    memory = Memory(sqlite_url)
+    counts = []
+    statements: list[str] = []
+    sa.event.listen(memory.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    for n_turns in (2, 12):
+        sid = memory.create_session().id
+        for i in range(n_turns):
+            user = memory.add_user_turn(sid, f"turn {i}")
+            memory.complete_turn(user.id, act="new_target", reply="ok", intent=Intent(target="x"), masks=[_mask(1)], tool_calls=[], latency_ms=1.0)
+        statements.clear()
+        memory.recall(sid)
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1]
+    memory.close()

@@ -1,0 +1,105 @@
+"""MIRAS behind the real runtime and CLI: one generation per turn, streamed once, masks stored (tiny, CPU)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from _data import HDMI_JPG, require_shared
+
+from agent.images import load_image_file
+from agent.memory import Memory
+from graphs.runtime import Runtime
+from tools.backends.miras import MirasBackend
+from tools.backends.vlm_common.engine import SegVLMPredictor
+from tools.backends.vlm_common.generation import GenerationParams
+from tools.backends.vlm_common.loader import load_model
+from tools.backends.vlm_common.testing import make_tiny_checkpoint
+
+
+class ForceSegAt:
+    """Logits processor: emit ``[SEG]`` at generated step ``step`` of every call, never elsewhere."""
+
+    def __init__(self, seg_id: int, step: int | None) -> None:
+        self.seg_id, self.step, self.count = seg_id, step, 0
+
+    def __call__(self, input_ids, scores):  # type: ignore[no-untyped-def]
+        scores = scores.clone()
+        if self.step is not None and self.count == self.step:
+            scores[:] = -float("inf")
+            scores[:, self.seg_id] = 0.0
+        else:
+            scores[:, self.seg_id] = -float("inf")
+        self.count += 1
+        return scores
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("miras_rt"), "miras", seed=3)
+
+
+def test_prist_style_dialogue_through_the_runtime(tiny: dict[str, Path], tmp_path: Path) -> None:
+    require_shared()
+    loaded = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], progress=False)
+    predictor = SegVLMPredictor(loaded, generation=GenerationParams(max_new_tokens=6))
+    backend = MirasBackend(predictor=predictor)
+    runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)
+    sid = runtime.new_session()
+    image = load_image_file(HDMI_JPG)
+
+    predictor.generation = GenerationParams(max_new_tokens=6, logits_processor=(ForceSegAt(loaded.seg_token_idx, None),))
+    first = list(runtime.run_turn(sid, "What label is visible on the laptop?", image=image))
+    done = first[-1].turn
+    assert done is not None and not done.masks
+    streamed = "".join(e.text for e in first if e.kind == "token")
+    assert done.reply and streamed.strip() == done.reply.strip()  # the model's answer, streamed once
+
+    predictor.generation = GenerationParams(max_new_tokens=4, logits_processor=(ForceSegAt(loaded.seg_token_idx, 1),))
+    final = list(runtime.run_turn(sid, "Please segment the conversation above to align with the provided answers."))
+    done = final[-1].turn
+    assert done is not None and done.act.value == "segment_request"
+    assert len(done.masks) == 1 and done.masks[0].mask.array.shape == (427, 639)
+    assert [e.kind for e in final].count("mask") == 1
+    assert "".join(e.text for e in final if e.kind == "token").strip() == done.reply.strip()
+    history = runtime.history(sid)
+    assert [t.status for t in history.turns] == ["ok"] * 4
+    assert history.current_mask is not None and history.current_mask.id == done.masks[0].id
+    assert [c.tool for c in history.turns[-1].tool_calls] == ["segment", "explain"]
+    runtime.close()
+
+
+def test_cli_chat_with_the_miras_backend(tiny: dict[str, Path], tmp_path: Path) -> None:
+    require_shared()
+    import app
+
+    out, err = io.StringIO(), io.StringIO()
+    from ui.cli import main
+
+    code = main(
+        ["chat", "--backend", "miras", "--model-dir", str(tiny["model_dir"]), "--convnext", str(tiny["convnext"]),
+         "--image", str(HDMI_JPG), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "--json"],
+        stdin=io.StringIO("What is printed on the laptop?\nwhy is it there?\n"), stdout=out, stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == 2 and rows[0]["session"] == rows[1]["session"]
+    assert all(r["explanation"] for r in rows)
+    assert app.main  # the console-script entry point is the same function
+
+
+def test_cli_reports_a_bad_model_dir_in_one_line(tmp_path: Path) -> None:
+    require_shared()
+    from ui.cli import main
+
+    err = io.StringIO()
+    code = main(
+        ["chat", "--backend", "miras", "--model-dir", str(tmp_path / "missing"), "--image", str(HDMI_JPG),
+         "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
+        stdin=io.StringIO("hello\n"), stdout=io.StringIO(), stderr=err,
+    )
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and lines and "Traceback" not in err.getvalue()
+    assert any("missing" in line for line in lines)
