@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     owner: str | None = Field(default=None, description="Owner of new sessions (the logged-in user).")
 
     def resolved_db_url(self) -> str:
-        """The database URL, creating the home folder for the default SQLite file."""
+        """Return the database URL, creating the home folder for the default SQLite file."""
         if self.db_url:
             return self.db_url
         self.home.mkdir(parents=True, exist_ok=True)

@@ -114,13 +114,13 @@ def main() -> None:
     session_ids: list[str] = []
     lock = threading.Lock()
     with tempfile.TemporaryDirectory() as tmp, _server(f"sqlite:///{tmp}/bench.db", args.concurrency) as url:
-        warm = Client(url, verbose=False)  # warm-up: OCR engine and the photo's analysis
+        warm = Client(url, verbose=False, download_files=False)  # warm-up: OCR engine and the photo's analysis
         warm.predict({"text": "find the HDMI label", "files": [handle_file(str(args.image))]}, api_name="/send")
         barrier = threading.Barrier(args.users)
 
         def user(index: int) -> None:
             try:
-                client = Client(url, verbose=False)
+                client = Client(url, verbose=False, download_files=False)
             except Exception as exc:  # noqa: BLE001 - counted, reported
                 with lock:
                     errors.append(f"user {index}: connect: {type(exc).__name__}: {exc}")

@@ -19,7 +19,7 @@ def mask_filename(mask: MaskRecord) -> str:
 
 
 def coco_annotations(history: SessionHistory) -> dict[str, Any]:
-    """The session's masks as a COCO-style results document with pixelrs fields per mask."""
+    """Return the session's masks as a COCO-style results document with pixelrs fields per mask."""
     image_sha = history.current_image_sha
     return {
         "session_id": history.session.id,
@@ -43,7 +43,7 @@ def coco_annotations(history: SessionHistory) -> dict[str, Any]:
 
 
 def transcript(history: SessionHistory) -> dict[str, Any]:
-    """The conversation with acts, statuses, intents and mask ids per turn."""
+    """Return the conversation with acts, statuses, intents and mask ids per turn."""
     return {
         "session": {
             "id": history.session.id,
@@ -82,7 +82,7 @@ def export_session(memory: Memory, session_id: str, out_dir: str | Path, *, owne
 
 
 def export_zip(memory: Memory, session_id: str, *, owner: str | None = None) -> bytes:
-    """The same files as :func:`export_session`, as the bytes of one zip archive."""
+    """Return the same files as :func:`export_session`, as the bytes of one zip archive."""
     history = memory.history(session_id, owner=owner)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -89,7 +89,7 @@ class ImageCache:
                 self._bytes -= old.rgb.nbytes
 
     def get(self, sha256: str) -> LoadedImage:
-        """Decoded image for a stored sha, decoding from memory on a miss."""
+        """Return the decoded image for a stored sha, decoding from memory on a miss."""
         with self._lock:
             hit = self._items.get(sha256)
             if hit is not None:
@@ -146,7 +146,7 @@ class Runtime:
         return self.memory.create_session(owner=owner, title=title, backend=self.backend_name).id
 
     def list_sessions(self, *, owner: str | None = None) -> list[SessionSummary]:
-        """The owner's sessions, most recently updated first."""
+        """Return the owner's sessions, most recently updated first."""
         return self.memory.list_sessions(owner=owner)
 
     def rename_session(self, session_id: str, title: str, *, owner: str | None = None) -> None:
@@ -163,7 +163,7 @@ class Runtime:
         return self.memory.history(session_id, owner=owner)
 
     def image(self, sha256: str) -> LoadedImage:
-        """A stored image, decoded (cached)."""
+        """Return a stored image, decoded (cached)."""
         return self.images.get(sha256)
 
     # turns ----------------------------------------------------------------------------------
@@ -203,6 +203,8 @@ class Runtime:
         final: dict[str, Any] = {}
         try:
             for mode, payload in self.graph.stream(state, stream_mode=["custom", "updates"]):
+                if not isinstance(payload, dict):
+                    continue
                 if mode == "updates":
                     for update in payload.values():
                         if isinstance(update, dict):

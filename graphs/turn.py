@@ -45,7 +45,7 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallLog]:
     call = {"type": "tool_call", "id": uuid.uuid4().hex, "name": tool.name, "args": args}
     message = tool.invoke(call)
     duration = (time.perf_counter() - start) * 1000
-    logged_args = {k: v for k, v in args.items() if isinstance(v, str | int | float | bool)}
+    logged_args: dict[str, object] = {k: v for k, v in args.items() if isinstance(v, str | int | float | bool)}
     artifact = getattr(message, "artifact", None)
     return artifact, ToolCallLog(tool=tool.name, args=logged_args, duration_ms=duration)
 
@@ -125,7 +125,7 @@ def build_turn_graph(
 
     def route(state: TurnState) -> Route:
         """Pick the next node from the act (and extra tools' triggers)."""
-        for tool, triggers in routed_tools:
+        for _tool, triggers in routed_tools:
             if any(t.search(state.user_text) for t in triggers):
                 return "use_tool"
         if state.image is None:

@@ -6,9 +6,8 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from _data import REPO, HDMI_JPG, HDMI_WORD_BOX, decompression_bomb_png, require_shared
+from _data import HDMI_JPG, HDMI_WORD_BOX, REPO, decompression_bomb_png, require_shared
 
 from agent.types import Mask
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +32,7 @@ class ExplainTool(BaseTool):
         " matches the conversation."
     )
     args_schema: type[BaseModel] = ExplainInput
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     backend: Any = Field(exclude=True)
 
     def _run(

@@ -43,7 +43,7 @@ def backend_names() -> list[str]:
 
 
 def backend_factory(name: str) -> Callable[..., Backend]:
-    """The class (or factory) registered for ``name``; a one-line error for unknown names."""
+    """Return the class (or factory) registered for ``name``; a one-line error for unknown names."""
     for ep in entry_points(group=BACKEND_GROUP):
         if ep.name == name:
             return ep.load()  # type: ignore[no-any-return]

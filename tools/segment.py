@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,7 @@ class SegmentTool(BaseTool):
         "Segment the object the user currently means in the session image and return pixel masks."
     )
     args_schema: type[BaseModel] = SegmentInput
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     backend: Any = Field(exclude=True)
     """The :class:`~tools.backends.base.Backend` that does the work."""
 

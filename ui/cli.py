@@ -49,7 +49,7 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used by the docs and tests)."""
+    """Build the full argument parser (also used by the docs and tests)."""
     parser = _Parser(prog="pixelrs", description="Multi-turn pixel-level reasoning segmentation.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

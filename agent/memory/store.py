@@ -409,7 +409,7 @@ class Memory:
             current_image_sha=image_sha,
             current_intent=intent,
             current_mask=convert.mask_record(mask_row, mask_row.index) if mask_row is not None else None,  # type: ignore[arg-type]
-            next_index=(rows[-1].index + 1) if rows else 0,
+            next_index=(int(rows[-1]._mapping["index"]) + 1) if rows else 0,
         )
 
     def mask(self, mask_id: int) -> MaskRecord:
