@@ -186,7 +186,6 @@ class Runtime:
         started = time.perf_counter()
         prompts = prompts or Prompts()
         try:
-            self.memory.get_session(session_id, owner=owner)
             if not prompts.empty and not (text or "").strip():
                 text = "(correction: box)" if prompts.box is not None else f"(correction: {len(prompts.points)} click(s))"
             cleaned = clean_user_text(text)

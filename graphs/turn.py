@@ -79,13 +79,12 @@ def build_turn_graph(
 
     def recall(state: TurnState) -> dict[str, Any]:
         """Load the session, store the new image and commit the user's message (pending)."""
-        _emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
-        history = memory.recall(state.session_id, owner=state.owner)
         image_sha = None
         if state.new_image is not None:
             image_sha = memory.put_image(state.new_image).sha256
-        user_turn = memory.add_user_turn(state.session_id, state.user_text, image_sha=image_sha)
+        user_turn, history = memory.begin_turn(state.session_id, state.user_text, image_sha=image_sha, owner=state.owner)
         _emit({"type": "stored", "user_turn_id": user_turn.id, "turn_index": user_turn.index})
+        _emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
         current_sha = image_sha or history.current_image_sha
         image = state.new_image if state.new_image is not None else (load_image(current_sha) if current_sha else None)
         intent = history.current_intent or Intent()

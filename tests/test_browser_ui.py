@@ -19,7 +19,7 @@ from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, require_shared
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI
-from ui.testing import CHROMIUM_ARGS, running_app
+from ui.testing import CHROMIUM_ARGS, free_port, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -77,10 +77,13 @@ def _send(page: Any, text: str, image: Path | None = None) -> None:
     if image is not None:
         page.set_input_files("#pr-msg input[type=file]", str(image))
         page.wait_for_selector("#pr-msg .thumbnail-item img", timeout=TIMEOUT_MS)
+    before = _count(page, "#pr-chat .user-row")
     page.fill("#pr-msg textarea", text)
     page.press("#pr-msg textarea", "Enter")
-    page.wait_for_selector("#pr-msg textarea[disabled]", timeout=TIMEOUT_MS)  # the turn started
-    _ready(page)
+    page.wait_for_function(  # the turn started: the message is in the chat and the box disabled
+        "(n) => document.querySelectorAll('#pr-chat .user-row').length > n", arg=before, timeout=TIMEOUT_MS
+    )
+    _ready(page)  # enabled again once the turn finished
 
 
 def _wait_count(page: Any, selector: str, n: int) -> None:
@@ -90,7 +93,7 @@ def _wait_count(page: Any, selector: str, n: int) -> None:
 
 
 def _session_id(page: Any) -> str:
-    page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea').value.length > 8", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea')?.value?.length > 8", timeout=TIMEOUT_MS)
     return str(page.locator("#pr-sid input, #pr-sid textarea").first.input_value())
 
 
@@ -161,15 +164,23 @@ def test_three_turns_reload_export_and_click_correction(live, browser, tmp_path)
             page.click("#pr-dl-session")
         assert info.value.suggested_filename.endswith(".zip")
 
+        # the side panel's view toggle: mask only, then back to the overlay
+        overlay_src = _side_src(page)
+        page.get_by_label("Mask only").check()
+        page.wait_for_function("(src) => document.querySelector('#pr-side img')?.src !== src", arg=overlay_src, timeout=TIMEOUT_MS)
+        _shot(page, "05a_mask_only")
+        page.get_by_label("Overlay").check()
+        page.wait_for_function("(src) => document.querySelector('#pr-side img')?.src === src", arg=overlay_src, timeout=TIMEOUT_MS)
+
         # click correction: add a positive click on the HDMI port and apply it
         before_src, before_id = _side_src(page), stored.id
         _click_image(page, 400, 212)  # the HDMI port, right of the label
-        page.wait_for_function("() => document.querySelector('#pr-marks').innerText.includes('1 positive')", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => (document.querySelector('#pr-marks')?.innerText || '').includes('1 positive')", timeout=TIMEOUT_MS)
         _shot(page, "05_click")
         page.click("#pr-apply")
         _wait_count(page, BOT_IMAGES, 3)
         _ready(page)
-        page.wait_for_function("(src) => document.querySelector('#pr-side img').src !== src", arg=before_src, timeout=TIMEOUT_MS)
+        page.wait_for_function("(src) => document.querySelector('#pr-side img')?.src !== src", arg=before_src, timeout=TIMEOUT_MS)
         _shot(page, "06_corrected")
         corrected = runtime.history(sid).current_mask
         assert corrected.id != before_id and corrected.source == "user-edit"
@@ -209,11 +220,11 @@ def test_two_browsers_never_see_each_others_sessions(live, browser) -> None:
         # bob types alice's session id: a one-line refusal, none of alice's chat
         pb.fill("#pr-sid input, #pr-sid textarea", sid_a)
         pb.click("#pr-open")
-        pb.wait_for_function("() => document.querySelector('#pr-chat').innerText.includes('another user')", timeout=TIMEOUT_MS)
+        pb.wait_for_function("() => (document.querySelector('#pr-chat')?.innerText || '').includes('another user')", timeout=TIMEOUT_MS)
         assert _count(pb, BOT_IMAGES) == 0 and "HDMI" not in pb.locator("#pr-chat").inner_text()
         # and ?session=<alice's id> in bob's URL does not open it either
         pb.goto(f"{url}/?session={sid_a}")
-        pb.wait_for_function("() => document.querySelector('#pr-chat').innerText.includes('another user')", timeout=TIMEOUT_MS)
+        pb.wait_for_function("() => (document.querySelector('#pr-chat')?.innerText || '').includes('another user')", timeout=TIMEOUT_MS)
         assert _count(pb, BOT_IMAGES) == 0
         _shot(pb, "08_bob_refused")
         _shot(pa, "09_alice")
@@ -232,7 +243,7 @@ def test_sessions_list_open_rename_new_delete(live, browser) -> None:
         _send(page, "find the HDMI label", HDMI_JPG)
         first = _session_id(page)
         page.click("#pr-new")
-        page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea').value === ''", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea')?.value === ''", timeout=TIMEOUT_MS)
         assert _count(page, BOT_IMAGES) == 0
         _send(page, "find the HDMI label", HDMI_JPG)
         second = _session_id(page)
@@ -241,19 +252,48 @@ def test_sessions_list_open_rename_new_delete(live, browser) -> None:
         # rename the open session; the caption follows
         page.fill("#pr-title input, #pr-title textarea", "Laptop ports")
         page.click("#pr-rename")
-        page.wait_for_function("() => document.querySelector('#pr-gallery').innerText.includes('Laptop ports')", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => (document.querySelector('#pr-gallery')?.innerText || '').includes('Laptop ports')", timeout=TIMEOUT_MS)
         # open the older one from the list (newest first, so it is the second thumbnail)
         page.locator("#pr-gallery .gallery-item button").nth(1).click()
-        page.wait_for_function("(sid) => document.querySelector('#pr-sid input, #pr-sid textarea').value === sid", arg=first, timeout=TIMEOUT_MS)
+        page.wait_for_function("(sid) => document.querySelector('#pr-sid input, #pr-sid textarea')?.value === sid", arg=first, timeout=TIMEOUT_MS)
         _wait_count(page, BOT_IMAGES, 1)
         _shot(page, "10_sessions")
         # delete needs two clicks
         page.click("#pr-delete")
-        page.wait_for_function("() => document.querySelector('#pr-delete').innerText.includes('again')", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => (document.querySelector('#pr-delete')?.innerText || '').includes('again')", timeout=TIMEOUT_MS)
         page.click("#pr-delete")
-        page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea').value === ''", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => document.querySelector('#pr-sid input, #pr-sid textarea')?.value === ''", timeout=TIMEOUT_MS)
         _wait_count(page, "#pr-gallery .gallery-item", 1)
         assert first not in [s.id for s in runtime.list_sessions()]
         assert "Laptop ports" in page.locator("#pr-gallery").inner_text()
+    finally:
+        context.close()
+
+
+def test_resume_after_server_restart(tmp_path, browser) -> None:
+    """Stop the server, start a new one (new runtime, same database and port), reload the page."""
+    require_shared()
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    port = free_port()
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    try:
+        runtime = Runtime(memory=Memory(db), backend=LiteBackend())
+        with running_app(ChatUI(runtime), server_port=port) as url:
+            page.goto(url)
+            _send(page, "find the HDMI label", HDMI_JPG)
+            _wait_count(page, BOT_IMAGES, 1)
+            sid = _session_id(page)
+        runtime.close()
+        restarted = Runtime(memory=Memory(db), backend=LiteBackend())
+        with running_app(ChatUI(restarted), server_port=port) as url:
+            page.goto(url)  # no ?session=: the browser's storage remembers the session and its owner
+            _wait_count(page, BOT_IMAGES, 1)
+            assert _session_id(page) == sid
+            assert "HDMI label" in page.locator("#pr-intent").inner_text()
+            _send(page, "what does it say?")
+            assert "HDMI" in page.locator("#pr-chat .bot-row").last.inner_text()
+            _shot(page, "11_after_restart")
+        restarted.close()
     finally:
         context.close()

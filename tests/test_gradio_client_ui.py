@@ -11,9 +11,8 @@ from agent.memory import Memory
 from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, require_shared
 from tools.backends.lite import LiteBackend
-from ui.app import ChatUI
-from ui.auth import Authenticator
-from ui.testing import running_app
+from ui import serve
+from ui.testing import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -25,11 +24,17 @@ CHAT, SIDE, INTENT, STATUS, SESSION_ID = 1, 2, 3, 4, 5
 def live(tmp_path_factory) -> Iterator[tuple[str, Runtime]]:
     require_shared()
     db = tmp_path_factory.mktemp("client") / "db.sqlite"
+    users = tmp_path_factory.mktemp("auth") / "users.txt"
+    users.write_text("# one user:password per line\nbob:b-pass\n")
     runtime = Runtime(memory=Memory(f"sqlite:///{db}"), backend=LiteBackend())
-    ui = ChatUI(runtime)
-    with running_app(ui, auth=Authenticator([("alice", "a-pass"), ("bob", "b-pass")])) as url:
-        yield url, runtime
-    runtime.close()
+    port = free_port()
+    # the same call `pixelrs serve --auth ...` makes, with a user:pass and an auth file
+    ui = serve(runtime, port=port, auth="alice:a-pass", auth_file=users, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}", runtime
+    finally:
+        ui.close()
+        runtime.close()
 
 
 def _client(url: str, user: str, password: str) -> Any:

@@ -54,3 +54,25 @@ def test_recall_query_count_is_constant(sqlite_url: str) -> None:
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
     assert counts[0] == counts[1]
     memory.close()
+
+
+def test_begin_turn_stores_the_message_and_recalls_the_session_before_it(db_url: str) -> None:
+    memory = Memory(db_url)
+    sid = memory.create_session(owner="ann").id
+    first, before = memory.begin_turn(sid, "find the red cup", owner="ann")
+    assert before.dialogue == [] and before.next_index == 0
+    assert first.status == "pending" and first.index == 0
+    memory.complete_turn(first.id, act="new_target", reply="found it", intent=Intent(target="cup"), masks=[_mask(3)], tool_calls=[], latency_ms=1.0)
+    second, before = memory.begin_turn(sid, "what colour is it?", owner="ann")
+    assert [d.text for d in before.dialogue] == ["find the red cup", "found it"]
+    assert before.current_intent is not None and before.current_intent.target == "cup"
+    assert before.current_mask is not None and second.index == 2
+    assert memory.history(sid).turns[-1].status == "pending"
+    import pytest
+
+    from agent.errors import UnknownSessionError
+
+    with pytest.raises(UnknownSessionError):
+        memory.begin_turn(sid, "hi", owner="bob")
+    assert len(memory.history(sid).turns) == 3
+    memory.close()

@@ -66,8 +66,8 @@ def test_events_stream_in_order(runtime: Runtime, hdmi: Any) -> None:
     sid = runtime.new_session()
     events = list(runtime.run_turn(sid, "find the HDMI label", image=hdmi))
     k = kinds(events)
-    assert k[0] == "progress" and k[-1] == "done"
-    assert k.index("stored") < k.index("intent") < k.index("mask") < k.index("token")
+    assert k[0] == "stored" and k[-1] == "done"
+    assert k.index("stored") < k.index("progress") < k.index("intent") < k.index("mask") < k.index("token")
     assert [e.stage for e in events if e.kind == "progress"][:3] == ["recall", "tracking", "segmenting"]
     assert sum(1 for e in events if e.kind == "token") >= 3  # the explanation arrives in chunks
     done = events[-1].turn

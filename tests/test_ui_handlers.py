@@ -190,6 +190,9 @@ def test_login_owner_and_query_param_resume(ui: ChatUI, runtime: Runtime, hdmi_p
     # mallory with the same URL gets a one-line refusal
     refused = PanelUpdate(*ui.on_load({}, UIState(), _Request("mallory", {"session": state.session_id}))[:10])
     assert refused.state.session_id is None and "another user" in refused.chat[0]["content"]
+    # alice's session remembered by a shared browser: mallory silently gets a fresh session
+    remembered = PanelUpdate(*ui.on_load({"session": state.session_id}, UIState(), _Request("mallory"))[:10])
+    assert remembered.state.session_id is None and remembered.chat == []
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ import gradio as gr
 import numpy as np
 
 from agent.errors import PixelrsError, UnknownSessionError
-from agent.images import sha256_hex
+from agent.images import decode_image, sha256_hex
 from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts
 from graphs.export import coco_annotations, export_zip, mask_filename
 from graphs.runtime import Runtime, TurnEvent, TurnSummary
@@ -59,6 +59,8 @@ Skip = Any
 
 MAX_CHAT_IMAGE_SIDE = 1024
 """Overlays and uploaded images in the chat are scaled down to this longest side."""
+MASK_FIRST_WAIT_S = 0.25
+"""Longest pause of a turn after its mask, while the mask's update is sent to the browser."""
 _END = object()
 """Marks the end of a turn's event queue."""
 
@@ -78,6 +80,12 @@ CSS = """
 .pr-history summary, .pr-latency summary { cursor: pointer; font-weight: 600; margin-top: 6px; }
 .pr-status p { margin: 2px 0; }
 #pr-side img { cursor: crosshair; }
+#pr-intent table, #pr-intent tr, #pr-intent td, #pr-intent th,
+#pr-status table, #pr-status tr, #pr-status td, #pr-status th { border: none !important; background: none !important; }
+.pr-history tbody tr, .pr-latency tbody tr { border-top: 1px solid rgba(128,128,128,.25) !important; }
+.pr-history td, .pr-history th, .pr-latency td, .pr-latency th { padding: 2px 6px !important; text-align: left; }
+#pr-gallery .caption-label { white-space: normal; overflow: hidden; max-height: 3.2em; font-size: .72rem;
+                             line-height: 1.1rem; max-width: calc(100% - 8px); }
 """
 
 EAGER_IMAGES_JS = """
@@ -224,8 +232,6 @@ class ChatUI:
             return self.files.picture("placeholder", placeholder_thumbnail)
 
         def make() -> np.ndarray:
-            from agent.images import decode_image
-
             return thumbnail(decode_image(self.runtime.memory.image_bytes(sha)).rgb)
 
         return self.files.picture(content_key("thumb", sha), make)
@@ -234,15 +240,20 @@ class ChatUI:
         """Path of the side-panel picture for the state's image, mask, view mode and clicks."""
         if state.image_sha is None:
             return None
-        rgb = self._rgb(state.image_sha)
+        sha = state.image_sha
+        rgb = self._rgb(sha)
         mask = Mask.from_rle(state.mask_rle) if state.mask_rle is not None else None
         if mask is not None and mask.array.shape != rgb.shape[:2]:
             mask = None
-        picture = render_view(rgb, mask, state.view, mask_color(state.mask_color_index), state.marks)
-        shown, scale = fit_within(picture, self.max_display_side)
-        state.display_scale = scale
-        key = content_key("side", state.image_sha, state.view, state.mask_color_index, mask.array if mask is not None else None, state.marks, self.max_display_side)
-        return self.files.picture(key, lambda: shown)
+        state.display_scale = min(1.0, self.max_display_side / max(rgb.shape[:2]))
+        color = mask_color(state.mask_color_index)
+        marks = state.marks
+        key = content_key("side", sha, state.view, color, mask.array if mask is not None else None, marks, self.max_display_side)
+
+        def make() -> np.ndarray:
+            return fit_within(render_view(rgb, mask, state.view, color, marks), self.max_display_side)[0]
+
+        return self.files.picture(key, make)
 
     # panels -----------------------------------------------------------------------------------
     def _status(self, state: UIState, rows: Sequence[LatencyRow]) -> str:
@@ -410,7 +421,9 @@ class ChatUI:
                 query = {}
         wanted = query.get("session") or stored.get("session")
         if wanted:
-            panel, exports = self._open(state, str(wanted))
+            # a link (?session=) that does not open says so; a remembered session that is gone
+            # (deleted, or another login in this browser) just starts a new one
+            panel, exports = self._open(state, str(wanted), quiet=not query.get("session"))
         else:
             state.reset_session()
             panel, exports = self._fresh_panel(state), Exports(None, None, None, None)
@@ -419,14 +432,17 @@ class ChatUI:
     def _fresh_panel(self, state: UIState) -> PanelUpdate:
         return self._panel(state, side=None, intent=intent_html(None), status=self._status(state, []), title="")
 
-    def _open(self, state: UIState, session_id: str) -> tuple[PanelUpdate, Exports]:
+    def _open(self, state: UIState, session_id: str, *, quiet: bool = False) -> tuple[PanelUpdate, Exports]:
         session_id = " ".join(str(session_id).split())
         try:
             history = self.runtime.history(session_id, owner=state.owner)
         except PixelrsError as exc:
             state.reset_session()
-            state.chat = [notice_message(exc.one_line() if not isinstance(exc, UnknownSessionError) else
-                                         f"No session {session_id[:80]} here (unknown id, or it belongs to another user).")]
+            if isinstance(exc, UnknownSessionError):
+                message = f"No session {session_id[:80]} here (unknown id, or it belongs to another user)."
+            else:
+                message = exc.one_line()
+            state.chat = [] if quiet else [notice_message(message)]
             return self._fresh_panel(state), Exports(None, None, None, None)
         intent, status, _ = self._load_history(state, history)
         panel = self._panel(state, intent=intent, status=status, title=history.session.title or "")
@@ -591,7 +607,10 @@ class ChatUI:
         yield (gr.update(value=None, interactive=False), *self._panel(state, side=gr.skip()))
         stored = False
         intent_panel: str | None = None
-        events = self._start_turn(state.session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner)
+        shown = threading.Event()
+        events = self._start_turn(
+            state.session_id, text, shown, image=image, image_name=image_name, prompts=prompts, owner=owner
+        )
         finished = False
         while not finished:
             batch = _drain(events)
@@ -643,20 +662,28 @@ class ChatUI:
             if dirty or finished:
                 state.chat = [*state.chat[:base], *view.messages()]
                 yield (gr.skip(), *self._panel(state, side=side, intent=intent_panel, status=status, light=not finished))
+            shown.set()  # Gradio has sent that update (it asks for the next one only afterwards)
 
-    def _start_turn(self, session_id: str, text: str, **kwargs: Any) -> queue.SimpleQueue[Any]:
+    def _start_turn(self, session_id: str, text: str, shown: threading.Event, **kwargs: Any) -> queue.SimpleQueue[Any]:
         """Run the turn in its own thread and return the queue its events arrive on.
 
         Gradio post-processes and sends each update before it asks the handler for the next one;
         running the turn beside it keeps that time out of the turn, and the handler sends the
-        latest state of everything that happened meanwhile in one update. A turn whose browser
-        went away still completes and is stored.
+        latest state of everything that happened meanwhile in one update. After the mask, the
+        turn waits (briefly) until that update is sent, so the mask reaches the browser before
+        the explanation competes with it for the CPU. A turn whose browser went away still
+        completes and is stored.
         """
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
         def pump() -> None:
             try:
                 for event in self.runtime.run_turn(session_id, text, **kwargs):
+                    if event.kind == "mask":
+                        shown.clear()
+                        events.put(event)
+                        shown.wait(timeout=MASK_FIRST_WAIT_S)
+                        continue
                     events.put(event)
             except BaseException as exc:  # noqa: BLE001 - handed to the handler as a one-line error
                 log.exception("turn failed outside the runtime's own handling")
@@ -781,7 +808,7 @@ class ChatUI:
     # wiring -----------------------------------------------------------------------------------
     def create_app(self) -> gr.Blocks:
         """Build the Blocks (not launched), with the queue configured."""
-        with gr.Blocks(title=self.title, fill_width=True, delete_cache=(3600, 86400)) as demo:
+        with gr.Blocks(title=self.title, fill_width=True, delete_cache=(3600, 86400), analytics_enabled=False) as demo:
             state = gr.State(UIState())
             browser = gr.BrowserState({}, storage_key="pixelrs-ui", secret=self.browser_secret)
             gr.HTML(
@@ -850,7 +877,8 @@ class ChatUI:
                 return event.then(None, [sid_box], None, js=URL_SYNC_JS, **hidden)
 
             url_sync(demo.load(self.on_load, [browser, state], [*panel, gallery, *downloads], **hidden))
-            turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once"}
+            # chat turns and corrections share one limit: at most `concurrency` model turns at once
+            turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once", "concurrency_id": "turn"}
             sent = msg.submit(self.send, [msg, state], [msg, *panel], api_name="send", **turn_opts)
             url_sync(sent.then(self.after_turn, [state], after, **hidden))
             corrected = apply_btn.click(self.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)

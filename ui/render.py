@@ -116,7 +116,7 @@ def overlay(
             out[m] = (out[m].astype(np.float32) * (1 - alpha) + tint * alpha).round().astype(np.uint8)
         if contour or not fill:
             contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-            line = width if fill else max(1, width // 2)
+            line = width if fill else max(2, width // 2 + 1)
             cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), line, lineType=cv2.LINE_AA)
     return out
 

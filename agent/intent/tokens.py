@@ -100,22 +100,27 @@ def _plain_tokens(text: str) -> Iterable[Tok]:
 
 
 _MULTI = sorted(lx.MULTI_PREPOSITIONS.items(), key=lambda kv: -len(kv[0]))
+_MULTI_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _words, _name in _MULTI:
+    _MULTI_BY_FIRST.setdefault(_words[0], []).append((tuple(_words), _name))
 
 
 def _merge_prepositions(toks: list[Tok]) -> list[Tok]:
+    """Merge multi-word prepositions ("next to", "in front of") into one PREP token, longest first."""
     out: list[Tok] = []
     i = 0
-    while i < len(toks):
-        for words, name in _MULTI:
+    n = len(toks)
+    while i < n:
+        tok = toks[i]
+        candidates = _MULTI_BY_FIRST.get(tok.low) if tok.kind == "word" else None
+        for words, name in candidates or ():
             k = len(words)
-            if i + k <= len(toks) and all(
-                toks[i + j].kind == "word" and toks[i + j].low == w for j, w in enumerate(words)
-            ):
+            if i + k <= n and all(toks[i + j].kind == "word" and toks[i + j].low == w for j, w in enumerate(words)):
                 out.append(Tok(name, "word", "PREP"))
                 i += k
                 break
         else:
-            out.append(toks[i])
+            out.append(tok)
             i += 1
     return out
 

@@ -251,23 +251,29 @@ class Memory:
             # Row lock (PostgreSQL) serialises index assignment per session; SQLite's
             # BEGIN IMMEDIATE already does.
             session = self._session_row(db, session_id, None, lock=True)
-            if image_sha is not None and db.get(ImageRow, str(image_sha)) is None:
-                raise UnknownImageError(f"unknown image: {convert.one_line(image_sha, 80)}")
             next_index = db.scalar(
                 sa.select(sa.func.coalesce(sa.func.max(TurnRow.index), -1) + 1).where(
                     TurnRow.session_id == session.id
                 )
             )
-            turn = TurnRow(
-                session_id=session.id, index=int(next_index or 0), role="user",
-                text=convert.db_text(text), act=_opt_str(act), status="pending", image_sha=image_sha,
-            )
-            db.add(turn)
-            session.updated_at = utcnow()
-            if not session.title:
-                session.title = convert.title_from(text) or None
-            db.flush()
-            return convert.turn_record(turn)
+            return self._insert_turn_row(db, session, text, image_sha, act, int(next_index or 0))
+
+    @staticmethod
+    def _insert_turn_row(
+        db: Session, session: SessionRow, text: str, image_sha: str | None, act: str | None, index: int
+    ) -> TurnRecord:
+        if image_sha is not None and db.get(ImageRow, str(image_sha)) is None:
+            raise UnknownImageError(f"unknown image: {convert.one_line(image_sha, 80)}")
+        turn = TurnRow(
+            session_id=session.id, index=index, role="user",
+            text=convert.db_text(text), act=_opt_str(act), status="pending", image_sha=image_sha,
+        )
+        db.add(turn)
+        session.updated_at = utcnow()
+        if not session.title:
+            session.title = convert.title_from(text) or None
+        db.flush()
+        return convert.turn_record(turn)
 
     def _user_turn(self, db: Session, user_turn_id: int) -> TurnRow:
         turn = db.get(TurnRow, _as_id(user_turn_id, UnknownTurnError, "user turn"))
@@ -368,35 +374,56 @@ class Memory:
         Four indexed queries whose cost does not grow with the session's masks and intent
         histories (unlike :meth:`history`, which rebuilds every turn's children).
         """
-        turns_t, intents_t, masks_t = TurnRow.__table__, IntentRow.__table__, MaskRow.__table__
         with self._read() as db:
-            session = self._session_row(db, session_id, owner)
-            rows = db.execute(
-                sa.select(turns_t.c.index, turns_t.c.role, turns_t.c.text, turns_t.c.act, turns_t.c.status, turns_t.c.image_sha)
-                .where(turns_t.c.session_id == session.id)
-                .order_by(turns_t.c.index)
-            ).all()
-            intent_row = db.execute(
-                sa.select(intents_t)
-                .join(turns_t, turns_t.c.id == intents_t.c.turn_id)
-                .where(turns_t.c.session_id == session.id, turns_t.c.role == "assistant", turns_t.c.status == "ok")
-                .order_by(turns_t.c.index.desc())
+            return self._recall(db, self._session_row(db, session_id, owner))
+
+    def begin_turn(
+        self, session_id: str, text: str, *, image_sha: str | None = None, owner: str | None = None
+    ) -> tuple[TurnRecord, Recall]:
+        """Commit the user's message (pending) and recall the session before it, in one transaction.
+
+        The recall reflects the session *before* this message, as the turn graph needs it.
+        """
+        for attempt in range(_INDEX_RETRIES):
+            try:
+                with self._write.begin() as db:
+                    session = self._session_row(db, session_id, owner, lock=True)
+                    before = self._recall(db, session)
+                    turn = self._insert_turn_row(db, session, text, image_sha, None, before.next_index)
+                    return turn, before
+            except IntegrityError:
+                if attempt == _INDEX_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _recall(db: Session, session: SessionRow) -> Recall:
+        turns_t, intents_t, masks_t = TurnRow.__table__, IntentRow.__table__, MaskRow.__table__
+        rows = db.execute(
+            sa.select(turns_t.c.index, turns_t.c.role, turns_t.c.text, turns_t.c.act, turns_t.c.status, turns_t.c.image_sha)
+            .where(turns_t.c.session_id == session.id)
+            .order_by(turns_t.c.index)
+        ).all()
+        intent_row = db.execute(
+            sa.select(intents_t)
+            .join(turns_t, turns_t.c.id == intents_t.c.turn_id)
+            .where(turns_t.c.session_id == session.id, turns_t.c.role == "assistant", turns_t.c.status == "ok")
+            .order_by(turns_t.c.index.desc())
+            .limit(1)
+        ).first()
+        intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
+        mask_stmt = sa.select(masks_t, turns_t.c.index).join(turns_t, turns_t.c.id == masks_t.c.turn_id)
+        mask_row = None
+        if intent is not None and intent.mask_id is not None:
+            mask_row = db.execute(
+                mask_stmt.where(masks_t.c.id == intent.mask_id, turns_t.c.session_id == session.id)
+            ).first()
+        if mask_row is None:
+            mask_row = db.execute(
+                mask_stmt.where(turns_t.c.session_id == session.id, turns_t.c.status == "ok")
+                .order_by(turns_t.c.index.desc(), masks_t.c.id.desc())
                 .limit(1)
             ).first()
-            intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
-            mask_stmt = sa.select(masks_t, turns_t.c.index).join(turns_t, turns_t.c.id == masks_t.c.turn_id)
-            mask_row = None
-            if intent is not None and intent.mask_id is not None:
-                mask_row = db.execute(
-                    mask_stmt.where(masks_t.c.id == intent.mask_id, turns_t.c.session_id == session.id)
-                ).first()
-            if mask_row is None:
-                mask_row = db.execute(
-                    mask_stmt.where(turns_t.c.session_id == session.id, turns_t.c.status == "ok")
-                    .order_by(turns_t.c.index.desc(), masks_t.c.id.desc())
-                    .limit(1)
-                ).first()
-            record = convert.session_record(session)
         dialogue = [
             DialogueTurn(role="user" if r.role == "user" else "assistant", text=r.text, act=parse_act(r.act))
             for r in rows
@@ -404,7 +431,7 @@ class Memory:
         ]
         image_sha = next((r.image_sha for r in reversed(rows) if r.role == "user" and r.image_sha), None)
         return Recall(
-            session=record,
+            session=convert.session_record(session),
             dialogue=dialogue,
             current_image_sha=image_sha,
             current_intent=intent,
