@@ -53,11 +53,15 @@ class Mask:
     @property
     def bbox(self) -> tuple[int, int, int, int]:
         """Tight box (x, y, w, h) around the foreground, COCO order; zeros when empty."""
-        ys, xs = np.nonzero(self.array)
-        if len(xs) == 0:
+        rows: np.ndarray = np.asarray(self.array.any(axis=1))
+        if not rows.any():
             return (0, 0, 0, 0)
-        x0, y0 = int(xs.min()), int(ys.min())
-        return (x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1)
+        cols: np.ndarray = np.asarray(self.array.any(axis=0))
+        y0 = int(rows.argmax())
+        y1 = len(rows) - int(rows[::-1].argmax())
+        x0 = int(cols.argmax())
+        x1 = len(cols) - int(cols[::-1].argmax())
+        return (x0, y0, x1 - x0, y1 - y0)
 
     def to_rle(self) -> dict[str, Any]:
         """Encode as COCO RLE with a JSON-ready ``counts`` string."""

@@ -24,14 +24,13 @@ from tools.backends.lite import LiteBackend
 
 SCRIPT = [
     "find the HDMI label",
+    "no, the one on the right",
     "what does it say?",
     "now the port next to it",
-    "no, the one on the right",
-    "why is it important?",
     "the bigger one",
-    "find the HDMI label",
-    "what colour is it?",
+    "why is it important?",
 ]
+"""Six messages, so turn 2 and turn 20 (indices 1 and 19) are the same kind of turn."""
 
 
 class TimedBackend:

@@ -117,6 +117,8 @@ def test_three_turns_reload_export_and_click_correction(live, browser, tmp_path)
     url, runtime = live
     context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
     page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     try:
         page.goto(url)
         _ready(page)
@@ -191,6 +193,7 @@ def test_three_turns_reload_export_and_click_correction(live, browser, tmp_path)
         _send(page, "why is this part important?")
         assert runtime.history(sid).turns[-1].status == "ok"
         _shot(page, "07_after_correction")
+        assert page_errors == [], page_errors  # no JavaScript errors in the page
     finally:
         context.close()
 

@@ -254,7 +254,7 @@ def test_complete_turn_is_atomic(mem, monkeypatch):
     def explode(*_args, **_kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(store, "_tool_call_row", explode)  # fails after masks were flushed
+    monkeypatch.setattr(store, "_tool_call_values", explode)  # fails after masks were flushed
     with pytest.raises(OSError, match="disk on fire"):
         complete(mem, user.id, masks=[good], intent=Intent(target="it"))
     _assert_only_pending_user(mem, sid, user.id)

@@ -173,7 +173,7 @@ def test_user_message_escapes_text_and_keeps_image() -> None:
     assert msg["role"] == "user"
     assert msg["content"][0] == {"path": "/tmp/a.png"}
     assert "<b>" not in msg["content"][1]
-    assert "📎" in user_message("x", attachment="notes.txt")["content"][0]
+    assert "attached: notes\\.txt" in user_message("x", attachment="notes.txt")["content"][0]
 
 
 def test_plain_title_drops_markup() -> None:
@@ -331,3 +331,16 @@ def test_file_store_caches_by_content_and_cleans_up() -> None:
     root = store.root
     store.close()
     assert not root.exists()
+
+
+def test_drain_batches_waiting_events_but_sends_a_mask_alone() -> None:
+    import queue
+
+    from graphs.runtime import TurnEvent
+    from ui.stream import drain
+
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    for kind in ("progress", "intent", "mask", "token", "token"):
+        q.put(TurnEvent(kind=kind))
+    assert [e.kind for e in drain(q)] == ["progress", "intent", "mask"]
+    assert [e.kind for e in drain(q)] == ["token", "token"]

@@ -10,105 +10,52 @@ outside ``gr.State`` and SQL: the runtime is shared and stateless, the file stor
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import mimetypes
-import queue
 import secrets
-import threading
 import uuid
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import gradio as gr
-import numpy as np
 
 from agent.errors import PixelrsError, UnknownSessionError
-from agent.images import decode_image, sha256_hex
+from agent.images import sha256_hex
 from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts
-from graphs.export import coco_annotations, export_zip, mask_filename
 from graphs.runtime import Runtime, TurnEvent, TurnSummary
-from ui.chat import ShownMask, TurnView, notice_message, stored_turn_messages, user_message
-from ui.files import FileStore, content_key
+from ui.chat import (
+    ShownMask,
+    TurnView,
+    describe_prompts,
+    latency_rows,
+    mask_image_sha,
+    notice_message,
+    stored_turn_messages,
+    user_message,
+)
+from ui.exports import NO_EXPORTS, Exports, write_exports
+from ui.files import FileStore
+from ui.layout import CSS, EAGER_IMAGES_JS, build_blocks
+from ui.pictures import Pictures
 from ui.render import (
     LatencyRow,
-    fit_within,
     intent_html,
     marks_summary,
     mask_color,
-    overlay,
-    placeholder_thumbnail,
-    render_view,
     session_caption,
     status_html,
-    thumbnail,
     to_image_coords,
 )
 from ui.state import UIState
+from ui.stream import END, drain, start_turn
 
 if TYPE_CHECKING:
-    from agent.memory import MaskRecord, SessionHistory
+    from agent.memory import SessionHistory
 
 log = logging.getLogger(__name__)
 
 AnonymousMode = Literal["browser", "shared"]
-Skip = Any
-"""``gr.skip()``: leave that output as it is."""
-
-MAX_CHAT_IMAGE_SIDE = 1024
-"""Overlays and uploaded images in the chat are scaled down to this longest side."""
-MASK_FIRST_WAIT_S = 0.25
-"""Longest pause of a turn after its mask, while the mask's update is sent to the browser."""
-_END = object()
-"""Marks the end of a turn's event queue."""
-
-CSS = """
-#pr-header h1 { margin: 0; font-size: 1.4rem; }
-#pr-header p { margin: 2px 0 0; opacity: .75; font-size: .9rem; }
-.pr-kv th { text-align: left; padding-right: 10px; font-weight: 600; opacity: .7; white-space: nowrap; }
-.pr-kv td, .pr-kv th { padding: 2px 6px 2px 0; vertical-align: top; border: none; }
-.pr-chip { display: inline-block; padding: 0 6px; margin: 1px 2px; border-radius: 10px; font-size: .85em;
-           background: rgba(120,120,120,.15); }
-.pr-excl { background: rgba(230,40,40,.15); }
-.pr-rel { background: rgba(0,114,178,.15); }
-.pr-none { opacity: .6; font-style: italic; }
-.pr-swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 6px;
-             vertical-align: middle; }
-.pr-history table, .pr-latency table { font-size: .82em; width: 100%; }
-.pr-history summary, .pr-latency summary { cursor: pointer; font-weight: 600; margin-top: 6px; }
-.pr-status p { margin: 2px 0; }
-#pr-side img { cursor: crosshair; }
-#pr-intent table, #pr-intent tr, #pr-intent td, #pr-intent th,
-#pr-status table, #pr-status tr, #pr-status td, #pr-status th { border: none !important; background: none !important; }
-.pr-history tbody tr, .pr-latency tbody tr { border-top: 1px solid rgba(128,128,128,.25) !important; }
-.pr-history td, .pr-history th, .pr-latency td, .pr-latency th { padding: 2px 6px !important; text-align: left; }
-#pr-gallery .caption-label { white-space: normal; overflow: hidden; max-height: 3.2em; font-size: .72rem;
-                             line-height: 1.1rem; max-width: calc(100% - 8px); }
-"""
-
-EAGER_IMAGES_JS = """
-() => {
-  // Gradio marks chat images loading="lazy"; the browser then waits for layout before it even
-  // asks for a new mask overlay. Load pictures as soon as they are inserted instead.
-  const eager = (node) => {
-    if (node.nodeType !== 1) return;
-    if (node.tagName === "IMG" && node.loading === "lazy") node.loading = "eager";
-    node.querySelectorAll && node.querySelectorAll('img[loading="lazy"]').forEach((img) => { img.loading = "eager"; });
-  };
-  new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach(eager)))
-    .observe(document.body, {childList: true, subtree: true});
-}
-"""
-
-URL_SYNC_JS = """
-(sid) => {
-  const url = new URL(window.location.href);
-  if (sid) { url.searchParams.set("session", sid); } else { url.searchParams.delete("session"); }
-  window.history.replaceState(null, "", url.toString());
-}
-"""
 
 
 class PanelUpdate(NamedTuple):
@@ -124,15 +71,6 @@ class PanelUpdate(NamedTuple):
     delete_button: Any
     state: UIState
     browser: Any
-
-
-class Exports(NamedTuple):
-    """Values of the four download buttons (file paths, or None when there is nothing to export)."""
-
-    mask_png: str | None
-    masks_zip: str | None
-    coco_json: str | None
-    session_zip: str | None
 
 
 def _title_from(text: str, fallback: str) -> str:
@@ -189,6 +127,12 @@ class ChatUI:
         # Pictures are content-addressed and never rewritten: Gradio may serve them in place
         # instead of hashing and copying every chat image again on each streamed update.
         gr.set_static_paths([self.files.root / "img"])
+        self.pictures = Pictures(
+            image=lambda sha: runtime.image(sha).rgb,
+            image_bytes=runtime.memory.image_bytes,
+            files=self.files,
+            max_display_side=max_display_side,
+        )
         self.demo: gr.Blocks | None = None
 
     # identity ---------------------------------------------------------------------------------
@@ -209,51 +153,15 @@ class ChatUI:
         return {"token": token, "session": state.session_id}
 
     # pictures ---------------------------------------------------------------------------------
-    def _rgb(self, sha: str) -> np.ndarray:
-        return self.runtime.image(sha).rgb
-
-    def _overlay_file(self, sha: str, masks: Sequence[Mask], colors: Sequence[tuple[int, int, int]]) -> str:
-        """Chat overlay of a turn: the answer filled, alternative candidates outlined."""
-        arrays = [m.array for m in masks]
-        key = content_key("overlay", sha, *arrays, tuple(colors), MAX_CHAT_IMAGE_SIDE)
-        filled = [i == 0 for i in range(len(masks))]
-
-        def make() -> np.ndarray:
-            picture = overlay(self._rgb(sha), masks, colors, filled=filled)
-            return fit_within(picture, MAX_CHAT_IMAGE_SIDE)[0]
-
-        return self.files.picture(key, make)
-
-    def _chat_image_file(self, sha: str) -> str:
-        return self.files.picture(content_key("chat-image", sha), lambda: fit_within(self._rgb(sha), MAX_CHAT_IMAGE_SIDE)[0])
-
-    def _thumbnail_file(self, sha: str | None) -> str:
-        if sha is None:
-            return self.files.picture("placeholder", placeholder_thumbnail)
-
-        def make() -> np.ndarray:
-            return thumbnail(decode_image(self.runtime.memory.image_bytes(sha)).rgb)
-
-        return self.files.picture(content_key("thumb", sha), make)
-
     def side_picture(self, state: UIState) -> str | None:
-        """Path of the side-panel picture for the state's image, mask, view mode and clicks."""
+        """Return the side-panel picture for the state's image, mask, view mode and clicks."""
         if state.image_sha is None:
             return None
-        sha = state.image_sha
-        rgb = self._rgb(sha)
         mask = Mask.from_rle(state.mask_rle) if state.mask_rle is not None else None
-        if mask is not None and mask.array.shape != rgb.shape[:2]:
-            mask = None
-        state.display_scale = min(1.0, self.max_display_side / max(rgb.shape[:2]))
-        color = mask_color(state.mask_color_index)
-        marks = state.marks
-        key = content_key("side", sha, state.view, color, mask.array if mask is not None else None, marks, self.max_display_side)
-
-        def make() -> np.ndarray:
-            return fit_within(render_view(rgb, mask, state.view, color, marks), self.max_display_side)[0]
-
-        return self.files.picture(key, make)
+        path, state.display_scale = self.pictures.side(
+            state.image_sha, mask, state.view, mask_color(state.mask_color_index), state.marks
+        )
+        return path
 
     # panels -----------------------------------------------------------------------------------
     def _status(self, state: UIState, rows: Sequence[LatencyRow]) -> str:
@@ -274,19 +182,10 @@ class ChatUI:
         light: bool = False,
     ) -> PanelUpdate:
         """Build the outputs for the state; ``light`` (mid-turn updates) leaves session widgets alone."""
-        if light:
-            return PanelUpdate(
-                chat=list(state.chat),
-                side_image=side,
-                intent=gr.skip() if intent is None else intent,
-                status=gr.skip() if status is None else status,
-                session_id=gr.skip(),
-                title=gr.skip(),
-                marks=gr.skip(),
-                delete_button=gr.skip(),
-                state=gr.skip(),
-                browser=gr.skip(),
-            )
+        if light:  # chat, side picture, intent and status only; the rest stays as it is
+            skip = gr.skip()
+            extra = (skip if intent is None else intent, skip if status is None else status)
+            return PanelUpdate(list(state.chat), side, *extra, skip, skip, skip, skip, skip, skip)
         return PanelUpdate(
             chat=list(state.chat),
             side_image=self.side_picture(state) if side is None else side,
@@ -322,7 +221,7 @@ class ChatUI:
                     if turn.image_sha != image_sha:
                         current_id = None
                     image_sha, image_turn = turn.image_sha, turn.index
-                path = self._chat_image_file(turn.image_sha) if turn.image_sha else None
+                path = self.pictures.chat_image(turn.image_sha) if turn.image_sha else None
                 state.chat.append(user_message(turn.text, path))
                 if turn.status == "failed":
                     state.chat.append(notice_message(f"Not answered: {turn.error or 'failed'}"))
@@ -337,7 +236,7 @@ class ChatUI:
                     color_of[mask.id] = len(color_of)
                 shown = [ShownMask(m.label, m.score, mask_color(color_of[m.id]), i == 0) for i, m in enumerate(turn.masks)]
                 if image_sha is not None:
-                    path = self._overlay_file(image_sha, [m.mask() for m in turn.masks], [s.color for s in shown])
+                    path = self.pictures.overlay(image_sha, [m.mask() for m in turn.masks], [s.color for s in shown])
             state.chat.extend(
                 stored_turn_messages(
                     turn_id=f"turn-{turn.id}",
@@ -373,34 +272,15 @@ class ChatUI:
         """Thumbnails and captions of the owner's sessions; remembers their ids in the state."""
         summaries = self.runtime.list_sessions(owner=state.owner)
         state.listed_ids = [s.id for s in summaries]
-        return [(self._thumbnail_file(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
+        return [(self.pictures.thumbnail(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
 
     def exports(self, state: UIState, history: SessionHistory | None = None) -> Exports:
         """Write the current mask PNG, all masks (zip + COCO JSON) and the session zip."""
         if state.session_id is None:
-            return Exports(None, None, None, None)
+            return NO_EXPORTS
         if history is None:
             history = self.runtime.history(state.session_id, owner=state.owner)
-        out = self.files.export_dir(state.session_id)
-        short = state.session_id[:8]
-        session_zip = out / f"pixelrs_session_{short}.zip"
-        session_zip.write_bytes(export_zip(self.runtime.memory, state.session_id, owner=state.owner))
-        if not history.masks:
-            return Exports(None, None, None, str(session_zip))
-        current: MaskRecord | None = next((m for m in history.masks if m.id == state.mask_id), None) or history.current_mask
-        mask_png = None
-        if current is not None:
-            mask_png = out / mask_filename(current)
-            mask_png.write_bytes(current.mask().to_png())
-        coco = json.dumps(coco_annotations(history), indent=2).encode()
-        coco_json = out / f"pixelrs_masks_{short}.json"
-        coco_json.write_bytes(coco)
-        masks_zip = out / f"pixelrs_masks_{short}.zip"
-        with zipfile.ZipFile(masks_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for mask in history.masks:
-                archive.writestr(mask_filename(mask), mask.mask().to_png())
-            archive.writestr("masks.json", coco)
-        return Exports(str(mask_png) if mask_png else None, str(masks_zip), str(coco_json), str(session_zip))
+        return write_exports(self.runtime.memory, self.files, history, mask_id=state.mask_id, owner=state.owner)
 
     def _export_buttons(self, exports: Exports) -> list[Any]:
         return [gr.update(value=path, interactive=path is not None) for path in exports]
@@ -426,7 +306,7 @@ class ChatUI:
             panel, exports = self._open(state, str(wanted), quiet=not query.get("session"))
         else:
             state.reset_session()
-            panel, exports = self._fresh_panel(state), Exports(None, None, None, None)
+            panel, exports = self._fresh_panel(state), NO_EXPORTS
         return (*panel, self.sessions_gallery(state), *self._export_buttons(exports))
 
     def _fresh_panel(self, state: UIState) -> PanelUpdate:
@@ -443,7 +323,7 @@ class ChatUI:
             else:
                 message = exc.one_line()
             state.chat = [] if quiet else [notice_message(message)]
-            return self._fresh_panel(state), Exports(None, None, None, None)
+            return self._fresh_panel(state), NO_EXPORTS
         intent, status, _ = self._load_history(state, history)
         panel = self._panel(state, intent=intent, status=status, title=history.session.title or "")
         return panel, self.exports(state, history)
@@ -453,7 +333,7 @@ class ChatUI:
         self.owner_for(state, request)
         if not (session_id or "").strip():
             state.chat = [*state.chat, notice_message("Type a session id to open.")]
-            return (*self._panel(state), *self._export_buttons(Exports(None, None, None, None)))
+            return (*self._panel(state), *self._export_buttons(NO_EXPORTS))
         panel, exports = self._open(state, session_id)
         return (*panel, *self._export_buttons(exports))
 
@@ -468,7 +348,7 @@ class ChatUI:
         """Start an empty session (it is created in SQL with its first message)."""
         self.owner_for(state, request)
         state.reset_session()
-        return (*self._fresh_panel(state), *self._export_buttons(Exports(None, None, None, None)))
+        return (*self._fresh_panel(state), *self._export_buttons(NO_EXPORTS))
 
     def rename(self, title: str, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
         """Rename the open session (creating it first when it has no message yet)."""
@@ -487,7 +367,7 @@ class ChatUI:
         """Delete the open session on the second click; the tab then shows an empty session."""
         owner = self.owner_for(state, request)
         if state.session_id is None:
-            return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(Exports(None, None, None, None)))
+            return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(NO_EXPORTS))
         if not state.confirm_delete:
             state.confirm_delete = True
             return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
@@ -498,7 +378,7 @@ class ChatUI:
             state.chat = [*state.chat, notice_message(exc.one_line())]
             return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
         state.reset_session()
-        return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(Exports(None, None, None, None)))
+        return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(NO_EXPORTS))
 
     def refresh(self, state: UIState, request: gr.Request | None = None) -> list[tuple[str, str]]:
         """Re-read the sessions gallery from memory."""
@@ -597,7 +477,7 @@ class ChatUI:
             state.mask_count = 0
         shown_text = text
         if prompts is not None and not prompts.empty:
-            shown_text = _describe_prompts(prompts)
+            shown_text = describe_prompts(prompts)
         state.chat = [*state.chat, user_message(shown_text, image_path, attachment)]
         view = TurnView(turn_id=f"live-{uuid.uuid4().hex[:10]}")
         if state.mask_rle is not None:
@@ -607,18 +487,15 @@ class ChatUI:
         yield (gr.update(value=None, interactive=False), *self._panel(state, side=gr.skip()))
         stored = False
         intent_panel: str | None = None
-        shown = threading.Event()
-        events = self._start_turn(
-            state.session_id, text, shown, image=image, image_name=image_name, prompts=prompts, owner=owner
-        )
+        events = start_turn(self.runtime, state.session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner)
         finished = False
         while not finished:
-            batch = _drain(events)
+            batch = drain(events)
             side: Any = gr.skip()
             status: str | None = None
             dirty = False
             for event in batch:
-                if event is _END:
+                if event is END:
                     finished = True
                     continue
                 if isinstance(event, BaseException):  # the runtime never raises for user/backend errors
@@ -662,37 +539,6 @@ class ChatUI:
             if dirty or finished:
                 state.chat = [*state.chat[:base], *view.messages()]
                 yield (gr.skip(), *self._panel(state, side=side, intent=intent_panel, status=status, light=not finished))
-            shown.set()  # Gradio has sent that update (it asks for the next one only afterwards)
-
-    def _start_turn(self, session_id: str, text: str, shown: threading.Event, **kwargs: Any) -> queue.SimpleQueue[Any]:
-        """Run the turn in its own thread and return the queue its events arrive on.
-
-        Gradio post-processes and sends each update before it asks the handler for the next one;
-        running the turn beside it keeps that time out of the turn, and the handler sends the
-        latest state of everything that happened meanwhile in one update. After the mask, the
-        turn waits (briefly) until that update is sent, so the mask reaches the browser before
-        the explanation competes with it for the CPU. A turn whose browser went away still
-        completes and is stored.
-        """
-        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-
-        def pump() -> None:
-            try:
-                for event in self.runtime.run_turn(session_id, text, **kwargs):
-                    if event.kind == "mask":
-                        shown.clear()
-                        events.put(event)
-                        shown.wait(timeout=MASK_FIRST_WAIT_S)
-                        continue
-                    events.put(event)
-            except BaseException as exc:  # noqa: BLE001 - handed to the handler as a one-line error
-                log.exception("turn failed outside the runtime's own handling")
-                events.put(exc)
-            finally:
-                events.put(_END)
-
-        threading.Thread(target=pump, name=f"pixelrs-turn-{session_id[:8]}", daemon=True).start()
-        return events
 
     def _finish(self, state: UIState, view: TurnView, summary: TurnSummary, prompts: Prompts | None) -> str:
         """Apply a finished turn to the state; return the status panel."""
@@ -714,7 +560,7 @@ class ChatUI:
             return
         colors = [mask_color(state.mask_count + i) for i in range(len(masks))]
         shown = [ShownMask(m.label, m.score, c, i == 0) for i, (m, c) in enumerate(zip(masks, colors, strict=True))]
-        path = self._overlay_file(state.image_sha, [m.mask for m in masks], colors)
+        path = self.pictures.overlay(state.image_sha, [m.mask for m in masks], colors)
         view.on_mask(path, shown)
         state.mask_color_index = state.mask_count
         state.mask_count += len(masks)
@@ -735,7 +581,7 @@ class ChatUI:
     def after_turn(self, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
         """After a turn: re-enable the input, refresh sessions, exports, latency and the stored mask."""
         self.owner_for(state, request)
-        exports = Exports(None, None, None, None)
+        exports = NO_EXPORTS
         title: Any = gr.skip()
         status: Any = gr.skip()
         side: Any = gr.skip()
@@ -747,10 +593,10 @@ class ChatUI:
             if history is not None:
                 title = history.session.title or ""
                 state.turn_numbers = {t.index: n for n, t in enumerate((t for t in history.turns if t.role == "user"), 1)}
-                state.latency_rows = _latency_rows(history)
+                state.latency_rows = latency_rows(history)
                 status = self._status(state, state.latency_rows)
                 current = history.current_mask
-                if current is not None and current.id != state.mask_id and state.image_sha == _sha_of_turn(history, current):
+                if current is not None and current.id != state.mask_id and state.image_sha == mask_image_sha(history, current):
                     state.mask_id, state.mask_rle = current.id, current.rle
                     side = self.side_picture(state)
                 exports = self.exports(state, history)
@@ -808,94 +654,8 @@ class ChatUI:
     # wiring -----------------------------------------------------------------------------------
     def create_app(self) -> gr.Blocks:
         """Build the Blocks (not launched), with the queue configured."""
-        with gr.Blocks(title=self.title, fill_width=True, delete_cache=(3600, 86400), analytics_enabled=False) as demo:
-            state = gr.State(UIState())
-            browser = gr.BrowserState({}, storage_key="pixelrs-ui", secret=self.browser_secret)
-            gr.HTML(
-                f"<h1>{self.title} <small style='font-weight:400;opacity:.6'>· multi-turn pixel reasoning</small></h1>"
-                "<p>Upload an image, ask for something in it, then refine over several turns. "
-                "Click the image on the right to correct a mask.</p>",
-                elem_id="pr-header",
-            )
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=1, min_width=230):
-                    new_btn = gr.Button("+ New session", variant="primary", elem_id="pr-new")
-                    gallery = gr.Gallery(
-                        label="Your sessions", columns=2, allow_preview=False, height=380, object_fit="cover",
-                        elem_id="pr-gallery", interactive=False, buttons=[],
-                    )
-                    refresh_btn = gr.Button("Refresh list", size="sm", elem_id="pr-refresh")
-                    with gr.Accordion("This session", open=True):
-                        sid_box = gr.Textbox(label="Session id", max_lines=1, elem_id="pr-sid", buttons=["copy"])
-                        open_btn = gr.Button("Open by id", size="sm", elem_id="pr-open")
-                        title_box = gr.Textbox(label="Title", max_lines=1, elem_id="pr-title")
-                        rename_btn = gr.Button("Rename", size="sm", elem_id="pr-rename")
-                        delete_btn = gr.Button("Delete session", size="sm", variant="stop", elem_id="pr-delete", interactive=False)
-                with gr.Column(scale=3, min_width=420):
-                    chatbot = gr.Chatbot(
-                        label="Chat", elem_id="pr-chat", height=620, latex_delimiters=[], allow_tags=False,
-                        feedback_options=None, buttons=["copy"], group_consecutive_messages=False,
-                        placeholder="**Upload an image** with the 📎 button and ask for something in it, e.g. *find the HDMI label*.",
-                    )
-                    msg = gr.MultimodalTextbox(
-                        elem_id="pr-msg", sources=["upload"], file_count="single", show_label=False, autofocus=True,
-                        placeholder="Ask about the image, or attach one (📎) …",
-                    )
-                with gr.Column(scale=2, min_width=320):
-                    side = gr.Image(
-                        label="Current image and mask (click to correct)", elem_id="pr-side", interactive=False,
-                        type="filepath", format="png", buttons=["download", "fullscreen"], height=380,
-                    )
-                    view = gr.Radio(
-                        [("Overlay", "overlay"), ("Mask only", "mask"), ("Image only", "image")],
-                        value="overlay", label="Show", elem_id="pr-view",
-                    )
-                    mode = gr.Radio(
-                        [("Add (+)", "positive"), ("Remove (−)", "negative"), ("Box (2 clicks)", "box")],
-                        value="positive", label="Click mode", elem_id="pr-mode",
-                    )
-                    marks_info = gr.Markdown(marks_summary(UIState().marks, "positive"), elem_id="pr-marks")
-                    with gr.Row():
-                        apply_btn = gr.Button("Apply correction", variant="primary", size="sm", elem_id="pr-apply")
-                        clear_btn = gr.Button("Clear clicks", size="sm", elem_id="pr-clear")
-                    prompts_box = gr.Textbox(visible=False, elem_id="pr-prompts")
-                    with gr.Accordion("Tracked intent", open=True):
-                        intent_box = gr.HTML(intent_html(None), elem_id="pr-intent")
-                    status_box = gr.HTML(status_html(self.runtime.backend_name, []), elem_id="pr-status")
-                    with gr.Accordion("Export", open=True):
-                        dl_mask = gr.DownloadButton("Current mask (PNG)", size="sm", interactive=False, elem_id="pr-dl-mask")
-                        dl_masks = gr.DownloadButton("All masks (PNG + COCO JSON, zip)", size="sm", interactive=False, elem_id="pr-dl-masks")
-                        dl_coco = gr.DownloadButton("COCO-RLE JSON", size="sm", interactive=False, elem_id="pr-dl-coco")
-                        dl_session = gr.DownloadButton("Whole session (zip)", size="sm", interactive=False, elem_id="pr-dl-session")
-
-            panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, state, browser]
-            downloads = [dl_mask, dl_masks, dl_coco, dl_session]
-            after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, browser, state]
-            hidden: dict[str, Any] = {"api_visibility": "private"}
-
-            def url_sync(event: Any) -> Any:
-                return event.then(None, [sid_box], None, js=URL_SYNC_JS, **hidden)
-
-            url_sync(demo.load(self.on_load, [browser, state], [*panel, gallery, *downloads], **hidden))
-            # chat turns and corrections share one limit: at most `concurrency` model turns at once
-            turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once", "concurrency_id": "turn"}
-            sent = msg.submit(self.send, [msg, state], [msg, *panel], api_name="send", **turn_opts)
-            url_sync(sent.then(self.after_turn, [state], after, **hidden))
-            corrected = apply_btn.click(self.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
-            url_sync(corrected.then(self.after_turn, [state], after, **hidden))
-            side.select(self.on_image_click, [state], [side, marks_info, state], show_progress="hidden", **hidden)
-            clear_btn.click(self.clear_clicks, [state], [side, marks_info, state], show_progress="hidden", **hidden)
-            view.change(self.set_view, [view, state], [side, state], show_progress="hidden", **hidden)
-            mode.change(self.set_click_mode, [mode, state], [side, marks_info, state], show_progress="hidden", **hidden)
-            url_sync(new_btn.click(self.new_session, [state], [*panel, *downloads], api_name="new_session"))
-            url_sync(gallery.select(self.open_listed, [state], [*panel, *downloads], **hidden))
-            url_sync(open_btn.click(self.open_session, [sid_box, state], [*panel, *downloads], api_name="open_session"))
-            rename_btn.click(self.rename, [title_box, state], [*panel, gallery], api_name="rename")
-            url_sync(delete_btn.click(self.delete, [state], [*panel, gallery, *downloads], api_name="delete_session"))
-            refresh_btn.click(self.refresh, [state], [gallery], api_name="list_sessions")
-        demo.queue(default_concurrency_limit=self.concurrency)
-        self.demo = demo
-        return demo
+        self.demo = build_blocks(self)
+        return self.demo
 
     def launch_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for ``Blocks.launch`` (CSS, allowed file folder, upload limit)."""
@@ -926,16 +686,6 @@ class ChatUI:
         self.files.close()
 
 
-def _drain(events: queue.SimpleQueue[Any]) -> list[Any]:
-    """Wait for the next event, then take every other event that is already waiting."""
-    batch = [events.get()]
-    while True:
-        try:
-            batch.append(events.get_nowait())
-        except queue.Empty:
-            return batch
-
-
 def _file_path(item: Any) -> str:
     if isinstance(item, dict):
         return str(item.get("path") or item.get("name") or "")
@@ -945,41 +695,3 @@ def _file_path(item: Any) -> str:
 def _display_name(path: Path) -> str:
     name = path.name
     return name if len(name) <= 80 else name[:77] + "…"
-
-
-def _describe_prompts(prompts: Prompts) -> str:
-    pos = sum(1 for p in prompts.points if p.positive)
-    neg = len(prompts.points) - pos
-    parts = []
-    if pos:
-        parts.append(f"{pos} positive")
-    if neg:
-        parts.append(f"{neg} negative")
-    what = " + ".join(parts) + " click(s)" if parts else ""
-    if prompts.box is not None:
-        what = f"{what} and a box" if what else "a box"
-    return f"✏️ Correction: {what}"
-
-
-def _latency_rows(history: SessionHistory) -> list[LatencyRow]:
-    rows: list[LatencyRow] = []
-    number = 0
-    for turn in history.turns:
-        if turn.role == "user":
-            number += 1
-            if turn.status == "failed":
-                rows.append(LatencyRow(turn=number, act=None, latency_ms=None, status="failed"))
-        else:
-            rows.append(LatencyRow(turn=number, act=turn.act, latency_ms=turn.latency_ms))
-    return rows
-
-
-def _sha_of_turn(history: SessionHistory, mask: MaskRecord) -> str | None:
-    """Return the image a mask was drawn on: the latest user image at or before its turn."""
-    sha = None
-    for turn in history.turns:
-        if turn.index > mask.turn_index:
-            break
-        if turn.role == "user" and turn.image_sha:
-            sha = turn.image_sha
-    return sha

@@ -13,11 +13,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.types import Act, Intent
+from agent.types import Act, Intent, Prompts
 from ui.render import (
     RGB,
+    LatencyRow,
     css_rgb,
     escape_markdown,
     format_ms,
@@ -26,6 +27,9 @@ from ui.render import (
     one_line,
     progress_title,
 )
+
+if TYPE_CHECKING:
+    from agent.memory import MaskRecord, SessionHistory
 
 Message = dict[str, Any]
 
@@ -103,7 +107,7 @@ def user_message(text: str, image_path: str | None = None, attachment: str | Non
         content.append({"path": image_path})
     shown = escape_markdown(text) if text else ""
     if attachment:
-        shown = f"{shown}\n\n📎 {escape_markdown(attachment)}" if shown else f"📎 {escape_markdown(attachment)}"
+        shown = f"{shown}\n\nattached: {escape_markdown(attachment)}" if shown else f"attached: {escape_markdown(attachment)}"
     if shown:
         content.append(shown)
     return {"role": "user", "content": content or [escape_markdown("(empty)")]}
@@ -226,3 +230,43 @@ def stored_turn_messages(
     view.latency_ms = latency_ms
     view.reply = reply
     return view.messages()
+
+
+def describe_prompts(prompts: Prompts) -> str:
+    """Say what a correction consists of, e.g. ``✏️ Correction: 1 positive + 1 negative click(s)``."""
+    pos = sum(1 for p in prompts.points if p.positive)
+    neg = len(prompts.points) - pos
+    parts = []
+    if pos:
+        parts.append(f"{pos} positive")
+    if neg:
+        parts.append(f"{neg} negative")
+    what = " + ".join(parts) + " click(s)" if parts else ""
+    if prompts.box is not None:
+        what = f"{what} and a box" if what else "a box"
+    return f"✏️ Correction: {what}"
+
+
+def latency_rows(history: SessionHistory) -> list[LatencyRow]:
+    """Per-turn latency of a stored session (user-message numbers, failed turns included)."""
+    rows: list[LatencyRow] = []
+    number = 0
+    for turn in history.turns:
+        if turn.role == "user":
+            number += 1
+            if turn.status == "failed":
+                rows.append(LatencyRow(turn=number, act=None, latency_ms=None, status="failed"))
+        else:
+            rows.append(LatencyRow(turn=number, act=turn.act, latency_ms=turn.latency_ms))
+    return rows
+
+
+def mask_image_sha(history: SessionHistory, mask: MaskRecord) -> str | None:
+    """Return the image a mask was drawn on: the latest user image at or before its turn."""
+    sha = None
+    for turn in history.turns:
+        if turn.index > mask.turn_index:
+            break
+        if turn.role == "user" and turn.image_sha:
+            sha = turn.image_sha
+    return sha

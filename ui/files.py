@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,8 @@ class FileStore:
         (self.root / "img").mkdir(exist_ok=True)
         (self.root / "exports").mkdir(exist_ok=True)
         self._lock = threading.Lock()
+        # a folder this store made is removed on close(), or at the latest when Python exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.root), True) if self._owned else None
 
     def picture(self, key: str, make: Callable[[], np.ndarray]) -> str:
         """Path of the display picture (JPEG) cached under ``key``, rendered by ``make()`` on a miss."""
@@ -81,5 +84,5 @@ class FileStore:
 
     def close(self) -> None:
         """Remove the folder if this store created it."""
-        if self._owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self._cleanup is not None:
+            self._cleanup()

@@ -91,15 +91,20 @@ def intent_from_row(row: IntentRow) -> Intent:
     )
 
 
+def intent_values(intent: Intent, turn_id: int, mask_id: int | None) -> dict[str, Any]:
+    """Column values of the intents row for ``intent`` attached to ``turn_id``."""
+    data = intent.model_dump(mode="json")  # JSON-native already; no second walk needed
+    return {
+        "turn_id": turn_id, "target": None if intent.target is None else db_text(intent.target),
+        "attributes": data["attributes"], "relations": data["relations"],
+        "exclusions": data["exclusions"], "op": str(data["op"]), "history": data["history"],
+        "mask_id": mask_id,
+    }
+
+
 def intent_row(intent: Intent, turn_id: int, mask_id: int | None) -> IntentRow:
-    """Build the intents row for ``intent`` attached to ``turn_id``."""
-    data = intent.model_dump(mode="json")
-    return IntentRow(
-        turn_id=turn_id, target=None if intent.target is None else db_text(intent.target),
-        attributes=jsonable(data["attributes"]), relations=jsonable(data["relations"]),
-        exclusions=jsonable(data["exclusions"]), op=str(data["op"]),
-        history=jsonable(data["history"]), mask_id=mask_id,
-    )
+    """Build the intents ORM row for ``intent`` attached to ``turn_id``."""
+    return IntentRow(**intent_values(intent, turn_id, mask_id))
 
 
 def tool_call_record(row: ToolCallRow) -> ToolCallRecord:

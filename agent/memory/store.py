@@ -6,6 +6,7 @@ import logging
 import operator
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -71,23 +72,23 @@ def _opt_str(value: object) -> str | None:
     return None if value is None else convert.db_text(value)
 
 
-def _mask_row(turn_id: int, out: MaskOut) -> MaskRow:
-    """Encode one produced mask as a row (raises if the mask cannot be encoded)."""
+def _mask_values(out: MaskOut) -> dict[str, object]:
+    """Encode one produced mask as column values (raises if the mask cannot be encoded)."""
     mask = out.mask
-    return MaskRow(
-        turn_id=turn_id, label=convert.db_text(out.label), rle=mask.to_rle(), area=mask.area,
-        bbox=list(mask.bbox), score=None if out.score is None else float(out.score),
-        source=out.source,
-    )
+    return {
+        "label": convert.db_text(out.label), "rle": mask.to_rle(), "area": mask.area,
+        "bbox": list(mask.bbox), "score": None if out.score is None else float(out.score),
+        "source": out.source, "created_at": utcnow(),
+    }
 
 
-def _tool_call_row(turn_id: int, call: ToolCallIn) -> ToolCallRow:
-    """Build one tool-call row with JSON-safe arguments."""
-    return ToolCallRow(
-        turn_id=turn_id, tool=convert.db_text(call.tool), args=convert.jsonable(dict(call.args)),
-        duration_ms=float(call.duration_ms), status=convert.db_text(call.status),
-        error=None if call.error is None else convert.one_line(call.error, convert.MAX_ERROR_CHARS),
-    )
+def _tool_call_values(turn_id: int, call: ToolCallIn) -> dict[str, object]:
+    """Build one tool-call row's values with JSON-safe arguments."""
+    return {
+        "turn_id": turn_id, "tool": convert.db_text(call.tool), "args": convert.jsonable(dict(call.args)),
+        "duration_ms": float(call.duration_ms), "status": convert.db_text(call.status),
+        "error": None if call.error is None else convert.one_line(call.error, convert.MAX_ERROR_CHARS),
+    }
 
 
 class Memory:
@@ -297,34 +298,56 @@ class Memory:
         The user turn becomes ``ok``; on any error nothing is written and the error propagates.
         After commit, each ``MaskOut.id`` is filled and, when it was None, ``intent.mask_id`` too.
         """
+        turns_t, masks_t = cast(sa.Table, TurnRow.__table__), cast(sa.Table, MaskRow.__table__)
+        intents_t, calls_t = cast(sa.Table, IntentRow.__table__), cast(sa.Table, ToolCallRow.__table__)
+        key = _as_id(user_turn_id, UnknownTurnError, "user turn")
+        mask_values = [_mask_values(out) for out in masks]  # encode before writing anything
+        # Core statements with RETURNING: one round trip per table, no unit-of-work bookkeeping.
         with self._write.begin() as db:
-            user = self._user_turn(db, user_turn_id)
+            user = db.execute(
+                sa.select(turns_t.c.id, turns_t.c.role, turns_t.c.status, turns_t.c.index, turns_t.c.session_id)
+                .where(turns_t.c.id == key)
+            ).first()
+            if user is None or user.role != "user":
+                raise UnknownTurnError(f"unknown user turn id: {user_turn_id}")
             if user.status != "pending":
                 raise ValueError(f"turn {user.id} is {user.status}, not pending; cannot complete it")
-            user.status, user.act = "ok", _opt_str(act)
-            reply_row = TurnRow(
-                session_id=user.session_id, index=user.index + 1, role="assistant",
-                text=convert.db_text(reply), act=_opt_str(act), status="ok", latency_ms=float(latency_ms),
-            )
-            db.add(reply_row)
-            db.flush()
-            mask_rows = [_mask_row(reply_row.id, out) for out in masks]
-            db.add_all(mask_rows)
-            db.flush()
+            now = utcnow()
+            db.execute(sa.update(turns_t).where(turns_t.c.id == key).values(status="ok", act=_opt_str(act)))
+            reply_row = db.execute(
+                sa.insert(turns_t)
+                .values(
+                    session_id=user.session_id, index=user._mapping["index"] + 1, role="assistant",
+                    text=convert.db_text(reply), act=_opt_str(act), status="ok",
+                    latency_ms=float(latency_ms), created_at=now,
+                )
+                .returning(*turns_t.c)
+            ).one()
+            mask_rows = []
+            if mask_values:
+                mask_rows = list(
+                    db.execute(
+                        sa.insert(masks_t).returning(*masks_t.c, sort_by_parameter_order=True),
+                        [{"turn_id": reply_row.id, **values} for values in mask_values],
+                    ).all()
+                )
             intent_row = None
             if intent is not None:
                 mask_id = intent.mask_id
                 if mask_id is None and mask_rows:
                     mask_id = mask_rows[0].id
-                intent_row = convert.intent_row(intent, reply_row.id, mask_id)
-                db.add(intent_row)
-            call_rows = [_tool_call_row(reply_row.id, call) for call in tool_calls]
-            db.add_all(call_rows)
-            db.execute(
-                sa.update(SessionRow).where(SessionRow.id == user.session_id).values(updated_at=utcnow())
-            )
-            db.flush()
-            record = convert.turn_record(reply_row, mask_rows, intent_row, call_rows)
+                values = convert.intent_values(intent, reply_row.id, mask_id)
+                intent_row = db.execute(sa.insert(intents_t).values(**values).returning(*intents_t.c)).one()
+            call_rows = []
+            if tool_calls:
+                call_rows = list(
+                    db.execute(
+                        sa.insert(calls_t).returning(*calls_t.c, sort_by_parameter_order=True),
+                        [_tool_call_values(reply_row.id, call) for call in tool_calls],
+                    ).all()
+                )
+            db.execute(sa.update(SessionRow).where(SessionRow.id == user.session_id).values(updated_at=now))
+            record = convert.turn_record(reply_row, mask_rows, intent_row, call_rows)  # type: ignore[arg-type]
         for out, row in zip(masks, mask_rows, strict=True):
             out.id = row.id
         if intent is not None and intent.mask_id is None and record.intent is not None:
