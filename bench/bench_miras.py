@@ -38,6 +38,7 @@ from tools.backends.vlm_common.engine import SegVLMPredictor  # noqa: E402
 from tools.backends.vlm_common.generation import GenerationParams  # noqa: E402
 from tools.backends.vlm_common.loader import load_model  # noqa: E402
 from tools.backends.vlm_common.testing import (  # noqa: E402
+    ForceTokens,
     save_authors_layout,
     tiny_config_dict,
     tiny_tokenizer,
@@ -46,23 +47,6 @@ from tools.backends.vlm_common.testing import (  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 if not DATA.exists():
     DATA = Path("/work/shared/data")
-
-
-class ForceSeg:
-    """Force ``[SEG]`` at one generated step, ban it (and optionally EOS) elsewhere."""
-
-    def __init__(self, seg: int, eos: int, at: int | None) -> None:
-        self.seg, self.eos, self.at, self.step = seg, eos, at, 0
-
-    def __call__(self, input_ids, scores):
-        scores[:, self.eos] = -float("inf")
-        if self.step == self.at:
-            scores[:] = -float("inf")
-            scores[:, self.seg] = 0.0
-        else:
-            scores[:, self.seg] = -float("inf")
-        self.step += 1
-        return scores
 
 
 def small_config(words: str) -> tuple[dict, object]:
@@ -94,7 +78,7 @@ def run_dialogue(pred: SegVLMPredictor, image, sha, questions, *, cached: bool, 
     for i, q in enumerate(questions):
         history.append(("user", q))
         last = i == len(questions) - 1
-        params = GenerationParams(max_new_tokens=max_new, logits_processor=(ForceSeg(seg, eos, 1 if last else None),))
+        params = GenerationParams(max_new_tokens=max_new, logits_processor=(ForceTokens(seg, {1} if last else set(), ban=(eos,)),))
         t0 = time.perf_counter()
         if not cached:
             # The authors re-encode SAM every turn, whether or not a mask is produced.

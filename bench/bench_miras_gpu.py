@@ -29,24 +29,6 @@ if not DATA.exists():
     DATA = Path("/work/shared/data")
 
 
-class ForceSeg:
-    """Ban EOS and ids the tokenizer cannot decode; force one ``[SEG]`` at step ``at``."""
-
-    def __init__(self, seg: int, eos: int, vocab_used: int, at: int | None) -> None:
-        self.seg, self.eos, self.vocab_used, self.at, self.step = seg, eos, vocab_used, at, 0
-
-    def __call__(self, input_ids, scores):
-        scores[:, self.eos] = -float("inf")
-        scores[:, self.vocab_used:] = -float("inf")
-        if self.step == self.at:
-            scores[:] = -float("inf")
-            scores[:, self.seg] = 0.0
-        else:
-            scores[:, self.seg] = -float("inf")
-        self.step += 1
-        return scores
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda:0", help="CUDA device, e.g. cuda:0")
@@ -85,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.backends.vlm_common.generation import GenerationParams
     from tools.backends.vlm_common.loader import LoadedModel, parse_dtype
     from tools.backends.vlm_common.modeling import SegVLMForCausalLM
-    from tools.backends.vlm_common.testing import tiny_tokenizer
+    from tools.backends.vlm_common.testing import ForceTokens, tiny_tokenizer
 
     dialogues = json.loads((DATA / "prist_dev.json").read_text())
     dialogue = next(d for d in dialogues if sum(t["from"] == "human" for t in d["dialogue"]) >= args.turns)
@@ -124,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         for q in questions:
             history.append(("user", q))
             params = GenerationParams(max_new_tokens=args.max_new_tokens, logits_processor=(
-                ForceSeg(seg_id, tok.eos_token_id, len(tok), args.seg_step),))
+                ForceTokens(seg_id, {args.seg_step} if args.seg_step is not None else set(), ban=(tok.eos_token_id,), vocab_used=len(tok)),))
             sync()
             t = time.perf_counter()
             if not cached:

@@ -55,3 +55,22 @@ def postgres_url(_postgres_admin) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request) -> str:
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(scope="session")
+def lite():
+    """One lite backend for the whole run (thread-safe; its per-image caches are content-keyed)."""
+    from tools.backends.lite import LiteBackend
+
+    return LiteBackend()
+
+
+@pytest.fixture
+def lite_runtime(sqlite_url: str, lite):
+    """A real runtime: fresh SQLite memory, the shared lite backend, the rule tracker."""
+    from agent.memory import Memory
+    from graphs.runtime import Runtime
+
+    rt = Runtime(memory=Memory(sqlite_url), backend=lite)
+    yield rt
+    rt.close()

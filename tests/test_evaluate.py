@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from _data import HDMI_JPG, HDMI_WORD_BOX, require_shared
 from PIL import Image
 
 from agent.errors import BadInputError
-from agent.memory import Memory
 from agent.types import Mask
 from graphs.evaluate import (
     evaluate_prist,
@@ -24,7 +22,6 @@ from graphs.evaluate import (
     score_dirs,
 )
 from graphs.runtime import Runtime
-from tools.backends.lite import LiteBackend
 
 
 def write_png(path: Path, mask: np.ndarray) -> None:
@@ -139,16 +136,6 @@ def test_load_labelme_reads_cp1252_and_rejects_garbage(tmp_path: Path) -> None:
 # evaluate_prist with the real runtime and lite backend ----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lite() -> LiteBackend:
-    return LiteBackend()
-
-
-@pytest.fixture()
-def runtime(sqlite_url: str, lite: LiteBackend) -> Iterator[Runtime]:
-    rt = Runtime(memory=Memory(sqlite_url), backend=lite)
-    yield rt
-    rt.close()
 
 
 SEG_REQUEST = "Based on the conversation above, generate a segmentation that supports the answers."
@@ -162,7 +149,7 @@ def prist_item(img_id: str, questions: list[str], focus: str = "HDMI label") -> 
     return {"img_id": img_id, "dialogue": dialogue, "focus": focus}
 
 
-def test_evaluate_prist_end_to_end(tmp_path: Path, runtime: Runtime) -> None:
+def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> None:
     require_shared()
     images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     images.mkdir()
@@ -180,7 +167,7 @@ def test_evaluate_prist_end_to_end(tmp_path: Path, runtime: Runtime) -> None:
         prist_item("0123456789abcdef.jpg", ["What is on the table?"]),
     ]))
 
-    result = evaluate_prist(runtime, dialogues, images, masks, out_dir=out, progress=False)
+    result = evaluate_prist(lite_runtime, dialogues, images, masks, out_dir=out, progress=False)
 
     counts = result["counts"]
     assert counts["dialogues"] == 3 and counts["evaluated"] == 2 and counts["scored"] == 2
@@ -206,10 +193,10 @@ def test_evaluate_prist_end_to_end(tmp_path: Path, runtime: Runtime) -> None:
     assert rescored["overall"]["ciou"] == pytest.approx(result["overall"]["ciou"])
     # each dialogue ran in its own session
     assert first["session_id"] != second["session_id"]
-    assert len(runtime.history(first["session_id"]).turns) == 4
+    assert len(lite_runtime.history(first["session_id"]).turns) == 4
 
 
-def test_evaluate_prist_without_masks_and_with_limit(tmp_path: Path, runtime: Runtime) -> None:
+def test_evaluate_prist_without_masks_and_with_limit(tmp_path: Path, lite_runtime: Runtime) -> None:
     require_shared()
     images = tmp_path / "images"
     images.mkdir()
@@ -220,28 +207,28 @@ def test_evaluate_prist_without_masks_and_with_limit(tmp_path: Path, runtime: Ru
         prist_item("e1de30143f9c16b6.jpg", ["Where is the HDMI label?"]),
         prist_item("e1de30143f9c16b6.jpg", ["Where is the HDMI label?"]),
     ]))
-    result = evaluate_prist(runtime, dialogues, images, out_dir=tmp_path / "out", limit=2, progress=False)
+    result = evaluate_prist(lite_runtime, dialogues, images, out_dir=tmp_path / "out", limit=2, progress=False)
     assert result["counts"]["dialogues"] == 2 and result["counts"]["evaluated"] == 1
     assert result["counts"]["scored"] == 0 and result["overall"]["giou"] is None
     assert "iou_plot" not in result["files"] and Path(result["files"]["latency_plot"]).is_file()
     assert (tmp_path / "out" / "masks" / "1_e1de30143f9c16b6.png").is_file()
 
 
-def test_evaluate_prist_bad_inputs_are_one_line_errors(tmp_path: Path, runtime: Runtime) -> None:
+def test_evaluate_prist_bad_inputs_are_one_line_errors(tmp_path: Path, lite_runtime: Runtime) -> None:
     (tmp_path / "images").mkdir()
     with pytest.raises(BadInputError, match="not found"):
-        evaluate_prist(runtime, tmp_path / "nope.json", tmp_path / "images", out_dir=tmp_path / "out")
+        evaluate_prist(lite_runtime, tmp_path / "nope.json", tmp_path / "images", out_dir=tmp_path / "out")
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     with pytest.raises(BadInputError):
-        evaluate_prist(runtime, bad, tmp_path / "images", out_dir=tmp_path / "out")
+        evaluate_prist(lite_runtime, bad, tmp_path / "images", out_dir=tmp_path / "out")
     good = tmp_path / "ok.json"
     good.write_text(json.dumps([prist_item("a.jpg", ["hi"])]))
     with pytest.raises(BadInputError, match="images folder not found"):
-        evaluate_prist(runtime, good, tmp_path / "missing", out_dir=tmp_path / "out")
+        evaluate_prist(lite_runtime, good, tmp_path / "missing", out_dir=tmp_path / "out")
 
 
-def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, runtime: Runtime) -> None:
+def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, lite_runtime: Runtime) -> None:
     require_shared()
     images = tmp_path / "images"
     images.mkdir()
@@ -250,7 +237,7 @@ def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, runt
     dialogues.write_text(json.dumps([prist_item("e1de30143f9c16b6.jpg", ["Where is the HDMI label?"])] * 3))
 
     class Interrupting:
-        """The real runtime, with Ctrl-C arriving as the second dialogue starts."""
+        """The real lite_runtime, with Ctrl-C arriving as the second dialogue starts."""
 
         def __init__(self, inner: Runtime) -> None:
             self.inner, self.sessions = inner, 0
@@ -265,7 +252,7 @@ def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, runt
             return self.inner.new_session(**kwargs)
 
     with pytest.raises(KeyboardInterrupt):
-        evaluate_prist(Interrupting(runtime), dialogues, images, out_dir=tmp_path / "out", progress=False)  # type: ignore[arg-type]
+        evaluate_prist(Interrupting(lite_runtime), dialogues, images, out_dir=tmp_path / "out", progress=False)  # type: ignore[arg-type]
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert doc["interrupted"] is True and doc["counts"]["evaluated"] == 1
     assert doc["notes"][0] == "interrupted after 1 of 3 dialogue(s)"

@@ -19,26 +19,11 @@ from tools.backends.vlm_common.engine import SegVLMPredictor
 from tools.backends.vlm_common.generation import GenerationParams
 from tools.backends.vlm_common.loader import build_meta_model, expected_shapes, load_model
 from tools.backends.vlm_common.preprocess import preprocess_clip
-from tools.backends.vlm_common.testing import make_tiny_checkpoint
+from tools.backends.vlm_common.testing import ForceTokens, make_tiny_checkpoint
 
 IMAGE = Path("/work/shared/data/textcaps_hdmi.jpg")
 if not IMAGE.exists():  # pragma: no cover
     IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "textcaps_hdmi.jpg"
-
-
-class ForceSegAt:
-    def __init__(self, token: int, step: int) -> None:
-        self.token, self.target, self.step = token, step, 0
-
-    def __call__(self, input_ids, scores):
-        scores = scores.clone()
-        if self.step == self.target:
-            scores[:] = -float("inf")
-            scores[:, self.token] = 0.0
-        else:
-            scores[:, self.token] = -float("inf")
-        self.step += 1
-        return scores
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +73,10 @@ def test_lisa_two_turns_with_a_mask(tiny, image):
         return SegmentRequest(image=image, image_ref=ref, intent=Intent(target="port"), session_id="l",
                               dialogue=[DialogueTurn(role=r, text=t) for r, t in dialogue])
 
-    pred.generation = GenerationParams(max_new_tokens=5, logits_processor=(ForceSegAt(loaded.seg_token_idx, 99),))
+    pred.generation = GenerationParams(max_new_tokens=5, logits_processor=(ForceTokens(loaded.seg_token_idx, {99}),))
     r1 = backend.segment(req([("user", "What is the port ?")]))
     assert r1.text and r1.masks == []
-    pred.generation = GenerationParams(max_new_tokens=5, logits_processor=(ForceSegAt(loaded.seg_token_idx, 2),))
+    pred.generation = GenerationParams(max_new_tokens=5, logits_processor=(ForceTokens(loaded.seg_token_idx, {2}),))
     r2 = backend.segment(req([("user", "What is the port ?"), ("assistant", r1.text), ("user", "Please segment it .")]))
     assert len(r2.masks) == 1 and r2.masks[0].mask.array.shape == image.shape[:2]
     assert r2.evidence["position_rule"] == "predicting" and r2.evidence["reused_prompt_tokens"] > 0

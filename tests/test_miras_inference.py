@@ -16,7 +16,7 @@ from tools.backends.miras import MirasBackend
 from tools.backends.vlm_common.engine import SegVLMPredictor
 from tools.backends.vlm_common.generation import GenerationParams
 from tools.backends.vlm_common.loader import load_model
-from tools.backends.vlm_common.testing import make_tiny_checkpoint
+from tools.backends.vlm_common.testing import ForceTokens, make_tiny_checkpoint
 
 IMAGE = Path("/work/shared/data/textcaps_hdmi.jpg")
 if not IMAGE.exists():  # pragma: no cover
@@ -24,25 +24,6 @@ if not IMAGE.exists():  # pragma: no cover
 
 Q1 = "What is the HDMI label on the laptop ?"
 Q2 = "Please segment it ."
-
-
-class ForceTokens:
-    """Logits processor forcing ``token`` at the given generated steps (0-based), banning it elsewhere."""
-
-    def __init__(self, token: int, steps: set[int], ban: tuple[int, ...] = ()) -> None:
-        self.token, self.steps, self.ban, self.step = token, steps, ban, 0
-
-    def __call__(self, input_ids, scores):
-        scores = scores.clone()
-        if self.ban:
-            scores[:, list(self.ban)] = -float("inf")
-        if self.step in self.steps:
-            scores[:] = -float("inf")
-            scores[:, self.token] = 0.0
-        else:
-            scores[:, self.token] = -float("inf")
-        self.step += 1
-        return scores
 
 
 @pytest.fixture(scope="module")

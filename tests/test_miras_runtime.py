@@ -16,24 +16,7 @@ from tools.backends.miras import MirasBackend
 from tools.backends.vlm_common.engine import SegVLMPredictor
 from tools.backends.vlm_common.generation import GenerationParams
 from tools.backends.vlm_common.loader import load_model
-from tools.backends.vlm_common.testing import make_tiny_checkpoint
-
-
-class ForceSegAt:
-    """Logits processor: emit ``[SEG]`` at generated step ``step`` of every call, never elsewhere."""
-
-    def __init__(self, seg_id: int, step: int | None) -> None:
-        self.seg_id, self.step, self.count = seg_id, step, 0
-
-    def __call__(self, input_ids, scores):  # type: ignore[no-untyped-def]
-        scores = scores.clone()
-        if self.step is not None and self.count == self.step:
-            scores[:] = -float("inf")
-            scores[:, self.seg_id] = 0.0
-        else:
-            scores[:, self.seg_id] = -float("inf")
-        self.count += 1
-        return scores
+from tools.backends.vlm_common.testing import ForceTokens, make_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +33,14 @@ def test_prist_style_dialogue_through_the_runtime(tiny: dict[str, Path], tmp_pat
     sid = runtime.new_session()
     image = load_image_file(HDMI_JPG)
 
-    predictor.generation = GenerationParams(max_new_tokens=6, logits_processor=(ForceSegAt(loaded.seg_token_idx, None),))
+    predictor.generation = GenerationParams(max_new_tokens=6, logits_processor=(ForceTokens(loaded.seg_token_idx),))
     first = list(runtime.run_turn(sid, "What label is visible on the laptop?", image=image))
     done = first[-1].turn
     assert done is not None and not done.masks
     streamed = "".join(e.text for e in first if e.kind == "token")
     assert done.reply and streamed.strip() == done.reply.strip()  # the model's answer, streamed once
 
-    predictor.generation = GenerationParams(max_new_tokens=4, logits_processor=(ForceSegAt(loaded.seg_token_idx, 1),))
+    predictor.generation = GenerationParams(max_new_tokens=4, logits_processor=(ForceTokens(loaded.seg_token_idx, {1}),))
     final = list(runtime.run_turn(sid, "Please segment the conversation above to align with the provided answers."))
     done = final[-1].turn
     assert done is not None and done.act.value == "segment_request"

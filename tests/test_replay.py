@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,6 @@ def hdmi() -> Any:
     return load_image_file(HDMI_JPG)
 
 
-@pytest.fixture(scope="module")
-def lite() -> LiteBackend:
-    return LiteBackend()
-
-
-@pytest.fixture()
-def runtime(sqlite_url: str, lite: LiteBackend) -> Iterator[Runtime]:
-    rt = Runtime(memory=Memory(sqlite_url), backend=lite)
-    yield rt
-    rt.close()
 
 
 def record(rt: Runtime, image: Any, turns: list[str] = TURNS) -> str:
@@ -47,15 +36,15 @@ def record(rt: Runtime, image: Any, turns: list[str] = TURNS) -> str:
     return sid
 
 
-def test_lite_replay_of_lite_session_is_identical(tmp_path: Path, runtime: Runtime, hdmi: Any) -> None:
-    sid = record(runtime, hdmi)
-    stored = runtime.history(sid)
+def test_lite_replay_of_lite_session_is_identical(tmp_path: Path, lite_runtime: Runtime, hdmi: Any) -> None:
+    sid = record(lite_runtime, hdmi)
+    stored = lite_runtime.history(sid)
     segmenting = [t for t in stored.turns if t.role == "assistant" and t.masks]
     assert len(segmenting) == 2  # the third turn explains
 
     # a fresh backend instance: no cache shared with the recording
-    replayer = Runtime(memory=runtime.memory, backend=LiteBackend())
-    result = replay_session(runtime.memory, sid, replayer, out_dir=tmp_path)
+    replayer = Runtime(memory=lite_runtime.memory, backend=LiteBackend())
+    result = replay_session(lite_runtime.memory, sid, replayer, out_dir=tmp_path)
 
     assert result.replay_session_id and result.replay_session_id != sid
     assert result.ious == [1.0, 1.0]
@@ -70,19 +59,19 @@ def test_lite_replay_of_lite_session_is_identical(tmp_path: Path, runtime: Runti
     assert doc["backend"] == "lite" and doc["replay_backend"] == "lite"
     assert (out / "replay.png").read_bytes().startswith(b"\x89PNG")
     # the stored session is untouched; the replay is a new session with the same user turns
-    assert len(runtime.history(sid).turns) == len(stored.turns)
-    replayed = runtime.history(result.replay_session_id)
+    assert len(lite_runtime.history(sid).turns) == len(stored.turns)
+    replayed = lite_runtime.history(result.replay_session_id)
     assert replayed.session.title.startswith(REPLAY_TITLE_PREFIX)
     assert [t.text for t in replayed.turns if t.role == "user"] == TURNS
 
 
-def test_user_edits_are_skipped_and_reported_separately(tmp_path: Path, runtime: Runtime, hdmi: Any) -> None:
-    sid = record(runtime, hdmi, TURNS[:2])
-    edit = runtime.run_turn_sync(sid, "", prompts=Prompts(box=BoxPrompt(x0=205, y0=195, x1=270, y1=245)))
+def test_user_edits_are_skipped_and_reported_separately(tmp_path: Path, lite_runtime: Runtime, hdmi: Any) -> None:
+    sid = record(lite_runtime, hdmi, TURNS[:2])
+    edit = lite_runtime.run_turn_sync(sid, "", prompts=Prompts(box=BoxPrompt(x0=205, y0=195, x1=270, y1=245)))
     assert edit.act is Act.USER_EDIT and edit.masks
-    runtime.run_turn_sync(sid, "what is it?")
+    lite_runtime.run_turn_sync(sid, "what is it?")
 
-    result = replay_session(runtime.memory, sid, runtime, out_dir=tmp_path / "skip")
+    result = replay_session(lite_runtime.memory, sid, lite_runtime, out_dir=tmp_path / "skip")
     assert [s["turn"] for s in result.skipped] == [edit.turn_index]
     assert "cannot be re-run" in result.skipped[0]["reason"]
     assert any("user-edit" in n for n in result.notes)
@@ -91,29 +80,29 @@ def test_user_edits_are_skipped_and_reported_separately(tmp_path: Path, runtime:
     # the stored mask before the edit and the replay's mask at that point are the same lite mask
     assert record_["replay_iou"] == pytest.approx(record_["stored_iou"])
     assert len(result.user_edit_replay) == 1 and len(result.user_edit_stored) == 1
-    assert len(runtime.history(result.replay_session_id).turns) == 6  # 3 user turns + replies
+    assert len(lite_runtime.history(result.replay_session_id).turns) == 6  # 3 user turns + replies
 
-    copied = replay_session(runtime.memory, sid, runtime, out_dir=tmp_path / "copy", copy_user_edits=True)
-    history = runtime.history(copied.replay_session_id)
+    copied = replay_session(lite_runtime.memory, sid, lite_runtime, out_dir=tmp_path / "copy", copy_user_edits=True)
+    history = lite_runtime.history(copied.replay_session_id)
     edits = [m for m in history.masks if m.source == "user-edit"]
     assert len(edits) == len(edit.masks)
     assert np.array_equal(edits[0].mask().array, edit.masks[0].mask.array)
     assert history.current_mask is not None  # the explain turn after it sees the copied mask
 
 
-def test_failed_turns_are_skipped(tmp_path: Path, runtime: Runtime, hdmi: Any) -> None:
-    sid = record(runtime, hdmi, TURNS[:1])
-    pending = runtime.memory.add_user_turn(sid, "this one crashed")
-    runtime.memory.fail_turn(pending.id, "CUDA out of memory")
-    result = replay_session(runtime.memory, sid, runtime, out_dir=tmp_path)
+def test_failed_turns_are_skipped(tmp_path: Path, lite_runtime: Runtime, hdmi: Any) -> None:
+    sid = record(lite_runtime, hdmi, TURNS[:1])
+    pending = lite_runtime.memory.add_user_turn(sid, "this one crashed")
+    lite_runtime.memory.fail_turn(pending.id, "CUDA out of memory")
+    result = replay_session(lite_runtime.memory, sid, lite_runtime, out_dir=tmp_path)
     assert result.ious == [1.0]
     assert result.skipped[0]["reason"].startswith("stored turn is failed")
 
 
-def test_replay_all_with_a_factory_on_another_database(tmp_path: Path, runtime: Runtime, hdmi: Any) -> None:
-    first = record(runtime, hdmi, TURNS[:2])
-    second = record(runtime, hdmi, TURNS[:1])
-    runtime.new_session(title="empty")  # no turns: not replayed
+def test_replay_all_with_a_factory_on_another_database(tmp_path: Path, lite_runtime: Runtime, hdmi: Any) -> None:
+    first = record(lite_runtime, hdmi, TURNS[:2])
+    second = record(lite_runtime, hdmi, TURNS[:1])
+    lite_runtime.new_session(title="empty")  # no turns: not replayed
     other_db = f"sqlite:///{tmp_path / 'other.db'}"
     made: list[Runtime] = []
 
@@ -121,23 +110,23 @@ def test_replay_all_with_a_factory_on_another_database(tmp_path: Path, runtime: 
         made.append(Runtime(memory=Memory(other_db), backend=LiteBackend()))
         return made[-1]
 
-    doc = replay_all(runtime.memory, factory, out_dir=tmp_path / "all", progress=False)
+    doc = replay_all(lite_runtime.memory, factory, out_dir=tmp_path / "all", progress=False)
     assert doc["sessions"] == 2 and doc["overall"]["count"] == 3 and doc["overall"]["giou"] == 1.0
     assert {r["session_id"] for r in doc["per_session"]} == {first, second}
     assert (tmp_path / "all" / "replay_all.json").is_file() and (tmp_path / "all" / "replay_ious.png").is_file()
     assert (tmp_path / "all" / first / "replay.json").is_file()
     assert len(made) == 1
     # replays went to the other database; the source database is unchanged
-    assert len(runtime.list_sessions()) == 3
+    assert len(lite_runtime.list_sessions()) == 3
     with Memory(other_db) as other:
         assert len(other.list_sessions()) == 2
 
     # replaying in the same database: earlier replays are not replayed again
-    replay_all(runtime.memory, runtime, out_dir=tmp_path / "again", progress=False)
-    doc = replay_all(runtime.memory, runtime, out_dir=tmp_path / "again2", progress=False)
+    replay_all(lite_runtime.memory, lite_runtime, out_dir=tmp_path / "again", progress=False)
+    doc = replay_all(lite_runtime.memory, lite_runtime, out_dir=tmp_path / "again2", progress=False)
     assert doc["sessions"] == 2
 
 
-def test_unknown_session(tmp_path: Path, runtime: Runtime) -> None:
+def test_unknown_session(tmp_path: Path, lite_runtime: Runtime) -> None:
     with pytest.raises(UnknownSessionError):
-        replay_session(runtime.memory, "0" * 32, runtime, out_dir=tmp_path)
+        replay_session(lite_runtime.memory, "0" * 32, lite_runtime, out_dir=tmp_path)

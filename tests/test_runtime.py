@@ -19,11 +19,6 @@ from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import LiteBackend
 
 
-@pytest.fixture(scope="module")
-def lite() -> LiteBackend:
-    return LiteBackend()
-
-
 @pytest.fixture()
 def runtime(db_url: str, lite: LiteBackend) -> Iterator[Runtime]:
     rt = Runtime(memory=Memory(db_url), backend=lite)

@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--auth", help="user:pass, or a file with one user:pass per line")
+    serve.add_argument("--concurrency", type=int, default=4, help="turns that run at the same time (default 4)")
+    serve.add_argument(
+        "--anonymous",
+        choices=["browser", "shared"],
+        default="browser",
+        help="without login: sessions private per browser (default) or shared (single-user local use)",
+    )
     _add_db(serve)
     _add_backend(serve)
 
@@ -343,7 +350,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui import serve
 
     runtime = Runtime.from_settings(_settings(args))
-    serve(runtime, host=args.host, port=args.port, auth=args.auth)
+    serve(runtime, host=args.host, port=args.port, auth=args.auth, concurrency=args.concurrency, anonymous=args.anonymous)
     return EXIT_OK
 
 

@@ -263,18 +263,25 @@ class Memory:
     def _insert_turn_row(
         db: Session, session: SessionRow, text: str, image_sha: str | None, act: str | None, index: int
     ) -> TurnRecord:
-        if image_sha is not None and db.get(ImageRow, str(image_sha)) is None:
+        turns_t, images_t = cast(sa.Table, TurnRow.__table__), cast(sa.Table, ImageRow.__table__)
+        if image_sha is not None and db.scalar(
+            sa.select(images_t.c.sha256).where(images_t.c.sha256 == str(image_sha))
+        ) is None:
             raise UnknownImageError(f"unknown image: {convert.one_line(image_sha, 80)}")
-        turn = TurnRow(
-            session_id=session.id, index=index, role="user",
-            text=convert.db_text(text), act=_opt_str(act), status="pending", image_sha=image_sha,
-        )
-        db.add(turn)
-        session.updated_at = utcnow()
+        now = utcnow()
+        row = db.execute(
+            sa.insert(turns_t)
+            .values(
+                session_id=session.id, index=index, role="user", text=convert.db_text(text),
+                act=_opt_str(act), status="pending", image_sha=image_sha, created_at=now,
+            )
+            .returning(*turns_t.c)
+        ).one()
+        changes: dict[str, object] = {"updated_at": now}
         if not session.title:
-            session.title = convert.title_from(text) or None
-        db.flush()
-        return convert.turn_record(turn)
+            changes["title"] = convert.title_from(text) or None
+        db.execute(sa.update(SessionRow).where(SessionRow.id == session.id).values(**changes))
+        return convert.turn_record(row)  # type: ignore[arg-type]
 
     def _user_turn(self, db: Session, user_turn_id: int) -> TurnRow:
         turn = db.get(TurnRow, _as_id(user_turn_id, UnknownTurnError, "user turn"))

@@ -171,3 +171,35 @@ def make_tiny_checkpoint(root: str | os.PathLike[str], variant: Variant = "miras
                                     clip_dir=clip)
     return {"model_dir": model_dir, "convnext": conv, "clip": clip, "model": model, "tokenizer": tok,
             "config": raw}
+
+
+class ForceTokens:
+    """Logits processor that forces ``token`` at chosen generated steps and bans it elsewhere.
+
+    Used by tests and benchmarks to make random-weight models emit ``[SEG]`` where wanted.
+
+    Arguments:
+      token: the id to force (usually the ``[SEG]`` id).
+      steps: 0-based generated steps at which ``token`` is forced (empty: never).
+      ban: ids banned at every step (e.g. EOS, to get a fixed output length).
+      vocab_used: ban ids at and above this (ids a tokenizer cannot decode); None keeps all.
+    """
+
+    def __init__(self, token: int, steps: set[int] | frozenset[int] = frozenset(), ban: tuple[int, ...] = (),
+                 vocab_used: int | None = None) -> None:
+        self.token, self.steps, self.ban, self.vocab_used, self.step = token, set(steps), ban, vocab_used, 0
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Return the adjusted scores for this step."""
+        scores = scores.clone()
+        if self.ban:
+            scores[:, list(self.ban)] = -float("inf")
+        if self.vocab_used is not None:
+            scores[:, self.vocab_used:] = -float("inf")
+        if self.step in self.steps:
+            scores[:] = -float("inf")
+            scores[:, self.token] = 0.0
+        else:
+            scores[:, self.token] = -float("inf")
+        self.step += 1
+        return scores
