@@ -25,6 +25,7 @@ from agent.memory import Memory, ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
 from graphs import replies
 from graphs.state import ToolCallLog, TurnInput, TurnState
+from graphs.streaming import ChunkCoalescer
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 
 Route = Literal["segment", "explain", "use_tool", "respond"]
@@ -149,14 +150,18 @@ def build_turn_graph(
             prompts=state.prompts,
         )
         streamed: list[str] = []
+        coalesce = ChunkCoalescer(lambda text: _emit({"type": "token", "text": text}))
 
         def stream_text(chunk: str) -> None:
             streamed.append(chunk)
-            _emit({"type": "token", "text": chunk})
+            coalesce(chunk)
 
         request.on_text = stream_text
         start = time.perf_counter()
-        result, log = _call_tool(segment_tool, {"target": target_phrase(state.intent) or state.user_text, "request": request})
+        try:
+            result, log = _call_tool(segment_tool, {"target": target_phrase(state.intent) or state.user_text, "request": request})
+        finally:
+            coalesce.flush()
         backend_ms = (time.perf_counter() - start) * 1000
         assert isinstance(result, SegmentResult)
         if state.act is Act.USER_EDIT:
@@ -186,16 +191,20 @@ def build_turn_graph(
             previous_mask=state.previous_mask,
             result=result,
         )
+        coalesce = ChunkCoalescer(lambda text: _emit({"type": "token", "text": text}))
         start = time.perf_counter()
-        text, log = _call_tool(
-            explain_tool,
-            {
-                "question": state.user_text,
-                "request": request,
-                # A generating backend already streamed this turn's answer while segmenting.
-                "on_chunk": None if state.streamed_text else (lambda c: _emit({"type": "token", "text": c})),
-            },
-        )
+        try:
+            text, log = _call_tool(
+                explain_tool,
+                {
+                    "question": state.user_text,
+                    "request": request,
+                    # A generating backend already streamed this turn's answer while segmenting.
+                    "on_chunk": None if state.streamed_text else coalesce,
+                },
+            )
+        finally:
+            coalesce.flush()
         backend_ms = (time.perf_counter() - start) * 1000
         return {
             "explanation": str(text or ""),
