@@ -114,9 +114,13 @@ def polish(an: ImageAnalysis, seed: np.ndarray) -> np.ndarray:
 
 
 def region_at(
-    an: ImageAnalysis, x: float, y: float, within: np.ndarray | None = None
+    an: ImageAnalysis, x: float, y: float, within: np.ndarray | None = None, max_fraction: float = 0.12
 ) -> np.ndarray:
-    """Return the object-like superpixel under a click (coarse if it is not background, else fine, else a disk)."""
+    """Return the superpixel under a click: the coarsest that is object-sized (at most
+    ``max_fraction`` of the image, not background), else the finest, else a disk.
+
+    One click should add about one part; a quarter of the photo for one click surprises people.
+    """
     h, w = an.shape
     xi, yi = int(min(max(x, 0), w - 1)), int(min(max(y, 0), h - 1))
     radius = 0.03 * (h * h + w * w) ** 0.5
@@ -131,8 +135,12 @@ def region_at(
             if region.any() and region.sum() <= 0.9 * within.sum():
                 return region
             continue
-        if frac <= 0.4 and borders < 3:
+        if frac <= max_fraction and borders < 3:
             return region
+    if within is None:  # no object-sized region: take the finest piece unless it is huge
+        fine = an.levels[0] == an.levels[0][yi, xi]
+        if fine.mean() <= 0.4:
+            return fine
     d = disk((h, w), xi, yi, radius)
     return d & within if within is not None else d
 
