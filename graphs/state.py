@@ -5,19 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.images import LoadedImage
+from agent.memory import ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut, Prompts
 from tools.backends.base import SegmentResult
-
-
-@dataclass
-class ToolCallLog:
-    """One tool call of the turn, as memory stores it."""
-
-    tool: str
-    args: dict[str, object]
-    duration_ms: float
-    status: str = "ok"
-    error: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -68,7 +58,7 @@ class TurnState(TurnInput):
     """respond: the assistant's message."""
     masks: list[MaskOut] = field(default_factory=list)
     """respond: masks stored with this turn (best first)."""
-    tool_calls: list[ToolCallLog] = field(default_factory=list)
+    tool_calls: list[ToolCallIn] = field(default_factory=list)
     """segment/explain/use_tool: calls made this turn (appended)."""
     assistant_turn_id: int | None = None
     """remember: id of the stored assistant turn."""

@@ -24,7 +24,7 @@ from agent.intent import IntentTracker, target_phrase
 from agent.memory import Memory, ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
 from graphs import replies
-from graphs.state import ToolCallLog, TurnInput, TurnState
+from graphs.state import TurnInput, TurnState
 from graphs.streaming import ChunkCoalescer
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 
@@ -40,7 +40,7 @@ def _emit(event: dict[str, Any]) -> None:
     writer(event)
 
 
-def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallLog]:
+def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
     """Invoke a tool through LangChain's tool-call path; return its artifact and a log entry."""
     start = time.perf_counter()
     call = {"type": "tool_call", "id": uuid.uuid4().hex, "name": tool.name, "args": args}
@@ -48,7 +48,7 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallLog]:
     duration = (time.perf_counter() - start) * 1000
     logged_args: dict[str, object] = {k: v for k, v in args.items() if isinstance(v, str | int | float | bool)}
     artifact = getattr(message, "artifact", None)
-    return artifact, ToolCallLog(tool=tool.name, args=logged_args, duration_ms=duration)
+    return artifact, ToolCallIn(tool=tool.name, args=logged_args, duration_ms=duration)
 
 
 def _tool_triggers(tool: BaseTool) -> list[re.Pattern[str]]:
@@ -267,7 +267,7 @@ def build_turn_graph(
             reply=state.reply,
             intent=intent,
             masks=state.masks,
-            tool_calls=[ToolCallIn(tool=c.tool, args=c.args, duration_ms=c.duration_ms, status=c.status, error=c.error) for c in state.tool_calls],
+            tool_calls=state.tool_calls,
             latency_ms=(time.perf_counter() - state.started_at) * 1000 if state.started_at else 0.0,
         )
         update: dict[str, Any] = {"assistant_turn_id": record.id}
