@@ -62,7 +62,7 @@ def test_default_install_imports_without_torch() -> None:
     """The app, graph and lite backend must not import torch (the default install has none)."""
     code = (
         "import sys\n"
-        "import app, graphs.runtime, tools.backends.lite, ui.cli\n"
+        "import app, graphs.runtime, graphs.replay, graphs.evaluate, tools.backends.lite, ui.cli, ui.app\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'segment_anything', 'timm') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
