@@ -7,7 +7,7 @@ import zipfile
 from typing import TYPE_CHECKING, NamedTuple
 
 from graphs.export import coco_annotations, export_zip, mask_filename
-from ui.files import FileStore
+from ui.files import FileStore, content_key
 
 if TYPE_CHECKING:
     from agent.memory import MaskRecord, Memory, SessionHistory
@@ -23,6 +23,16 @@ class Exports(NamedTuple):
 
 
 NO_EXPORTS = Exports(None, None, None, None)
+
+
+def _mask_png(files: FileStore, mask: MaskRecord) -> bytes:
+    """PNG bytes of a stored mask, encoded once per app and kept by the mask's content.
+
+    Stored masks never change; without the cache the exports written after every turn decoded
+    and re-encoded every mask of the session again, a cost that grew with the session.
+    """
+    key = content_key("mask-png", mask.rle.get("size"), mask.rle.get("counts"))
+    return files.memo_bytes(key, lambda: mask.mask().to_png())
 
 
 def write_exports(
@@ -44,13 +54,13 @@ def write_exports(
     mask_png = None
     if current is not None:
         mask_png = out / mask_filename(current)
-        mask_png.write_bytes(current.mask().to_png())
+        mask_png.write_bytes(_mask_png(files, current))
     coco = json.dumps(coco_annotations(history), indent=2).encode()
     coco_json = out / f"pixelrs_masks_{short}.json"
     coco_json.write_bytes(coco)
     masks_zip = out / f"pixelrs_masks_{short}.zip"
     with zipfile.ZipFile(masks_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for mask in history.masks:
-            archive.writestr(mask_filename(mask), mask.mask().to_png())
+            archive.writestr(mask_filename(mask), _mask_png(files, mask))
         archive.writestr("masks.json", coco)
     return Exports(str(mask_png) if mask_png else None, str(masks_zip), str(coco_json), str(session_zip))

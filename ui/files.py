@@ -14,6 +14,7 @@ import tempfile
 import threading
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def content_key(*parts: object) -> str:
     return digest.hexdigest()
 
 
+MEMO_ITEMS = 4096
+"""How many small byte strings (export mask PNGs) a :class:`FileStore` keeps in memory."""
+
+
 class FileStore:
     """A temporary folder of PNGs and exports that Gradio is allowed to serve."""
 
@@ -48,6 +53,7 @@ class FileStore:
         (self.root / "img").mkdir(exist_ok=True)
         (self.root / "exports").mkdir(exist_ok=True)
         self._lock = threading.Lock()
+        self._memo: OrderedDict[str, bytes] = OrderedDict()
         # a folder this store made is removed on close(), or at the latest when Python exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.root), True) if self._owned else None
 
@@ -64,6 +70,20 @@ class FileStore:
         if not path.exists():
             self._write_atomic(path, make())
         return str(path)
+
+    def memo_bytes(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """Bytes kept in memory under ``key`` (the last :data:`MEMO_ITEMS`), made by ``make()`` on a miss."""
+        with self._lock:
+            data = self._memo.get(key)
+            if data is not None:
+                self._memo.move_to_end(key)
+                return data
+        data = make()
+        with self._lock:
+            self._memo[key] = data
+            while len(self._memo) > MEMO_ITEMS:
+                self._memo.popitem(last=False)
+        return data
 
     def export_dir(self, session_id: str) -> Path:
         """Make a fresh folder for one export of a session, removing its older exports."""
