@@ -7,16 +7,15 @@ content-addressed (decoded images by sha256), so they are safe to share between 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from agent.errors import BackendError, PixelrsError
+from agent.cache import ByteLRU
+from agent.errors import PixelrsError
 from agent.images import LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker
 from agent.memory import Memory, SessionHistory, SessionSummary
@@ -71,32 +70,18 @@ class ImageCache:
 
     def __init__(self, memory: Memory, max_bytes: int = 512 * 2**20) -> None:
         self._memory = memory
-        self._max_bytes = max_bytes
-        self._items: OrderedDict[str, LoadedImage] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._images = ByteLRU(max_bytes)
 
     def put(self, image: LoadedImage) -> None:
         """Remember an image decoded elsewhere (e.g. just uploaded)."""
-        with self._lock:
-            if image.ref.sha256 in self._items:
-                self._items.move_to_end(image.ref.sha256)
-                return
-            self._items[image.ref.sha256] = image
-            self._bytes += image.rgb.nbytes
-            while self._bytes > self._max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= old.rgb.nbytes
+        if image.ref.sha256 not in self._images:
+            self._images.put(image.ref.sha256, image)
 
     def get(self, sha256: str) -> LoadedImage:
         """Return the decoded image for a stored sha, decoding from memory on a miss."""
-        with self._lock:
-            hit = self._items.get(sha256)
-            if hit is not None:
-                self._items.move_to_end(sha256)
-                return hit
-        image = decode_image(self._memory.image_bytes(sha256))
-        self.put(image)
+        image: LoadedImage = self._images.get_or_create(
+            sha256, lambda: decode_image(self._memory.image_bytes(sha256))
+        )
         return image
 
 
@@ -273,6 +258,4 @@ def _describe_failure(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
         return "the model ran out of GPU memory on this turn; try a smaller image or another backend."
-    if isinstance(exc, BackendError):
-        return exc.one_line()
     return f"this turn failed ({name}: {text[:300]}); the session is kept, you can try again."

@@ -78,6 +78,10 @@ def build_turn_graph(
     """
     routed_tools = [(tool, _tool_triggers(tool)) for tool in extra_tools]
 
+    def triggered_tool(text: str) -> BaseTool | None:
+        """Return the first extra tool whose trigger matches the user text, if any."""
+        return next((tool for tool, triggers in routed_tools if any(t.search(text) for t in triggers)), None)
+
     def recall(state: TurnState) -> dict[str, Any]:
         """Load the session, store the new image and commit the user's message (pending)."""
         image_sha = None
@@ -125,9 +129,8 @@ def build_turn_graph(
 
     def route(state: TurnState) -> Route:
         """Pick the next node from the act (and extra tools' triggers)."""
-        for _tool, triggers in routed_tools:
-            if any(t.search(state.user_text) for t in triggers):
-                return "use_tool"
+        if triggered_tool(state.user_text) is not None:
+            return "use_tool"
         if state.image is None:
             return "respond"
         if state.act.segments:
@@ -214,14 +217,14 @@ def build_turn_graph(
 
     def use_tool(state: TurnState) -> dict[str, Any]:
         """Answer with the first extra tool whose trigger matches the user text."""
-        for tool, triggers in routed_tools:
-            if any(t.search(state.user_text) for t in triggers):
-                _emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
-                artifact, log = _call_tool(tool, {"query": state.user_text})
-                text = str(artifact if artifact is not None else "")
-                _emit({"type": "token", "text": text})
-                return {"explanation": text, "tool_calls": [*state.tool_calls, log]}
-        return {}
+        tool = triggered_tool(state.user_text)
+        if tool is None:
+            return {}
+        _emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
+        artifact, log = _call_tool(tool, {"query": state.user_text})
+        text = str(artifact if artifact is not None else "")
+        _emit({"type": "token", "text": text})
+        return {"explanation": text, "tool_calls": [*state.tool_calls, log]}
 
     def respond(state: TurnState) -> dict[str, Any]:
         """Compose the assistant message and the masks to store with it."""

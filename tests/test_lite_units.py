@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.cache import ByteLRU
 from agent.types import Intent, IntentOp, Relation
-from tools.backends.lite.cache import ByteLRU
 from tools.backends.lite.colours import colour_map, dominant, histogram
 from tools.backends.lite.cues import from_intent, parse_phrase, quoted, strip_relations
 from tools.backends.lite.ocr import OcrWord, split_line

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from agent.cache import ByteLRU
 from agent.errors import BadInputError
 from agent.types import ImageRef, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
 from tools.backends.lite.analysis import ImageAnalysis, analyse
-from tools.backends.lite.cache import ByteLRU
 from tools.backends.lite.cues import from_intent
 from tools.backends.lite.explain import describe_mask
 from tools.backends.lite.geometry import iou

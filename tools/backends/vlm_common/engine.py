@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from agent.cache import ByteLRU
 from agent.types import Prompts
 
-from .cache import ByteLRU
 from .config import IMAGE_PLACEHOLDER, SegPosition
 from .conversation import build_prompt, tokenize_prompt
 from .generation import GenerationParams, TokenSampler

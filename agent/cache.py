@@ -1,4 +1,8 @@
-"""A thread-safe LRU cache bounded by bytes, for per-image analysis (OCR, superpixels, colours)."""
+"""A thread-safe least-recently-used map bounded by the bytes of its values.
+
+One implementation serves every content-keyed cache: decoded images in the runtime, per-image
+analysis in the ``lite`` backend, image features and session KV caches in MIRAS/LISA.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,11 @@ def nbytes_of(value: Any) -> int:
 
 
 class ByteLRU:
-    """Least-recently-used mapping that evicts oldest entries once their total size exceeds a budget."""
+    """LRU mapping that evicts the oldest entries once their total size exceeds ``max_bytes``.
+
+    Each entry's size is given to :meth:`put` or estimated with ``sizeof``. A value larger than
+    the whole budget is not kept (and evicts nothing).
+    """
 
     def __init__(self, max_bytes: int, sizeof: Callable[[Any], int] = nbytes_of) -> None:
         self.max_bytes = int(max_bytes)
@@ -69,20 +77,23 @@ class ByteLRU:
             self._items.move_to_end(key)
             return item[0]
 
-    def put(self, key: Hashable, value: Any) -> None:
-        """Store a value, then evict least-recently-used entries until the budget holds."""
-        size = self._sizeof(value)
+    def put(self, key: Hashable, value: Any, nbytes: int | None = None) -> None:
+        """Store a value (replacing any old one), then evict least-recently-used entries to the budget."""
+        size = self._sizeof(value) if nbytes is None else int(nbytes)
         with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            if size > self.max_bytes:  # larger than the whole budget: not kept, others stay
+            self._drop(key)
+            if size > self.max_bytes:
                 return
             self._items[key] = (value, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
+
+    def pop(self, key: Hashable) -> Any | None:
+        """Remove and return the value, or None."""
+        with self._lock:
+            return self._drop(key)
 
     def get_or_create(self, key: Hashable, factory: Callable[[], Any]) -> Any:
         """Return the cached value or build it once, even when several threads ask at the same time."""
@@ -107,15 +118,15 @@ class ByteLRU:
             self._key_locks.pop(key, None)
         return value
 
-    def discard(self, key: Hashable) -> None:
-        """Drop one entry if present."""
-        with self._lock:
-            item = self._items.pop(key, None)
-            if item is not None:
-                self._bytes -= item[1]
-
     def clear(self) -> None:
         """Drop everything."""
         with self._lock:
             self._items.clear()
             self._bytes = 0
+
+    def _drop(self, key: Hashable) -> Any | None:
+        item = self._items.pop(key, None)
+        if item is None:
+            return None
+        self._bytes -= item[1]
+        return item[0]
