@@ -33,7 +33,9 @@ class Mask:
         arr = np.asarray(self.array)
         if arr.ndim != 2:
             raise ValueError(f"a mask must be 2-D (H, W), got shape {arr.shape}")
-        object.__setattr__(self, "array", arr.astype(bool, copy=False))
+        # Always C-ordered bool: model code (OpenCV included) must see the same bytes whether
+        # the mask came from a backend or from an RLE decode (pycocotools returns Fortran order).
+        object.__setattr__(self, "array", np.ascontiguousarray(arr, dtype=bool))
 
     @property
     def height(self) -> int:
@@ -48,7 +50,7 @@ class Mask:
     @property
     def area(self) -> int:
         """Number of foreground pixels."""
-        return int(self.array.sum())
+        return int(np.count_nonzero(self.array))
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -65,15 +67,21 @@ class Mask:
 
     def to_rle(self) -> dict[str, Any]:
         """Encode as COCO RLE with a JSON-ready ``counts`` string."""
-        rle = coco_mask.encode(np.asfortranarray(self.array.astype(np.uint8)))
-        return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+        rle = coco_mask.encode(np.asfortranarray(self.array, dtype=np.uint8))  # one copy, not two
+        return {
+            "size": [int(rle["size"][0]), int(rle["size"][1])],
+            "counts": rle["counts"].decode("ascii"),
+        }
 
     @classmethod
     def from_rle(cls, rle: dict[str, Any]) -> Mask:
         """Decode a COCO RLE (``counts`` as str or bytes)."""
         counts = rle["counts"]
-        encoded = {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-        return cls(coco_mask.decode(encoded).astype(bool))
+        encoded = {
+            "size": list(rle["size"]),
+            "counts": counts.encode("ascii") if isinstance(counts, str) else counts,
+        }
+        return cls(coco_mask.decode(encoded))
 
     def to_png(self) -> bytes:
         """Encode as a 1-bit PNG (foreground 255)."""
@@ -162,7 +170,15 @@ class Intent(BaseModel):
 
     def revised(self, *, turn: int, op: IntentOp, **changes: Any) -> Intent:
         """Return a copy with ``changes`` applied and a history entry appended for ``turn``."""
-        updated = self.model_copy(update={**changes, "op": op}, deep=True)
+        # Fresh containers, shared immutable items: a deep copy would grow with the history.
+        fresh: dict[str, Any] = {
+            "attributes": dict(self.attributes),
+            "relations": list(self.relations),
+            "exclusions": list(self.exclusions),
+            "history": list(self.history),
+        }
+        fresh.update({k: _fresh_container(v) for k, v in changes.items()})
+        updated = self.model_copy(update={**fresh, "op": op})
         updated.history.append(
             IntentRevision(
                 turn=turn,
@@ -187,6 +203,15 @@ class Intent(BaseModel):
         if self.exclusions:
             parts.append(f"(not: {', '.join(self.exclusions)})")
         return " ".join(parts)
+
+
+def _fresh_container(value: Any) -> Any:
+    """Return a shallow copy of a list or dict (so intents never share containers), else the value."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
 
 
 Role = Literal["user", "assistant"]

@@ -8,13 +8,12 @@ content-addressed (decoded images by sha256), so they are safe to share between 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from agent.cache import ByteLRU
 from agent.errors import PixelrsError
 from agent.images import LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker
@@ -22,8 +21,9 @@ from agent.memory import Memory, SessionHistory, SessionSummary
 from agent.settings import Settings
 from agent.text import clean_user_text
 from agent.types import Act, Intent, MaskOut, Prompts
+from graphs.caches import ImageCache, MaskCache
 from graphs.state import TurnInput
-from graphs.turn import build_turn_graph
+from graphs.turn import TurnContext, build_turn_graph
 from tools.backends.base import Backend
 from tools.explain import ExplainTool
 from tools.registry import create_backend, extra_tools
@@ -65,26 +65,6 @@ class TurnEvent:
     turn: TurnSummary | None = None
 
 
-class ImageCache:
-    """Decoded images by sha256, LRU-bounded by pixel bytes; shared safely between threads."""
-
-    def __init__(self, memory: Memory, max_bytes: int = 512 * 2**20) -> None:
-        self._memory = memory
-        self._images = ByteLRU(max_bytes)
-
-    def put(self, image: LoadedImage) -> None:
-        """Remember an image decoded elsewhere (e.g. just uploaded)."""
-        if image.ref.sha256 not in self._images:
-            self._images.put(image.ref.sha256, image)
-
-    def get(self, sha256: str) -> LoadedImage:
-        """Return the decoded image for a stored sha, decoding from memory on a miss."""
-        image: LoadedImage = self._images.get_or_create(
-            sha256, lambda: decode_image(self._memory.image_bytes(sha256))
-        )
-        return image
-
-
 class Runtime:
     """Runs turns and manages sessions over one memory and one backend."""
 
@@ -100,6 +80,7 @@ class Runtime:
         self.backend = backend
         self.tracker = tracker or RuleIntentTracker()
         self.images = ImageCache(memory)
+        self.masks = MaskCache()
         self.extra_tools = list(tools)
         self.graph = build_turn_graph(
             segment_tool=SegmentTool(backend=backend),
@@ -107,6 +88,7 @@ class Runtime:
             tracker=self.tracker,
             memory=memory,
             load_image=self.images.get,
+            masks=self.masks,
             extra_tools=self.extra_tools,
         )
 
@@ -118,7 +100,9 @@ class Runtime:
         if callable(prepare):
             prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
         memory = Memory(settings.resolved_db_url())
-        return cls(memory=memory, backend=backend, tools=extra_tools(backend=backend, memory=memory))
+        return cls(
+            memory=memory, backend=backend, tools=extra_tools(backend=backend, memory=memory)
+        )
 
     @property
     def backend_name(self) -> str:
@@ -166,48 +150,121 @@ class Runtime:
 
         Bad input (empty/huge text, non-image upload, unknown session) yields one ``error``
         event and stores nothing. A failure after the user's message was stored marks that
-        turn failed with its error; the session stays usable.
+        turn failed with its error; the session stays usable. Events come through LangGraph's
+        custom stream, so a consumer sees each one while the turn is still running.
         """
+        return self._turn(
+            session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner
+        )
+
+    def run_turn_sync(
+        self,
+        session_id: str,
+        text: str | None,
+        *,
+        on_event: Callable[[TurnEvent], None] | None = None,
+        image: bytes | LoadedImage | None = None,
+        image_name: str = "image",
+        prompts: Prompts | None = None,
+        owner: str | None = None,
+    ) -> TurnSummary:
+        """Run a turn to completion on this thread; raise :class:`PixelrsError` with the one-line error if it failed.
+
+        ``on_event`` (optional) is called inline with every event as it happens, ending with
+        ``done`` or ``error``. This is the cheap path (no thread hand-offs): the CLI, replay,
+        evaluation and benchmarks use it.
+        """
+        summary: TurnSummary | None = None
+        sink = on_event or _ignore
+        for event in self._turn(
+            session_id,
+            text,
+            image=image,
+            image_name=image_name,
+            prompts=prompts,
+            owner=owner,
+            on_event=sink,
+        ):
+            sink(event)
+            if event.kind == "error":
+                raise PixelrsError(event.message)
+            summary = event.turn
+        assert summary is not None
+        return summary
+
+    def _turn(
+        self,
+        session_id: str,
+        text: str | None,
+        *,
+        image: bytes | LoadedImage | None,
+        image_name: str,
+        prompts: Prompts | None,
+        owner: str | None,
+        on_event: Callable[[TurnEvent], None] | None = None,
+    ) -> Iterator[TurnEvent]:
+        """Run one turn; yield every event, or with ``on_event`` send events to it inline and yield only the end."""
         started = time.perf_counter()
         prompts = prompts or Prompts()
         try:
             if not prompts.empty and not (text or "").strip():
-                text = "(correction: box)" if prompts.box is not None else f"(correction: {len(prompts.points)} click(s))"
+                text = (
+                    "(correction: box)"
+                    if prompts.box is not None
+                    else f"(correction: {len(prompts.points)} click(s))"
+                )
             cleaned = clean_user_text(text)
-            loaded = image if isinstance(image, LoadedImage) or image is None else decode_image(image, name=image_name)
+            loaded = (
+                image
+                if isinstance(image, LoadedImage) or image is None
+                else decode_image(image, name=image_name)
+            )
         except PixelrsError as exc:
             yield TurnEvent(kind="error", message=exc.one_line())
             return
         if loaded is not None:
             self.images.put(loaded)
         state = TurnInput(
-            session_id=session_id, user_text=cleaned, new_image=loaded, prompts=prompts, owner=owner, started_at=started
+            session_id=session_id,
+            user_text=cleaned,
+            new_image=loaded,
+            prompts=prompts,
+            owner=owner,
+            started_at=started,
         )
-        user_turn_id: int | None = None
+        stored: list[int] = []  # the user turn's id, once committed
         final: dict[str, Any] = {}
+
+        def forward(payload: dict[str, Any]) -> TurnEvent | None:
+            if payload.get("type") == "stored":
+                stored.append(int(payload["user_turn_id"]))
+            return self._to_event(payload)
+
+        def send_inline(payload: dict[str, Any]) -> None:
+            event = forward(payload)
+            if event is not None and on_event is not None:
+                on_event(event)
+
         try:
-            for mode, payload in self.graph.stream(state, stream_mode=["custom", "updates"]):
-                if not isinstance(payload, dict):
-                    continue
-                if mode == "updates":
-                    for update in payload.values():
-                        if isinstance(update, dict):
-                            final.update(update)
-                    continue
-                event = self._to_event(payload)
-                if payload.get("type") == "stored":
-                    user_turn_id = int(payload["user_turn_id"])
-                if event is not None:
-                    yield event
+            if on_event is not None:
+                context = TurnContext(emit=send_inline)
+                for update in self.graph.stream(state, stream_mode="updates", context=context):
+                    _merge_update(final, update)
+            else:
+                for mode, payload in self.graph.stream(state, stream_mode=["custom", "updates"]):
+                    if mode == "updates":
+                        _merge_update(final, payload)
+                    elif isinstance(payload, dict) and (event := forward(payload)) is not None:
+                        yield event
         except Exception as exc:  # noqa: BLE001 - any failure must leave the session usable
             message = exc.one_line() if isinstance(exc, PixelrsError) else _describe_failure(exc)
-            if user_turn_id is not None:
-                self.memory.fail_turn(user_turn_id, message)
+            if stored:
+                self.memory.fail_turn(stored[0], message)
             yield TurnEvent(kind="error", message=message)
             return
         except BaseException:  # interrupted (Ctrl-C, client gone): keep the message, mark the turn
-            if user_turn_id is not None and not final.get("assistant_turn_id"):
-                self.memory.fail_turn(user_turn_id, "interrupted before the answer was stored")
+            if stored and not final.get("assistant_turn_id"):
+                self.memory.fail_turn(stored[0], "interrupted before the answer was stored")
             raise
         summary = TurnSummary(
             session_id=session_id,
@@ -219,28 +276,26 @@ class Runtime:
             latency_ms=(time.perf_counter() - started) * 1000,
             backend_ms=float(final.get("backend_ms", 0.0)),
         )
-        yield TurnEvent(kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks)
-
-    def run_turn_sync(self, session_id: str, text: str | None, **kwargs: Any) -> TurnSummary:
-        """Run a turn to completion; raise :class:`PixelrsError` with the one-line error if it failed."""
-        summary: TurnSummary | None = None
-        for event in self.run_turn(session_id, text, **kwargs):
-            if event.kind == "error":
-                raise PixelrsError(event.message)
-            if event.kind == "done":
-                summary = event.turn
-        assert summary is not None
-        return summary
+        yield TurnEvent(
+            kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
+        )
 
     @staticmethod
     def _to_event(payload: dict[str, Any]) -> TurnEvent | None:
         kind = payload.get("type")
         if kind == "progress":
-            return TurnEvent(kind="progress", stage=payload.get("stage", ""), message=payload.get("message", ""))
+            return TurnEvent(
+                kind="progress", stage=payload.get("stage", ""), message=payload.get("message", "")
+            )
         if kind == "stored":
             return TurnEvent(kind="stored")
         if kind == "intent":
-            return TurnEvent(kind="intent", act=payload["act"], intent=payload["intent"], message=payload.get("reason", ""))
+            return TurnEvent(
+                kind="intent",
+                act=payload["act"],
+                intent=payload["intent"],
+                message=payload.get("reason", ""),
+            )
         if kind == "mask":
             return TurnEvent(kind="mask", masks=list(payload.get("masks", [])))
         if kind == "token":
@@ -252,10 +307,24 @@ class Runtime:
         self.memory.close()
 
 
+def _ignore(_event: TurnEvent) -> None:
+    """Drop an event (the sink when nobody listens)."""
+
+
+def _merge_update(final: dict[str, Any], update: Any) -> None:
+    """Fold one ``updates``-mode chunk (``{node: changes}``) into the turn's final values."""
+    if isinstance(update, dict):
+        for changes in update.values():
+            if isinstance(changes, dict):
+                final.update(changes)
+
+
 def _describe_failure(exc: BaseException) -> str:
     """One line for an unexpected failure, naming GPU out-of-memory plainly."""
     name = type(exc).__name__
     text = " ".join(str(exc).split())
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
-        return "the model ran out of GPU memory on this turn; try a smaller image or another backend."
+        return (
+            "the model ran out of GPU memory on this turn; try a smaller image or another backend."
+        )
     return f"this turn failed ({name}: {text[:300]}); the session is kept, you can try again."

@@ -1,9 +1,11 @@
 """The turn graph: recall → track_intent → route → segment → explain → respond → remember.
 
 Built by :func:`build_turn_graph` from its parts (tools, tracker, memory, image loader) so tests
-and other graphs compose it. Nodes stream progress, masks and explanation chunks through
-LangGraph's custom stream (``stream_mode=["updates", "custom"]``): each custom event is a dict
-with a ``type`` of ``progress``, ``stored``, ``intent``, ``mask`` or ``token``.
+and other graphs compose it. Nodes send progress, masks and explanation chunks as events: dicts
+with a ``type`` of ``progress``, ``stored``, ``intent``, ``mask`` or ``token``. They go to the
+run's :class:`TurnContext` sink when one is given (``graph.stream(..., context=TurnContext(emit=f))``:
+the graph runs inline on the caller's thread, the cheap path), else to LangGraph's custom stream
+(``stream_mode=["updates", "custom"]``, where LangGraph runs each node on a worker thread).
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
 from agent.images import LoadedImage
 from agent.intent import IntentTracker, target_phrase
 from agent.memory import Memory, ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
 from graphs import replies
+from graphs.caches import MaskCache
 from graphs.state import TurnInput, TurnState
 from graphs.streaming import ChunkCoalescer
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
@@ -31,13 +35,20 @@ from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 Route = Literal["segment", "explain", "use_tool", "respond"]
 
 
-def _emit(event: dict[str, Any]) -> None:
-    """Send a custom stream event (a no-op when the graph is not being streamed)."""
-    try:
-        writer = get_stream_writer()
-    except RuntimeError:
-        return
-    writer(event)
+@dataclass(frozen=True)
+class TurnContext:
+    """Per-run context of the turn graph: where nodes send their events."""
+
+    emit: Callable[[dict[str, Any]], None] | None = None
+    """Called inline with each event; None sends events to LangGraph's custom stream."""
+
+
+def _sink(runtime: Runtime[TurnContext]) -> Callable[[dict[str, Any]], None]:
+    """Return the run's event sink: the context's ``emit``, else the custom stream (a no-op unstreamed)."""
+    context = runtime.context
+    if context is not None and context.emit is not None:
+        return context.emit
+    return runtime.stream_writer
 
 
 def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
@@ -46,7 +57,9 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
     call = {"type": "tool_call", "id": uuid.uuid4().hex, "name": tool.name, "args": args}
     message = tool.invoke(call)
     duration = (time.perf_counter() - start) * 1000
-    logged_args: dict[str, object] = {k: v for k, v in args.items() if isinstance(v, str | int | float | bool)}
+    logged_args: dict[str, object] = {
+        k: v for k, v in args.items() if isinstance(v, str | int | float | bool)
+    }
     artifact = getattr(message, "artifact", None)
     return artifact, ToolCallIn(tool=tool.name, args=logged_args, duration_ms=duration)
 
@@ -64,7 +77,8 @@ def build_turn_graph(
     memory: Memory,
     load_image: Callable[[str], LoadedImage],
     extra_tools: Sequence[BaseTool] = (),
-) -> CompiledStateGraph:
+    masks: MaskCache | None = None,
+) -> CompiledStateGraph[TurnState, TurnContext, TurnInput, TurnState]:
     """Compile the turn graph over the given parts.
 
     Args:
@@ -75,26 +89,38 @@ def build_turn_graph(
         load_image: returns the decoded image for a stored sha256 (cached by the caller).
         extra_tools: tools from the ``pixelrs.tools`` entry points; a tool whose
             ``metadata["triggers"]`` regex matches the user text answers the turn.
+        masks: decoded masks by RLE (the caller may share one between graphs); ``remember``
+            adds the masks it stores, so the next turn's ``recall`` does not decode them.
     """
+    decoded = masks if masks is not None else MaskCache()
     routed_tools = [(tool, _tool_triggers(tool)) for tool in extra_tools]
 
     def triggered_tool(text: str) -> BaseTool | None:
         """Return the first extra tool whose trigger matches the user text, if any."""
-        return next((tool for tool, triggers in routed_tools if any(t.search(text) for t in triggers)), None)
+        return next(
+            (tool for tool, triggers in routed_tools if any(t.search(text) for t in triggers)), None
+        )
 
-    def recall(state: TurnState) -> dict[str, Any]:
+    def recall(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Load the session, store the new image and commit the user's message (pending)."""
+        emit = _sink(runtime)
         image_sha = None
         if state.new_image is not None:
             image_sha = memory.put_image(state.new_image).sha256
-        user_turn, history = memory.begin_turn(state.session_id, state.user_text, image_sha=image_sha, owner=state.owner)
-        _emit({"type": "stored", "user_turn_id": user_turn.id, "turn_index": user_turn.index})
-        _emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
+        user_turn, history = memory.begin_turn(
+            state.session_id, state.user_text, image_sha=image_sha, owner=state.owner
+        )
+        emit({"type": "stored", "user_turn_id": user_turn.id, "turn_index": user_turn.index})
+        emit({"type": "progress", "stage": "recall", "message": "Remembering the conversation"})
         current_sha = image_sha or history.current_image_sha
-        image = state.new_image if state.new_image is not None else (load_image(current_sha) if current_sha else None)
+        image = (
+            state.new_image
+            if state.new_image is not None
+            else (load_image(current_sha) if current_sha else None)
+        )
         intent = history.current_intent or Intent()
         current = history.current_mask
-        previous_mask = current.mask() if current is not None else None
+        previous_mask = decoded.get(current) if current is not None else None
         if state.new_image is not None and history.current_image_sha not in (None, image_sha):
             previous_mask = None  # a different image: the old mask does not apply
             intent = intent.model_copy(update={"mask_id": None})
@@ -107,11 +133,14 @@ def build_turn_graph(
             "previous_mask": previous_mask,
         }
 
-    def track_intent(state: TurnState) -> dict[str, Any]:
+    def track_intent(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Classify the turn and update the intent (clicks/boxes make it a user edit)."""
-        _emit({"type": "progress", "stage": "tracking", "message": "Tracking what you mean"})
+        emit = _sink(runtime)
+        emit({"type": "progress", "stage": "tracking", "message": "Tracking what you mean"})
         if not state.prompts.empty:
-            what = "box" if state.prompts.box is not None else f"{len(state.prompts.points)} click(s)"
+            what = (
+                "box" if state.prompts.box is not None else f"{len(state.prompts.points)} click(s)"
+            )
             intent = state.intent.revised(turn=state.turn_index, op=IntentOp.CORRECT)
             result_act, reason = Act.USER_EDIT, f"user edit with {what}"
         else:
@@ -124,7 +153,7 @@ def build_turn_graph(
                 has_mask=state.previous_mask is not None,
             )
             intent, result_act, reason = result.intent, result.act, result.reason
-        _emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
+        emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
         return {"intent": intent, "act": result_act, "track_reason": reason}
 
     def route(state: TurnState) -> Route:
@@ -139,21 +168,31 @@ def build_turn_graph(
             return "explain"
         return "respond"
 
-    def segment(state: TurnState) -> dict[str, Any]:
+    def segment(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Run the segment tool and stream the masks the moment they exist."""
+        emit = _sink(runtime)
         assert state.image is not None
-        _emit({"type": "progress", "stage": "segmenting", "message": f"Segmenting {target_phrase(state.intent) or 'the image'}"})
+        emit(
+            {
+                "type": "progress",
+                "stage": "segmenting",
+                "message": f"Segmenting {target_phrase(state.intent) or 'the image'}",
+            }
+        )
         request = SegmentRequest(
             image=state.image.rgb,
             image_ref=state.image.ref,
-            dialogue=[*state.dialogue, DialogueTurn(role="user", text=state.user_text, act=state.act)],
+            dialogue=[
+                *state.dialogue,
+                DialogueTurn(role="user", text=state.user_text, act=state.act),
+            ],
             intent=state.intent,
             session_id=state.session_id,
             previous_mask=state.previous_mask,
             prompts=state.prompts,
         )
         streamed: list[str] = []
-        coalesce = ChunkCoalescer(lambda text: _emit({"type": "token", "text": text}))
+        coalesce = ChunkCoalescer(lambda text: emit({"type": "token", "text": text}))
 
         def stream_text(chunk: str) -> None:
             streamed.append(chunk)
@@ -162,7 +201,10 @@ def build_turn_graph(
         request.on_text = stream_text
         start = time.perf_counter()
         try:
-            result, log = _call_tool(segment_tool, {"target": target_phrase(state.intent) or state.user_text, "request": request})
+            result, log = _call_tool(
+                segment_tool,
+                {"target": target_phrase(state.intent) or state.user_text, "request": request},
+            )
         finally:
             coalesce.flush()
         backend_ms = (time.perf_counter() - start) * 1000
@@ -170,7 +212,7 @@ def build_turn_graph(
         if state.act is Act.USER_EDIT:
             for out in result.masks:
                 out.source = "user-edit"
-        _emit({"type": "mask", "masks": list(result.masks)})
+        emit({"type": "mask", "masks": list(result.masks)})
         return {
             "segment_result": result,
             "streamed_text": bool(streamed),
@@ -178,23 +220,31 @@ def build_turn_graph(
             "backend_ms": state.backend_ms + (result.backend_ms or backend_ms),
         }
 
-    def explain(state: TurnState) -> dict[str, Any]:
+    def explain(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Stream a grounded explanation of the (new or current) mask."""
+        emit = _sink(runtime)
         assert state.image is not None
-        _emit({"type": "progress", "stage": "explaining", "message": "Explaining"})
+        emit({"type": "progress", "stage": "explaining", "message": "Explaining"})
         result = state.segment_result
-        mask = result.best.mask if result is not None and result.best is not None else state.previous_mask
+        mask = (
+            result.best.mask
+            if result is not None and result.best is not None
+            else state.previous_mask
+        )
         request = ExplainRequest(
             image=state.image.rgb,
             image_ref=state.image.ref,
-            dialogue=[*state.dialogue, DialogueTurn(role="user", text=state.user_text, act=state.act)],
+            dialogue=[
+                *state.dialogue,
+                DialogueTurn(role="user", text=state.user_text, act=state.act),
+            ],
             intent=state.intent,
             session_id=state.session_id,
             mask=mask,
             previous_mask=state.previous_mask,
             result=result,
         )
-        coalesce = ChunkCoalescer(lambda text: _emit({"type": "token", "text": text}))
+        coalesce = ChunkCoalescer(lambda text: emit({"type": "token", "text": text}))
         start = time.perf_counter()
         try:
             text, log = _call_tool(
@@ -215,19 +265,21 @@ def build_turn_graph(
             "backend_ms": state.backend_ms + backend_ms,
         }
 
-    def use_tool(state: TurnState) -> dict[str, Any]:
+    def use_tool(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Answer with the first extra tool whose trigger matches the user text."""
+        emit = _sink(runtime)
         tool = triggered_tool(state.user_text)
         if tool is None:
             return {}
-        _emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
+        emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
         artifact, log = _call_tool(tool, {"query": state.user_text})
         text = str(artifact if artifact is not None else "")
-        _emit({"type": "token", "text": text})
+        emit({"type": "token", "text": text})
         return {"explanation": text, "tool_calls": [*state.tool_calls, log]}
 
-    def respond(state: TurnState) -> dict[str, Any]:
+    def respond(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Compose the assistant message and the masks to store with it."""
+        emit = _sink(runtime)
         masks: list[MaskOut] = []
         if state.image is None:
             reply = replies.NO_IMAGE
@@ -239,7 +291,9 @@ def build_turn_graph(
                 reply = replies.NOTHING_FOUND.format(target=state.intent.target or "that")
             elif state.act is Act.USER_EDIT:
                 what = "box" if state.prompts.box is not None else "clicks"
-                reply = replies.USER_EDIT.format(what=what) + (f" {state.explanation}" if state.explanation else "")
+                reply = replies.USER_EDIT.format(what=what) + (
+                    f" {state.explanation}" if state.explanation else ""
+                )
             else:
                 reply = state.explanation or state.segment_result.text
         elif state.explanation:
@@ -251,17 +305,24 @@ def build_turn_graph(
         else:
             reply = replies.GREETING
         already_streamed = bool(state.explanation) or state.streamed_text
-        if reply and not already_streamed and (state.image is None or state.act is not Act.USER_EDIT):
-            _emit({"type": "token", "text": reply})
+        if (
+            reply
+            and not already_streamed
+            and (state.image is None or state.act is not Act.USER_EDIT)
+        ):
+            emit({"type": "token", "text": reply})
         return {"reply": reply, "masks": masks}
 
-    def remember(state: TurnState) -> dict[str, Any]:
+    def remember(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Store the assistant turn, intent, masks and tool calls in one transaction."""
-        _emit({"type": "progress", "stage": "saving", "message": "Saving"})
+        emit = _sink(runtime)
+        emit({"type": "progress", "stage": "saving", "message": "Saving"})
         assert state.user_turn_id is not None
         intent = state.intent
         if state.masks:
-            intent = intent.model_copy(update={"mask_id": None})  # memory points it at the new best mask
+            intent = intent.model_copy(
+                update={"mask_id": None}
+            )  # memory points it at the new best mask
         elif state.act is Act.RESET:
             intent = intent.model_copy(update={"mask_id": None})
         record = memory.complete_turn(
@@ -273,12 +334,14 @@ def build_turn_graph(
             tool_calls=state.tool_calls,
             latency_ms=(time.perf_counter() - state.started_at) * 1000 if state.started_at else 0.0,
         )
+        for out, stored in zip(state.masks, record.masks, strict=True):
+            decoded.put(stored, out.mask)
         update: dict[str, Any] = {"assistant_turn_id": record.id}
         if record.intent is not None:
             update["intent"] = record.intent  # now pointing at the stored mask
         return update
 
-    builder = StateGraph(TurnState, input_schema=TurnInput)
+    builder = StateGraph(TurnState, context_schema=TurnContext, input_schema=TurnInput)
     builder.add_node("recall", recall)
     builder.add_node("track_intent", track_intent)
     builder.add_node("segment", segment)
@@ -288,7 +351,9 @@ def build_turn_graph(
     builder.add_node("remember", remember)
     builder.add_edge(START, "recall")
     builder.add_edge("recall", "track_intent")
-    builder.add_conditional_edges("track_intent", route, ["segment", "explain", "use_tool", "respond"])
+    builder.add_conditional_edges(
+        "track_intent", route, ["segment", "explain", "use_tool", "respond"]
+    )
     builder.add_conditional_edges("segment", _after_segment, ["explain", "respond"])
     builder.add_edge("explain", "respond")
     builder.add_edge("use_tool", "respond")

@@ -249,12 +249,12 @@ def test_complete_turn_is_atomic(mem, monkeypatch):
     _assert_only_pending_user(mem, sid, user.id)
     assert good.id is None
 
-    import agent.memory.store as store
+    import agent.memory.turns as store
 
     def explode(*_args, **_kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(store, "_tool_call_values", explode)  # fails after masks were flushed
+    monkeypatch.setattr(store, "tool_call_values", explode)  # fails after masks were flushed
     with pytest.raises(OSError, match="disk on fire"):
         complete(mem, user.id, masks=[good], intent=Intent(target="it"))
     _assert_only_pending_user(mem, sid, user.id)

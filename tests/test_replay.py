@@ -130,3 +130,13 @@ def test_replay_all_with_a_factory_on_another_database(tmp_path: Path, lite_runt
 def test_unknown_session(tmp_path: Path, lite_runtime: Runtime) -> None:
     with pytest.raises(UnknownSessionError):
         replay_session(lite_runtime.memory, "0" * 32, lite_runtime, out_dir=tmp_path)
+
+
+def test_lite_masks_do_not_depend_on_earlier_turns_on_the_same_thread(lite_runtime: Runtime, hdmi: Any) -> None:
+    # GrabCut draws from OpenCV's per-thread RNG; turns now run inline on the caller's thread,
+    # so an unseeded RNG would make the same turn differ by a few pixels from run to run.
+    first, second = record(lite_runtime, hdmi), record(lite_runtime, hdmi)
+    masks = [[m.mask().array for m in lite_runtime.history(sid).masks] for sid in (first, second)]
+    assert len(masks[0]) == len(masks[1]) >= 2
+    for a, b in zip(*masks, strict=True):
+        assert np.array_equal(a, b)

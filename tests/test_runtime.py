@@ -62,31 +62,104 @@ def test_events_stream_in_order(runtime: Runtime, hdmi: Any) -> None:
     events = list(runtime.run_turn(sid, "find the HDMI label", image=hdmi))
     k = kinds(events)
     assert k[0] == "stored" and k[-1] == "done"
-    assert k.index("stored") < k.index("progress") < k.index("intent") < k.index("mask") < k.index("token")
-    assert [e.stage for e in events if e.kind == "progress"][:3] == ["recall", "tracking", "segmenting"]
-    assert sum(1 for e in events if e.kind == "token") >= 1  # lite writes it in ms: chunks are merged
+    assert (
+        k.index("stored")
+        < k.index("progress")
+        < k.index("intent")
+        < k.index("mask")
+        < k.index("token")
+    )
+    assert [e.stage for e in events if e.kind == "progress"][:3] == [
+        "recall",
+        "tracking",
+        "segmenting",
+    ]
+    assert (
+        sum(1 for e in events if e.kind == "token") >= 1
+    )  # lite writes it in ms: chunks are merged
     done = events[-1].turn
-    assert done is not None and done.act is Act.NEW_TARGET and done.masks and done.masks[0].id is not None
+    assert (
+        done is not None
+        and done.act is Act.NEW_TARGET
+        and done.masks
+        and done.masks[0].id is not None
+    )
     streamed = "".join(e.text for e in events if e.kind == "token")
     assert streamed.strip() == done.reply.strip()
 
 
-def test_failure_inside_segment_marks_turn_failed_and_next_turn_works(db_url: str, lite: LiteBackend, hdmi: Any) -> None:
+def test_inline_events_match_the_streamed_ones(runtime: Runtime, hdmi: Any) -> None:
+    # run_turn streams through LangGraph's custom stream (worker thread); run_turn_sync(on_event=)
+    # runs the same graph inline. A consumer must see the same events either way.
+    streamed_sid, inline_sid = runtime.new_session(), runtime.new_session()
+    streamed = list(runtime.run_turn(streamed_sid, "find the HDMI label", image=hdmi))
+    inline: list[TurnEvent] = []
+    summary = runtime.run_turn_sync(
+        inline_sid, "find the HDMI label", image=hdmi, on_event=inline.append
+    )
+    assert kinds(inline) == kinds(streamed)
+    assert [e.stage for e in inline] == [e.stage for e in streamed]
+    assert inline[-1].turn == summary
+    assert "".join(e.text for e in inline if e.kind == "token") == "".join(
+        e.text for e in streamed if e.kind == "token"
+    )
+    same = [
+        (a.mask.array == b.mask.array).all()
+        for a, b in zip(summary.masks, streamed[-1].turn.masks, strict=True)
+    ]  # type: ignore[union-attr]
+    assert same and all(same)
+
+
+def test_the_graph_streams_events_through_langgraph_without_a_sink(
+    runtime: Runtime, hdmi: Any
+) -> None:
+    # Composing the graph directly (no TurnContext): events arrive on LangGraph's custom stream.
+    from graphs.state import TurnInput
+
+    sid = runtime.new_session()
+    runtime.images.put(hdmi)
+    chunks = list(
+        runtime.graph.stream(
+            TurnInput(session_id=sid, user_text="find the HDMI label", new_image=hdmi),
+            stream_mode=["custom", "updates"],
+        )
+    )
+    custom = [payload["type"] for mode, payload in chunks if mode == "custom"]
+    nodes = [next(iter(payload)) for mode, payload in chunks if mode == "updates"]
+    assert custom[0] == "stored" and "mask" in custom and "token" in custom
+    assert nodes == ["recall", "track_intent", "segment", "explain", "respond", "remember"]
+    assert runtime.history(sid).turns[-1].masks
+
+
+def test_failure_inside_segment_marks_turn_failed_and_next_turn_works(
+    db_url: str, lite: LiteBackend, hdmi: Any
+) -> None:
     backend = FlakyBackend(lite, fail_on={2})
     rt = Runtime(memory=Memory(db_url), backend=backend)  # type: ignore[arg-type]
     sid = rt.new_session()
     rt.run_turn_sync(sid, "find the HDMI label", image=hdmi)
     events = list(rt.run_turn(sid, "now the port next to it"))
     assert kinds(events)[-1] == "error"
+    inline: list[TurnEvent] = []
+    with pytest.raises(
+        PixelrsError, match="out of GPU memory"
+    ):  # the inline path fails the same way
+        backend.fail_on.add(3)
+        rt.run_turn_sync(sid, "now the port next to it", on_event=inline.append)
+    assert kinds(inline)[0] == "stored" and kinds(inline)[-1] == "error"
     assert "out of GPU memory" in events[-1].message and "\n" not in events[-1].message
     history = rt.history(sid)
     failed = history.turns[-1]
-    assert failed.role == "user" and failed.status == "failed" and failed.text == "now the port next to it"
+    assert (
+        failed.role == "user"
+        and failed.status == "failed"
+        and failed.text == "now the port next to it"
+    )
     assert "GPU memory" in (failed.error or "")
     after = rt.run_turn_sync(sid, "now the port next to it")
     assert after.act is Act.NEW_TARGET and after.masks
     history = rt.history(sid)
-    assert [t.status for t in history.turns] == ["ok", "ok", "failed", "ok", "ok"]
+    assert [t.status for t in history.turns] == ["ok", "ok", "failed", "failed", "ok", "ok"]
     assert [t.text for t in history.dialogue()][-2] == "now the port next to it"
     rt.close()
 
@@ -97,7 +170,9 @@ def test_sessions_are_isolated(runtime: Runtime, hdmi: Any) -> None:
     runtime.run_turn_sync(a, "find the HDMI label", image=hdmi, owner="alice")
     runtime.run_turn_sync(b, "hello", owner="bob")
     assert [t.text for t in runtime.history(b, owner="bob").turns if t.role == "user"] == ["hello"]
-    assert [t.text for t in runtime.history(a, owner="alice").turns if t.role == "user"] == ["find the HDMI label"]
+    assert [t.text for t in runtime.history(a, owner="alice").turns if t.role == "user"] == [
+        "find the HDMI label"
+    ]
     events = list(runtime.run_turn(a, "what does it say?", owner="bob"))
     assert kinds(events) == ["error"] and "unknown session" in events[0].message
     assert [s.id for s in runtime.list_sessions(owner="bob")] == [b]
@@ -113,7 +188,12 @@ def test_bad_inputs_store_nothing(runtime: Runtime, hdmi: Any) -> None:
     sid = runtime.new_session()
     runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
     before = len(runtime.history(sid).turns)
-    for text, image in [("", None), ("x" * 100_000, None), ("find it", b"not an image"), ("find it", b"\x89PNG\r\n\x1a\n")]:
+    for text, image in [
+        ("", None),
+        ("x" * 100_000, None),
+        ("find it", b"not an image"),
+        ("find it", b"\x89PNG\r\n\x1a\n"),
+    ]:
         events = list(runtime.run_turn(sid, text, image=image))
         assert kinds(events) == ["error"], text[:20]
         assert "\n" not in events[0].message

@@ -1,7 +1,5 @@
 """The ``explain`` tool: streams a grounded explanation of the current mask from the backend."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -17,7 +15,9 @@ class ExplainInput(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     question: str = Field(description="What the user asked about the current target.")
-    request: Annotated[ExplainRequest, InjectedToolArg] = Field(description="Turn context (injected).")
+    request: Annotated[ExplainRequest, InjectedToolArg] = Field(
+        description="Turn context (injected)."
+    )
     on_chunk: Annotated[Callable[[str], None] | None, InjectedToolArg] = Field(
         default=None, description="Called with each text chunk as it is produced (injected)."
     )

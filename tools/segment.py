@@ -1,7 +1,7 @@
 """The ``segment`` tool: finds the tracked target in the image and returns its masks as artifact."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: LangChain re-reads the args schema's type hints
+# on every call, and string annotations would be re-evaluated (compiled) each time.
 from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, InjectedToolArg

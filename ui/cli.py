@@ -182,16 +182,13 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
                 continue
             attach = image if first else None
             first = False
-            summary = None
-            for event in runtime.run_turn(session_id, line, image=attach):
-                if event.kind == "error":
-                    print(f"pixelrs: {event.message}", file=stderr)
-                    status = EXIT_BAD_INPUT
-                    if attach is not None:
-                        first = True  # the image was not stored; attach it to the next turn
-                elif event.kind == "done":
-                    summary = event.turn
-            if summary is None:
+            try:
+                summary = runtime.run_turn_sync(session_id, line, image=attach)
+            except PixelrsError as exc:
+                print(f"pixelrs: {exc.one_line()}", file=stderr)
+                status = EXIT_BAD_INPUT
+                if attach is not None:
+                    first = True  # the image was not stored; attach it to the next turn
                 continue
             files = _write_masks(summary, out_dir)
             if args.json:

@@ -6,7 +6,6 @@ import logging
 import operator
 import uuid
 from collections.abc import Sequence
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.errors import BadInputError, UnknownSessionError
 from agent.images import LoadedImage, sha256_hex
-from agent.memory import convert
+from agent.memory import convert, turns
 from agent.memory.engine import WRITE_OPTION, make_engine
 from agent.memory.exceptions import UnknownImageError, UnknownMaskError, UnknownTurnError
 from agent.memory.migrate import upgrade
@@ -26,7 +25,6 @@ from agent.memory.models import (
     SessionRow,
     ToolCallRow,
     TurnRow,
-    utcnow,
 )
 from agent.memory.records import (
     MaskRecord,
@@ -36,9 +34,8 @@ from agent.memory.records import (
     SessionSummary,
     ToolCallIn,
     TurnRecord,
-    parse_act,
 )
-from agent.types import DialogueTurn, ImageRef, Intent, MaskOut
+from agent.types import ImageRef, Intent, MaskOut
 
 log = logging.getLogger(__name__)
 
@@ -72,36 +69,18 @@ def _opt_str(value: object) -> str | None:
     return None if value is None else convert.db_text(value)
 
 
-def _mask_values(out: MaskOut) -> dict[str, object]:
-    """Encode one produced mask as column values (raises if the mask cannot be encoded)."""
-    mask = out.mask
-    return {
-        "label": convert.db_text(out.label), "rle": mask.to_rle(), "area": mask.area,
-        "bbox": list(mask.bbox), "score": None if out.score is None else float(out.score),
-        "source": out.source, "created_at": utcnow(),
-    }
-
-
-def _tool_call_values(turn_id: int, call: ToolCallIn) -> dict[str, object]:
-    """Build one tool-call row's values with JSON-safe arguments."""
-    return {
-        "turn_id": turn_id, "tool": convert.db_text(call.tool), "args": convert.jsonable(dict(call.args)),
-        "duration_ms": float(call.duration_ms), "status": convert.db_text(call.status),
-        "error": None if call.error is None else convert.one_line(call.error, convert.MAX_ERROR_CHARS),
-    }
-
-
 class Memory:
     """SQL-backed conversation memory, safe to share between threads (one engine, short sessions)."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         """Open (and by default migrate to the latest schema) the database at ``url``."""
-        self.url: str = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+        self.url: str = (
+            url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+        )
         self._engine = make_engine(self.url)
         self._read = sessionmaker(self._engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self._engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write_engine = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         if migrate:
             try:
                 upgrade(self._engine)
@@ -144,7 +123,8 @@ class Memory:
     ) -> SessionRecord:
         """Create an empty session and return it."""
         row = SessionRow(
-            owner=_opt_str(owner), title=convert.one_line(title, 200) if title else None,
+            owner=_opt_str(owner),
+            title=convert.one_line(title, 200) if title else None,
             backend=str(backend),
         )
         with self._write.begin() as db:
@@ -182,9 +162,14 @@ class Memory:
         with self._read() as db:
             return [
                 SessionSummary(
-                    id=row.id, title=row.title, owner=row.owner, backend=row.backend,
-                    created_at=convert.aware(row.created_at), updated_at=convert.aware(row.updated_at),
-                    turn_count=int(count or 0), thumbnail_sha=thumb,
+                    id=row.id,
+                    title=row.title,
+                    owner=row.owner,
+                    backend=row.backend,
+                    created_at=convert.aware(row.created_at),
+                    updated_at=convert.aware(row.updated_at),
+                    turn_count=int(count or 0),
+                    thumbnail_sha=thumb,
                 )
                 for row, count, thumb in db.execute(stmt).all()
             ]
@@ -215,7 +200,9 @@ class Memory:
             with self._write.begin() as db:
                 if db.scalar(exists) is None:
                     db.add(
-                        ImageRow(sha256=ref.sha256, width=ref.width, height=ref.height, data=image.data)
+                        ImageRow(
+                            sha256=ref.sha256, width=ref.width, height=ref.height, data=image.data
+                        )
                     )
         except IntegrityError:
             with self._read() as db:  # a concurrent writer stored the same image first
@@ -248,40 +235,11 @@ class Memory:
     def _insert_user_turn(
         self, session_id: str, text: str, image_sha: str | None, act: str | None
     ) -> TurnRecord:
-        with self._write.begin() as db:
-            # Row lock (PostgreSQL) serialises index assignment per session; SQLite's
-            # BEGIN IMMEDIATE already does.
-            session = self._session_row(db, session_id, None, lock=True)
-            next_index = db.scalar(
-                sa.select(sa.func.coalesce(sa.func.max(TurnRow.index), -1) + 1).where(
-                    TurnRow.session_id == session.id
-                )
+        with self._write_engine.begin() as conn:
+            session = turns.touch_session(conn, _session_key(session_id), None, text)
+            return turns.insert_user_turn(
+                conn, session, text, image_sha, act, turns.next_index(conn, session.id)
             )
-            return self._insert_turn_row(db, session, text, image_sha, act, int(next_index or 0))
-
-    @staticmethod
-    def _insert_turn_row(
-        db: Session, session: SessionRow, text: str, image_sha: str | None, act: str | None, index: int
-    ) -> TurnRecord:
-        turns_t, images_t = cast(sa.Table, TurnRow.__table__), cast(sa.Table, ImageRow.__table__)
-        if image_sha is not None and db.scalar(
-            sa.select(images_t.c.sha256).where(images_t.c.sha256 == str(image_sha))
-        ) is None:
-            raise UnknownImageError(f"unknown image: {convert.one_line(image_sha, 80)}")
-        now = utcnow()
-        row = db.execute(
-            sa.insert(turns_t)
-            .values(
-                session_id=session.id, index=index, role="user", text=convert.db_text(text),
-                act=_opt_str(act), status="pending", image_sha=image_sha, created_at=now,
-            )
-            .returning(*turns_t.c)
-        ).one()
-        changes: dict[str, object] = {"updated_at": now}
-        if not session.title:
-            changes["title"] = convert.title_from(text) or None
-        db.execute(sa.update(SessionRow).where(SessionRow.id == session.id).values(**changes))
-        return convert.turn_record(row)  # type: ignore[arg-type]
 
     def _user_turn(self, db: Session, user_turn_id: int) -> TurnRow:
         turn = db.get(TurnRow, _as_id(user_turn_id, UnknownTurnError, "user turn"))
@@ -305,58 +263,20 @@ class Memory:
         The user turn becomes ``ok``; on any error nothing is written and the error propagates.
         After commit, each ``MaskOut.id`` is filled and, when it was None, ``intent.mask_id`` too.
         """
-        turns_t, masks_t = cast(sa.Table, TurnRow.__table__), cast(sa.Table, MaskRow.__table__)
-        intents_t, calls_t = cast(sa.Table, IntentRow.__table__), cast(sa.Table, ToolCallRow.__table__)
         key = _as_id(user_turn_id, UnknownTurnError, "user turn")
-        mask_values = [_mask_values(out) for out in masks]  # encode before writing anything
-        # Core statements with RETURNING: one round trip per table, no unit-of-work bookkeeping.
-        with self._write.begin() as db:
-            user = db.execute(
-                sa.select(turns_t.c.id, turns_t.c.role, turns_t.c.status, turns_t.c.index, turns_t.c.session_id)
-                .where(turns_t.c.id == key)
-            ).first()
-            if user is None or user.role != "user":
-                raise UnknownTurnError(f"unknown user turn id: {user_turn_id}")
-            if user.status != "pending":
-                raise ValueError(f"turn {user.id} is {user.status}, not pending; cannot complete it")
-            now = utcnow()
-            db.execute(sa.update(turns_t).where(turns_t.c.id == key).values(status="ok", act=_opt_str(act)))
-            reply_row = db.execute(
-                sa.insert(turns_t)
-                .values(
-                    session_id=user.session_id, index=user._mapping["index"] + 1, role="assistant",
-                    text=convert.db_text(reply), act=_opt_str(act), status="ok",
-                    latency_ms=float(latency_ms), created_at=now,
-                )
-                .returning(*turns_t.c)
-            ).one()
-            mask_rows = []
-            if mask_values:
-                mask_rows = list(
-                    db.execute(
-                        sa.insert(masks_t).returning(*masks_t.c, sort_by_parameter_order=True),
-                        [{"turn_id": reply_row.id, **values} for values in mask_values],
-                    ).all()
-                )
-            intent_row = None
-            if intent is not None:
-                mask_id = intent.mask_id
-                if mask_id is None and mask_rows:
-                    mask_id = mask_rows[0].id
-                values = convert.intent_values(intent, reply_row.id, mask_id)
-                intent_row = db.execute(sa.insert(intents_t).values(**values).returning(*intents_t.c)).one()
-            call_rows = []
-            if tool_calls:
-                call_rows = list(
-                    db.execute(
-                        sa.insert(calls_t).returning(*calls_t.c, sort_by_parameter_order=True),
-                        [_tool_call_values(reply_row.id, call) for call in tool_calls],
-                    ).all()
-                )
-            db.execute(sa.update(SessionRow).where(SessionRow.id == user.session_id).values(updated_at=now))
-            record = convert.turn_record(reply_row, mask_rows, intent_row, call_rows)  # type: ignore[arg-type]
-        for out, row in zip(masks, mask_rows, strict=True):
-            out.id = row.id
+        with self._write_engine.begin() as conn:
+            record = turns.complete_turn(
+                conn,
+                key,
+                act=act,
+                reply=reply,
+                intent=intent,
+                masks=masks,
+                tool_calls=tool_calls,
+                latency_ms=latency_ms,
+            )
+        for out, stored in zip(masks, record.masks, strict=True):
+            out.id = stored.id
         if intent is not None and intent.mask_id is None and record.intent is not None:
             intent.mask_id = record.intent.mask_id
         return record
@@ -390,84 +310,48 @@ class Memory:
             session = self._session_row(db, session_id, owner)
             params = {"sid": session.id}
             turns = db.execute(
-                sa.select(turns_t).where(turns_t.c.session_id == session.id).order_by(turns_t.c.index)
+                sa.select(turns_t)
+                .where(turns_t.c.session_id == session.id)
+                .order_by(turns_t.c.index)
             ).all()
             masks = db.execute(children(MaskRow), params).all()
             intents = db.execute(children(IntentRow), params).all()
             calls = db.execute(children(ToolCallRow), params).all()
             record = convert.session_record(session)
-        return SessionHistory(session=record, turns=convert.turn_records(turns, masks, intents, calls))
+        return SessionHistory(
+            session=record, turns=convert.turn_records(turns, masks, intents, calls)
+        )
 
     def recall(self, session_id: str, *, owner: str | None = None) -> Recall:
         """Load what the next turn needs: the dialogue text and the current image, intent and mask.
 
-        Four indexed queries whose cost does not grow with the session's masks and intent
+        A few indexed queries whose cost does not grow with the session's masks and intent
         histories (unlike :meth:`history`, which rebuilds every turn's children).
         """
-        with self._read() as db:
-            return self._recall(db, self._session_row(db, session_id, owner))
+        with self._engine.connect() as conn, conn.begin():
+            return turns.recall(conn, turns.read_session(conn, _session_key(session_id), owner))
 
     def begin_turn(
         self, session_id: str, text: str, *, image_sha: str | None = None, owner: str | None = None
     ) -> tuple[TurnRecord, Recall]:
         """Commit the user's message (pending) and recall the session before it, in one transaction.
 
-        The recall reflects the session *before* this message, as the turn graph needs it.
+        The recall reflects the session's messages *before* this one, as the turn graph needs it.
         """
+        key = _session_key(session_id)
         for attempt in range(_INDEX_RETRIES):
             try:
-                with self._write.begin() as db:
-                    session = self._session_row(db, session_id, owner, lock=True)
-                    before = self._recall(db, session)
-                    turn = self._insert_turn_row(db, session, text, image_sha, None, before.next_index)
+                with self._write_engine.begin() as conn:
+                    session = turns.touch_session(conn, key, owner, text)
+                    before = turns.recall(conn, session)
+                    turn = turns.insert_user_turn(
+                        conn, session, text, image_sha, None, before.next_index
+                    )
                     return turn, before
             except IntegrityError:
                 if attempt == _INDEX_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _recall(db: Session, session: SessionRow) -> Recall:
-        turns_t, intents_t, masks_t = TurnRow.__table__, IntentRow.__table__, MaskRow.__table__
-        rows = db.execute(
-            sa.select(turns_t.c.index, turns_t.c.role, turns_t.c.text, turns_t.c.act, turns_t.c.status, turns_t.c.image_sha)
-            .where(turns_t.c.session_id == session.id)
-            .order_by(turns_t.c.index)
-        ).all()
-        intent_row = db.execute(
-            sa.select(intents_t)
-            .join(turns_t, turns_t.c.id == intents_t.c.turn_id)
-            .where(turns_t.c.session_id == session.id, turns_t.c.role == "assistant", turns_t.c.status == "ok")
-            .order_by(turns_t.c.index.desc())
-            .limit(1)
-        ).first()
-        intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
-        mask_stmt = sa.select(masks_t, turns_t.c.index).join(turns_t, turns_t.c.id == masks_t.c.turn_id)
-        mask_row = None
-        if intent is not None and intent.mask_id is not None:
-            mask_row = db.execute(
-                mask_stmt.where(masks_t.c.id == intent.mask_id, turns_t.c.session_id == session.id)
-            ).first()
-        if mask_row is None:
-            mask_row = db.execute(
-                mask_stmt.where(turns_t.c.session_id == session.id, turns_t.c.status == "ok")
-                .order_by(turns_t.c.index.desc(), masks_t.c.id.desc())
-                .limit(1)
-            ).first()
-        dialogue = [
-            DialogueTurn(role="user" if r.role == "user" else "assistant", text=r.text, act=parse_act(r.act))
-            for r in rows
-            if r.role == "assistant" or r.status == "ok"
-        ]
-        image_sha = next((r.image_sha for r in reversed(rows) if r.role == "user" and r.image_sha), None)
-        return Recall(
-            session=convert.session_record(session),
-            dialogue=dialogue,
-            current_image_sha=image_sha,
-            current_intent=intent,
-            current_mask=convert.mask_record(mask_row, mask_row.index) if mask_row is not None else None,  # type: ignore[arg-type]
-            next_index=(int(rows[-1]._mapping["index"]) + 1) if rows else 0,
-        )
 
     def mask(self, mask_id: int) -> MaskRecord:
         """Return one stored mask by id."""
@@ -486,5 +370,3 @@ class Memory:
             session = self._session_row(db, session_id, owner)
             rows = db.execute(stmt.where(TurnRow.session_id == session.id)).all()
             return [convert.mask_record(row, index) for row, index in rows]
-
-

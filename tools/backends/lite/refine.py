@@ -24,6 +24,9 @@ def _grabcut(
     fgd = np.zeros((1, 65), np.float64)
     labels = init.copy()
     mode = cv2.GC_INIT_WITH_RECT if rect is not None else cv2.GC_INIT_WITH_MASK
+    # GrabCut's k-means draws from OpenCV's per-thread RNG: seed it so a turn gives the same
+    # mask on whichever thread it runs and however many turns ran there before (replays match).
+    cv2.setRNGSeed(0)
     try:
         if rect is not None:
             labels[:] = cv2.GC_BGD

@@ -1,0 +1,313 @@
+"""The per-turn hot path of memory: commit a user message with the recall, then the answer.
+
+These run twice per chat turn, so they use a Core connection and statements built once (no ORM
+unit of work, no per-call statement construction): the SQL work is well under a millisecond
+and Python overhead is what a turn would otherwise pay for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn, cast
+
+import sqlalchemy as sa
+
+from agent.errors import UnknownSessionError
+from agent.memory import convert
+from agent.memory.exceptions import UnknownImageError, UnknownTurnError
+from agent.memory.models import (
+    ImageRow,
+    IntentRow,
+    MaskRow,
+    SessionRow,
+    ToolCallRow,
+    TurnRow,
+    utcnow,
+)
+from agent.memory.records import (
+    MaskRecord,
+    Recall,
+    SessionRecord,
+    ToolCallIn,
+    TurnRecord,
+    parse_act,
+)
+from agent.types import DialogueTurn, Intent, MaskOut
+
+_sessions = cast(sa.Table, SessionRow.__table__)
+_images = cast(sa.Table, ImageRow.__table__)
+_turns = cast(sa.Table, TurnRow.__table__)
+_intents = cast(sa.Table, IntentRow.__table__)
+_masks = cast(sa.Table, MaskRow.__table__)
+_calls = cast(sa.Table, ToolCallRow.__table__)
+
+# Statements are immutable SQL, built once at import; parameters are bound per call.
+_TOUCH_SESSION = (
+    sa.update(_sessions)
+    .where(_sessions.c.id == sa.bindparam("sid"))
+    .values(
+        updated_at=sa.bindparam("touched_at"),
+        title=sa.func.coalesce(
+            sa.func.nullif(_sessions.c.title, ""), sa.bindparam("first_title", type_=sa.Text)
+        ),
+    )
+    .returning(*_sessions.c)
+)
+"""Bump the session (taking its row lock on PostgreSQL) and title it from its first message."""
+
+_SESSION_BY_ID = sa.select(_sessions).where(_sessions.c.id == sa.bindparam("sid"))
+_DIALOGUE = (
+    sa.select(
+        _turns.c.index,
+        _turns.c.role,
+        _turns.c.text,
+        _turns.c.act,
+        _turns.c.status,
+        _turns.c.image_sha,
+    )
+    .where(_turns.c.session_id == sa.bindparam("sid"))
+    .order_by(_turns.c.index)
+)
+_NEXT_INDEX = sa.select(sa.func.coalesce(sa.func.max(_turns.c.index), -1) + 1).where(
+    _turns.c.session_id == sa.bindparam("sid")
+)
+_CURRENT_INTENT = (
+    sa.select(_intents)
+    .join(_turns, _turns.c.id == _intents.c.turn_id)
+    .where(
+        _turns.c.session_id == sa.bindparam("sid"),
+        _turns.c.role == "assistant",
+        _turns.c.status == "ok",
+    )
+    .order_by(_turns.c.index.desc())
+    .limit(1)
+)
+_MASK_WITH_INDEX = sa.select(_masks, _turns.c.index).join(_turns, _turns.c.id == _masks.c.turn_id)
+_MASK_BY_ID = _MASK_WITH_INDEX.where(
+    _masks.c.id == sa.bindparam("mask_id"), _turns.c.session_id == sa.bindparam("sid")
+)
+_LATEST_MASK = (
+    _MASK_WITH_INDEX.where(_turns.c.session_id == sa.bindparam("sid"), _turns.c.status == "ok")
+    .order_by(_turns.c.index.desc(), _masks.c.id.desc())
+    .limit(1)
+)
+_IMAGE_EXISTS = sa.select(_images.c.sha256).where(_images.c.sha256 == sa.bindparam("sha"))
+_INSERT_TURN = sa.insert(_turns).returning(*_turns.c)
+_CLAIM_USER_TURN = (
+    sa.update(_turns)
+    .where(
+        _turns.c.id == sa.bindparam("turn_id"),
+        _turns.c.role == "user",
+        _turns.c.status == "pending",
+    )
+    .values(status="ok", act=sa.bindparam("new_act"))
+    .returning(_turns.c.session_id, _turns.c.index)
+)
+"""Mark a pending user turn answered; returns nothing for a missing, assistant or settled turn."""
+_TURN_STATE = sa.select(_turns.c.id, _turns.c.role, _turns.c.status).where(
+    _turns.c.id == sa.bindparam("turn_id")
+)
+_INSERT_MASKS = sa.insert(_masks).returning(*_masks.c, sort_by_parameter_order=True)
+_INSERT_INTENT = sa.insert(_intents).returning(*_intents.c)
+_INSERT_CALLS = sa.insert(_calls).returning(*_calls.c, sort_by_parameter_order=True)
+_BUMP_SESSION = (
+    sa.update(_sessions)
+    .where(_sessions.c.id == sa.bindparam("sid"))
+    .values(updated_at=sa.bindparam("touched_at"))
+)
+
+
+def _opt_str(value: object) -> str | None:
+    """Plain ``str`` (e.g. an :class:`Act` becomes its value), NUL-free, or None."""
+    return None if value is None else convert.db_text(value)
+
+
+def mask_values(out: MaskOut) -> dict[str, object]:
+    """Encode one produced mask as column values (raises if the mask cannot be encoded)."""
+    mask = out.mask
+    return {
+        "label": convert.db_text(out.label),
+        "rle": mask.to_rle(),
+        "area": mask.area,
+        "bbox": list(mask.bbox),
+        "score": None if out.score is None else float(out.score),
+        "source": out.source,
+        "created_at": utcnow(),
+    }
+
+
+def tool_call_values(turn_id: int, call: ToolCallIn) -> dict[str, object]:
+    """Build one tool-call row's values with JSON-safe arguments."""
+    return {
+        "turn_id": turn_id,
+        "tool": convert.db_text(call.tool),
+        "args": convert.jsonable(dict(call.args)),
+        "duration_ms": float(call.duration_ms),
+        "status": convert.db_text(call.status),
+        "error": None
+        if call.error is None
+        else convert.one_line(call.error, convert.MAX_ERROR_CHARS),
+    }
+
+
+def touch_session(
+    conn: sa.Connection, key: str, owner: str | None, first_text: str
+) -> SessionRecord:
+    """Bump and lock the session for a new user turn; raise if it is missing or not ``owner``'s."""
+    row = conn.execute(
+        _TOUCH_SESSION,
+        {"sid": key, "touched_at": utcnow(), "first_title": convert.title_from(first_text) or None},
+    ).first()
+    if row is None or (owner is not None and row.owner != owner):
+        raise UnknownSessionError(
+            f"unknown session id: {key}"
+        )  # the caller's rollback undoes the bump
+    return convert.session_record(row)  # type: ignore[arg-type]
+
+
+def read_session(conn: sa.Connection, key: str, owner: str | None) -> SessionRecord:
+    """Return the session, raising if it is missing or not ``owner``'s."""
+    row = conn.execute(_SESSION_BY_ID, {"sid": key}).first()
+    if row is None or (owner is not None and row.owner != owner):
+        raise UnknownSessionError(f"unknown session id: {key}")
+    return convert.session_record(row)  # type: ignore[arg-type]
+
+
+def recall(conn: sa.Connection, session: SessionRecord) -> Recall:
+    """Load what the next turn needs; the query count does not grow with the session."""
+    params = {"sid": session.id}
+    rows = conn.execute(_DIALOGUE, params).all()
+    intent_row = conn.execute(_CURRENT_INTENT, params).first()
+    intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
+    mask_row = None
+    if intent is not None and intent.mask_id is not None:
+        mask_row = conn.execute(_MASK_BY_ID, {"sid": session.id, "mask_id": intent.mask_id}).first()
+    if mask_row is None:
+        mask_row = conn.execute(_LATEST_MASK, params).first()
+    dialogue = [
+        # Rows come from our own schema: construct without re-validating every past message.
+        DialogueTurn.model_construct(
+            role="user" if r.role == "user" else "assistant", text=r.text, act=parse_act(r.act)
+        )
+        for r in rows
+        if r.role == "assistant" or r.status == "ok"
+    ]
+    image_sha = next(
+        (r.image_sha for r in reversed(rows) if r.role == "user" and r.image_sha), None
+    )
+    return Recall(
+        session=session,
+        dialogue=dialogue,
+        current_image_sha=image_sha,
+        current_intent=intent,
+        current_mask=_mask_record(mask_row) if mask_row is not None else None,
+        next_index=(int(rows[-1]._mapping["index"]) + 1) if rows else 0,
+    )
+
+
+def next_index(conn: sa.Connection, session_id: str) -> int:
+    """Return the index of the session's next turn (without loading its messages)."""
+    return int(conn.execute(_NEXT_INDEX, {"sid": session_id}).scalar_one())
+
+
+def insert_user_turn(
+    conn: sa.Connection,
+    session: SessionRecord,
+    text: str,
+    image_sha: str | None,
+    act: str | None,
+    index: int,
+) -> TurnRecord:
+    """Insert the user's message as a pending turn at ``index`` (the session is already locked)."""
+    if (
+        image_sha is not None
+        and conn.execute(_IMAGE_EXISTS, {"sha": str(image_sha)}).first() is None
+    ):
+        raise UnknownImageError(f"unknown image: {convert.one_line(image_sha, 80)}")
+    row = conn.execute(
+        _INSERT_TURN,
+        {
+            "session_id": session.id,
+            "index": index,
+            "role": "user",
+            "text": convert.db_text(text),
+            "act": _opt_str(act),
+            "status": "pending",
+            "image_sha": image_sha,
+            "created_at": utcnow(),
+        },
+    ).one()
+    return convert.turn_record(row)  # type: ignore[arg-type]
+
+
+def complete_turn(
+    conn: sa.Connection,
+    user_turn_id: int,
+    *,
+    act: str,
+    reply: str,
+    intent: Intent | None,
+    masks: Sequence[MaskOut],
+    tool_calls: Sequence[ToolCallIn],
+    latency_ms: float,
+) -> TurnRecord:
+    """Write the answer with its masks, intent and tool calls; the caller owns the transaction."""
+    mask_params = [mask_values(out) for out in masks]  # encode before writing anything
+    claimed = conn.execute(
+        _CLAIM_USER_TURN, {"turn_id": user_turn_id, "new_act": _opt_str(act)}
+    ).first()
+    if claimed is None:
+        _raise_unclaimable(conn, user_turn_id)
+    session_id, index = claimed.session_id, int(claimed._mapping["index"])
+    now = utcnow()
+    reply_row = conn.execute(
+        _INSERT_TURN,
+        {
+            "session_id": session_id,
+            "index": index + 1,
+            "role": "assistant",
+            "text": convert.db_text(reply),
+            "act": _opt_str(act),
+            "status": "ok",
+            "image_sha": None,
+            "latency_ms": float(latency_ms),
+            "created_at": now,
+        },
+    ).one()
+    mask_rows: list[Any] = []
+    if mask_params:
+        mask_rows = list(
+            conn.execute(_INSERT_MASKS, [{"turn_id": reply_row.id, **v} for v in mask_params]).all()
+        )
+    intent_row = None
+    if intent is not None:
+        mask_id = (
+            intent.mask_id
+            if intent.mask_id is not None
+            else (mask_rows[0].id if mask_rows else None)
+        )
+        intent_row = conn.execute(
+            _INSERT_INTENT, convert.intent_values(intent, reply_row.id, mask_id)
+        ).one()
+    call_rows: list[Any] = []
+    if tool_calls:
+        call_rows = list(
+            conn.execute(
+                _INSERT_CALLS, [tool_call_values(reply_row.id, c) for c in tool_calls]
+            ).all()
+        )
+    conn.execute(_BUMP_SESSION, {"sid": session_id, "touched_at": now})
+    return convert.turn_record(reply_row, mask_rows, intent_row, call_rows)  # type: ignore[arg-type]
+
+
+def _raise_unclaimable(conn: sa.Connection, user_turn_id: int) -> NoReturn:
+    """Say why a turn cannot be completed: it does not exist, is not a user turn, or is settled."""
+    row = conn.execute(_TURN_STATE, {"turn_id": user_turn_id}).first()
+    if row is None or row.role != "user":
+        raise UnknownTurnError(f"unknown user turn id: {user_turn_id}")
+    raise ValueError(f"turn {row.id} is {row.status}, not pending; cannot complete it")
+
+
+def _mask_record(row: Any) -> MaskRecord:
+    """Build a mask record from a mask row joined with its turn's index."""
+    return convert.mask_record(row, row._mapping["index"])
