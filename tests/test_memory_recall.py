@@ -76,3 +76,28 @@ def test_begin_turn_stores_the_message_and_recalls_the_session_before_it(db_url:
         memory.begin_turn(sid, "hi", owner="bob")
     assert len(memory.history(sid).turns) == 3
     memory.close()
+
+
+def test_recall_reuses_only_settled_messages(db_url: str) -> None:
+    # Two Memory objects on one database stand for two server processes: each caches the settled
+    # start of a session, yet sees messages the other appended and pending turns that settled later.
+    writer, reader = Memory(db_url), Memory(db_url)
+    sid = writer.create_session().id
+    first = writer.add_user_turn(sid, "find the cup")
+    writer.complete_turn(first.id, act="new_target", reply="the red cup", intent=Intent(target="cup"), masks=[], tool_calls=[], latency_ms=1.0)
+    assert [d.text for d in reader.recall(sid).dialogue] == ["find the cup", "the red cup"]
+
+    pending = writer.add_user_turn(sid, "now the mug")
+    assert [d.text for d in reader.recall(sid).dialogue] == ["find the cup", "the red cup"]  # pending: not yet said
+    writer.complete_turn(pending.id, act="new_target", reply="the mug", intent=Intent(target="mug"), masks=[], tool_calls=[], latency_ms=1.0)
+    failing = writer.add_user_turn(sid, "and the spoon")
+    assert reader.recall(sid).dialogue[-1].text == "the mug"
+    writer.fail_turn(failing.id, "boom")
+    writer.add_user_turn(sid, "the plate then")
+    recall = reader.recall(sid)
+    history = reader.history(sid)
+    assert recall.dialogue == history.dialogue() and recall.next_index == history.next_index == 6
+    assert [d.text for d in recall.dialogue] == ["find the cup", "the red cup", "now the mug", "the mug"]
+    reader.delete_session(sid)
+    writer.close()
+    reader.close()

@@ -81,6 +81,8 @@ class Memory:
         self._read = sessionmaker(self._engine, expire_on_commit=False)
         self._write_engine = self._engine.execution_options(**{WRITE_OPTION: True})
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._settled = turns.SettledPrefixes()
+        """Sessions' settled message prefixes, so a turn's recall reads only the newest messages."""
         if migrate:
             try:
                 upgrade(self._engine)
@@ -187,6 +189,7 @@ class Memory:
         with self._write.begin() as db:
             row = self._session_row(db, session_id, owner)
             db.execute(sa.delete(SessionRow).where(SessionRow.id == row.id))
+        self._settled.forget(row.id)
 
     # images -----------------------------------------------------------------------------------
 
@@ -329,7 +332,8 @@ class Memory:
         histories (unlike :meth:`history`, which rebuilds every turn's children).
         """
         with self._engine.connect() as conn, conn.begin():
-            return turns.recall(conn, turns.read_session(conn, _session_key(session_id), owner))
+            session = turns.read_session(conn, _session_key(session_id), owner)
+            return turns.recall(conn, session, self._settled)
 
     def begin_turn(
         self, session_id: str, text: str, *, image_sha: str | None = None, owner: str | None = None
@@ -343,7 +347,7 @@ class Memory:
             try:
                 with self._write_engine.begin() as conn:
                     session = turns.touch_session(conn, key, owner, text)
-                    before = turns.recall(conn, session)
+                    before = turns.recall(conn, session, self._settled)
                     turn = turns.insert_user_turn(
                         conn, session, text, image_sha, None, before.next_index
                     )

@@ -8,10 +8,12 @@ and Python overhead is what a turn would otherwise pay for.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 
+from agent.cache import ByteLRU
 from agent.errors import UnknownSessionError
 from agent.memory import convert
 from agent.memory.exceptions import UnknownImageError, UnknownTurnError
@@ -56,7 +58,7 @@ _TOUCH_SESSION = (
 """Bump the session (taking its row lock on PostgreSQL) and title it from its first message."""
 
 _SESSION_BY_ID = sa.select(_sessions).where(_sessions.c.id == sa.bindparam("sid"))
-_DIALOGUE = (
+_MESSAGES_AFTER = (
     sa.select(
         _turns.c.index,
         _turns.c.role,
@@ -65,9 +67,10 @@ _DIALOGUE = (
         _turns.c.status,
         _turns.c.image_sha,
     )
-    .where(_turns.c.session_id == sa.bindparam("sid"))
+    .where(_turns.c.session_id == sa.bindparam("sid"), _turns.c.index > sa.bindparam("after"))
     .order_by(_turns.c.index)
 )
+"""The session's messages after a settled prefix (all of them after index -1)."""
 _NEXT_INDEX = sa.select(sa.func.coalesce(sa.func.max(_turns.c.index), -1) + 1).where(
     _turns.c.session_id == sa.bindparam("sid")
 )
@@ -173,10 +176,73 @@ def read_session(conn: sa.Connection, key: str, owner: str | None) -> SessionRec
     return convert.session_record(row)  # type: ignore[arg-type]
 
 
-def recall(conn: sa.Connection, session: SessionRecord) -> Recall:
-    """Load what the next turn needs; the query count does not grow with the session."""
+@dataclass(frozen=True)
+class SettledPrefix:
+    """The start of a session's messages in which no turn is pending, so none can change again.
+
+    Turns are append-only and only a pending user turn changes (to ok or failed), so a recall
+    may reuse a settled prefix and read just the messages after it.
+    """
+
+    upto_index: int = -1
+    """Index of the prefix's last message (-1: empty)."""
+    dialogue: tuple[DialogueTurn, ...] = ()
+    image_sha: str | None = None
+    """The last image a user turn in the prefix attached."""
+
+
+class SettledPrefixes:
+    """Settled prefixes by session id, LRU-bounded by bytes (shared by threads; values immutable)."""
+
+    def __init__(self, max_bytes: int = 32 * 2**20) -> None:
+        self._prefixes = ByteLRU(max_bytes, sizeof=_prefix_bytes)
+
+    def get(self, session_id: str) -> SettledPrefix:
+        """Return the cached prefix of a session (empty when unknown)."""
+        found = self._prefixes.get(session_id)
+        return found if isinstance(found, SettledPrefix) else SettledPrefix()
+
+    def put(self, session_id: str, prefix: SettledPrefix) -> None:
+        """Keep a session's longest known settled prefix."""
+        self._prefixes.put(session_id, prefix)
+
+    def forget(self, session_id: str) -> None:
+        """Drop a (deleted) session's prefix."""
+        self._prefixes.pop(session_id)
+
+
+def _prefix_bytes(prefix: SettledPrefix) -> int:
+    """Rough memory held by a prefix (its texts plus per-message objects)."""
+    return 200 + sum(len(turn.text) + 120 for turn in prefix.dialogue)
+
+
+def recall(
+    conn: sa.Connection, session: SessionRecord, prefixes: SettledPrefixes | None = None
+) -> Recall:
+    """Load what the next turn needs, reading only the messages after the session's settled prefix."""
+    cached = prefixes.get(session.id) if prefixes is not None else SettledPrefix()
+    rows = conn.execute(_MESSAGES_AFTER, {"sid": session.id, "after": cached.upto_index}).all()
+    dialogue, image_sha = list(cached.dialogue), cached.image_sha
+    settled: tuple[int, int, str | None] | None = (
+        None  # (index, messages, image) at the last settled row
+    )
+    still_settled = prefixes is not None
+    for r in rows:
+        if r.role == "assistant" or r.status == "ok":
+            # Rows come from our own schema: construct without re-validating every message.
+            role = "user" if r.role == "user" else "assistant"
+            dialogue.append(
+                DialogueTurn.model_construct(role=role, text=r.text, act=parse_act(r.act))
+            )
+        if r.role == "user" and r.image_sha:
+            image_sha = r.image_sha
+        still_settled = still_settled and r.status != "pending"
+        if still_settled:
+            settled = (int(r._mapping["index"]), len(dialogue), image_sha)
+    if prefixes is not None and settled is not None:
+        upto, count, settled_image = settled
+        prefixes.put(session.id, SettledPrefix(upto, tuple(dialogue[:count]), settled_image))
     params = {"sid": session.id}
-    rows = conn.execute(_DIALOGUE, params).all()
     intent_row = conn.execute(_CURRENT_INTENT, params).first()
     intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
     mask_row = None
@@ -184,24 +250,14 @@ def recall(conn: sa.Connection, session: SessionRecord) -> Recall:
         mask_row = conn.execute(_MASK_BY_ID, {"sid": session.id, "mask_id": intent.mask_id}).first()
     if mask_row is None:
         mask_row = conn.execute(_LATEST_MASK, params).first()
-    dialogue = [
-        # Rows come from our own schema: construct without re-validating every past message.
-        DialogueTurn.model_construct(
-            role="user" if r.role == "user" else "assistant", text=r.text, act=parse_act(r.act)
-        )
-        for r in rows
-        if r.role == "assistant" or r.status == "ok"
-    ]
-    image_sha = next(
-        (r.image_sha for r in reversed(rows) if r.role == "user" and r.image_sha), None
-    )
+    last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     return Recall(
         session=session,
         dialogue=dialogue,
         current_image_sha=image_sha,
         current_intent=intent,
         current_mask=_mask_record(mask_row) if mask_row is not None else None,
-        next_index=(int(rows[-1]._mapping["index"]) + 1) if rows else 0,
+        next_index=last_index + 1,
     )
 
 
