@@ -67,7 +67,7 @@ class Mask:
 
     def to_rle(self) -> dict[str, Any]:
         """Encode as COCO RLE with a JSON-ready ``counts`` string."""
-        rle = coco_mask.encode(np.asfortranarray(self.array, dtype=np.uint8))  # one copy, not two
+        rle = coco_mask.encode(np.asfortranarray(self.array.view(np.uint8)))  # bool->uint8 is a view
         return {
             "size": [int(rle["size"][0]), int(rle["size"][1])],
             "counts": rle["counts"].decode("ascii"),
