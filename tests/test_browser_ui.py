@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 TIMEOUT_MS = 30_000
 
-BOT_IMAGES = "#pr-chat .bot-row .image-frame img"
+BOT_IMAGES = "#pr-chat .bot-row img.pr-pic"
 """Overlay images in assistant messages (one per segmenting turn)."""
 
 
@@ -168,10 +168,10 @@ def test_three_turns_reload_export_and_click_correction(live, browser, tmp_path)
 
         # the side panel's view toggle: mask only, then back to the overlay
         overlay_src = _side_src(page)
-        page.get_by_label("Mask only").check()
+        page.get_by_role("radio", name="Mask only", exact=True).check()
         page.wait_for_function("(src) => document.querySelector('#pr-side img')?.src !== src", arg=overlay_src, timeout=TIMEOUT_MS)
         _shot(page, "05a_mask_only")
-        page.get_by_label("Overlay").check()
+        page.get_by_role("radio", name="Overlay", exact=True).check()
         page.wait_for_function("(src) => document.querySelector('#pr-side img')?.src === src", arg=overlay_src, timeout=TIMEOUT_MS)
 
         # click correction: add a positive click on the HDMI port and apply it

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.memory import Memory
+from agent.types import Mask
 from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, require_shared
 from tools.backends.lite import LiteBackend
 from ui import serve
+from ui.state import UIState
 from ui.testing import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -31,7 +36,7 @@ def live(tmp_path_factory) -> Iterator[tuple[str, Runtime]]:
     # the same call `pixelrs serve --auth ...` makes, with a user:pass and an auth file
     ui = serve(runtime, port=port, auth="alice:a-pass", auth_file=users, prevent_thread_lock=True, quiet=True)
     try:
-        yield f"http://127.0.0.1:{port}", runtime
+        yield f"http://127.0.0.1:{port}", runtime, ui
     finally:
         ui.close()
         runtime.close()
@@ -41,15 +46,26 @@ def _client(url: str, user: str, password: str) -> Any:
     return gradio_client.Client(url, auth=(user, password), verbose=False)
 
 
+PICTURE = re.compile(r'<img class="pr-pic" src="(pixelrs/img/[^"]+)"')
+
+
 def _files(chat: list[dict[str, Any]]) -> list[str]:
+    """Relative URLs of the overlay pictures in the assistant's messages."""
     out = []
     for message in chat:
         if message["role"] != "assistant":
             continue
         for item in message["content"]:
-            if item.get("type") == "file":
-                out.append(item["file"]["path"] if isinstance(item["file"], dict) else item["file"])
+            if item.get("type") == "text" and (m := PICTURE.match(item.get("text", ""))):
+                out.append(html.unescape(m.group(1)))
     return out
+
+
+def _login(url: str, user: str, password: str) -> httpx.Client:
+    """A plain HTTP client signed in through the app's login form (the browser's cookie)."""
+    client = httpx.Client(base_url=url, follow_redirects=True)
+    client.post("/login", data={"username": user, "password": password}).raise_for_status()
+    return client
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -57,7 +73,7 @@ def _text(message: dict[str, Any]) -> str:
 
 
 def test_program_chats_corrects_and_lists_sessions(live) -> None:
-    url, runtime = live
+    url, runtime, _ = live
     alice = _client(url, "alice", "a-pass")
     names = set(alice.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/send", "/correct", "/new_session", "/open_session", "/rename", "/delete_session", "/list_sessions"} <= names
@@ -90,7 +106,7 @@ def test_program_chats_corrects_and_lists_sessions(live) -> None:
 
 
 def test_users_are_isolated(live) -> None:
-    url, runtime = live
+    url, runtime, _ = live
     alice, bob = _client(url, "alice", "a-pass"), _client(url, "bob", "b-pass")
     out = alice.predict({"text": "find the HDMI label", "files": [gradio_client.handle_file(str(HDMI_JPG))]}, api_name="/send")
     sid = out[SESSION_ID]
@@ -103,6 +119,44 @@ def test_users_are_isolated(live) -> None:
 
 
 def test_login_is_required(live) -> None:
-    url, _ = live
+    url, _, _ = live
     with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types per version
         gradio_client.Client(url, auth=("alice", "wrong"), verbose=False)
+
+
+def test_pictures_and_exports_are_served_to_their_owner_only(live) -> None:
+    url, runtime, ui = live
+    alice = _client(url, "alice", "a-pass")
+    out = alice.predict({"text": "find the HDMI label", "files": [gradio_client.handle_file(str(HDMI_JPG))]}, api_name="/send")
+    picture, sid = _files(out[CHAT])[0], out[SESSION_ID]
+    name = picture.split("/")[-1].split("?")[0]
+    uid = re.search(r"u=(\w+)", picture).group(1)
+    # the export panel alice's page shows after this turn
+    state = UIState(owner="alice", session_id=sid, mask_count=1, mask_id=runtime.history(sid).current_mask.id)
+    exports = {k: html.unescape(v) for k, v in re.findall(r'<a id="(pr-dl-\w+)" class="pr-dl" href="([^"]+)"', ui.exports(state))}
+    assert set(exports) == {"pr-dl-mask", "pr-dl-masks", "pr-dl-coco", "pr-dl-session"}
+    as_alice, as_bob, nobody = _login(url, "alice", "a-pass"), _login(url, "bob", "b-pass"), httpx.Client(base_url=url)
+    try:
+        got = as_alice.get(picture)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg" and got.content[:2] == b"\xff\xd8"
+        assert got.headers["x-content-type-options"] == "nosniff"
+        # bob holding alice's link, or nobody signed in: refused, and nothing says what exists
+        assert as_bob.get(picture).status_code == 404 and nobody.get(picture).status_code == 404
+        # a link re-pointed at another picture, or with bob's owner id in it, does not verify
+        assert as_alice.get(picture.replace(name, ("1" if name[0] == "0" else "0") + name[1:])).status_code == 404
+        assert as_bob.get(picture.replace(uid, ui.links.owner_id("bob"))).status_code == 404
+        # Gradio's own file route does not serve the chat pictures' folder
+        assert as_alice.get(f"/gradio_api/file={ui.files.chat_file(name)}").status_code in (403, 404)
+        mask = as_alice.get(exports["pr-dl-mask"])
+        assert mask.status_code == 200 and "attachment" in mask.headers["content-disposition"]
+        assert Mask.from_png(mask.content).iou(runtime.history(sid).current_mask.mask()) == 1.0
+        session = as_alice.get(exports["pr-dl-session"])
+        assert session.status_code == 200 and session.content[:2] == b"PK"
+        for link in exports.values():
+            assert as_bob.get(link).status_code == 404 and nobody.get(link).status_code == 404
+        # bob's own link to alice's session (signed for bob) is refused: the session is alice's
+        forged = ui.links.export(sid, "session.zip", "bob")
+        assert as_bob.get(forged).status_code == 404
+    finally:
+        for client in (as_alice, as_bob, nobody):
+            client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +22,7 @@ from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, decompression_bomb_png, require_shared
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI, PanelUpdate
+from ui.exports import build_export
 from ui.state import UIState
 
 
@@ -59,12 +61,17 @@ def panel(update: tuple[Any, ...]) -> PanelUpdate:
     return PanelUpdate(*update[1:])
 
 
-def chat_images(chat: list[dict[str, Any]]) -> list[str]:
-    paths = []
+PICTURE = re.compile(r'<img class="pr-pic" src="pixelrs/img/([0-9a-f]{24}\.\w+)\?')
+
+
+def chat_images(chat: list[dict[str, Any]], ui: ChatUI | None = None) -> list[str]:
+    """Names of the overlay pictures in assistant messages (their files when ``ui`` is given)."""
+    names = []
     for message in chat:
         content = message["content"] if isinstance(message["content"], list) else [message["content"]]
-        paths += [c["path"] for c in content if isinstance(c, dict) and "path" in c and message["role"] == "assistant"]
-    return paths
+        if message["role"] == "assistant":
+            names += [m.group(1) for c in content if isinstance(c, str) and (m := PICTURE.match(c))]
+    return [str(ui.files.chat_file(n)) for n in names] if ui is not None else names
 
 
 def last_text(chat: list[dict[str, Any]]) -> str:
@@ -96,10 +103,10 @@ def test_three_turns_stream_progress_then_mask_then_text(ui: ChatUI, runtime: Ru
     # the mask appears in the chat before the explanation text
     with_image = [panel(y).chat for y in yields[0] if chat_images(panel(y).chat)]
     assert with_image, "no overlay image was streamed"
-    assert with_image[0][-1]["content"] == [{"path": chat_images(with_image[0])[-1]}]
+    assert len(with_image[0][-1]["content"]) == 1 and PICTURE.match(with_image[0][-1]["content"][0])
     final = panel(yields[-1][-1])
     assert len(chat_images(final.chat)) == 2  # two segmenting turns, the question in between has none
-    for path in chat_images(final.chat):
+    for path in chat_images(final.chat, ui):
         assert Image.open(path).size == (639, 427)
     assert final.state.session_id and final.browser["session"] == final.state.session_id
     history = runtime.history(final.state.session_id, owner=state.owner)
@@ -116,16 +123,23 @@ def test_exports_match_memory(ui: ChatUI, runtime: Runtime, hdmi_path: str) -> N
     state = UIState()
     converse(ui, state, hdmi_path)
     history = runtime.history(state.session_id, owner=state.owner)
-    exports = ui.exports(state)
+    panel_html = ui.exports(state)
+    assert all(f'<a id="{elem_id}"' in panel_html for elem_id in ("pr-dl-mask", "pr-dl-masks", "pr-dl-coco", "pr-dl-session"))
+    assert "disabled" in ui.exports(UIState()) and "<a " not in ui.exports(UIState())  # nothing to export yet
+
+    def built(kind):  # noqa: ANN001, ANN202 - what the export link's route sends
+        return build_export(runtime.memory, ui.files, history, kind, mask_id=state.mask_id)
+
     stored = history.current_mask.mask()
-    assert Mask.from_png(Path(exports.mask_png).read_bytes()).iou(stored) == 1.0
-    coco = json.loads(Path(exports.coco_json).read_text())
+    mask_png = built("mask.png")
+    assert mask_png.name.endswith(".png") and Mask.from_png(mask_png.data).iou(stored) == 1.0
+    coco = json.loads(built("masks.json").data)
     assert [a["id"] for a in coco["annotations"]] == [m.id for m in history.masks]
     assert {"label", "turn", "score", "segmentation"} <= set(coco["annotations"][0])
-    with zipfile.ZipFile(exports.masks_zip) as archive:
+    with zipfile.ZipFile(io.BytesIO(built("masks.zip").data)) as archive:
         names = archive.namelist()
         assert "masks.json" in names and len(names) == len(history.masks) + 1
-    with zipfile.ZipFile(exports.session_zip) as archive:
+    with zipfile.ZipFile(io.BytesIO(built("session.zip").data)) as archive:
         assert "session.json" in archive.namelist()
     after = ui.after_turn(state)
     assert after[0]["interactive"] is True  # the message box is enabled again
@@ -375,7 +389,10 @@ def test_backend_error_is_one_line_and_session_continues(tmp_path, hdmi_path: st
 
 
 def test_no_module_level_mutable_state() -> None:
-    modules = ("ui", "ui.app", "ui.auth", "ui.chat", "ui.exports", "ui.files", "ui.layout", "ui.render", "ui.state", "ui.stream", "ui.testing")
+    modules = (
+        "ui", "ui.app", "ui.auth", "ui.chat", "ui.exports", "ui.files", "ui.layout", "ui.links", "ui.pictures",
+        "ui.render", "ui.routes", "ui.state", "ui.stream", "ui.testing",
+    )
     for name in modules:
         module = importlib.import_module(name)
         for attr, value in vars(module).items():
@@ -401,5 +418,5 @@ def test_overlay_png_is_written_once_per_content(ui: ChatUI, hdmi_path: str) -> 
     reloaded = UIState(owner=state.owner)
     PanelUpdate(*ui.open_session(state.session_id, reloaded)[:10])
     assert chat_images(reloaded.chat) == first  # same content -> same cached file
-    decoded = np.asarray(Image.open(io.BytesIO(Path(first[0]).read_bytes())).convert("RGB"))
+    decoded = np.asarray(Image.open(io.BytesIO(Path(chat_images(state.chat, ui)[0]).read_bytes())).convert("RGB"))
     assert decoded.shape == (427, 639, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,9 +170,10 @@ def test_answer_text_uses_the_best_mask_colour_and_legend() -> None:
 
 
 def test_user_message_escapes_text_and_keeps_image() -> None:
-    msg = user_message("<b>hi</b>", "/tmp/a.png")
+    picture = '<img class="pr-pic" src="pixelrs/img/a.jpg" alt="uploaded image">'
+    msg = user_message("<b>hi</b>", picture)
     assert msg["role"] == "user"
-    assert msg["content"][0] == {"path": "/tmp/a.png"}
+    assert msg["content"][0] == picture
     assert "<b>" not in msg["content"][1]
     assert "attached: notes\\.txt" in user_message("x", attachment="notes.txt")["content"][0]
 
@@ -251,9 +253,9 @@ def test_turn_view_follows_the_event_order() -> None:
     view.on_intent("new_target", Intent(target="HDMI label"))
     view.on_progress("segmenting")
     assert view.messages()[0]["metadata"]["title"] == "Segmenting…"
-    view.on_mask("/tmp/o.png", [ShownMask("HDMI label", 0.9, (1, 2, 3))])
+    view.on_mask('<img class="pr-pic" src="o">', [ShownMask("HDMI label", 0.9, (1, 2, 3))])
     msgs = view.messages()
-    assert msgs[1]["content"] == [{"path": "/tmp/o.png"}]
+    assert msgs[1]["content"] == ['<img class="pr-pic" src="o">']
     view.on_progress("explaining")
     view.on_token("I found ")
     view.on_token("the HDMI label.")
@@ -324,10 +326,11 @@ def test_file_store_caches_by_content_and_cleans_up() -> None:
     assert key != content_key("x", np.zeros((2, 2), bool), (1, 2, 3))
     first = store.picture(key, make)
     assert store.picture(key, make) == first and first.endswith('.jpg') and len(calls) == 1
-    a = store.export_dir("s1")
-    (a / "f").write_text("x")
-    b = store.export_dir("s1")
-    assert not a.exists() and b.exists()
+    chat = Path(store.picture(content_key("chat"), make, "chat"))
+    assert chat.parent.name == "chat" and store.chat_file(chat.name) == chat
+    # only bare names of files in chat/: not the Gradio pictures in img/, no paths
+    assert store.chat_file("../img/" + Path(first).name) is None and store.chat_file(Path(first).name) is None
+    assert store.chat_file("") is None and store.chat_file(".hidden") is None
     root = store.root
     store.close()
     assert not root.exists()
@@ -344,3 +347,29 @@ def test_drain_batches_waiting_events_but_sends_a_mask_alone() -> None:
         q.put(TurnEvent(kind=kind))
     assert [e.kind for e in drain(q)] == ["progress", "intent", "mask"]
     assert [e.kind for e in drain(q)] == ["token", "token"]
+
+
+def test_links_are_signed_per_owner_and_name() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from ui.links import Links
+
+    links, other = Links(), Links()
+    name = "0123456789abcdef01234567.jpg"
+    url = urlsplit(links.picture(name, "alice"))
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert url.path == f"pixelrs/img/{name}" and "alice" not in url.query
+    assert links.check_picture(name, query["u"], query["s"])
+    assert query["u"] == links.owner_id("alice") != links.owner_id("bob")
+    assert not links.check_picture(name, links.owner_id("bob"), query["s"])  # another owner
+    assert not links.check_picture("1" + name[1:], query["u"], query["s"])  # another picture
+    assert not other.check_picture(name, query["u"], query["s"])  # another app (key)
+    assert not links.check_picture("../x.jpg", query["u"], query["s"])
+    export = urlsplit(links.export("sid1", "mask.png", "alice", 7))
+    q = {k: v[0] for k, v in parse_qs(export.query).items()}
+    assert links.check_export("sid1", "mask.png", "7", q["u"], q["s"])
+    assert not links.check_export("sid1", "mask.png", "8", q["u"], q["s"])
+    assert not links.check_export("sid2", "mask.png", "7", q["u"], q["s"])
+    assert not links.check_export("sid1", "session.zip", "7", q["u"], q["s"])
+    tag = links.picture_html(name, "alice", 'a "quoted" <alt>')
+    assert tag.startswith('<img class="pr-pic" src="pixelrs/img/') and "&amp;s=" in tag and "<alt>" not in tag

@@ -34,9 +34,10 @@ from ui.chat import (
     stored_turn_messages,
     user_message,
 )
-from ui.exports import NO_EXPORTS, Exports, write_exports
+from ui.exports import exports_html
 from ui.files import FileStore
 from ui.layout import CSS, EAGER_IMAGES_JS, build_blocks
+from ui.links import Links
 from ui.pictures import Pictures
 from ui.render import (
     LatencyRow,
@@ -47,6 +48,7 @@ from ui.render import (
     status_html,
     to_image_coords,
 )
+from ui.routes import build_routes
 from ui.state import UIState
 from ui.stream import END, drain, start_turn
 
@@ -94,7 +96,7 @@ class ChatUI:
             it stable so that browsers resume after a server restart (default: derived from the
             database URL).
         max_display_side: the side picture is scaled to this longest side; clicks are mapped back.
-        files: where overlays and exports are written (default: a fresh temporary folder).
+        files: where pictures are written (default: a fresh temporary folder).
 
     Example:
         >>> ui = ChatUI(Runtime(memory=Memory("sqlite:///pixelrs.db"), backend=LiteBackend()))
@@ -127,6 +129,7 @@ class ChatUI:
         # Pictures are content-addressed and never rewritten: Gradio may serve them in place
         # instead of hashing and copying every chat image again on each streamed update.
         gr.set_static_paths([self.files.root / "img"])
+        self.links = Links()  # signs the chat picture and export links of this app (random key)
         self.pictures = Pictures(
             image=lambda sha: runtime.image(sha).rgb,
             image_bytes=runtime.memory.image_bytes,
@@ -221,8 +224,8 @@ class ChatUI:
                     if turn.image_sha != image_sha:
                         current_id = None
                     image_sha, image_turn = turn.image_sha, turn.index
-                path = self.pictures.chat_image(turn.image_sha) if turn.image_sha else None
-                state.chat.append(user_message(turn.text, path))
+                picture = self.pictures.chat_image(turn.image_sha) if turn.image_sha else None
+                state.chat.append(user_message(turn.text, self.picture_html(picture, state.owner, "uploaded image")))
                 if turn.status == "failed":
                     state.chat.append(notice_message(f"Not answered: {turn.error or 'failed'}"))
                     rows.append(LatencyRow(turn=user_number, act=None, latency_ms=None, status="failed"))
@@ -244,7 +247,7 @@ class ChatUI:
                     intent=turn.intent,
                     reply=turn.text,
                     latency_ms=turn.latency_ms,
-                    overlay_path=path,
+                    overlay_html=self.picture_html(path, state.owner, "mask overlay"),
                     masks=shown,
                     current_color=mask_color(color_of[current_id]) if current_id in color_of else None,
                 )
@@ -274,16 +277,13 @@ class ChatUI:
         state.listed_ids = [s.id for s in summaries]
         return [(self.pictures.thumbnail(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
 
-    def exports(self, state: UIState, history: SessionHistory | None = None) -> Exports:
-        """Write the current mask PNG, all masks (zip + COCO JSON) and the session zip."""
-        if state.session_id is None:
-            return NO_EXPORTS
-        if history is None:
-            history = self.runtime.history(state.session_id, owner=state.owner)
-        return write_exports(self.runtime.memory, self.files, history, mask_id=state.mask_id, owner=state.owner)
+    def exports(self, state: UIState) -> str:
+        """Return the export panel: signed links; each file is built only when its link is followed."""
+        return exports_html(self.links, state.session_id, state.owner, has_masks=state.mask_count > 0, mask_id=state.mask_id)
 
-    def _export_buttons(self, exports: Exports) -> list[Any]:
-        return [gr.update(value=path, interactive=path is not None) for path in exports]
+    def picture_html(self, path: str | None, owner: str | None, alt: str) -> str | None:
+        """Return an ``<img>`` tag for a chat picture file (None for None)."""
+        return None if path is None else self.links.picture_html(Path(path).name, owner, alt)
 
     # handlers: page load and sessions ---------------------------------------------------------
     def on_load(self, browser: Any, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
@@ -303,16 +303,16 @@ class ChatUI:
         if wanted:
             # a link (?session=) that does not open says so; a remembered session that is gone
             # (deleted, or another login in this browser) just starts a new one
-            panel, exports = self._open(state, str(wanted), quiet=not query.get("session"))
+            panel = self._open(state, str(wanted), quiet=not query.get("session"))
         else:
             state.reset_session()
-            panel, exports = self._fresh_panel(state), NO_EXPORTS
-        return (*panel, self.sessions_gallery(state), *self._export_buttons(exports))
+            panel = self._fresh_panel(state)
+        return (*panel, self.sessions_gallery(state), self.exports(state))
 
     def _fresh_panel(self, state: UIState) -> PanelUpdate:
         return self._panel(state, side=None, intent=intent_html(None), status=self._status(state, []), title="")
 
-    def _open(self, state: UIState, session_id: str, *, quiet: bool = False) -> tuple[PanelUpdate, Exports]:
+    def _open(self, state: UIState, session_id: str, *, quiet: bool = False) -> PanelUpdate:
         session_id = " ".join(str(session_id).split())
         try:
             history = self.runtime.history(session_id, owner=state.owner)
@@ -323,19 +323,17 @@ class ChatUI:
             else:
                 message = exc.one_line()
             state.chat = [] if quiet else [notice_message(message)]
-            return self._fresh_panel(state), NO_EXPORTS
+            return self._fresh_panel(state)
         intent, status, _ = self._load_history(state, history)
-        panel = self._panel(state, intent=intent, status=status, title=history.session.title or "")
-        return panel, self.exports(state, history)
+        return self._panel(state, intent=intent, status=status, title=history.session.title or "")
 
     def open_session(self, session_id: str, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
         """Open a session by id (only the owner's own sessions open)."""
         self.owner_for(state, request)
         if not (session_id or "").strip():
             state.chat = [*state.chat, notice_message("Type a session id to open.")]
-            return (*self._panel(state), *self._export_buttons(NO_EXPORTS))
-        panel, exports = self._open(state, session_id)
-        return (*panel, *self._export_buttons(exports))
+            return (*self._panel(state), self.exports(state))
+        return (*self._open(state, session_id), self.exports(state))
 
     def open_listed(self, state: UIState, evt: gr.SelectData, request: gr.Request | None = None) -> tuple[Any, ...]:
         """Open the session clicked in the sessions gallery."""
@@ -348,7 +346,7 @@ class ChatUI:
         """Start an empty session (it is created in SQL with its first message)."""
         self.owner_for(state, request)
         state.reset_session()
-        return (*self._fresh_panel(state), *self._export_buttons(NO_EXPORTS))
+        return (*self._fresh_panel(state), self.exports(state))
 
     def rename(self, title: str, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
         """Rename the open session (creating it first when it has no message yet)."""
@@ -367,18 +365,18 @@ class ChatUI:
         """Delete the open session on the second click; the tab then shows an empty session."""
         owner = self.owner_for(state, request)
         if state.session_id is None:
-            return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(NO_EXPORTS))
+            return (*self._fresh_panel(state), self.sessions_gallery(state), self.exports(state))
         if not state.confirm_delete:
             state.confirm_delete = True
-            return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
+            return (*self._panel(state), self.sessions_gallery(state), gr.skip())
         try:
             self.runtime.delete_session(state.session_id, owner=owner)
         except PixelrsError as exc:
             state.confirm_delete = False
             state.chat = [*state.chat, notice_message(exc.one_line())]
-            return (*self._panel(state), self.sessions_gallery(state), *[gr.skip()] * 4)
+            return (*self._panel(state), self.sessions_gallery(state), gr.skip())
         state.reset_session()
-        return (*self._fresh_panel(state), self.sessions_gallery(state), *self._export_buttons(NO_EXPORTS))
+        return (*self._fresh_panel(state), self.sessions_gallery(state), self.exports(state))
 
     def refresh(self, state: UIState, request: gr.Request | None = None) -> list[tuple[str, str]]:
         """Re-read the sessions gallery from memory."""
@@ -405,7 +403,7 @@ class ChatUI:
             return
         image: bytes | None = None
         image_name = "image"
-        image_path: str | None = None
+        image_mime: str | None = None
         attachment: str | None = None
         if files:
             path = Path(_file_path(files[0]))
@@ -416,14 +414,15 @@ class ChatUI:
                 state.chat = [*state.chat, notice_message(f"Could not read the upload {image_name}; please try again.")]
                 yield (gr.update(value=None), *self._panel(state))
                 return
-            if (mimetypes.guess_type(path.name)[0] or "").startswith("image/"):
-                image_path = str(path)
+            mime = mimetypes.guess_type(path.name)[0] or ""
+            if mime.startswith("image/"):
+                image_mime = mime
             else:
                 attachment = image_name
         if not text.strip() and image is not None:
             text = "(image uploaded)"
         yield from self._stream_turn(
-            state, owner, text=text, image=image, image_name=image_name, image_path=image_path, attachment=attachment
+            state, owner, text=text, image=image, image_name=image_name, image_mime=image_mime, attachment=attachment
         )
 
     def correct(self, prompts_json: str | None, state: UIState, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
@@ -461,7 +460,7 @@ class ChatUI:
         text: str,
         image: bytes | None = None,
         image_name: str = "image",
-        image_path: str | None = None,
+        image_mime: str | None = None,
         attachment: str | None = None,
         prompts: Prompts | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -478,7 +477,8 @@ class ChatUI:
         shown_text = text
         if prompts is not None and not prompts.empty:
             shown_text = describe_prompts(prompts)
-        state.chat = [*state.chat, user_message(shown_text, image_path, attachment)]
+        upload = self.pictures.upload(image, image_mime) if image is not None and image_mime else None
+        state.chat = [*state.chat, user_message(shown_text, self.picture_html(upload, owner, "uploaded image"), attachment)]
         view = TurnView(turn_id=f"live-{uuid.uuid4().hex[:10]}")
         if state.mask_rle is not None:
             view.current_color = mask_color(state.mask_color_index)
@@ -561,7 +561,7 @@ class ChatUI:
         colors = [mask_color(state.mask_count + i) for i in range(len(masks))]
         shown = [ShownMask(m.label, m.score, c, i == 0) for i, (m, c) in enumerate(zip(masks, colors, strict=True))]
         path = self.pictures.overlay(state.image_sha, [m.mask for m in masks], colors)
-        view.on_mask(path, shown)
+        view.on_mask(self.picture_html(path, state.owner, "mask overlay"), shown)
         state.mask_color_index = state.mask_count
         state.mask_count += len(masks)
         state.mask_rle = masks[0].mask.to_rle()
@@ -581,7 +581,6 @@ class ChatUI:
     def after_turn(self, state: UIState, request: gr.Request | None = None) -> tuple[Any, ...]:
         """After a turn: re-enable the input, refresh sessions, exports, latency and the stored mask."""
         self.owner_for(state, request)
-        exports = NO_EXPORTS
         title: Any = gr.skip()
         status: Any = gr.skip()
         side: Any = gr.skip()
@@ -599,11 +598,10 @@ class ChatUI:
                 if current is not None and current.id != state.mask_id and state.image_sha == mask_image_sha(history, current):
                     state.mask_id, state.mask_rle = current.id, current.rle
                     side = self.side_picture(state)
-                exports = self.exports(state, history)
         return (
             gr.update(interactive=True),
             self.sessions_gallery(state),
-            *self._export_buttons(exports),
+            self.exports(state),
             status,
             side,
             state.session_id or "",
@@ -662,13 +660,19 @@ class ChatUI:
         kwargs: dict[str, Any] = {
             "css": CSS,
             "js": EAGER_IMAGES_JS,
-            "allowed_paths": [str(self.files.root)],
+            "allowed_paths": [str(self.files.root / "img")],
             "max_file_size": "64mb",
             "ssr_mode": False,
             "footer_links": ["api"],
+            # Gradio's run history re-reads and re-writes up to 100 runs' outputs (each a whole
+            # chat) in localStorage on every streamed update; it also kept chats in the browser
+            "run_history": False,
             "show_error": False,
         }
         kwargs.update(overrides)
+        app_kwargs = dict(kwargs.get("app_kwargs") or {})
+        app_kwargs["routes"] = [*build_routes(self), *app_kwargs.get("routes", [])]
+        kwargs["app_kwargs"] = app_kwargs
         return kwargs
 
     def launch(self, **kwargs: Any) -> Any:

@@ -3,6 +3,8 @@
 :class:`TurnView` follows one live turn through the runtime's events (progress, intent, mask,
 tokens, done/error) and renders its two assistant messages: a collapsible "thought" with the
 stages and the tracked intent, and the answer with the mask overlay and the highlighted reply.
+Pictures are ``<img>`` tags to the app's own signed links (:mod:`ui.links`), so messages are plain
+strings and Gradio does no file work for them on each update.
 :func:`stored_turn_messages` renders the same two messages for a turn read back from SQL, so a
 resumed session looks like the live one.
 """
@@ -100,11 +102,11 @@ def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None, curr
     return body
 
 
-def user_message(text: str, image_path: str | None = None, attachment: str | None = None) -> Message:
-    """Build the user's message: the uploaded image (if any) and the escaped text."""
+def user_message(text: str, image_html: str | None = None, attachment: str | None = None) -> Message:
+    """Build the user's message: the uploaded image's ``<img>`` (if any) and the escaped text."""
     content: list[Any] = []
-    if image_path is not None:
-        content.append({"path": image_path})
+    if image_html is not None:
+        content.append(image_html)
     shown = escape_markdown(text) if text else ""
     if attachment:
         shown = f"{shown}\n\nattached: {escape_markdown(attachment)}" if shown else f"attached: {escape_markdown(attachment)}"
@@ -130,7 +132,7 @@ class TurnView:
     done_stages: list[tuple[str, float]] = field(default_factory=list)
     act: str | None = None
     intent: Intent | None = None
-    overlay_path: str | None = None
+    overlay_html: str | None = None
     masks: list[ShownMask] = field(default_factory=list)
     reply: str = ""
     finished: bool = False
@@ -152,9 +154,9 @@ class TurnView:
         self.act = str(act.value if isinstance(act, Act) else act) if act is not None else None
         self.intent = intent
 
-    def on_mask(self, overlay_path: str | None, masks: Sequence[ShownMask]) -> None:
-        """Show the overlay as soon as the masks exist, before the explanation."""
-        self.overlay_path = overlay_path
+    def on_mask(self, overlay_html: str | None, masks: Sequence[ShownMask]) -> None:
+        """Show the overlay (an ``<img>`` tag) as soon as the masks exist, before the explanation."""
+        self.overlay_html = overlay_html
         self.masks = list(masks)
 
     def on_token(self, text: str) -> None:
@@ -201,8 +203,8 @@ class TurnView:
             out.append(notice_message(self.error))
             return out
         content: list[Any] = []
-        if self.overlay_path is not None:
-            content.append({"path": self.overlay_path})
+        if self.overlay_html is not None:
+            content.append(self.overlay_html)
         if self.reply:
             target = self.intent.target if self.intent is not None else None
             content.append(answer_text(self.reply, self.masks, target, self.current_color))
@@ -218,14 +220,14 @@ def stored_turn_messages(
     intent: Intent | None,
     reply: str,
     latency_ms: float | None,
-    overlay_path: str | None,
+    overlay_html: str | None,
     masks: Sequence[ShownMask],
     current_color: RGB | None = None,
 ) -> list[Message]:
     """Build the thought + answer messages of a turn read back from memory."""
     view = TurnView(turn_id=turn_id, current_color=current_color)
     view.on_intent(act, intent)
-    view.on_mask(overlay_path, masks)
+    view.on_mask(overlay_html, masks)
     view.finished = True
     view.latency_ms = latency_ms
     view.reply = reply

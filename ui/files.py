@@ -1,8 +1,9 @@
-"""Files the app hands to Gradio: overlays, thumbnails, chat images and export downloads.
+"""Files the app serves: side pictures and thumbnails (via Gradio), chat pictures (via its own route).
 
 One :class:`FileStore` per app, in its own temporary folder. Pictures are content-addressed
 (the key hashes the image, the mask bits and the colour), so concurrent users share them safely
-and nothing per-user is kept here; export files go to a fresh folder per request.
+and nothing per-user is kept here. ``img/`` is handed to Gradio; ``chat/`` is only served by
+:mod:`ui.routes` behind signed, owner-bound links.
 """
 
 from __future__ import annotations
@@ -42,34 +43,44 @@ def content_key(*parts: object) -> str:
 MEMO_ITEMS = 4096
 """How many small byte strings (export mask PNGs) a :class:`FileStore` keeps in memory."""
 
+CHAT = "chat"
+"""Folder of chat pictures (overlays, uploads); Gradio is not allowed to serve it."""
+
 
 class FileStore:
-    """A temporary folder of PNGs and exports that Gradio is allowed to serve."""
+    """A temporary folder of pictures: ``img/`` for Gradio components, ``chat/`` for the chat route."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self._owned = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="pixelrs-ui-"))
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "img").mkdir(exist_ok=True)
-        (self.root / "exports").mkdir(exist_ok=True)
+        (self.root / CHAT).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, bytes] = OrderedDict()
         # a folder this store made is removed on close(), or at the latest when Python exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.root), True) if self._owned else None
 
-    def picture(self, key: str, make: Callable[[], np.ndarray]) -> str:
+    def picture(self, key: str, make: Callable[[], np.ndarray], folder: str = "img") -> str:
         """Path of the display picture (JPEG) cached under ``key``, rendered by ``make()`` on a miss."""
-        path = self.root / "img" / f"{key}.jpg"
+        path = self.root / folder / f"{key}.jpg"
         if not path.exists():
             self._write_atomic(path, encode_jpeg(make()))
         return str(path)
 
-    def bytes_file(self, key: str, suffix: str, make: Callable[[], bytes]) -> str:
+    def bytes_file(self, key: str, suffix: str, make: Callable[[], bytes], folder: str = "img") -> str:
         """Path of a cached file with the given suffix, created with ``make()`` on a miss."""
-        path = self.root / "img" / f"{key}{suffix}"
+        path = self.root / folder / f"{key}{suffix}"
         if not path.exists():
             self._write_atomic(path, make())
         return str(path)
+
+    def chat_file(self, name: str) -> Path | None:
+        """Return the chat picture called ``name`` (a bare file name), or None when there is none."""
+        if not name or name != Path(name).name or name.startswith("."):
+            return None
+        path = self.root / CHAT / name
+        return path if path.is_file() else None
 
     def memo_bytes(self, key: str, make: Callable[[], bytes]) -> bytes:
         """Bytes kept in memory under ``key`` (the last :data:`MEMO_ITEMS`), made by ``make()`` on a miss."""
@@ -84,17 +95,6 @@ class FileStore:
             while len(self._memo) > MEMO_ITEMS:
                 self._memo.popitem(last=False)
         return data
-
-    def export_dir(self, session_id: str) -> Path:
-        """Make a fresh folder for one export of a session, removing its older exports."""
-        base = self.root / "exports" / content_key(session_id)
-        with self._lock:
-            if base.exists():
-                for old in base.iterdir():
-                    shutil.rmtree(old, ignore_errors=True)
-            fresh = base / uuid.uuid4().hex[:12]
-            fresh.mkdir(parents=True)
-        return fresh
 
     @staticmethod
     def _write_atomic(path: Path, data: bytes) -> None:

@@ -38,6 +38,13 @@ CSS = """
 #pr-status table, #pr-status tr, #pr-status td, #pr-status th { border: none !important; background: none !important; }
 .pr-history tbody tr, .pr-latency tbody tr { border-top: 1px solid rgba(128,128,128,.25) !important; }
 .pr-history td, .pr-history th, .pr-latency td, .pr-latency th { padding: 2px 6px !important; text-align: left; }
+.pr-exports { display: flex; flex-direction: column; gap: 6px; }
+.pr-dl { display: block; padding: 4px 10px; border-radius: 6px; font-size: .85rem; text-align: center;
+         border: 1px solid rgba(128,128,128,.35); text-decoration: none !important; color: inherit !important; }
+a.pr-dl:hover { background: rgba(128,128,128,.12); }
+.pr-dl[disabled] { opacity: .5; cursor: not-allowed; background: none; }
+#pr-chat img.pr-pic { max-width: 100%; height: auto; display: block; border-radius: 4px; }
+#pr-chat .message-row { content-visibility: auto; contain-intrinsic-size: auto 120px; }
 #pr-gallery .caption-label { white-space: normal; overflow: hidden; max-height: 3.2em; font-size: .72rem;
                              line-height: 1.1rem; max-width: calc(100% - 8px); }
 """
@@ -122,22 +129,23 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                     intent_box = gr.HTML(intent_html(None), elem_id="pr-intent")
                 status_box = gr.HTML(status_html(ui.runtime.backend_name, []), elem_id="pr-status")
                 with gr.Accordion("Export", open=True):
-                    dl_mask = gr.DownloadButton("Current mask (PNG)", size="sm", interactive=False, elem_id="pr-dl-mask")
-                    dl_masks = gr.DownloadButton("All masks (PNG + COCO JSON, zip)", size="sm", interactive=False, elem_id="pr-dl-masks")
-                    dl_coco = gr.DownloadButton("COCO-RLE JSON", size="sm", interactive=False, elem_id="pr-dl-coco")
-                    dl_session = gr.DownloadButton("Whole session (zip)", size="sm", interactive=False, elem_id="pr-dl-session")
+                    exports_box = gr.HTML(ui.exports(UIState()), elem_id="pr-exports")
 
         panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, state, browser]
-        downloads = [dl_mask, dl_masks, dl_coco, dl_session]
+        downloads = [exports_box]  # links; each file is built when its link is followed
         after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, browser, state]
         hidden: dict[str, Any] = {"api_visibility": "private"}
 
         def url_sync(event: Any) -> Any:
             return event.then(None, [sid_box], None, js=URL_SYNC_JS, **hidden)
 
-        url_sync(demo.load(ui.on_load, [browser, state], [*panel, gallery, *downloads], **hidden))
+        # Events that output the chat show their progress on the message box only: the page keeps
+        # every component that ever showed progress, and re-reads (deep-copies) each one's value on
+        # every later status message of any event; with the chat among them that grew per turn.
+        busy: dict[str, Any] = {"show_progress_on": [msg]}
+        url_sync(demo.load(ui.on_load, [browser, state], [*panel, gallery, *downloads], **busy, **hidden))
         # chat turns and corrections share one limit: at most `concurrency` model turns at once
-        turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once", "concurrency_id": "turn"}
+        turn_opts: dict[str, Any] = {"show_progress": "hidden", "trigger_mode": "once", "concurrency_id": "turn", **busy}
         sent = msg.submit(ui.send, [msg, state], [msg, *panel], api_name="send", **turn_opts)
         url_sync(sent.then(ui.after_turn, [state], after, **hidden))
         corrected = apply_btn.click(ui.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
@@ -146,11 +154,11 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
         clear_btn.click(ui.clear_clicks, [state], [side, marks_info, state], show_progress="hidden", **hidden)
         view.change(ui.set_view, [view, state], [side, state], show_progress="hidden", **hidden)
         mode.change(ui.set_click_mode, [mode, state], [side, marks_info, state], show_progress="hidden", **hidden)
-        url_sync(new_btn.click(ui.new_session, [state], [*panel, *downloads], api_name="new_session"))
-        url_sync(gallery.select(ui.open_listed, [state], [*panel, *downloads], **hidden))
-        url_sync(open_btn.click(ui.open_session, [sid_box, state], [*panel, *downloads], api_name="open_session"))
-        rename_btn.click(ui.rename, [title_box, state], [*panel, gallery], api_name="rename")
-        url_sync(delete_btn.click(ui.delete, [state], [*panel, gallery, *downloads], api_name="delete_session"))
+        url_sync(new_btn.click(ui.new_session, [state], [*panel, *downloads], api_name="new_session", **busy))
+        url_sync(gallery.select(ui.open_listed, [state], [*panel, *downloads], **busy, **hidden))
+        url_sync(open_btn.click(ui.open_session, [sid_box, state], [*panel, *downloads], api_name="open_session", **busy))
+        rename_btn.click(ui.rename, [title_box, state], [*panel, gallery], api_name="rename", **busy)
+        url_sync(delete_btn.click(ui.delete, [state], [*panel, gallery, *downloads], api_name="delete_session", **busy))
         refresh_btn.click(ui.refresh, [state], [gallery], api_name="list_sessions")
     demo.queue(default_concurrency_limit=ui.concurrency)
     return demo

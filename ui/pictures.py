@@ -4,13 +4,14 @@ images, session thumbnails and the side panel's view (overlay / mask only / imag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
 from agent.images import decode_image
 from agent.types import Mask
-from ui.files import FileStore, content_key
+from ui.files import CHAT, FileStore, content_key
 from ui.render import (
     RGB,
     Marks,
@@ -24,6 +25,11 @@ from ui.render import (
 
 MAX_CHAT_IMAGE_SIDE = 1024
 """Overlays and uploaded images in the chat are scaled down to this longest side."""
+
+UPLOAD_SUFFIXES: Mapping[str, str] = MappingProxyType({
+    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif", "image/bmp": ".bmp",
+})
+"""Uploads shown in the chat as sent (browsers display these; no scripts, unlike SVG)."""
 
 
 class Pictures:
@@ -57,11 +63,21 @@ class Pictures:
         def make() -> np.ndarray:
             return fit_within(overlay(self._image(sha), masks, colors, filled=filled), MAX_CHAT_IMAGE_SIDE)[0]
 
-        return self._files.picture(key, make)
+        return self._files.picture(key, make, CHAT)
 
     def chat_image(self, sha: str) -> str:
-        """Return an uploaded image as the chat shows it (scaled down)."""
-        return self._files.picture(content_key("chat-image", sha), lambda: fit_within(self._image(sha), MAX_CHAT_IMAGE_SIDE)[0])
+        """Return a stored image as the chat shows it (scaled down)."""
+        return self._files.picture(content_key("chat-image", sha), lambda: fit_within(self._image(sha), MAX_CHAT_IMAGE_SIDE)[0], CHAT)
+
+    def upload(self, data: bytes, mime: str) -> str | None:
+        """Return a just-uploaded picture as sent (no decoding before the first update), or None.
+
+        Only raster types that browsers display are kept; others show up once stored (:meth:`chat_image`).
+        """
+        suffix = UPLOAD_SUFFIXES.get(mime)
+        if suffix is None:
+            return None
+        return self._files.bytes_file(content_key("upload", data), suffix, lambda: data, CHAT)
 
     def thumbnail(self, sha: str | None) -> str:
         """Return a square thumbnail of a session's image, or a placeholder tile."""
