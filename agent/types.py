@@ -67,7 +67,12 @@ class Mask:
 
     def to_rle(self) -> dict[str, Any]:
         """Encode as COCO RLE with a JSON-ready ``counts`` string."""
-        rle = coco_mask.encode(np.asfortranarray(self.array.view(np.uint8)))  # bool->uint8 is a view
+        import cv2  # a core dependency; imported here so loading the types stays light
+
+        # pycocotools wants column-major bytes: OpenCV's SIMD transpose gives them ~5x faster
+        # than numpy's strided copy, and ``.T`` of the (W, H) result is the Fortran-ordered view.
+        column_major = cv2.transpose(self.array.view(np.uint8)).T
+        rle = coco_mask.encode(column_major)
         return {
             "size": [int(rle["size"][0]), int(rle["size"][1])],
             "counts": rle["counts"].decode("ascii"),

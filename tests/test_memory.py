@@ -341,6 +341,21 @@ def test_current_mask_falls_back_to_latest(mem):
     assert hist.current_intent is None and hist.current_mask.label == "m1"
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (427, 639), (1000, 3)])
+def test_mask_rle_is_the_pycocotools_encoding_whatever_the_memory_layout(shape):
+    from pycocotools import mask as coco_mask
+
+    rng = np.random.default_rng(sum(shape))
+    for fill in (0.0, 0.4, 1.0):
+        arr = rng.random(shape) < fill
+        expected = coco_mask.encode(np.asfortranarray(arr.astype(np.uint8)))["counts"].decode()
+        for layout in (arr, np.asfortranarray(arr), arr[:, ::-1][:, ::-1]):  # C, Fortran, strided
+            rle = Mask(layout).to_rle()
+            assert rle["counts"] == expected and rle["size"] == list(shape)
+            decoded = Mask.from_rle(rle).array
+            assert np.array_equal(decoded, arr) and decoded.flags.c_contiguous
+
+
 def test_rle_round_trip(mem):
     rng = np.random.default_rng(7)
     arr = rng.random((8, 10)) > 0.5
