@@ -215,6 +215,7 @@ def test_complete_turn_writes_everything(mem):
     ]
     assert hist.turns[1].masks == reply.masks and hist.turns[1].intent == reply.intent
     assert hist.turns[1].tool_calls == reply.tool_calls
+    assert hist.turns[1] == reply  # the record built from the values written is what is stored
     assert hist.current_mask.id == outs[0].id and hist.next_index == 2
     assert hist.dialogue()[0].act is Act.NEW_TARGET
     with pytest.raises(ValueError, match="not pending"):

@@ -31,6 +31,7 @@ from agent.memory.records import (
     Recall,
     SessionRecord,
     ToolCallIn,
+    ToolCallRecord,
     TurnRecord,
     parse_act,
 )
@@ -110,9 +111,11 @@ _CLAIM_USER_TURN = (
 _TURN_STATE = sa.select(_turns.c.id, _turns.c.role, _turns.c.status).where(
     _turns.c.id == sa.bindparam("turn_id")
 )
-_INSERT_MASKS = sa.insert(_masks).returning(*_masks.c, sort_by_parameter_order=True)
-_INSERT_INTENT = sa.insert(_intents).returning(*_intents.c)
-_INSERT_CALLS = sa.insert(_calls).returning(*_calls.c, sort_by_parameter_order=True)
+# Children return only their ids: the record is built from the values in hand, so a turn does
+# not decode its own RLE and intent-history JSON back from the database.
+_INSERT_MASKS = sa.insert(_masks).returning(_masks.c.id, sort_by_parameter_order=True)
+_INSERT_INTENT = sa.insert(_intents)
+_INSERT_CALLS = sa.insert(_calls).returning(_calls.c.id, sort_by_parameter_order=True)
 _BUMP_SESSION = (
     sa.update(_sessions)
     .where(_sessions.c.id == sa.bindparam("sid"))
@@ -330,30 +333,58 @@ def complete_turn(
             "created_at": now,
         },
     ).one()
-    mask_rows: list[Any] = []
+    turn_id, turn_index = int(reply_row.id), int(reply_row._mapping["index"])
+    mask_ids: list[int] = []
     if mask_params:
-        mask_rows = list(
-            conn.execute(_INSERT_MASKS, [{"turn_id": reply_row.id, **v} for v in mask_params]).all()
-        )
-    intent_row = None
+        rows = conn.execute(_INSERT_MASKS, [{"turn_id": turn_id, **v} for v in mask_params]).all()
+        mask_ids = [int(r.id) for r in rows]
+    stored_intent = None
     if intent is not None:
         mask_id = (
-            intent.mask_id
-            if intent.mask_id is not None
-            else (mask_rows[0].id if mask_rows else None)
+            intent.mask_id if intent.mask_id is not None else (mask_ids[0] if mask_ids else None)
         )
-        intent_row = conn.execute(
-            _INSERT_INTENT, convert.intent_values(intent, reply_row.id, mask_id)
-        ).one()
-    call_rows: list[Any] = []
-    if tool_calls:
-        call_rows = list(
-            conn.execute(
-                _INSERT_CALLS, [tool_call_values(reply_row.id, c) for c in tool_calls]
-            ).all()
-        )
+        conn.execute(_INSERT_INTENT, convert.intent_values(intent, turn_id, mask_id))
+        stored_intent = intent.model_copy(update={"mask_id": mask_id})
+    call_params = [tool_call_values(turn_id, c) for c in tool_calls]
+    call_ids: list[int] = []
+    if call_params:
+        call_ids = [int(r.id) for r in conn.execute(_INSERT_CALLS, call_params).all()]
     conn.execute(_BUMP_SESSION, {"sid": session_id, "touched_at": now})
-    return convert.turn_record(reply_row, mask_rows, intent_row, call_rows)  # type: ignore[arg-type]
+    return TurnRecord(
+        id=turn_id,
+        session_id=session_id,
+        index=turn_index,
+        role="assistant",
+        text=reply_row.text,
+        act=reply_row.act,
+        status="ok",
+        error=None,
+        image_sha=None,
+        latency_ms=reply_row.latency_ms,
+        created_at=convert.aware(reply_row.created_at),
+        masks=[
+            _stored_mask(i, turn_id, turn_index, v)
+            for i, v in zip(mask_ids, mask_params, strict=True)
+        ],
+        intent=stored_intent,
+        tool_calls=[ToolCallRecord(id=i, **v) for i, v in zip(call_ids, call_params, strict=True)],  # type: ignore[arg-type]
+    )
+
+
+def _stored_mask(mask_id: int, turn_id: int, turn_index: int, values: dict[str, Any]) -> MaskRecord:
+    """Build the record of a mask just inserted from the column values written."""
+    x, y, w, h = values["bbox"]
+    return MaskRecord(
+        id=mask_id,
+        turn_id=turn_id,
+        turn_index=turn_index,
+        label=values["label"],
+        rle=values["rle"],
+        area=values["area"],
+        bbox=(x, y, w, h),
+        score=values["score"],
+        source=values["source"],
+    )
 
 
 def _raise_unclaimable(conn: sa.Connection, user_turn_id: int) -> NoReturn:
