@@ -3,9 +3,12 @@
 Runs 20-turn sessions on the lite backend against a SQLite file and reports, per turn, the
 turn latency minus the time spent inside the backend (segment + explain). Prints one JSON
 object: median overhead over all turns, median of turn 2 and turn 20 across repeats, and their
-ratio (cost must not grow with history). A second figure replays lite's recorded answers with no
-backend time at all (``recorded_backend``): the same orchestration work without the CPU caches
-a real backend evicts. Usage: ``python bench/bench_turn.py [--repeats 5]``.
+ratio (cost must not grow with history). Turns run inline (``Runtime.run_turn_sync``, as the CLI,
+replay and eval do); ``streamed`` measures the same turns through the ``run_turn`` generator (the
+app's path, LangGraph's custom stream) in the same run, and ``inline_vs_streamed`` is the ratio
+of their medians. ``recorded_backend`` replays lite's recorded answers with no backend time at
+all: the same orchestration work without the CPU caches a real backend evicts.
+Usage: ``python bench/bench_turn.py [--repeats 5]``.
 """
 
 from __future__ import annotations
@@ -107,15 +110,26 @@ class RecordedBackend:
         pass
 
 
-def run_session(runtime: Runtime, backend: TimedBackend | RecordedBackend, image_path: Path, turns: int) -> list[float]:
-    """One session of ``turns`` turns; returns the per-turn overhead in ms."""
+def run_session(
+    runtime: Runtime, backend: TimedBackend | RecordedBackend, image_path: Path, turns: int, *, streamed: bool = False
+) -> list[float]:
+    """One session of ``turns`` turns; returns the per-turn overhead in ms.
+
+    ``streamed`` consumes the :meth:`Runtime.run_turn` generator (events through LangGraph's
+    custom stream, as the app does) instead of the inline :meth:`Runtime.run_turn_sync`.
+    """
     image = load_image_file(image_path)
     sid = runtime.new_session()
     overheads = []
     for i in range(turns):
         backend.spent_ms = 0.0
         start = time.perf_counter()
-        runtime.run_turn_sync(sid, SCRIPT[i % len(SCRIPT)], image=image if i == 0 else None)
+        text, attach = SCRIPT[i % len(SCRIPT)], image if i == 0 else None
+        if streamed:
+            for _event in runtime.run_turn(sid, text, image=attach):
+                pass
+        else:
+            runtime.run_turn_sync(sid, text, image=attach)
         total = (time.perf_counter() - start) * 1000
         overheads.append(total - backend.spent_ms)
     return overheads
@@ -148,9 +162,10 @@ def main() -> None:
         recorded = RecordedBackend.record(runtime, backend, args.image)
         replaying = Runtime(memory=Memory(f"sqlite:///{tmp}/recorded.db"), backend=recorded)  # type: ignore[arg-type]
         run_session(replaying, recorded, args.image, 3)
-        lite_runs, recorded_runs = [], []
-        for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+        lite_runs, streamed_runs, recorded_runs = [], [], []
+        for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
             lite_runs.append(run_session(runtime, backend, args.image, args.turns))
+            streamed_runs.append(run_session(runtime, backend, args.image, args.turns, streamed=True))
             recorded_runs.append(run_session(replaying, recorded, args.image, args.turns))
         runtime.close()
         replaying.close()
@@ -162,6 +177,10 @@ def main() -> None:
         "repeats": args.repeats,
         **summarise(lite_runs, args.turns),
         "recorded_backend": summarise(recorded_runs, args.turns),
+        "streamed": summarise(streamed_runs, args.turns),
+        "inline_vs_streamed": round(
+            statistics.median(x for r in lite_runs for x in r) / statistics.median(x for r in streamed_runs for x in r), 3
+        ),
         "target": {"median_overhead_ms": 15, "ratio_last_vs_turn2": 1.2},
     }
     json.dump(result, sys.stdout, indent=2)
