@@ -142,6 +142,11 @@ def test_three_turns_reload_export_and_click_correction(live, browser, tmp_path)
 
         history = runtime.history(sid)
         assert [t.status for t in history.turns] == ["ok"] * 6
+        # screen readers hear words, not our markup: pictures by their alt text, no tags
+        labels = page.evaluate("() => [...document.querySelectorAll('#pr-chat [aria-label]')].map(e => e.getAttribute('aria-label'))")
+        assert any("image: mask overlay" in label for label in labels)
+        assert any("image: uploaded image" in label for label in labels)
+        assert not [label for label in labels if "<" in label], labels
 
         # reload: the same session comes back from ?session= ...
         page.reload()

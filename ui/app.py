@@ -36,7 +36,7 @@ from ui.chat import (
 )
 from ui.exports import exports_html
 from ui.files import FileStore
-from ui.layout import CSS, EAGER_IMAGES_JS, build_blocks
+from ui.layout import CSS, PAGE_JS, build_blocks
 from ui.links import Links
 from ui.pictures import Pictures
 from ui.render import (
@@ -659,7 +659,7 @@ class ChatUI:
         """Keyword arguments for ``Blocks.launch`` (CSS, allowed file folder, upload limit)."""
         kwargs: dict[str, Any] = {
             "css": CSS,
-            "js": EAGER_IMAGES_JS,
+            "js": PAGE_JS,
             "allowed_paths": [str(self.files.root / "img")],
             "max_file_size": "64mb",
             "ssr_mode": False,

@@ -49,7 +49,7 @@ a.pr-dl:hover { background: rgba(128,128,128,.12); }
                              line-height: 1.1rem; max-width: calc(100% - 8px); }
 """
 
-EAGER_IMAGES_JS = """
+PAGE_JS = """
 () => {
   // Gradio marks chat images loading="lazy"; the browser then waits for layout before it even
   // asks for a new mask overlay. Load pictures as soon as they are inserted instead.
@@ -58,10 +58,31 @@ EAGER_IMAGES_JS = """
     if (node.tagName === "IMG" && node.loading === "lazy") node.loading = "eager";
     node.querySelectorAll && node.querySelectorAll('img[loading="lazy"]').forEach((img) => { img.loading = "eager"; });
   };
-  new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach(eager)))
-    .observe(document.body, {childList: true, subtree: true});
+  // Gradio reads a message's aria-label from its raw text, so screen readers would hear our
+  // <img>/<span> markup: say "image: <alt>" for pictures and drop the other tags.
+  const speakable = (label) => {
+    const box = document.createElement("textarea");
+    box.innerHTML = label
+      .replace(/<img\\b[^>]*\\balt="([^"]*)"[^>]*>/gi, "image: $1")
+      .replace(/<[^>]+>/g, "");
+    return box.value;
+  };
+  const relabel = (node) => {
+    if (node.nodeType !== 1) return;
+    const found = node.matches && node.matches("#pr-chat [aria-label]") ? [node] : [];
+    node.querySelectorAll && found.push(...node.querySelectorAll("#pr-chat [aria-label]"));
+    for (const el of found) {
+      const label = el.getAttribute("aria-label");
+      if (label && label.includes("<")) el.setAttribute("aria-label", speakable(label));
+    }
+  };
+  new MutationObserver((records) => records.forEach((r) => {
+    r.addedNodes.forEach((n) => { eager(n); relabel(n); });
+    if (r.type === "attributes") relabel(r.target);
+  })).observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ["aria-label"]});
 }
 """
+"""Page script: eager chat pictures and speakable message labels."""
 
 URL_SYNC_JS = """
 (sid) => {
