@@ -7,6 +7,8 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import PixelrsError
+
 if TYPE_CHECKING:
     from graphs.runtime import Runtime
 
@@ -17,7 +19,10 @@ END = object()
 
 
 def start_turn(runtime: Runtime, session_id: str, text: str, **kwargs: Any) -> queue.SimpleQueue[Any]:
-    """Run ``runtime.run_turn`` in its own thread and return the queue its events arrive on.
+    """Run the turn in its own thread and return the queue its events arrive on.
+
+    The thread runs the graph inline (``run_turn_sync`` with the queue as event sink), so each
+    event costs one queue hand-off and no LangGraph worker threads are involved.
 
     Gradio post-processes and sends each update before it asks the handler for the next one;
     running the turn beside it keeps that time out of the turn, and the handler sends the latest
@@ -29,8 +34,9 @@ def start_turn(runtime: Runtime, session_id: str, text: str, **kwargs: Any) -> q
 
     def pump() -> None:
         try:
-            for event in runtime.run_turn(session_id, text, **kwargs):
-                events.put(event)
+            runtime.run_turn_sync(session_id, text, on_event=events.put, **kwargs)
+        except PixelrsError:
+            pass  # its one-line ``error`` event is already queued
         except BaseException as exc:  # noqa: BLE001 - handed to the handler as a one-line error
             log.exception("turn failed outside the runtime's own handling")
             events.put(exc)
