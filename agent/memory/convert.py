@@ -29,6 +29,11 @@ def db_text(value: object) -> str:
     return str(value).replace("\x00", "")
 
 
+def opt_text(value: object) -> str | None:
+    """Plain ``str`` (e.g. an :class:`Act` becomes its value), NUL-free, or None."""
+    return None if value is None else db_text(value)
+
+
 def one_line(value: object, limit: int) -> str:
     """Collapse whitespace to a single line and cut to ``limit`` characters."""
     text = " ".join(db_text(value).split())

@@ -64,11 +64,6 @@ def _as_id(value: object, error: type[LookupError], what: str) -> int:
         raise error(f"unknown {what} id: {convert.one_line(value, 80)}") from None
 
 
-def _opt_str(value: object) -> str | None:
-    """Plain ``str`` (e.g. an :class:`Act` becomes its value), NUL-free, or None."""
-    return None if value is None else convert.db_text(value)
-
-
 class Memory:
     """SQL-backed conversation memory, safe to share between threads (one engine, short sessions)."""
 
@@ -111,21 +106,16 @@ class Memory:
     # sessions ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _session_row(
-        db: Session, session_id: object, owner: str | None, *, lock: bool = False
-    ) -> SessionRow:
+    def _session_row(db: Session, session_id: object, owner: str | None) -> SessionRow:
         key = _session_key(session_id)
-        row = db.get(SessionRow, key, with_for_update=lock or None)
-        if row is None or (owner is not None and row.owner != owner):
-            raise UnknownSessionError(f"unknown session id: {key}")
-        return row
+        return turns.owned_or_raise(db.get(SessionRow, key), key, owner)
 
     def create_session(
         self, *, owner: str | None = None, title: str | None = None, backend: str = "lite"
     ) -> SessionRecord:
         """Create an empty session and return it."""
         row = SessionRow(
-            owner=_opt_str(owner),
+            owner=convert.opt_text(owner),
             title=convert.one_line(title, 200) if title else None,
             backend=str(backend),
         )

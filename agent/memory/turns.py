@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -36,6 +36,16 @@ from agent.memory.records import (
     parse_act,
 )
 from agent.types import DialogueTurn, Intent, MaskOut
+
+
+class _HasOwner(Protocol):
+    """A session row, ORM or Core: all the owner check needs."""
+
+    @property
+    def owner(self) -> str | None: ...
+
+
+_Owned = TypeVar("_Owned", bound=_HasOwner)
 
 _sessions = cast(sa.Table, SessionRow.__table__)
 _images = cast(sa.Table, ImageRow.__table__)
@@ -123,9 +133,11 @@ _BUMP_SESSION = (
 )
 
 
-def _opt_str(value: object) -> str | None:
-    """Plain ``str`` (e.g. an :class:`Act` becomes its value), NUL-free, or None."""
-    return None if value is None else convert.db_text(value)
+def owned_or_raise(row: _Owned | None, key: str, owner: str | None) -> _Owned:
+    """Return a session row, or raise if it is missing or (with ``owner``) someone else's."""
+    if row is None or (owner is not None and row.owner != owner):
+        raise UnknownSessionError(f"unknown session id: {key}")
+    return row
 
 
 def mask_values(out: MaskOut) -> dict[str, object]:
@@ -164,19 +176,14 @@ def touch_session(
         _TOUCH_SESSION,
         {"sid": key, "touched_at": utcnow(), "first_title": convert.title_from(first_text) or None},
     ).first()
-    if row is None or (owner is not None and row.owner != owner):
-        raise UnknownSessionError(
-            f"unknown session id: {key}"
-        )  # the caller's rollback undoes the bump
-    return convert.session_record(row)  # type: ignore[arg-type]
+    # Raising rolls the caller's transaction back, bump included.
+    return convert.session_record(owned_or_raise(row, key, owner))  # type: ignore[arg-type]
 
 
 def read_session(conn: sa.Connection, key: str, owner: str | None) -> SessionRecord:
     """Return the session, raising if it is missing or not ``owner``'s."""
     row = conn.execute(_SESSION_BY_ID, {"sid": key}).first()
-    if row is None or (owner is not None and row.owner != owner):
-        raise UnknownSessionError(f"unknown session id: {key}")
-    return convert.session_record(row)  # type: ignore[arg-type]
+    return convert.session_record(owned_or_raise(row, key, owner))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -226,9 +233,8 @@ def recall(
     cached = prefixes.get(session.id) if prefixes is not None else SettledPrefix()
     rows = conn.execute(_MESSAGES_AFTER, {"sid": session.id, "after": cached.upto_index}).all()
     dialogue, image_sha = list(cached.dialogue), cached.image_sha
-    settled: tuple[int, int, str | None] | None = (
-        None  # (index, messages, image) at the last settled row
-    )
+    # (index, messages, image) at the last settled row, if any
+    settled: tuple[int, int, str | None] | None = None
     still_settled = prefixes is not None
     for r in rows:
         if r.role == "assistant" or r.status == "ok":
@@ -290,7 +296,7 @@ def insert_user_turn(
             "index": index,
             "role": "user",
             "text": convert.db_text(text),
-            "act": _opt_str(act),
+            "act": convert.opt_text(act),
             "status": "pending",
             "image_sha": image_sha,
             "created_at": utcnow(),
@@ -313,7 +319,7 @@ def complete_turn(
     """Write the answer with its masks, intent and tool calls; the caller owns the transaction."""
     mask_params = [mask_values(out) for out in masks]  # encode before writing anything
     claimed = conn.execute(
-        _CLAIM_USER_TURN, {"turn_id": user_turn_id, "new_act": _opt_str(act)}
+        _CLAIM_USER_TURN, {"turn_id": user_turn_id, "new_act": convert.opt_text(act)}
     ).first()
     if claimed is None:
         _raise_unclaimable(conn, user_turn_id)
@@ -326,7 +332,7 @@ def complete_turn(
             "index": index + 1,
             "role": "assistant",
             "text": convert.db_text(reply),
-            "act": _opt_str(act),
+            "act": convert.opt_text(act),
             "status": "ok",
             "image_sha": None,
             "latency_ms": float(latency_ms),
