@@ -101,3 +101,59 @@ def test_recall_reuses_only_settled_messages(db_url: str) -> None:
     reader.delete_session(sid)
     writer.close()
     reader.close()
+
+
+def _answer(memory: Memory, sid: str, intent: Intent | None, masks: list[MaskOut]) -> None:
+    user = memory.add_user_turn(sid, "turn")
+    memory.complete_turn(user.id, act="new_target", reply="ok", intent=intent, masks=masks, tool_calls=[], latency_ms=1.0)
+
+
+def test_recall_current_intent_and_mask_follow_the_history_rules(db_url: str) -> None:
+    # The current intent is the latest *stored* one; the current mask is the intent's own mask only
+    # when it belongs to this session, else the latest mask of a completed turn.
+    memory = Memory(db_url)
+    other = memory.create_session().id
+    _answer(memory, other, Intent(target="elsewhere"), [_mask(1)])
+    foreign_mask = memory.history(other).masks[0].id
+    sid = memory.create_session().id
+    empty = memory.recall(sid)
+    assert empty.current_intent is None and empty.current_mask is None
+    _answer(memory, sid, None, [_mask(2)])  # a mask but no intent yet
+    recall = memory.recall(sid)
+    assert recall.current_intent is None and recall.current_mask is not None and recall.current_mask.label == "thing 2"
+    _answer(memory, sid, Intent(target="cup"), [_mask(3)])
+    _answer(memory, sid, Intent(target="mug", mask_id=foreign_mask), [])  # points at another session's mask
+    _answer(memory, sid, None, [])  # an answer without an intent keeps the previous one current
+    recall, history = memory.recall(sid), memory.history(sid)
+    assert recall.current_intent is not None and recall.current_intent.target == "mug"
+    assert recall.current_intent.mask_id == foreign_mask
+    assert recall.current_mask is not None and recall.current_mask.label == "thing 3"
+    assert (recall.current_intent, recall.current_mask) == (history.current_intent, history.current_mask)
+    first_mask = history.masks[0]
+    _answer(memory, sid, Intent(target="cup", mask_id=first_mask.id), [])  # back to an older mask
+    recall = memory.recall(sid)
+    assert recall.current_mask == first_mask == memory.history(sid).current_mask
+    memory.close()
+
+
+def test_a_turn_costs_four_plus_five_statements_and_bumps_the_session_once(sqlite_url: str) -> None:
+    # begin_turn: bump+lock the session, new messages, current intent+mask, insert; complete_turn:
+    # claim, reply, masks, intent, tool calls. The session row is written only by begin_turn.
+    from agent.memory import ToolCallIn
+
+    memory = Memory(sqlite_url)
+    sid = memory.create_session().id
+    _answer(memory, sid, Intent(target="cup"), [_mask(1)])
+    statements: list[str] = []
+    def record(*args: object) -> None:
+        sql = " ".join(str(args[2]).split())
+        if not sql.upper().startswith("BEGIN"):
+            statements.append(sql)
+
+    sa.event.listen(memory.engine, "before_cursor_execute", record)
+    user, _ = memory.begin_turn(sid, "the red one")
+    begun = len(statements)
+    memory.complete_turn(user.id, act="refine", reply="ok", intent=Intent(target="cup"), masks=[_mask(2)], tool_calls=[ToolCallIn("segment", {}, 1.0)], latency_ms=1.0)
+    assert begun == 4 and len(statements) - begun == 5, statements
+    assert [s for s in statements if s.upper().startswith("UPDATE SESSIONS")] == statements[:1]
+    memory.close()

@@ -95,16 +95,54 @@ _CURRENT_INTENT = (
     )
     .order_by(_turns.c.index.desc())
     .limit(1)
+    .subquery("cur")
 )
-_MASK_WITH_INDEX = sa.select(_masks, _turns.c.index).join(_turns, _turns.c.id == _masks.c.turn_id)
-_MASK_BY_ID = _MASK_WITH_INDEX.where(
-    _masks.c.id == sa.bindparam("mask_id"), _turns.c.session_id == sa.bindparam("sid")
-)
-_LATEST_MASK = (
-    _MASK_WITH_INDEX.where(_turns.c.session_id == sa.bindparam("sid"), _turns.c.status == "ok")
-    .order_by(_turns.c.index.desc(), _masks.c.id.desc())
-    .limit(1)
-)
+"""The intent of the session's latest completed answer that stored one (zero or one row)."""
+
+
+def _current_state() -> sa.Select[Any]:
+    """Build the one-row query of the current intent (``i_*``) and current mask (``m_*``).
+
+    Either side is all NULL when missing. The mask is the current intent's own mask when it is
+    in this session, else the latest mask of a completed turn (the rule of
+    :attr:`SessionHistory.current_mask`). Every lookup is an index search; the mask is found by
+    primary key from a value computed once, so no plan scans the masks table.
+    """
+    sid: sa.BindParameter[str] = sa.bindparam("sid")
+    own_m, own_t = _masks.alias(), _turns.alias()
+    intent_mask = (
+        sa.select(own_m.c.id)
+        .join(own_t, own_t.c.id == own_m.c.turn_id)
+        .where(
+            own_t.c.session_id == sid,
+            own_m.c.id == sa.select(_CURRENT_INTENT.c.mask_id).scalar_subquery(),
+        )
+        .scalar_subquery()
+    )
+    last_m, last_t = _masks.alias(), _turns.alias()
+    latest_mask = (
+        sa.select(last_m.c.id)
+        .join(last_t, last_t.c.id == last_m.c.turn_id)
+        .where(last_t.c.session_id == sid, last_t.c.status == "ok")
+        .order_by(last_t.c.index.desc(), last_m.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    mask_turn = _turns.alias("mt")
+    mask = (
+        sa.select(_masks, mask_turn.c.index.label("turn_index"))
+        .join(mask_turn, mask_turn.c.id == _masks.c.turn_id)
+        .where(_masks.c.id == sa.func.coalesce(intent_mask, latest_mask))
+        .subquery("cm")
+    )
+    one_row = sa.select(sa.literal_column("1").label("one")).subquery("one")
+    return sa.select(
+        *(c.label(f"i_{c.name}") for c in _CURRENT_INTENT.c),
+        *(c.label(f"m_{c.name}") for c in mask.c),
+    ).select_from(one_row.outerjoin(_CURRENT_INTENT, sa.true()).outerjoin(mask, sa.true()))
+
+
+_CURRENT_STATE = _current_state()
 _IMAGE_EXISTS = sa.select(_images.c.sha256).where(_images.c.sha256 == sa.bindparam("sha"))
 _INSERT_TURN = sa.insert(_turns).returning(*_turns.c)
 _CLAIM_USER_TURN = (
@@ -126,11 +164,6 @@ _TURN_STATE = sa.select(_turns.c.id, _turns.c.role, _turns.c.status).where(
 _INSERT_MASKS = sa.insert(_masks).returning(_masks.c.id, sort_by_parameter_order=True)
 _INSERT_INTENT = sa.insert(_intents)
 _INSERT_CALLS = sa.insert(_calls).returning(_calls.c.id, sort_by_parameter_order=True)
-_BUMP_SESSION = (
-    sa.update(_sessions)
-    .where(_sessions.c.id == sa.bindparam("sid"))
-    .values(updated_at=sa.bindparam("touched_at"))
-)
 
 
 def owned_or_raise(row: _Owned | None, key: str, owner: str | None) -> _Owned:
@@ -251,21 +284,16 @@ def recall(
     if prefixes is not None and settled is not None:
         upto, count, settled_image = settled
         prefixes.put(session.id, SettledPrefix(upto, tuple(dialogue[:count]), settled_image))
-    params = {"sid": session.id}
-    intent_row = conn.execute(_CURRENT_INTENT, params).first()
-    intent = convert.intent_from_row(intent_row) if intent_row is not None else None  # type: ignore[arg-type]
-    mask_row = None
-    if intent is not None and intent.mask_id is not None:
-        mask_row = conn.execute(_MASK_BY_ID, {"sid": session.id, "mask_id": intent.mask_id}).first()
-    if mask_row is None:
-        mask_row = conn.execute(_LATEST_MASK, params).first()
+    state = conn.execute(_CURRENT_STATE, {"sid": session.id}).one()._mapping
+    intent = _intent_from_state(state) if state["i_id"] is not None else None
+    mask = _mask_from_state(state) if state["m_id"] is not None else None
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     return Recall(
         session=session,
         dialogue=dialogue,
         current_image_sha=image_sha,
         current_intent=intent,
-        current_mask=_mask_record(mask_row) if mask_row is not None else None,
+        current_mask=mask,
         next_index=last_index + 1,
     )
 
@@ -316,7 +344,12 @@ def complete_turn(
     tool_calls: Sequence[ToolCallIn],
     latency_ms: float,
 ) -> TurnRecord:
-    """Write the answer with its masks, intent and tool calls; the caller owns the transaction."""
+    """Write the answer with its masks, intent and tool calls; the caller owns the transaction.
+
+    The session row is left alone: :func:`touch_session` bumped it when the user's message was
+    stored, and the answer belongs to that message (taking the session lock here too could
+    deadlock on PostgreSQL with the next message's insert).
+    """
     mask_params = [mask_values(out) for out in masks]  # encode before writing anything
     claimed = conn.execute(
         _CLAIM_USER_TURN, {"turn_id": user_turn_id, "new_act": convert.opt_text(act)}
@@ -324,7 +357,6 @@ def complete_turn(
     if claimed is None:
         _raise_unclaimable(conn, user_turn_id)
     session_id, index = claimed.session_id, int(claimed._mapping["index"])
-    now = utcnow()
     reply_row = conn.execute(
         _INSERT_TURN,
         {
@@ -336,7 +368,7 @@ def complete_turn(
             "status": "ok",
             "image_sha": None,
             "latency_ms": float(latency_ms),
-            "created_at": now,
+            "created_at": utcnow(),
         },
     ).one()
     turn_id, turn_index = int(reply_row.id), int(reply_row._mapping["index"])
@@ -355,7 +387,6 @@ def complete_turn(
     call_ids: list[int] = []
     if call_params:
         call_ids = [int(r.id) for r in conn.execute(_INSERT_CALLS, call_params).all()]
-    conn.execute(_BUMP_SESSION, {"sid": session_id, "touched_at": now})
     return TurnRecord(
         id=turn_id,
         session_id=session_id,
@@ -401,6 +432,23 @@ def _raise_unclaimable(conn: sa.Connection, user_turn_id: int) -> NoReturn:
     raise ValueError(f"turn {row.id} is {row.status}, not pending; cannot complete it")
 
 
-def _mask_record(row: Any) -> MaskRecord:
-    """Build a mask record from a mask row joined with its turn's index."""
-    return convert.mask_record(row, row._mapping["index"])
+def _intent_from_state(state: Any) -> Intent:
+    """Rebuild the current intent from the ``i_*`` columns of :data:`_CURRENT_STATE`."""
+    return convert.intent_from_row(_Prefixed(state, "i_"))  # type: ignore[arg-type]
+
+
+def _mask_from_state(state: Any) -> MaskRecord:
+    """Build the current mask's record from the ``m_*`` columns of :data:`_CURRENT_STATE`."""
+    return convert.mask_record(_Prefixed(state, "m_"), state["m_turn_index"])  # type: ignore[arg-type]
+
+
+class _Prefixed:
+    """Attribute access to the columns of a row mapping that share a label prefix."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping, self._prefix = mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
