@@ -157,3 +157,13 @@ def test_a_turn_costs_four_plus_five_statements_and_bumps_the_session_once(sqlit
     assert begun == 4 and len(statements) - begun == 5, statements
     assert [s for s in statements if s.upper().startswith("UPDATE SESSIONS")] == statements[:1]
     memory.close()
+
+
+def test_dialogue_keeps_answers_and_answered_user_turns_only() -> None:
+    from agent.memory.records import dialogue_turn, in_dialogue
+    from agent.types import Act, DialogueTurn
+
+    kept = [(role, status) for role in ("user", "assistant") for status in ("ok", "pending", "failed") if in_dialogue(role, status)]
+    assert kept == [("user", "ok"), ("assistant", "ok"), ("assistant", "pending"), ("assistant", "failed")]
+    assert dialogue_turn("user", "hi", "explain") == DialogueTurn(role="user", text="hi", act=Act.EXPLAIN)
+    assert dialogue_turn("assistant", "yes", "not-an-act") == DialogueTurn(role="assistant", text="yes")

@@ -19,6 +19,18 @@ def parse_act(value: str | None) -> Act | None:
         return None
 
 
+def in_dialogue(role: str, status: str) -> bool:
+    """Whether a stored message is part of the conversation: every answer, and answered user turns."""
+    return role == "assistant" or status == "ok"
+
+
+def dialogue_turn(role: str, text: str, act: str | None) -> DialogueTurn:
+    """Return a stored message as the tracker and backends see it (our own rows: no re-validation)."""
+    return DialogueTurn.model_construct(
+        role="user" if role == "user" else "assistant", text=text, act=parse_act(act)
+    )
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     """A session's own columns."""
@@ -164,9 +176,9 @@ class SessionHistory:
     def dialogue(self) -> list[DialogueTurn]:
         """Return the conversation for the tracker/backends: completed user turns and all replies."""
         return [
-            DialogueTurn(role="user" if t.role == "user" else "assistant", text=t.text, act=parse_act(t.act))
+            dialogue_turn(t.role, t.text, t.act)
             for t in self.turns
-            if t.role == "assistant" or t.status == "ok"
+            if in_dialogue(t.role, t.status)
         ]
 
 

@@ -33,7 +33,8 @@ from agent.memory.records import (
     ToolCallIn,
     ToolCallRecord,
     TurnRecord,
-    parse_act,
+    dialogue_turn,
+    in_dialogue,
 )
 from agent.types import DialogueTurn, Intent, MaskOut
 
@@ -270,12 +271,8 @@ def recall(
     settled: tuple[int, int, str | None] | None = None
     still_settled = prefixes is not None
     for r in rows:
-        if r.role == "assistant" or r.status == "ok":
-            # Rows come from our own schema: construct without re-validating every message.
-            role = "user" if r.role == "user" else "assistant"
-            dialogue.append(
-                DialogueTurn.model_construct(role=role, text=r.text, act=parse_act(r.act))
-            )
+        if in_dialogue(r.role, r.status):
+            dialogue.append(dialogue_turn(r.role, r.text, r.act))
         if r.role == "user" and r.image_sha:
             image_sha = r.image_sha
         still_settled = still_settled and r.status != "pending"
