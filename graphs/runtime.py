@@ -2,8 +2,8 @@
 
 The CLI and the Gradio app talk only to this object. It holds no per-user state: sessions live
 in memory (SQL) and callers pass the session id (and owner) with every call. Its only caches are
-content-addressed (decoded images by sha256, decoded masks by RLE; :mod:`graphs.caches`), so they
-are safe to share between users.
+content-addressed (decoded images by sha256, decoded masks by RLE; :mod:`graphs.caches`; the rule
+tracker's tagged tokens by text), so they are safe to share between users.
 """
 
 from __future__ import annotations

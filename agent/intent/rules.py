@@ -63,7 +63,7 @@ from agent.intent.phrases import (
     unwrap,
 )
 from agent.intent.protocol import TrackResult, target_phrase
-from agent.intent.tokens import Tok, analyse_tokens
+from agent.intent.tokens import Tok, TokenCache, analyse_tokens, reading_with
 from agent.types import Act, DialogueTurn, Intent, IntentOp
 
 _OP_FOR_ACT = {
@@ -85,6 +85,10 @@ class RuleIntentTracker:
     :data:`~agent.intent.grounding.MAX_PARSE_CHARS` characters are parsed.
     """
 
+    def __init__(self, *, cache_entries: int = 512) -> None:
+        self.tokens = TokenCache(cache_entries)
+        """Tagged tokens of the texts this tracker read (bounded, content-keyed)."""
+
     def track(
         self,
         *,
@@ -97,8 +101,9 @@ class RuleIntentTracker:
     ) -> TrackResult:
         """Classify ``user_text`` and return the updated intent (one history entry added)."""
         text = " ".join((user_text or "").split())[:MAX_PARSE_CHARS]
-        grounded, note = ground_from_answer(intent, dialogue)
-        act, changes, reason = classify(grounded, text)
+        with reading_with(self.tokens):
+            grounded, note = ground_from_answer(intent, dialogue)
+            act, changes, reason = classify(grounded, text)
         op = _OP_FOR_ACT.get(act, IntentOp.KEEP)
         if op is IntentOp.KEEP and note:
             op = IntentOp.REFINE

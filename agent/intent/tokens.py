@@ -11,8 +11,12 @@ inverted auxiliary ("does the sign help ...") the first verb-like word is the ve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from agent.intent import lexicon as lx
 
@@ -51,11 +55,11 @@ class Tok:
     text: str
     kind: str
     tag: str = ""
+    low: str = field(init=False, repr=False, compare=False)
+    """Lower-cased text with a curly apostrophe made straight (read often: computed once)."""
 
-    @property
-    def low(self) -> str:
-        """Lower-cased text with a curly apostrophe made straight."""
-        return self.text.lower().replace("’", "'")
+    def __post_init__(self) -> None:
+        self.low = self.text.lower().replace("’", "'")
 
 
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
@@ -280,6 +284,54 @@ def _tag_one(toks: list[Tok], i: int) -> str:
 _ARTICLES = frozenset("the a an its their his her".split())
 
 
+class TokenCache:
+    """Tagged tokens by text, LRU-bounded and thread-safe: one tracker's memo of what it has read.
+
+    A turn reads the same texts several times (the user's words, the tracked target, and on the
+    next turn the previous message again); tagging depends on the text alone, so it is done once.
+    Callers get fresh :class:`Tok` objects, so nothing they do to them reaches the cache.
+    """
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[str, tuple[tuple[str, str, str], ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def analyse(self, text: str) -> list[Tok]:
+        """Return the tagged tokens of ``text``, tagging it only on a miss."""
+        with self._lock:
+            found = self._entries.get(text)
+            if found is not None:
+                self._entries.move_to_end(text)
+        if found is None:
+            toks = tag(tokenize(text))
+            found = tuple((t.text, t.kind, t.tag) for t in toks)
+            with self._lock:
+                self._entries[text] = found
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+            return toks
+        return [Tok(text_, kind, tag_) for text_, kind, tag_ in found]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_reading_with: ContextVar[TokenCache | None] = ContextVar("pixelrs_token_cache", default=None)
+"""The cache of the tracker whose ``track`` call is running in this context (None: no memo)."""
+
+
+@contextmanager
+def reading_with(cache: TokenCache) -> Iterator[None]:
+    """Make :func:`analyse_tokens` use ``cache`` inside this block (this thread/context only)."""
+    token = _reading_with.set(cache)
+    try:
+        yield
+    finally:
+        _reading_with.reset(token)
+
+
 def analyse_tokens(text: str) -> list[Tok]:
-    """Tokenize and tag ``text``."""
-    return tag(tokenize(text))
+    """Tokenize and tag ``text`` (through the running tracker's :class:`TokenCache`, if any)."""
+    cache = _reading_with.get()
+    return tag(tokenize(text)) if cache is None else cache.analyse(text)
