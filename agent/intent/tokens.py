@@ -55,11 +55,12 @@ class Tok:
     text: str
     kind: str
     tag: str = ""
-    low: str = field(init=False, repr=False, compare=False)
+    low: str = field(default="", repr=False, compare=False)
     """Lower-cased text with a curly apostrophe made straight (read often: computed once)."""
 
     def __post_init__(self) -> None:
-        self.low = self.text.lower().replace("’", "'")
+        if not self.low:
+            self.low = self.text.lower().replace("’", "'")
 
 
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
@@ -294,7 +295,7 @@ class TokenCache:
 
     def __init__(self, max_entries: int = 512) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[str, tuple[tuple[str, str, str], ...]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[tuple[str, str, str, str], ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     def analyse(self, text: str) -> list[Tok]:
@@ -305,13 +306,13 @@ class TokenCache:
                 self._entries.move_to_end(text)
         if found is None:
             toks = tag(tokenize(text))
-            found = tuple((t.text, t.kind, t.tag) for t in toks)
+            found = tuple((t.text, t.kind, t.tag, t.low) for t in toks)
             with self._lock:
                 self._entries[text] = found
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
             return toks
-        return [Tok(text_, kind, tag_) for text_, kind, tag_ in found]
+        return [Tok(*fields) for fields in found]
 
     def __len__(self) -> int:
         return len(self._entries)
