@@ -80,6 +80,30 @@ def test_bf16_load(tiny, image):
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_half_precision_masks_match_fp32(tiny, image, dtype):
+    """SAM's position encoding must not break (or lose precision) when the model is in half precision."""
+    import hashlib
+
+    from agent.types import PointPrompt, Prompts
+    from tools.backends.vlm_common.engine import SegVLMPredictor
+
+    sha = hashlib.sha256(image.tobytes()).hexdigest()
+    ref = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], progress=False)
+    half = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], dtype=dtype, progress=False)
+    pe = half.model.model.visual_model.prompt_encoder.pe_layer
+    assert pe.positional_encoding_gaussian_matrix.dtype == half.model.dtype
+    hidden = torch.randn(2, ref.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    prompts = Prompts(points=[PointPrompt(x=230, y=220)])
+    for with_prompts in (None, prompts):
+        want = SegVLMPredictor(ref).masks(image, sha, hidden, with_prompts)
+        got = SegVLMPredictor(half).masks(image, sha, hidden.to(half.model.dtype), with_prompts)
+        assert len(got) == len(want) == 2
+        for (_, p_half, _), (_, p_ref, _) in zip(got, want, strict=True):
+            assert np.isfinite(p_half).all()
+            assert np.abs(p_half - p_ref).mean() < 0.02
+
+
 EXPECTED_MIRAS_PREFIXES = {
     "lm_head.weight", "model.embed_tokens", "model.layers", "model.norm", "model.mm_projector",
     "model.vlm_uni_query_projector", "model.vlm_uni_aux_projector", "model.vlm_uni_val_projector",

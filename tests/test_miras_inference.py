@@ -251,3 +251,64 @@ def test_seg_index_arithmetic_at_full_size():
     # Offsets before the sequence start (or no image) fall back to the predicting state.
     assert seg_embedding_index(100, "authors_offset", image_start=40, n_image=576, assumed_image_tokens=-900) == 99
     assert seg_embedding_index(100, "authors_offset", image_start=None, n_image=0) == 99
+
+
+def _two_turns(pred: SegVLMPredictor, loaded, image, sha, session: str) -> list:
+    dialogue = [("user", Q1)]
+    outs = []
+    for steps, n in (({3}, 24), ({5}, 30)):
+        out = pred.start_turn(image, sha, dialogue, session_id=session, params=_params(loaded, steps, n=n, eos=False)).run()
+        outs.append(out)
+        dialogue += [("assistant", out.text), ("user", Q2)]
+    return outs
+
+
+@pytest.mark.parametrize("capacity", [None, 112])  # 112: turn 1 (85 positions) fits, turn 2 (124) decodes eagerly
+def test_static_decode_steps_match_eager_decoding(loaded, image, sha, capacity):
+    """The fixed-shape steps CUDA graphs replay give the eager tokens, [SEG] states and KV cache,
+    across attention-span buckets, turns that reuse the cache, and turns too long for the workspace."""
+    from tools.backends.vlm_common.static_decode import StaticDecoder
+
+    eager = SegVLMPredictor(loaded, decode="eager")
+    static = SegVLMPredictor(loaded, decode="static")
+    assert eager.decoder is None and static.describe()["decode"] == "static"
+    static.decoder = StaticDecoder(loaded.model, use_graphs=False, bucket=16, capacity=capacity)
+    want, got = _two_turns(eager, loaded, image, sha, "s"), _two_turns(static, loaded, image, sha, "s")
+    assert got[1].reused_tokens > 0
+    for a, b in zip(want, got, strict=True):
+        assert a.token_ids == b.token_ids and a.seg_positions == b.seg_positions
+        torch.testing.assert_close(b.seg_hidden, a.seg_hidden, rtol=1e-4, atol=1e-5)
+    assert eager.session_tokens("s") == static.session_tokens("s")
+    kv_eager = eager.cache.get(("session", "s")).kv.layers()
+    kv_static = static.cache.get(("session", "s")).kv.layers()
+    for (ke, ve), (ks, vs) in zip(kv_eager, kv_static, strict=True):
+        torch.testing.assert_close(ks, ke, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(vs, ve, rtol=1e-4, atol=1e-5)
+
+
+def test_decode_modes_are_checked(loaded):
+    assert SegVLMPredictor(loaded).decoder is None  # auto on a CPU model: eager
+    with pytest.raises(ValueError, match="CUDA"):
+        SegVLMPredictor(loaded, decode="graphs")
+    with pytest.raises(ValueError, match="unknown decode mode"):
+        SegVLMPredictor(loaded, decode="fast")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU for CUDA graphs (CI has none)")
+def test_cuda_graph_decoding_matches_static_and_eager_steps(tmp_path_factory, image, sha):
+    from tools.backends.vlm_common.static_decode import StaticDecoder
+
+    info = make_tiny_checkpoint(tmp_path_factory.mktemp("mirasgpu"), "miras", seed=1)
+    loaded = load_model(info["model_dir"], variant="miras", convnext=info["convnext"], device="cuda:0", progress=False)
+    assert SegVLMPredictor(loaded).describe()["decode"] == "graphs"  # auto on one GPU
+    outs = {}
+    for mode in ("eager", "static", "graphs"):
+        pred = SegVLMPredictor(loaded, decode=mode)
+        if pred.decoder is not None:
+            pred.decoder = StaticDecoder(loaded.model, use_graphs=mode == "graphs", bucket=16)
+        outs[mode] = _two_turns(pred, loaded, image, sha, "g")
+        assert outs[mode][1].reused_tokens > 0
+    for mode in ("static", "graphs"):
+        for a, b in zip(outs["eager"], outs[mode], strict=True):
+            assert a.token_ids == b.token_ids and a.seg_positions == b.seg_positions
+            torch.testing.assert_close(b.seg_hidden, a.seg_hidden, rtol=1e-3, atol=1e-4)

@@ -44,6 +44,8 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sam", help="SAM ViT-H checkpoint path")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa)")
+    p.add_argument("--decode", choices=["auto", "eager", "graphs"],
+                   help="token decoding (miras/lisa): CUDA graphs on one GPU by default, else eager")
     p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")
     p.add_argument("--load-in-8bit", action="store_true", default=None, help="8-bit weights via bitsandbytes")
 
@@ -139,6 +141,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "device": getattr(args, "device", None),
         "load_in_4bit": getattr(args, "load_in_4bit", None),
         "load_in_8bit": getattr(args, "load_in_8bit", None),
+        "decode": getattr(args, "decode", None),
     }
     values: dict[str, Any] = {"backend_options": {k: v for k, v in options.items() if v is not None}}
     if getattr(args, "db", None):

@@ -23,7 +23,7 @@ from agent.types import DialogueTurn, Mask, MaskOut
 
 from ..base import ExplainRequest, SegmentRequest, SegmentResult
 from .config import SegPosition, Variant
-from .engine import SegVLMPredictor, TurnOutput
+from .engine import DecodeMode, SegVLMPredictor, TurnOutput
 from .generation import GenerationParams
 from .loader import load_model
 
@@ -48,6 +48,8 @@ class SegVLMBackend:
       max_new_tokens: generation budget per turn.
       seg_position: ``"predicting"`` or ``"authors_offset"`` (default: the variant's).
       cache_bytes: byte budget of the per-image and per-session caches.
+      decode: ``"auto"`` (CUDA graphs on a single CUDA device, else eager), ``"eager"``,
+        ``"graphs"`` or ``"static"``.
       generation: further :class:`GenerationParams` fields (do_sample, temperature, ...).
       lazy: load on first use (default) instead of in the constructor.
       predictor: an already-built predictor (tests); the loading arguments are then ignored.
@@ -71,6 +73,7 @@ class SegVLMBackend:
         max_new_tokens: int = 128,
         seg_position: SegPosition | None = None,
         cache_bytes: int = 4 << 30,
+        decode: DecodeMode = "auto",
         generation: dict[str, Any] | None = None,
         lazy: bool = True,
         predictor: SegVLMPredictor | None = None,
@@ -83,6 +86,7 @@ class SegVLMBackend:
         self.model_dir = model_dir
         self.seg_position = seg_position
         self.cache_bytes = cache_bytes
+        self.decode = decode
         try:
             self.generation = GenerationParams().updated(max_new_tokens=max_new_tokens, **(generation or {}))
         except ValueError as exc:
@@ -102,7 +106,8 @@ class SegVLMBackend:
                     raise BackendError(f"the {self.name} backend needs --model-dir DIR (a checkpoint directory)")
                 loaded = load_model(self.model_dir, variant=self.variant, **self._load_kwargs)
                 self._predictor = SegVLMPredictor(
-                    loaded, seg_position=self.seg_position, cache_bytes=self.cache_bytes, generation=self.generation
+                    loaded, seg_position=self.seg_position, cache_bytes=self.cache_bytes, generation=self.generation,
+                    decode=self.decode,
                 )
             return self._predictor
 

@@ -24,9 +24,10 @@ is handled by recomputing from the first difference. Both caches share one byte-
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -41,8 +42,15 @@ from .generation import GenerationParams, TokenSampler
 from .kv import HiddenBuffer, KVCache
 from .loader import LoadedModel
 from .preprocess import preprocess_clip, preprocess_mgm, preprocess_sam
+from .static_decode import StaticDecoder
 
 logger = logging.getLogger(__name__)
+
+DecodeMode = Literal["auto", "eager", "static", "graphs"]
+"""How tokens are decoded: ``"eager"`` one dynamic forward per token; ``"graphs"`` fixed-shape steps
+replayed as CUDA graphs (:mod:`.static_decode`); ``"static"`` the same fixed-shape steps run eagerly
+(for checking the graphs); ``"auto"`` = graphs when the language model sits unquantized on one CUDA
+device, else eager."""
 
 
 def seg_embedding_index(
@@ -163,6 +171,7 @@ class SegVLMPredictor:
         authors_offset, what its checkpoints were trained with; LISA: predicting).
       cache_bytes: byte budget shared by the image and session caches.
       generation: default :class:`GenerationParams`.
+      decode: ``"auto"``, ``"eager"``, ``"static"`` or ``"graphs"`` (see :data:`DecodeMode`).
     """
 
     def __init__(
@@ -172,6 +181,7 @@ class SegVLMPredictor:
         seg_position: SegPosition | None = None,
         cache_bytes: int = 4 << 30,
         generation: GenerationParams | None = None,
+        decode: DecodeMode = "auto",
     ) -> None:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -183,6 +193,19 @@ class SegVLMPredictor:
         self.cache = ByteLRU(cache_bytes)
         self.generation = generation or GenerationParams()
         self.stats = {"image_encodes": 0, "sam_encodes": 0, "mask_decodes": 0, "prefill_tokens": 0}
+        self.decoder = self._static_decoder(decode)
+        self._decoder_lock = threading.Lock()
+
+    def _static_decoder(self, mode: DecodeMode) -> StaticDecoder | None:
+        if mode not in ("auto", "eager", "static", "graphs"):
+            raise ValueError(f"unknown decode mode {mode!r}; use auto, eager, static or graphs")
+        if mode == "eager":
+            return None
+        if mode == "auto":
+            if self.model.device.type != "cuda" or not StaticDecoder.supports(self.model):
+                return None
+            mode = "graphs"
+        return StaticDecoder(self.model, use_graphs=mode == "graphs")
 
     @property
     def device(self) -> torch.device:
@@ -329,6 +352,11 @@ class SegVLMPredictor:
         generated: list[int] = []
         seg_positions: list[int] = []
         emitted = ""
+        decoder = None
+        if self.decoder is not None and self.decoder.fits(prompt_len, params.max_new_tokens):
+            if self._decoder_lock.acquire(blocking=False):  # a concurrent turn decodes eagerly
+                decoder = self.decoder
+                decoder.load(state.kv)
         try:
             for step in range(params.max_new_tokens):
                 token = sampler(text_ids + generated, logits)
@@ -344,11 +372,17 @@ class SegVLMPredictor:
                     emitted = text
                 if step == params.max_new_tokens - 1:
                     break
-                h = model.forward_embeds(model.embed([token], None), state.kv, position)[0]
+                if decoder is not None:
+                    h, logits = decoder.step(token, position)
+                else:
+                    h = model.forward_embeds(model.embed([token], None), state.kv, position)[0]
+                    logits = model.logits(h[-1:])[0]
                 state.hidden.append(h)
                 state.ids.append(token)
-                logits = model.logits(h[-1:])[0]
         finally:
+            if decoder is not None:
+                decoder.store(state.kv)
+                self._decoder_lock.release()
             if use_cache and session_id:
                 self.cache.put(key, state, state.nbytes())
         text = self._decode([t for t in generated if t not in eos_ids])
@@ -427,4 +461,5 @@ class SegVLMPredictor:
     def describe(self) -> dict[str, Any]:
         """Short facts for logs and evidence."""
         return {"variant": self.config.variant, "position_rule": self.seg_position,
-                "image_tokens": self.config.num_image_tokens, "cache_bytes": self.cache.total_bytes}
+                "image_tokens": self.config.num_image_tokens, "cache_bytes": self.cache.total_bytes,
+                "decode": "eager" if self.decoder is None else "graphs" if self.decoder.use_graphs else "static"}

@@ -43,6 +43,10 @@ class KVCache:
         self._lens[layer_idx] = need
         return keys[..., :need, :], values[..., :need, :]
 
+    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, views of the cached (B, heads, n, dim) keys and values."""
+        return [(k[..., :n, :], v[..., :n, :]) for k, v, n in zip(self._keys, self._values, self._lens, strict=True)]
+
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Return the number of cached positions."""
         return self._lens[layer_idx] if self._lens else 0

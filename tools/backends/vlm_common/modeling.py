@@ -27,7 +27,9 @@ from segment_anything.modeling import (
     Sam,
     TwoWayTransformer,
 )
+from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import CLIPVisionModel
 from transformers.models.llama.modeling_llama import (
     LlamaDecoderLayer,
@@ -38,11 +40,63 @@ from transformers.models.llama.modeling_llama import (
 from .config import IMAGE_PLACEHOLDER, ConvNeXtSpec, SamSpec, SegVLMConfig
 from .kv import KVCache
 
-_CACHE_KW = "cache" if "cache" in inspect.signature(LlamaDecoderLayer.forward).parameters else "past_key_value"
+
+def _cache_keyword() -> str:
+    """Name under which this transformers release passes the KV cache to a decoder layer.
+
+    The layer takes ``**kwargs``, so a wrong name would be swallowed silently and nothing cached.
+    """
+    params = inspect.signature(LlamaDecoderLayer.forward).parameters
+    for name in ("cache", "past_key_values", "past_key_value"):
+        if name in params:
+            return name
+    raise ImportError(f"unsupported transformers release: LlamaDecoderLayer.forward takes none of the known "
+                      f"KV-cache arguments ({', '.join(params)})")
+
+
+_CACHE_KW = _cache_keyword()
+
+SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+"""Attention kernels the language model may use: not cuDNN's, which builds a new execution plan for
+every new sequence length (about 1 ms of CPU per layer and decode step on an H100, torch 2.11)."""
+
+
+def run_layer(
+    layer: nn.Module,
+    hidden: torch.Tensor,
+    mask: torch.Tensor | None,
+    positions: torch.Tensor,
+    rope: tuple[torch.Tensor, torch.Tensor],
+    cache: object | None,
+) -> torch.Tensor:
+    """Run one decoder layer, passing the KV cache under this transformers release's argument name."""
+    out = layer(hidden, attention_mask=mask, position_ids=positions, position_embeddings=rope,
+                use_cache=cache is not None, **{_CACHE_KW: cache})
+    return out[0] if isinstance(out, tuple) else out
+
+
+class Fp32PositionEmbedding(PositionEmbeddingRandom):
+    """SAM's random Fourier position encoding, computed in fp32 whatever the model's dtype.
+
+    segment_anything builds its coordinate grid in fp32, which fails against a bf16/fp16
+    frequency matrix (LISA's fork casts the coordinates down instead, losing precision in the
+    sines); the buffer keeps its name, so checkpoints load unchanged.
+    """
+
+    def _pe_encoding(self, coords: torch.Tensor) -> torch.Tensor:
+        coords = (2 * coords.float() - 1) @ self.positional_encoding_gaussian_matrix.float()
+        coords = 2 * torch.pi * coords
+        return torch.cat([torch.sin(coords), torch.cos(coords)], dim=-1)
 
 
 def build_sam(spec: SamSpec) -> Sam:
     """Build SAM (encoder, prompt encoder, mask decoder) at the sizes of ``spec``."""
+    sam = _build_sam_modules(spec)
+    sam.prompt_encoder.pe_layer = Fp32PositionEmbedding(spec.prompt_embed_dim // 2)
+    return sam
+
+
+def _build_sam_modules(spec: SamSpec) -> Sam:
     return Sam(
         image_encoder=ImageEncoderViT(
             depth=spec.encoder_depth,
@@ -304,23 +358,16 @@ class SegVLMForCausalLM(nn.Module):
             keys = torch.arange(start + n, device=h.device)
             mask = (keys[None, :] <= positions[0][:, None])[None, None]
         rope_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
-        for layer in self.model.layers:
-            dev = layer.get_parameter("input_layernorm.weight").device
-            if h.device != dev:
-                h = h.to(dev)
-            if dev not in rope_cache:
-                rope_cache[dev] = self.model.rotary_emb(h, position_ids=positions.to(dev))
-                rope_cache[dev] = (rope_cache[dev][0].to(dev), rope_cache[dev][1].to(dev))
-            layer_mask = mask.to(dev) if mask is not None else None
-            out = layer(
-                h,
-                attention_mask=layer_mask,
-                position_ids=positions.to(dev),
-                position_embeddings=rope_cache[dev],
-                use_cache=cache is not None,
-                **{_CACHE_KW: cache},
-            )
-            h = out[0] if isinstance(out, tuple) else out
+        with sdpa_kernel(SDPA_BACKENDS):
+            for layer in self.model.layers:
+                dev = layer.get_parameter("input_layernorm.weight").device
+                if h.device != dev:
+                    h = h.to(dev)
+                if dev not in rope_cache:
+                    rope_cache[dev] = self.model.rotary_emb(h, position_ids=positions.to(dev))
+                    rope_cache[dev] = (rope_cache[dev][0].to(dev), rope_cache[dev][1].to(dev))
+                layer_mask = mask.to(dev) if mask is not None else None
+                h = run_layer(layer, h, layer_mask, positions.to(dev), rope_cache[dev], cache)
         h = h.to(self.model.norm.weight.device)
         return self.model.norm(h)
 
