@@ -86,3 +86,17 @@ def test_cli_reports_a_bad_model_dir_in_one_line(tmp_path: Path) -> None:
     lines = err.getvalue().strip().splitlines()
     assert code == 2 and lines and "Traceback" not in err.getvalue()
     assert any("missing" in line for line in lines)
+
+
+def test_cli_graph_decoding_without_a_gpu_is_one_line(tiny: dict[str, Path], tmp_path: Path) -> None:
+    require_shared()
+    from ui.cli import main
+
+    err = io.StringIO()
+    code = main(
+        ["chat", "--backend", "miras", "--model-dir", str(tiny["model_dir"]), "--convnext", str(tiny["convnext"]),
+         "--decode", "graphs", "--image", str(HDMI_JPG), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
+        stdin=io.StringIO("hello\n"), stdout=io.StringIO(), stderr=err,
+    )
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "CUDA" in lines[0], err.getvalue()

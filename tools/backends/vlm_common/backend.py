@@ -105,10 +105,13 @@ class SegVLMBackend:
                 if self.model_dir is None:
                     raise BackendError(f"the {self.name} backend needs --model-dir DIR (a checkpoint directory)")
                 loaded = load_model(self.model_dir, variant=self.variant, **self._load_kwargs)
-                self._predictor = SegVLMPredictor(
-                    loaded, seg_position=self.seg_position, cache_bytes=self.cache_bytes, generation=self.generation,
-                    decode=self.decode,
-                )
+                try:
+                    self._predictor = SegVLMPredictor(
+                        loaded, seg_position=self.seg_position, cache_bytes=self.cache_bytes,
+                        generation=self.generation, decode=self.decode,
+                    )
+                except ValueError as exc:  # e.g. --decode graphs without a CUDA device
+                    raise BackendError(str(exc)) from exc
             return self._predictor
 
     @property
