@@ -67,16 +67,25 @@ class Mask:
 
     def to_rle(self) -> dict[str, Any]:
         """Encode as COCO RLE with a JSON-ready ``counts`` string."""
+        return _json_rle(self._coco_rle())
+
+    def encode(self) -> tuple[dict[str, Any], int, tuple[int, int, int, int]]:
+        """Return :meth:`to_rle`, :attr:`area` and :attr:`bbox`, the last two read off the RLE.
+
+        One pass over the pixels instead of three: what storing a mask needs on every turn.
+        """
+        rle = self._coco_rle()
+        x, y, w, h = (int(v) for v in coco_mask.toBbox(rle))
+        return _json_rle(rle), int(coco_mask.area(rle)), (x, y, w, h)
+
+    def _coco_rle(self) -> dict[str, Any]:
+        """pycocotools' RLE of the mask (``counts`` as bytes)."""
         import cv2  # a core dependency; imported here so loading the types stays light
 
         # pycocotools wants column-major bytes: OpenCV's SIMD transpose gives them ~5x faster
         # than numpy's strided copy, and ``.T`` of the (W, H) result is the Fortran-ordered view.
         column_major = cv2.transpose(self.array.view(np.uint8)).T
-        rle = coco_mask.encode(column_major)
-        return {
-            "size": [int(rle["size"][0]), int(rle["size"][1])],
-            "counts": rle["counts"].decode("ascii"),
-        }
+        return coco_mask.encode(column_major)  # type: ignore[no-any-return]
 
     @classmethod
     def from_rle(cls, rle: dict[str, Any]) -> Mask:
@@ -105,6 +114,14 @@ class Mask:
         inter = np.logical_and(self.array, other.array).sum()
         union = np.logical_or(self.array, other.array).sum()
         return 1.0 if union == 0 else float(inter / union)
+
+
+def _json_rle(rle: dict[str, Any]) -> dict[str, Any]:
+    """pycocotools' RLE with plain ints and ``counts`` as an ASCII string."""
+    return {
+        "size": [int(rle["size"][0]), int(rle["size"][1])],
+        "counts": rle["counts"].decode("ascii"),
+    }
 
 
 class Act(StrEnum):

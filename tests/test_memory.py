@@ -233,6 +233,9 @@ class Unencodable:
     def to_rle(self):
         raise RuntimeError("cannot encode this mask")
 
+    def encode(self):
+        raise RuntimeError("cannot encode this mask")
+
 
 def _assert_only_pending_user(mem, sid, user_id):
     hist = mem.history(sid)
@@ -355,6 +358,20 @@ def test_mask_rle_is_the_pycocotools_encoding_whatever_the_memory_layout(shape):
             assert rle["counts"] == expected and rle["size"] == list(shape)
             decoded = Mask.from_rle(rle).array
             assert np.array_equal(decoded, arr) and decoded.flags.c_contiguous
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (427, 639), (1000, 3)])
+def test_mask_encode_reads_area_and_box_off_the_rle(shape):
+    rng = np.random.default_rng(sum(shape) + 1)
+    blob = np.zeros(shape, bool)
+    blob[shape[0] // 3 : shape[0] // 3 + 1 + shape[0] // 4, shape[1] // 2 :] = True
+    corner = np.zeros(shape, bool)
+    corner[-1, -1] = True
+    for arr in (rng.random(shape) < 0.0, rng.random(shape) < 0.01, rng.random(shape) < 0.5, blob, corner, ~corner):
+        mask = Mask(arr)
+        rle, area, bbox = mask.encode()
+        assert (rle, area, bbox) == (mask.to_rle(), mask.area, mask.bbox)
+        assert type(area) is int and all(type(v) is int for v in bbox)
 
 
 def test_rle_round_trip(mem):

@@ -176,12 +176,12 @@ def owned_or_raise(row: _Owned | None, key: str, owner: str | None) -> _Owned:
 
 def mask_values(out: MaskOut) -> dict[str, object]:
     """Encode one produced mask as column values (raises if the mask cannot be encoded)."""
-    mask = out.mask
+    rle, area, bbox = out.mask.encode()
     return {
         "label": convert.db_text(out.label),
-        "rle": mask.to_rle(),
-        "area": mask.area,
-        "bbox": list(mask.bbox),
+        "rle": rle,
+        "area": area,
+        "bbox": list(bbox),
         "score": None if out.score is None else float(out.score),
         "source": out.source,
         "created_at": utcnow(),
