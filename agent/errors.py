@@ -25,3 +25,11 @@ class BackendError(PixelrsError, RuntimeError):
 
 class CheckpointError(PixelrsError, RuntimeError):
     """A checkpoint directory is missing, incomplete or does not match the model."""
+
+
+class TurnStopped(PixelrsError):
+    """The person stopped a turn before its answer was stored; their message is kept."""
+
+    def __init__(self, message: str = "stopped: you stopped this turn before its answer was stored; "
+                 "your message is kept and you can go on.") -> None:
+        super().__init__(message)

@@ -8,6 +8,7 @@ tracker's tagged tokens by text), so they are safe to share between users.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from agent.errors import PixelrsError
+from agent.errors import PixelrsError, TurnStopped
 from agent.images import LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker
 from agent.memory import Memory, SessionHistory, SessionSummary
@@ -168,12 +169,15 @@ class Runtime:
         image_name: str = "image",
         prompts: Prompts | None = None,
         owner: str | None = None,
+        stop: threading.Event | None = None,
     ) -> TurnSummary:
         """Run a turn to completion on this thread; raise :class:`PixelrsError` with the one-line error if it failed.
 
         ``on_event`` (optional) is called inline with every event as it happens, ending with
         ``done`` or ``error``. This is the cheap path (no thread hand-offs): the CLI, replay,
-        evaluation and benchmarks use it.
+        evaluation and benchmarks use it. Setting ``stop`` (from another thread) ends the turn at
+        its next event, before the answer is stored: the user's message stays, marked stopped,
+        and the ``error`` event has ``stage="stopped"``.
         """
         summary: TurnSummary | None = None
         sink = on_event or _ignore
@@ -185,10 +189,11 @@ class Runtime:
             prompts=prompts,
             owner=owner,
             on_event=sink,
+            stop=stop,
         ):
             sink(event)
             if event.kind == "error":
-                raise PixelrsError(event.message)
+                raise TurnStopped(event.message) if event.stage == "stopped" else PixelrsError(event.message)
             summary = event.turn
         assert summary is not None
         return summary
@@ -203,6 +208,7 @@ class Runtime:
         prompts: Prompts | None,
         owner: str | None,
         on_event: Callable[[TurnEvent], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn; yield every event, or with ``on_event`` send events to it inline and yield only the end."""
         started = time.perf_counter()
@@ -242,7 +248,9 @@ class Runtime:
             return self._to_event(payload)
 
         def send_inline(payload: dict[str, Any]) -> None:
-            event = forward(payload)
+            event = forward(payload)  # first, so that a stop at "stored" knows which turn to mark
+            if stop is not None and stop.is_set():
+                raise TurnStopped()
             if event is not None and on_event is not None:
                 on_event(event)
 
@@ -251,6 +259,8 @@ class Runtime:
                 context = TurnContext(emit=send_inline)
                 for update in self.graph.stream(state, stream_mode="updates", context=context):
                     _merge_update(final, update)
+                    if stop is not None and stop.is_set() and not final.get("assistant_turn_id"):
+                        raise TurnStopped()
             else:
                 for mode, payload in self.graph.stream(state, stream_mode=["custom", "updates"]):
                     if mode == "updates":
@@ -261,7 +271,7 @@ class Runtime:
             message = exc.one_line() if isinstance(exc, PixelrsError) else _describe_failure(exc)
             if stored:
                 self.memory.fail_turn(stored[0], message)
-            yield TurnEvent(kind="error", message=message)
+            yield TurnEvent(kind="error", message=message, stage="stopped" if isinstance(exc, TurnStopped) else "")
             return
         except BaseException:  # interrupted (Ctrl-C, client gone): keep the message, mark the turn
             if stored and not final.get("assistant_turn_id"):

@@ -6,6 +6,7 @@ Screenshots go to ``tests/artifacts/`` (kept out of git) for review.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from agent.memory import Memory
 from agent.types import Mask
 from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, require_shared
+from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI
 from ui.testing import CHROMIUM_ARGS, free_port, running_app
@@ -305,3 +307,58 @@ def test_resume_after_server_restart(tmp_path, browser) -> None:
         restarted.close()
     finally:
         context.close()
+
+
+class SlowLite:
+    """Lite's real answers, explained at a slow model's pace (so there is time to press Stop)."""
+
+    name = "lite"
+
+    def __init__(self, delay_s: float) -> None:
+        self.inner, self.delay_s = LiteBackend(), delay_s
+
+    def segment(self, request: SegmentRequest) -> SegmentResult:
+        return self.inner.segment(request)
+
+    def explain(self, request: ExplainRequest) -> Iterator[str]:
+        for chunk in self.inner.explain(request):
+            time.sleep(self.delay_s)
+            yield chunk
+
+    def forget_session(self, session_id: str) -> None:
+        self.inner.forget_session(session_id)
+
+
+def test_stop_button_stops_a_streaming_answer(tmp_path, browser) -> None:
+    require_shared()
+    backend = SlowLite(delay_s=0.3)
+    runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)  # type: ignore[arg-type]
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    try:
+        with running_app(ChatUI(runtime)) as url:
+            page.goto(url)
+            _ready(page)
+            page.set_input_files("#pr-msg input[type=file]", str(HDMI_JPG))
+            page.wait_for_selector("#pr-msg .thumbnail-item img", timeout=TIMEOUT_MS)
+            page.fill("#pr-msg textarea", "find the HDMI label")
+            page.press("#pr-msg textarea", "Enter")
+            _wait_count(page, BOT_IMAGES, 1)  # the mask is shown; the explanation is streaming slowly
+            page.get_by_role("button", name="Stop").click()
+            page.wait_for_function(
+                "() => document.querySelector('#pr-chat').innerText.includes('Stopped')", timeout=TIMEOUT_MS
+            )
+            _ready(page)  # the message box is usable again
+            _shot(page, "12_stopped")
+            sid = _session_id(page)
+            assert _count(page, BOT_IMAGES) == 0  # the stopped answer's mask was not kept
+            backend.delay_s = 0.0
+            _send(page, "find the HDMI label")
+            _wait_count(page, BOT_IMAGES, 1)
+            assert "HDMI" in page.locator("#pr-chat .bot-row").last.inner_text()
+        history = runtime.memory.history(sid)
+        assert [(t.role, t.status) for t in history.turns] == [("user", "failed"), ("user", "ok"), ("assistant", "ok")]
+        assert "stopped" in (history.turns[0].error or "")
+    finally:
+        context.close()
+        runtime.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from _data import HDMI_JPG, require_shared
 from langchain_core.tools import tool
 
-from agent.errors import PixelrsError
+from agent.errors import PixelrsError, TurnStopped
 from agent.images import load_image_file
 from agent.memory import Memory
 from agent.types import Act, PointPrompt, Prompts
@@ -162,6 +163,42 @@ def test_failure_inside_segment_marks_turn_failed_and_next_turn_works(
     assert [t.status for t in history.turns] == ["ok", "ok", "failed", "failed", "ok", "ok"]
     assert [t.text for t in history.dialogue()][-2] == "now the port next to it"
     rt.close()
+
+
+@pytest.mark.parametrize("stop_after", ["start", "stored", "intent", "mask", "token"])
+def test_stop_ends_the_turn_before_its_answer_is_stored(runtime: Runtime, hdmi: Any, stop_after: str) -> None:
+    """Stopping (from another thread, here from the event sink) fails the turn at its next event:
+    the user's message stays, marked stopped, nothing of the answer is stored, and the next turn works."""
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
+    stop = threading.Event()
+    if stop_after == "start":  # pressed before the turn's first step
+        stop.set()
+    seen: list[TurnEvent] = []
+
+    def sink(event: TurnEvent) -> None:
+        seen.append(event)
+        if event.kind == stop_after:
+            stop.set()
+
+    with pytest.raises(TurnStopped):
+        runtime.run_turn_sync(sid, "now the port next to it", on_event=sink, stop=stop)
+    assert seen[-1].kind == "error" and seen[-1].stage == "stopped" and "stopped" in seen[-1].message
+    assert [e.kind for e in seen[:-1]].count(stop_after) == (stop_after != "start") and "done" not in kinds(seen)
+    history = runtime.history(sid)
+    assert [(t.role, t.status) for t in history.turns] == [("user", "ok"), ("assistant", "ok"), ("user", "failed")]
+    assert "stopped" in (history.turns[-1].error or "") and {m.turn_index for m in history.masks} == {1}
+    after = runtime.run_turn_sync(sid, "now the port next to it")
+    assert after.masks and [t.status for t in runtime.history(sid).turns][-2:] == ["ok", "ok"]
+
+
+def test_a_stop_after_the_answer_is_stored_changes_nothing(runtime: Runtime, hdmi: Any) -> None:
+    sid = runtime.new_session()
+    stop = threading.Event()
+    summary = runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi, stop=stop,
+                                    on_event=lambda e: stop.set() if e.kind == "done" else None)
+    assert summary.masks and stop.is_set()
+    assert [t.status for t in runtime.history(sid).turns] == ["ok", "ok"]
 
 
 def test_sessions_are_isolated(runtime: Runtime, hdmi: Any) -> None:

@@ -388,6 +388,29 @@ def test_backend_error_is_one_line_and_session_continues(tmp_path, hdmi_path: st
         rt.close()
 
 
+def test_stop_button_stops_the_running_turn(ui: ChatUI, runtime: Runtime, hdmi_path: str) -> None:
+    state, other = UIState(), UIState()
+    run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
+    run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, other))
+    ui.stop(other)  # another browser's idle session: nothing to stop, nothing happens
+    turn = ui.send({"text": "now the port next to it", "files": []}, state)
+    next(turn)  # the turn has started (its message is on screen) ...
+    ui.stop(state)  # ... and the Stop button is pressed
+    rest = run(turn)
+    final = panel(rest[-1])
+    assert final.chat[-2]["metadata"]["title"] == "Stopped"
+    assert "stopped" in final.chat[-1]["content"] and "\n" not in final.chat[-1]["content"]
+    history = runtime.history(state.session_id, owner=state.owner)
+    assert [(t.role, t.status) for t in history.turns][-1] == ("user", "failed")
+    assert "stopped" in (history.turns[-1].error or "")
+    assert final.state.mask_id == history.current_mask.id  # the stopped turn's mask, if shown, is not current
+    ui.stop(state)  # after the turn: nothing to stop, the next turn runs to the end
+    run(ui.send({"text": "now the port next to it", "files": []}, state))
+    history = runtime.history(state.session_id, owner=state.owner)
+    assert [t.status for t in history.turns if t.role == "user"] == ["ok", "failed", "ok"]
+    assert [t.status for t in runtime.history(other.session_id, owner=other.owner).turns] == ["ok", "ok"]
+
+
 def test_no_module_level_mutable_state() -> None:
     modules = (
         "ui", "ui.app", "ui.auth", "ui.chat", "ui.exports", "ui.files", "ui.layout", "ui.links", "ui.pictures",
@@ -407,7 +430,7 @@ def test_no_module_level_mutable_state() -> None:
 def test_create_app_wires_named_endpoints(ui: ChatUI) -> None:
     demo = ui.create_app()
     names = {fn.api_name for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
-    assert {"send", "correct", "new_session", "open_session", "rename", "delete_session", "list_sessions"} <= names
+    assert {"send", "correct", "stop", "new_session", "open_session", "rename", "delete_session", "list_sessions"} <= names
     assert demo._queue.default_concurrency_limit == ui.concurrency
 
 

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import mimetypes
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -137,6 +138,8 @@ class ChatUI:
             max_display_side=max_display_side,
         )
         self.demo: gr.Blocks | None = None
+        self._stops: dict[str, threading.Event] = {}
+        """The stop switch of each session's running turn (set by :meth:`stop`)."""
 
     # identity ---------------------------------------------------------------------------------
     def owner_for(self, state: UIState, request: gr.Request | None = None) -> str | None:
@@ -484,10 +487,41 @@ class ChatUI:
             view.current_color = mask_color(state.mask_color_index)
         base = len(state.chat)
         state.chat = [*state.chat, *view.messages()]
-        yield (gr.update(value=None, interactive=False), *self._panel(state, side=gr.skip()))
+        stop = self._stops[state.session_id] = threading.Event()
+        try:
+            yield (gr.update(value=None, interactive=False), *self._panel(state, side=gr.skip()))
+            yield from self._follow_turn(state, owner, view, base, created, stop, text=text, image=image,
+                                         image_name=image_name, prompts=prompts)
+        finally:
+            if self._stops.get(state.session_id) is stop:
+                del self._stops[state.session_id]
+
+    def stop(self, state: UIState) -> None:
+        """Stop this browser's running turn at its next step; its message is kept, marked stopped."""
+        switch = self._stops.get(state.session_id or "")
+        if switch is not None:
+            switch.set()
+
+    def _follow_turn(
+        self,
+        state: UIState,
+        owner: str | None,
+        view: TurnView,
+        base: int,
+        created: bool,
+        stop: threading.Event,
+        *,
+        text: str,
+        image: bytes | None,
+        image_name: str,
+        prompts: Prompts | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run the turn beside this handler and stream its events into the chat."""
         stored = False
+        shown_before = (state.mask_rle, state.mask_id, state.mask_count, state.mask_color_index)
         intent_panel: str | None = None
-        events = start_turn(self.runtime, state.session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner)
+        events = start_turn(self.runtime, state.session_id or "", text, image=image, image_name=image_name,
+                            prompts=prompts, owner=owner, stop=stop)
         finished = False
         while not finished:
             batch = drain(events)
@@ -532,8 +566,10 @@ class ChatUI:
                     )
                     side, dirty = self.side_picture(state), True  # cached; the last update is complete for API clients
                 elif event.kind == "error":
-                    view.on_error(event.message)
-                    dirty = True
+                    view.on_error(event.message, stopped=event.stage == "stopped")
+                    # a mask shown before the failure was not stored: the current mask is the old one
+                    state.mask_rle, state.mask_id, state.mask_count, state.mask_color_index = shown_before
+                    side, dirty = self.side_picture(state), True
                     if created and not stored:
                         self._drop_empty_session(state, owner)
             if dirty or finished:

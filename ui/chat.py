@@ -137,6 +137,7 @@ class TurnView:
     reply: str = ""
     finished: bool = False
     error: str | None = None
+    stopped: bool = False
     latency_ms: float | None = None
     current_color: RGB | None = None
     """Colour of the session's current mask, for turns that explain it without a new mask."""
@@ -170,10 +171,11 @@ class TurnView:
         self.finished = True
         self.latency_ms = latency_ms
 
-    def on_error(self, message: str) -> None:
-        """Fail the turn with a one-line message."""
-        self.on_progress("failed")
+    def on_error(self, message: str, *, stopped: bool = False) -> None:
+        """Fail the turn with a one-line message (``stopped``: the person stopped it)."""
+        self.on_progress("stopped" if stopped else "failed")
         self.error = message
+        self.stopped = stopped
         self.finished = True
 
     def _thought(self) -> Message:
@@ -187,7 +189,7 @@ class TurnView:
         metadata: dict[str, Any] = {"id": self.turn_id}
         if self.finished:
             metadata["status"] = "done"
-            metadata["title"] = "Failed" if self.error else plain_title(act_label(self.act))
+            metadata["title"] = ("Stopped" if self.stopped else "Failed") if self.error else plain_title(act_label(self.act))
             metadata["duration"] = round((time.perf_counter() - self.started), 3) if self.latency_ms is None else round(self.latency_ms / 1000, 3)
         else:
             metadata["status"] = "pending"

@@ -128,6 +128,8 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                     elem_id="pr-msg", sources=["upload"], file_count="single", show_label=False, autofocus=True,
                     placeholder="Ask about the image, or attach one with the paperclip …",
                 )
+                with gr.Row():
+                    stop_btn = gr.Button("Stop", size="sm", variant="secondary", elem_id="pr-stop", scale=0, min_width=90)
             with gr.Column(scale=2, min_width=320):
                 side = gr.Image(
                     label="Current image and mask (click to correct)", elem_id="pr-side", interactive=False,
@@ -171,6 +173,8 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
         url_sync(sent.then(ui.after_turn, [state], after, **hidden))
         corrected = apply_btn.click(ui.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
         url_sync(corrected.then(ui.after_turn, [state], after, **hidden))
+        # not queued behind turns: a stop must reach the running turn while it runs
+        stop_btn.click(ui.stop, [state], None, api_name="stop", show_progress="hidden", concurrency_limit=None)
         side.select(ui.on_image_click, [state], [side, marks_info, state], show_progress="hidden", **hidden)
         clear_btn.click(ui.clear_clicks, [state], [side, marks_info, state], show_progress="hidden", **hidden)
         view.change(ui.set_view, [view, state], [side, state], show_progress="hidden", **hidden)

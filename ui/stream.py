@@ -18,7 +18,9 @@ END = object()
 """Marks the end of a turn's event queue."""
 
 
-def start_turn(runtime: Runtime, session_id: str, text: str, **kwargs: Any) -> queue.SimpleQueue[Any]:
+def start_turn(
+    runtime: Runtime, session_id: str, text: str, *, stop: threading.Event | None = None, **kwargs: Any
+) -> queue.SimpleQueue[Any]:
     """Run the turn in its own thread and return the queue its events arrive on.
 
     The thread runs the graph inline (``run_turn_sync`` with the queue as event sink), so each
@@ -29,12 +31,13 @@ def start_turn(runtime: Runtime, session_id: str, text: str, **kwargs: Any) -> q
     state of everything that happened meanwhile in one update (:func:`drain`). A turn whose
     browser went away still completes and is stored. The queue ends with :data:`END`; an
     exception escaping the runtime (it catches user and backend errors itself) is queued as is.
+    Setting ``stop`` ends the turn at its next event (see ``Runtime.run_turn_sync``).
     """
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def pump() -> None:
         try:
-            runtime.run_turn_sync(session_id, text, on_event=events.put, **kwargs)
+            runtime.run_turn_sync(session_id, text, on_event=events.put, stop=stop, **kwargs)
         except PixelrsError:
             pass  # its one-line ``error`` event is already queued
         except BaseException as exc:  # noqa: BLE001 - handed to the handler as a one-line error
