@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agent.images import sha256_hex
 from agent.memory import Memory
 from agent.types import Mask
 from graphs import replies
@@ -356,12 +357,19 @@ class _FlakyLite(LiteBackend):
     """A lite backend that runs out of GPU memory on demand."""
 
     fail_next = False
+    fail_explain_next = False
 
     def segment(self, request):  # noqa: ANN001, ANN201 - same signature as the protocol
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return super().segment(request)
+
+    def explain(self, request):  # noqa: ANN001, ANN201 - fails after the mask was shown
+        if self.fail_explain_next:
+            self.fail_explain_next = False
+            raise RuntimeError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return super().explain(request)
 
 
 def test_backend_error_is_one_line_and_session_continues(tmp_path, hdmi_path: str) -> None:
@@ -409,6 +417,29 @@ def test_stop_button_stops_the_running_turn(ui: ChatUI, runtime: Runtime, hdmi_p
     history = runtime.history(state.session_id, owner=state.owner)
     assert [t.status for t in history.turns if t.role == "user"] == ["ok", "failed", "ok"]
     assert [t.status for t in runtime.history(other.session_id, owner=other.owner).turns] == ["ok", "ok"]
+
+
+def test_a_mask_shown_before_a_failure_does_not_stay_current(tmp_path, hdmi_path: str) -> None:
+    backend = _FlakyLite()
+    rt = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)
+    app = ChatUI(rt)
+    try:
+        state = UIState()
+        run(app.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
+        first_mask = state.mask_id
+        backend.fail_explain_next = True
+        run(app.send({"text": "now the port next to it", "files": []}, state))
+        assert chat_images(state.chat[-2:]) == [] and "out of GPU memory" in state.chat[-1]["content"]
+        assert state.mask_id == first_mask == rt.history(state.session_id, owner=state.owner).current_mask.id
+        flipped = tmp_path / "flipped.png"
+        Image.open(hdmi_path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
+        backend.fail_explain_next = True
+        run(app.send({"text": "find the HDMI label", "files": [str(flipped)]}, state))
+        assert state.image_sha == sha256_hex(flipped.read_bytes())  # the upload is kept with the message
+        assert state.mask_id is None and state.mask_rle is None  # the old image's mask is not current
+    finally:
+        app.close()
+        rt.close()
 
 
 def test_no_module_level_mutable_state() -> None:

@@ -544,6 +544,7 @@ class ChatUI:
                         new_sha = sha256_hex(image)
                         if new_sha != state.image_sha:
                             state.image_sha, state.mask_id, state.mask_rle = new_sha, None, None
+                            shown_before = (None, None, state.mask_count, state.mask_color_index)
                         state.clear_marks()  # the side picture shows the new image with the reply
                 elif event.kind == "intent":
                     # the progress bubble shows the act and target now; the intent panel follows
