@@ -254,6 +254,37 @@ def test_quantisation_needs_bitsandbytes(tiny):
         pytest.skip("bitsandbytes installed; the error path does not apply")
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU for bitsandbytes 4/8-bit (CI has none)")
+@pytest.mark.parametrize("bits", [4, 8])
+def test_quantized_model_answers_and_segments_on_a_gpu(tiny, image, bits):
+    bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
+    import hashlib
+
+    from tools.backends.vlm_common.engine import SegVLMPredictor
+    from tools.backends.vlm_common.generation import GenerationParams
+    from tools.backends.vlm_common.testing import ForceTokens
+
+    common = dict(variant="miras", convnext=tiny["convnext"], device="cuda:0", dtype="fp16", progress=False)
+    plain = load_model(tiny["model_dir"], **common)
+    quant = load_model(tiny["model_dir"], load_in_4bit=bits == 4, load_in_8bit=bits == 8, **common)
+    layer_types = {type(m) for m in quant.model.model.layers.modules()}
+    assert (bnb.nn.Linear4bit if bits == 4 else bnb.nn.Linear8bitLt) in layer_types
+    assert not any(type(m) is torch.nn.Linear for m in quant.model.model.layers.modules())
+    ids = [1, 4, -200, 5]
+    clip, aux = preprocess_mgm(image, aux_size=64, clip_size=56)
+    want, got = plain.model(ids, clip, aux)[0].float(), quant.model(ids, clip, aux)[0].float()
+    assert torch.isfinite(got).all()
+    assert torch.nn.functional.cosine_similarity(got.flatten(), want.flatten(), dim=0) > 0.9
+
+    pred = SegVLMPredictor(quant)
+    assert pred.describe()["decode"] == "eager"  # quantized layers are decoded eagerly
+    sha = hashlib.sha256(image.tobytes()).hexdigest()
+    params = GenerationParams(max_new_tokens=4, logits_processor=(ForceTokens(quant.seg_token_idx, {1}),))
+    out = pred.start_turn(image, sha, [("user", "Please segment it .")], params=params).run()
+    masks = pred.masks(image, sha, out.seg_hidden)
+    assert len(out.seg_positions) == 1 and len(masks) == 1 and np.isfinite(masks[0][1]).all()
+
+
 def test_unknown_dtype(tiny):
     with pytest.raises(CheckpointError, match="dtype"):
         load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], dtype="int3", progress=False)
