@@ -100,3 +100,39 @@ def test_cli_graph_decoding_without_a_gpu_is_one_line(tiny: dict[str, Path], tmp
     )
     lines = err.getvalue().strip().splitlines()
     assert code == 2 and len(lines) == 1 and "CUDA" in lines[0], err.getvalue()
+
+
+def test_stop_during_generation_keeps_the_model_caches_consistent(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """A Stop pressed while MIRAS generates (fixed-shape decode steps) ends the turn, releases the
+    decoder, and leaves a KV cache whose reuse gives the same next answer as recomputing."""
+    import threading
+
+    from agent.errors import TurnStopped
+
+    require_shared()
+    loaded = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], progress=False)
+    predictor = SegVLMPredictor(loaded, decode="static")
+    predictor.generation = GenerationParams(max_new_tokens=12, logits_processor=(ForceTokens(loaded.seg_token_idx, {1}),))
+    runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=MirasBackend(predictor=predictor))
+    sid = runtime.new_session()
+    image = load_image_file(HDMI_JPG)
+    runtime.run_turn_sync(sid, "What label is visible on the laptop?", image=image)
+    stop = threading.Event()
+    with pytest.raises(TurnStopped):
+        runtime.run_turn_sync(sid, "Please segment it.", stop=stop,
+                              on_event=lambda e: stop.set() if e.kind == "token" else None)
+    assert predictor._decoder_lock.acquire(blocking=False)  # released by the stopped turn
+    predictor._decoder_lock.release()
+    state = predictor.cache.get(("session", sid))
+    assert state.kv.get_seq_length() == state.expanded(len(state.ids)) == state.hidden.length
+
+    def params() -> GenerationParams:  # ForceTokens counts steps, so each generation gets its own
+        return GenerationParams(max_new_tokens=12, logits_processor=(ForceTokens(loaded.seg_token_idx, {1}),))
+
+    predictor.generation = params()
+    after = runtime.run_turn_sync(sid, "Please segment it.")
+    dialogue = [(t.role, t.text) for t in runtime.history(sid).dialogue()][:-1]
+    fresh = SegVLMPredictor(loaded, decode="eager").start_turn(
+        image.rgb, image.ref.sha256, dialogue, params=params(), use_cache=False).run()
+    assert after.reply.strip() == fresh.text.strip() and len(after.masks) == 1 and len(fresh.seg_positions) == 1
+    runtime.close()

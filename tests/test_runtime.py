@@ -201,6 +201,38 @@ def test_a_stop_after_the_answer_is_stored_changes_nothing(runtime: Runtime, hdm
     assert [t.status for t in runtime.history(sid).turns] == ["ok", "ok"]
 
 
+def test_explain_tool_ends_the_backend_stream_when_its_reader_stops(hdmi: Any) -> None:
+    """A stop raised while reading an explanation finishes the backend's generator at once (a
+    model backend releases its decoder and caches there), not whenever it is garbage-collected."""
+    from agent.types import DialogueTurn, Intent
+    from tools.explain import ExplainTool
+
+    finished: list[str] = []
+
+    class Streaming:
+        name = "streaming"
+
+        def explain(self, request: ExplainRequest) -> Iterator[str]:
+            def chunks() -> Iterator[str]:
+                try:
+                    yield "one"
+                    yield " two"
+                finally:
+                    finished.append("closed")
+
+            self.stream = chunks()  # still referenced, as a backend's own state may be
+            return self.stream
+
+    def reader(chunk: str) -> None:
+        raise TurnStopped()
+
+    request = ExplainRequest(image=hdmi.rgb, image_ref=hdmi.ref, dialogue=[DialogueTurn(role="user", text="why?")],
+                             intent=Intent(target="the HDMI label"))
+    with pytest.raises(TurnStopped) as stopped:  # held, as a framework may hold it (LangGraph does)
+        ExplainTool(backend=Streaming())._run("why?", request=request, on_chunk=reader)
+    assert finished == ["closed"] and stopped.value is not None
+
+
 def test_sessions_are_isolated(runtime: Runtime, hdmi: Any) -> None:
     a = runtime.new_session(owner="alice")
     b = runtime.new_session(owner="bob")

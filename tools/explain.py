@@ -44,9 +44,17 @@ class ExplainTool(BaseTool):
     ) -> tuple[str, str]:
         backend: Backend = self.backend
         parts: list[str] = []
-        for chunk in backend.explain(request):
-            parts.append(chunk)
-            if on_chunk is not None:
-                on_chunk(chunk)
+        chunks = iter(backend.explain(request))
+        try:
+            for chunk in chunks:
+                parts.append(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
+        finally:
+            # when on_chunk raises (a stopped turn), the backend's generator runs its clean-up
+            # now (a model releases its decoder and caches), not whenever it is garbage-collected
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         text = "".join(parts).strip()
         return (text[:200] + ("…" if len(text) > 200 else "")), text

@@ -136,9 +136,10 @@ class SegVLMBackend:
                     request.image, request.image_ref.sha256, dialogue_pairs(request.dialogue),
                     session_id=request.session_id,
                 )
-                for chunk in turn:
-                    if request.on_text is not None:
-                        request.on_text(chunk)
+                with turn:  # a raising on_text (a stopped turn) ends the generation cleanly
+                    for chunk in turn:
+                        if request.on_text is not None:
+                            request.on_text(chunk)
                 out = turn.result
                 assert out is not None
                 decoded = pred.masks(request.image, request.image_ref.sha256, out.seg_hidden, request.prompts)
@@ -174,7 +175,8 @@ class SegVLMBackend:
                     request.image, request.image_ref.sha256, dialogue_pairs(request.dialogue),
                     session_id=request.session_id, ban_seg=True,
                 )
-                yield from turn
+                with turn:
+                    yield from turn
             except PixelrsError:
                 raise
             except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:

@@ -161,6 +161,19 @@ class Turn:
         assert self.result is not None
         return self.result
 
+    def close(self) -> None:
+        """End an unfinished generation now: the session's KV cache is kept up to the tokens
+        generated so far and the decoder is released (``with turn:`` does this on any exit)."""
+        close = getattr(self._gen, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Turn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class SegVLMPredictor:
     """Multi-turn MIRAS/LISA inference over numpy images with caches (cf. SAM's ``SamPredictor``).
