@@ -7,6 +7,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -372,28 +373,33 @@ class _FlakyLite(LiteBackend):
         return super().explain(request)
 
 
-def test_backend_error_is_one_line_and_session_continues(tmp_path, hdmi_path: str) -> None:
+@pytest.fixture()
+def flaky(tmp_path) -> Iterator[tuple[_FlakyLite, Runtime, ChatUI]]:
+    """A fresh app over a lite backend that fails on demand, with its own database."""
     backend = _FlakyLite()
     rt = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)
     app = ChatUI(rt)
-    try:
-        state = UIState()
-        run(app.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
-        backend.fail_next = True
-        run(app.send({"text": "now the port next to it", "files": []}, state))
-        notice = state.chat[-1]["content"]
-        assert "out of GPU memory" in notice and "\n" not in notice and "Traceback" not in notice
-        assert state.chat[-2]["metadata"]["title"] == "Failed"
-        run(app.send({"text": "now the port next to it", "files": []}, state))
-        history = rt.history(state.session_id, owner=state.owner)
-        assert [t.status for t in history.turns if t.role == "user"] == ["ok", "failed", "ok"]
-        # the failed turn is shown again after a reload, with its one-line error
-        again = PanelUpdate(*app.on_load({"token": state.owner, "session": state.session_id}, UIState())[:10])
-        assert any("Not answered" in str(m["content"]) for m in again.chat)
-        assert "failed" in again.status
-    finally:
-        app.close()
-        rt.close()
+    yield backend, rt, app
+    app.close()
+    rt.close()
+
+
+def test_backend_error_is_one_line_and_session_continues(flaky, hdmi_path: str) -> None:
+    backend, rt, app = flaky
+    state = UIState()
+    run(app.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
+    backend.fail_next = True
+    run(app.send({"text": "now the port next to it", "files": []}, state))
+    notice = state.chat[-1]["content"]
+    assert "out of GPU memory" in notice and "\n" not in notice and "Traceback" not in notice
+    assert state.chat[-2]["metadata"]["title"] == "Failed"
+    run(app.send({"text": "now the port next to it", "files": []}, state))
+    history = rt.history(state.session_id, owner=state.owner)
+    assert [t.status for t in history.turns if t.role == "user"] == ["ok", "failed", "ok"]
+    # the failed turn is shown again after a reload, with its one-line error
+    again = PanelUpdate(*app.on_load({"token": state.owner, "session": state.session_id}, UIState())[:10])
+    assert any("Not answered" in str(m["content"]) for m in again.chat)
+    assert "failed" in again.status
 
 
 def test_stop_button_stops_the_running_turn(ui: ChatUI, runtime: Runtime, hdmi_path: str) -> None:
@@ -419,27 +425,21 @@ def test_stop_button_stops_the_running_turn(ui: ChatUI, runtime: Runtime, hdmi_p
     assert [t.status for t in runtime.history(other.session_id, owner=other.owner).turns] == ["ok", "ok"]
 
 
-def test_a_mask_shown_before_a_failure_does_not_stay_current(tmp_path, hdmi_path: str) -> None:
-    backend = _FlakyLite()
-    rt = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)
-    app = ChatUI(rt)
-    try:
-        state = UIState()
-        run(app.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
-        first_mask = state.mask_id
-        backend.fail_explain_next = True
-        run(app.send({"text": "now the port next to it", "files": []}, state))
-        assert chat_images(state.chat[-2:]) == [] and "out of GPU memory" in state.chat[-1]["content"]
-        assert state.mask_id == first_mask == rt.history(state.session_id, owner=state.owner).current_mask.id
-        flipped = tmp_path / "flipped.png"
-        Image.open(hdmi_path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
-        backend.fail_explain_next = True
-        run(app.send({"text": "find the HDMI label", "files": [str(flipped)]}, state))
-        assert state.image_sha == sha256_hex(flipped.read_bytes())  # the upload is kept with the message
-        assert state.mask_id is None and state.mask_rle is None  # the old image's mask is not current
-    finally:
-        app.close()
-        rt.close()
+def test_a_mask_shown_before_a_failure_does_not_stay_current(flaky, tmp_path, hdmi_path: str) -> None:
+    backend, rt, app = flaky
+    state = UIState()
+    run(app.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
+    first_mask = state.mask_id
+    backend.fail_explain_next = True
+    run(app.send({"text": "now the port next to it", "files": []}, state))
+    assert chat_images(state.chat[-2:]) == [] and "out of GPU memory" in state.chat[-1]["content"]
+    assert state.mask_id == first_mask == rt.history(state.session_id, owner=state.owner).current_mask.id
+    flipped = tmp_path / "flipped.png"
+    Image.open(hdmi_path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
+    backend.fail_explain_next = True
+    run(app.send({"text": "find the HDMI label", "files": [str(flipped)]}, state))
+    assert state.image_sha == sha256_hex(flipped.read_bytes())  # the upload is kept with the message
+    assert state.mask_id is None and state.mask_rle is None  # the old image's mask is not current
 
 
 def test_no_module_level_mutable_state() -> None:
