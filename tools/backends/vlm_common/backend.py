@@ -175,8 +175,7 @@ class SegVLMBackend:
                     request.image, request.image_ref.sha256, dialogue_pairs(request.dialogue),
                     session_id=request.session_id, ban_seg=True,
                 )
-                with turn:
-                    yield from turn
+                yield from turn  # closing this generator closes the generation too (yield from delegates)
             except PixelrsError:
                 raise
             except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:
