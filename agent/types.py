@@ -178,7 +178,12 @@ class Intent(BaseModel):
     ``attributes`` keys in use: ``colour``, ``text`` (words printed on the target), ``size``
     (``bigger``/``smaller``/``biggest``/``smallest``), ``position`` (``left``/``right``/``top``/
     ``bottom``/``center``), ``ordinal`` (``first``, ``second``, ...), ``other`` (``"yes"`` when the
-    user asked for another instance than the current mask).
+    user asked for another instance than the current mask), ``count`` (how many instances are
+    meant: ``"all"`` for "all the people" / "every word", a number such as ``"2"`` for "both cups"
+    or "the two people"; absent means one), ``part`` (a part of the current target: a geometric
+    part ``left half``/``right half``/``top half``/``bottom half``/``top``/``bottom``/``left``/
+    ``right``/``center``, or a noun naming a semantic part, e.g. ``tie`` in "just his tie" or
+    ``handle`` in "the handle of the cup").
     """
 
     target: str | None = None
@@ -284,6 +289,10 @@ class MaskOut:
     label: str
     score: float | None = None
     source: Literal["model", "user-edit"] = "model"
+    role: Literal["target", "instance", "alternative"] = "target"
+    """``target``: the mask the answer is about (the current mask afterwards); ``instance``: one
+    of several targets ("all the people": one per person, the ``target`` being their union);
+    ``alternative``: a runner-up the user may pick instead."""
     id: int | None = None
     """Database id once stored."""
     extra: dict[str, Any] = field(default_factory=dict)

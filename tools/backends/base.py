@@ -50,6 +50,9 @@ class SegmentResult:
     """What the backend used, for grounded explanations: e.g. ``{"ocr": [...], "cues": [...]}``."""
     backend_ms: float = 0.0
     """Time spent inside the backend (the orchestration benchmark subtracts it)."""
+    absent: bool = False
+    """The backend is confident the requested thing is not in the image: no mask is returned,
+    the previous mask stays current, and the answer says so (``evidence["absent"]`` says why)."""
 
     @property
     def best(self) -> MaskOut | None:

