@@ -29,6 +29,7 @@ from tools.backends.lite.finder import Finder, Found, Scored
 from tools.backends.lite.ocr import OcrReader
 from tools.backends.lite.refine import apply_box, apply_points
 from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import CocoObjects
 
 
 class LiteBackend:
@@ -51,10 +52,13 @@ class LiteBackend:
         self.cache = ByteLRU(int(cache_bytes))
         self.ocr = OcrReader(enabled=bool(ocr))
         self.detector = CocoDetector() if objects else None
-        masker = SalientMasker()
-        vocabulary = Vocabulary()
-        self.finder = Finder(self.detector, masker, vocabulary)
-        self.parts = parts.PartFinder(vocabulary, masker, self.detector)
+        source = (
+            CocoObjects(self.detector, SalientMasker(), Vocabulary())
+            if self.detector is not None
+            else None
+        )
+        self.finder = Finder(source)
+        self.parts = parts.PartFinder(source)
 
     # -- per-image analysis ------------------------------------------------
     def analysis(self, image: np.ndarray, ref: ImageRef) -> ImageAnalysis:
@@ -70,9 +74,7 @@ class LiteBackend:
         key = (ref.sha256, rgb.shape[0], rgb.shape[1], self.max_side)
         return self.cache.get_or_create(
             key,
-            lambda: analyse(
-                rgb, max_side=self.max_side, reader=self.ocr, detector=self.detector
-            ),
+            lambda: analyse(rgb, max_side=self.max_side, reader=self.ocr, detector=self.detector),
         )
 
     # -- segmentation ----------------------------------------------------------
@@ -135,7 +137,7 @@ class LiteBackend:
         evidence.setdefault("cues", [])
         evidence.setdefault("ocr", [])
         if found.category is not None:
-            evidence["category"] = found.category.category
+            evidence["category"] = found.category
         if found.absent is not None or not found.targets:
             if found.absent is not None:
                 evidence["absent"] = found.absent

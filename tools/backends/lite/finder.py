@@ -3,10 +3,11 @@
 The decision order:
 
 1. The target names printed text ("the HDMI label", "the word 'EXIT'"): OCR-ranked regions.
-2. The target's noun is one of the detector's categories ("the cup", "the guy on the left",
-   "all the people"): the detections of that category are the only candidates, ranked by the
-   turn's other cues (position, ordinal, size, colour, relations, "the other one"). No
-   detection at all, after the small-object pass, means the thing is **absent**.
+2. The object source knows what the target names (lite: one of the detector's 80 categories,
+   "the cup", "the guy on the left", "all the people"; an open-vocabulary source: any noun
+   phrase): its detections are the only candidates, ranked by the turn's other cues (position,
+   ordinal, size, colour, relations, "the other one"). No detection at all means the thing is
+   **absent**.
 3. Anything else ("the rocket", "the red part"): superpixel regions ranked by the cues, or the
    most salient region as a flagged guess when no cue applies.
 """
@@ -18,21 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
-from tools.backends.lite.categories import CategoryMatch, Vocabulary
 from tools.backends.lite.cues import Cues, strip_relations
-from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.geometry import iou
 from tools.backends.lite.rank import Ranker, Ranking
 from tools.backends.lite.refine import polish
-from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
-PRESENT = 0.3
-"""A detection scoring at least this counts as the category being there."""
-WEAK = 0.15
-"""Detections between this and :data:`PRESENT` are used only when nothing better exists, and
-the answer then carries the low-confidence caveat."""
 MAX_INSTANCES = 12
 """At most this many instances are returned for "all the ..." (the best scoring ones)."""
 
@@ -58,76 +53,72 @@ class Found:
     absent: str | None = None
     """Why the target is judged not to be in the image (no mask is returned)."""
     evidence: dict[str, Any] = field(default_factory=dict)
-    category: CategoryMatch | None = None
+    category: str | None = None
+    """What the object source looked for ("cup"), when it was asked."""
 
 
 class Finder:
-    """Locates the target of one turn; holds the models, the per-image state lives in the analysis."""
+    """Locates the target of one turn; the models sit behind an :class:`ObjectSource`."""
 
-    def __init__(
-        self, detector: CocoDetector | None, masker: SalientMasker, vocabulary: Vocabulary
-    ) -> None:
-        """Without a ``detector`` (lite built with ``objects=False``) only regions are ranked."""
-        self.detector = detector
-        self.masker = masker
-        self.vocabulary = vocabulary
+    def __init__(self, objects: ObjectSource | None) -> None:
+        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked."""
+        self.objects = objects
 
-    def category(self, cues: Cues, target: str | None) -> CategoryMatch | None:
-        """Return the detector category the target names, unless the target is printed text."""
-        if self.detector is None or cues.target.text_noun:
+    def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
+        """Ask the object source for the target, unless the target is printed text."""
+        if self.objects is None or not target or cues.target.text_noun:
             return None
         if any(q.source != "target" for q in cues.target.text):
             return None
-        return self.vocabulary.match(strip_relations(target, cues.relations))
+        every = cues.count is not None or cues.other or cues.target.ordinal is not None
+        phrase = strip_relations(target, cues.relations) or target
+        return self.objects.lookup(an, phrase, every=every)
 
     def find(
         self, an: ImageAnalysis, cues: Cues, target: str | None, previous: np.ndarray | None
     ) -> Found:
         """Search the image for the target (see the module docstring for the order)."""
-        match = self.category(cues, target)
-        if match is None:
+        lookup = self.lookup(an, cues, target)
+        if lookup is None:
             return self._regions(an, cues, previous)
-        return self._objects(an, cues, previous, match)
+        return self._objects(an, cues, previous, lookup)
 
     # -- detected objects ----------------------------------------------------------------
     def _objects(
-        self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None, match: CategoryMatch
+        self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None, lookup: Lookup
     ) -> Found:
-        index = an.objects
-        assert self.detector is not None
+        assert self.objects is not None
         several = cues.count is not None
-        dets = index.of(match.category, PRESENT)
-        if not dets or several or (cues.other and len(dets) < 2):
-            index.add_small(an, self.detector)
-            dets = index.of(match.category, PRESENT)
-        weak = False
-        if not dets:
-            dets, weak = index.of(match.category, WEAK), True
-        best = index.best_score(match.category)
-        found = Found(category=match, several=several)
-        found.evidence["detections"] = len(dets)
-        if not dets:
-            found.absent = f"no {match.category} was detected anywhere in the image" + (
-                f" (the best guess scored {best:.2f})" if best > 0 else ""
+        found = Found(category=lookup.name, several=several)
+        found.evidence["detections"] = len(lookup.detections)
+        if not lookup.detections:
+            found.absent = f"no {lookup.name} was detected anywhere in the image" + (
+                f" (the best guess scored {lookup.best:.2f})" if lookup.best > 0 else ""
             )
             return found
-        cands = index.candidates(an, dets[:MAX_INSTANCES], self.masker)
+        cands = []
+        for det in lookup.detections[:MAX_INSTANCES]:
+            cand = regions.mask_candidate(
+                self.objects.mask(an, det), "object", an.cmap, an.lab,
+                label=det.category, confidence=det.score,
+            )  # fmt: skip
+            if cand is not None:
+                cands.append(cand)
         cues.target.text = [q for q in cues.target.text if q.source != "target"]
         ranking = Ranker(an, cues, previous, objects=cands).rank()
         found.evidence.update(_ranking_evidence(ranking))
-        if weak:
+        if lookup.weak:
             found.evidence.setdefault("unmatched", []).append(
-                f"the detector is unsure: its best {match.category} scored {best:.2f}"
+                f"the detector is unsure: its best {lookup.name} scored {lookup.best:.2f}"
             )
         if cues.other and previous is not None:
             fresh = [r for r in ranking.ranked if iou(an.segment_mask(r.cand), previous) < 0.5]
             if not fresh:
-                found.absent = f"I see no other {match.category} than the one already selected"
+                found.absent = f"I see no other {lookup.name} than the one already selected"
                 return found
+        damp = 0.5 if lookup.weak else 1.0
         ranked = [
-            Scored(
-                an.segment_mask(r.cand), r.score * (0.5 if weak else 1.0), "object", r.cand.label
-            )
+            Scored(an.segment_mask(r.cand), r.score * damp, "object", r.cand.label)
             for r in ranking.ranked
         ]
         if several:

@@ -17,10 +17,8 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
-from tools.backends.lite.categories import Vocabulary
-from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.geometry import bbox, box_inside
-from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import ObjectSource
 
 FACE_WORDS = frozenset({"face", "head", "eye", "eyes"})
 """Part nouns answered with the face cascades."""
@@ -64,12 +62,8 @@ class PartResult:
 class PartFinder:
     """Semantic parts inside a target mask (see the module docstring for what is known)."""
 
-    def __init__(
-        self, vocabulary: Vocabulary, masker: SalientMasker, detector: CocoDetector | None
-    ) -> None:
-        self.vocabulary = vocabulary
-        self.masker = masker
-        self.detector = detector
+    def __init__(self, objects: ObjectSource | None) -> None:
+        self.objects = objects
         self._cascades: dict[str, cv2.CascadeClassifier] = {}
 
     def find(
@@ -82,28 +76,21 @@ class PartFinder:
         words = set(noun.lower().split())
         if words & FACE_WORDS:
             return self._face(an, base, b, words, cat="cat" in base_label.lower())
-        match = self.vocabulary.match(noun) if self.detector is not None else None
-        if match is not None:
-            return self._detected(an, base, b, match.category)
-        return PartResult(
-            None,
-            note=f"lite knows no model of a '{noun}' inside the target; it finds detector "
-            "categories (e.g. a tie or a phone) and faces inside a target, and halves of it",
-        )
-
-    def _detected(
-        self, an: ImageAnalysis, base: np.ndarray, b: tuple[int, int, int, int], category: str
-    ) -> PartResult:
-        assert self.detector is not None
-        an.objects.add_small(an, self.detector)
-        best = None
-        for det in an.objects.of(category, 0.1):
-            if box_inside(det.box, b) >= INSIDE and (best is None or det.score > best.score):
-                best = det
-        if best is None:
-            return PartResult(None, note=f"no {category} was detected inside the target")
-        mask = an.objects.mask(an, best, self.masker)
-        return PartResult(mask, best.score, f"detected {category} ({best.score:.2f}) inside it")
+        lookup = self.objects.lookup(an, noun, every=True) if self.objects is not None else None
+        if lookup is None:
+            return PartResult(
+                None,
+                note=f"no model here knows a '{noun}' inside the target; parts that can be found "
+                "are detected objects (e.g. a tie or a phone), faces, and halves of it",
+            )
+        inside = [d for d in lookup.detections if box_inside(d.box, b) >= INSIDE]
+        if not inside:
+            return PartResult(None, note=f"no {lookup.name} was detected inside the target")
+        assert self.objects is not None
+        best = inside[0]
+        mask = self.objects.mask(an, best) & _grown(base)
+        note = f"detected {lookup.name} ({best.score:.2f}) inside it"
+        return PartResult(mask if mask.any() else None, best.score, note)
 
     def _face(
         self,
@@ -169,3 +156,13 @@ def cascade_eyes(finder: PartFinder, face_rgb: np.ndarray) -> list[tuple[int, in
     upper = grey[: max(1, int(grey.shape[0] * 0.6))]
     eyes = finder._cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 5)
     return [tuple(int(v) for v in e) for e in eyes[:2]]  # type: ignore[misc]
+
+
+def _grown(mask: np.ndarray, fraction: float = 0.03) -> np.ndarray:
+    """Dilate a mask by a few percent of its size (a part may reach slightly past its outline)."""
+    b = bbox(mask)
+    if b is None:
+        return mask
+    r = max(1, int(fraction * max(b[2] - b[0], b[3] - b[1])))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
