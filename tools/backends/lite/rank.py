@@ -116,7 +116,7 @@ class Ranker:
         With ``many`` (exclusions) every blob of a named colour counts, not only the best one.
         """
         pc = parse_phrase(phrase, target_threshold=0.75)
-        matches = match(pc.text, self.an.words)
+        matches = match(pc.text, self.an.words) if pc.text else []
         if matches:
             best = matches[0].similarity
             chosen = [m for m in matches if m.similarity >= best - 0.1]
@@ -155,7 +155,7 @@ class Ranker:
         extra: list[Candidate] = []
 
         # text read in the image
-        matches = match(t.text, self.an.words)
+        matches = match(t.text, self.an.words) if t.text else []  # OCR only when text is sought
         for q in t.text:
             if q.source != "target" and not any(m.query == q for m in matches):
                 out.unmatched.append(f"no text matching '{q.text}' was read")
