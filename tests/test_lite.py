@@ -434,24 +434,31 @@ def test_explain_says_what_changed(backend, sq):
     assert "moved right" in text and "new region" in text and "IoU 0.00" in text
 
 
-def test_concurrent_first_turns_analyse_once(sq):
+def test_concurrent_first_turns_analyse_once(sq, monkeypatch):
+    from tools.backends.lite import regions
+
     b = LiteBackend()
     img = sq.copy()
     img[0, 0] = (1, 2, 3)  # a new image
     errors = []
+    levels = []
+    segment_levels = regions.segment_levels
+    monkeypatch.setattr(regions, "segment_levels", lambda rgb: levels.append(1) or segment_levels(rgb))
 
-    def run():
+    def run(target):
         try:
-            seg(b, img, Intent(target="the red one"))
+            seg(b, img, Intent(target=target))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    targets = ["the red one", "the 'EXIT' sign"] * 2  # superpixels and OCR, each on first use
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors and b.ocr.runs == 1 and b.cache.misses == 1
+    assert not errors and b.cache.misses == 1
+    assert b.ocr.runs == 1 and levels == [1]
 
 
 def test_cache_evicts_by_bytes():
