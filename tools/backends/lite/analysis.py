@@ -1,4 +1,5 @@
-"""Per-image work done once and cached by content hash: downscaled copy, Lab, colour names, superpixels, OCR."""
+"""Per-image work done once and cached by content hash: downscaled copy, Lab, colour names,
+superpixels, OCR and the whole-image object detection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import cv2
 import numpy as np
 
 from tools.backends.lite import colours, regions
+from tools.backends.lite.detector import CocoDetector
+from tools.backends.lite.objects import ObjectIndex, detect
 from tools.backends.lite.ocr import OcrReader, OcrWord
 
 
@@ -29,6 +32,8 @@ class ImageAnalysis:
     segments: list[regions.Candidate]
     words: list[OcrWord]
     """OCR lines and words, original coordinates."""
+    objects: ObjectIndex = field(default_factory=lambda: ObjectIndex([]))
+    """Detected objects (working pixels) and their masks, made on demand."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -63,8 +68,10 @@ class ImageAnalysis:
         return resize_mask(mask, w, h)
 
 
-def analyse(rgb: np.ndarray, *, max_side: int, reader: OcrReader) -> ImageAnalysis:
-    """Run the per-image steps (OCR, superpixels, colour naming) on an RGB image."""
+def analyse(
+    rgb: np.ndarray, *, max_side: int, reader: OcrReader, detector: CocoDetector | None = None
+) -> ImageAnalysis:
+    """Run the per-image steps (OCR, superpixels, colour naming, detection) on an RGB image."""
     t: dict[str, float] = {}
     start = time.perf_counter()
     h, w = rgb.shape[:2]
@@ -92,7 +99,10 @@ def analyse(rgb: np.ndarray, *, max_side: int, reader: OcrReader) -> ImageAnalys
     mark = time.perf_counter()
     words = reader.read(np.ascontiguousarray(rgb)) if reader.enabled else []
     t["ocr_ms"] = (time.perf_counter() - mark) * 1000
+    mark = time.perf_counter()
+    objects = detect(work, detector) if detector is not None else ObjectIndex([])
+    t["detect_ms"] = (time.perf_counter() - mark) * 1000
     return ImageAnalysis(
         orig_w=w, orig_h=h, scale=scale, rgb=work, lab=lab, cmap=cmap,
-        levels=levels, segments=segments, words=words, timings_ms=t,
+        levels=levels, segments=segments, words=words, objects=objects, timings_ms=t,
     )  # fmt: skip
