@@ -391,13 +391,20 @@ def test_box_prompt(backend, sq):
 
 
 def test_no_cue_falls_back_with_low_score(backend, sq):
-    r = seg(backend, sq, Intent(target="the cat"))
+    # "gadget" is no detector category and carries no colour, position, size or text cue.
+    r = seg(backend, sq, Intent(target="the gadget"))
     assert r.masks and r.best.score < 0.3
     assert "fallback" in r.evidence and "guess" in r.evidence["fallback"]
     text = "".join(
-        explain(backend, sq, ref_for(sq), Intent(target="the cat"), r.best.mask.array, result=r)
+        explain(backend, sq, ref_for(sq), Intent(target="the gadget"), r.best.mask.array, result=r)
     )
     assert "guess" in text
+
+
+def test_a_category_with_no_detection_is_absent(backend, sq):
+    r = seg(backend, sq, Intent(target="the cat"))
+    assert r.absent and r.masks == []
+    assert "no cat was detected" in r.evidence["absent"]
 
 
 def test_text_cue_without_ocr_is_reported_unmatched(sq):

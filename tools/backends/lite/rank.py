@@ -18,6 +18,8 @@ from tools.backends.lite.textmatch import TextMatch, match
 
 FLOOR = 0.05
 """A cue that fails completely multiplies a candidate's score by this, not by zero."""
+DETECTION_SURE = 0.6
+"""A detection scoring this much (or more) counts as certainly of its category."""
 
 
 @dataclass
@@ -68,13 +70,21 @@ class _Overlap:
 class Ranker:
     """Scores candidates of one image for one turn's cues."""
 
-    def __init__(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        an: ImageAnalysis,
+        cues: Cues,
+        previous: np.ndarray | None,
+        objects: list[Candidate] | None = None,
+    ) -> None:
+        """Rank ``objects`` (detections of the named category) when given, else superpixels."""
         self.an = an
         self.cues = cues
         self.previous = previous if previous is not None and previous.any() else None
         h, w = an.shape
         self.w, self.h = w, h
-        self.pool: list[Candidate] = list(an.segments)
+        self.objects = bool(objects)
+        self.pool: list[Candidate] = list(objects) if objects else list(an.segments)
         self._blobs: dict[str, list[Candidate]] = {}
 
     # -- candidate helpers -------------------------------------------------
@@ -106,7 +116,7 @@ class Ranker:
         With ``many`` (exclusions) every blob of a named colour counts, not only the best one.
         """
         pc = parse_phrase(phrase, target_threshold=0.75)
-        matches = match(pc.text, self.an.words)
+        matches = match(pc.text, self.an.words) if pc.text else []
         if matches:
             best = matches[0].similarity
             chosen = [m for m in matches if m.similarity >= best - 0.1]
@@ -145,7 +155,7 @@ class Ranker:
         extra: list[Candidate] = []
 
         # text read in the image
-        matches = match(t.text, self.an.words)
+        matches = match(t.text, self.an.words) if t.text else []  # OCR only when text is sought
         for q in t.text:
             if q.source != "target" and not any(m.query == q for m in matches):
                 out.unmatched.append(f"no text matching '{q.text}' was read")
@@ -186,9 +196,15 @@ class Ranker:
                 f[id(c)] = best
             factors.append(f)
 
+        # detections of the named category: how sure the detector is
+        if self.objects:
+            factors.append({id(c): min(1.0, c.confidence / DETECTION_SURE) for c in self.pool})
+            out.cues.append(f"detected {self.pool[0].label}")
+
         # colours
         for col in t.colours:
-            extra += [b for b in self.blobs(col) if b not in extra]
+            if not self.objects:  # a colour blob is not an instance of the category
+                extra += [b for b in self.blobs(col) if b not in extra]
             factors.append(
                 {
                     id(c): min(1.0, colours.colour_score(c.hist, col) / 0.7)
