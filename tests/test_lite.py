@@ -249,12 +249,11 @@ def test_second_turn_on_same_image_does_not_run_ocr_again(photo):
     assert calls == [] and fresh.ocr.runs == 1
     assert second.evidence["analysis_cached"] is True
     other = squares()
-    fresh.segment(
-        SegmentRequest(
-            image=other, image_ref=ref_for(other), dialogue=[], intent=Intent(target="red")
-        )
-    )
-    assert calls == [1] and fresh.ocr.runs == 2  # a different image is analysed on its own
+    request = dict(image=other, image_ref=ref_for(other), dialogue=[])
+    fresh.segment(SegmentRequest(**request, intent=Intent(target="red")))
+    assert calls == [] and fresh.ocr.runs == 1  # a colour needs no OCR: it does not run
+    fresh.segment(SegmentRequest(**request, intent=Intent(target="the 'EXIT' sign")))
+    assert calls == [1] and fresh.ocr.runs == 2  # a different image is read on its own
 
 
 def test_ocr_engine_is_created_lazily():
