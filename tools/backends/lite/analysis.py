@@ -19,6 +19,7 @@ from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.geometry import resize_mask
 from tools.backends.lite.objects import ObjectIndex, detect
 from tools.backends.lite.ocr import OCR_MAX_SIDE, OcrReader, OcrWord
+from tools.backends.lite.salient import SalientMasker
 
 
 @dataclass(eq=False)
@@ -42,6 +43,7 @@ class ImageAnalysis:
     _levels: list[np.ndarray] | None = field(default=None, repr=False)
     _segments: list[regions.Candidate] | None = field(default=None, repr=False)
     _words: list[OcrWord] | None = field(default=None, repr=False)
+    _salient: np.ndarray | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -83,6 +85,16 @@ class ImageAnalysis:
     def words_read(self) -> bool:
         """Whether OCR has run on this image (a turn may mention text only when it has)."""
         return self._words is not None
+
+    def salient(self, masker: SalientMasker) -> np.ndarray:
+        """Return the salient-object mask of the whole working image (computed on first use)."""
+        if self._salient is None:
+            with self._lock:
+                if self._salient is None:
+                    mark = time.perf_counter()
+                    self._salient = masker.saliency(self.rgb) >= 0.5
+                    self.timings_ms["salient_ms"] = (time.perf_counter() - mark) * 1000
+        return self._salient
 
     def _superpixels(self) -> None:
         if self._segments is not None:

@@ -59,7 +59,7 @@ class LiteBackend:
             if self.detector is not None
             else None
         )
-        self.finder = Finder(source)
+        self.finder = Finder(source, saliency=self.masker if source is not None else None)
         self.parts = parts.PartFinder(source)
 
     # -- per-image analysis ------------------------------------------------

@@ -27,9 +27,14 @@ from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import iou
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
+from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
+EXPLAINED = 0.6
+"""A detection this sure explains its salient region (it is not the unknown thing asked for)."""
+UNEXPLAINED_MIN = 0.01
+"""An unexplained salient region must cover this share of the image to be offered as a guess."""
 AMBIGUOUS = 0.8
 """A runner-up detection scoring this share of the best one is returned as an alternative."""
 MAX_INSTANCES = 12
@@ -64,9 +69,13 @@ class Found:
 class Finder:
     """Locates the target of one turn; the models sit behind an :class:`ObjectSource`."""
 
-    def __init__(self, objects: ObjectSource | None) -> None:
-        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked."""
+    def __init__(
+        self, objects: ObjectSource | None, saliency: SalientMasker | None = None
+    ) -> None:
+        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked; with
+        ``saliency``, a target no model knows is guessed from the salient objects."""
         self.objects = objects
+        self.saliency = saliency
 
     def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
         """Ask the object source for the target, unless the target is printed text."""
@@ -167,9 +176,45 @@ class Finder:
             if ranking.subtract is not None:
                 best.mask &= ~ranking.subtract
         if ranking.fallback:
+            if self.saliency is not None:
+                return self._unexplained(an, cues, found)
             found.targets, found.alternatives = [best], chosen[1:]
             return found
         found.targets, found.alternatives = _calibrated(chosen)
+        return found
+
+    def _unexplained(self, an: ImageAnalysis, cues: Cues, found: Found) -> Found:
+        """For a thing no model here knows: the most prominent salient region that is not a
+        confidently detected object of a known category, as a flagged guess; absent when the
+        salient objects are all explained."""
+        assert self.saliency is not None
+        salient = an.salient(self.saliency)
+        known = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        if self.objects is not None:
+            for det in known:
+                salient = salient & ~self.objects.mask(an, det)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            salient.astype(np.uint8), connectivity=8
+        )
+        areas = stats[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(0, int)
+        noun = cues.target.phrase or "that"
+        names = sorted({d.category for d in known})
+        found.evidence["cues"] = []
+        if areas.size == 0 or areas.max() < UNEXPLAINED_MIN * salient.size:
+            found.absent = (
+                f"'{noun}' is nothing my models know, and nothing in the image stands out"
+                + (f" apart from what I recognise ({', '.join(names)})" if names else "")
+            )
+            return found
+        mask = labels == 1 + int(areas.argmax())
+        found.evidence["fallback"] = (
+            f"'{noun}' is nothing my models know; this is the most prominent region"
+            + (f" that is not a {' or '.join(names)}" if names else "")
+            + " (salient-object model), a guess"
+        )
+        found.evidence["cues"] = ["salient region not explained by a detection"]
+        found.targets = [Scored(mask, 0.25, "salient", noun)]
+        found.alternatives = []
         return found
 
 
