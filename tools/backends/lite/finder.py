@@ -83,7 +83,9 @@ class Finder:
             return None
         if any(q.source != "target" for q in cues.target.text):
             return None
-        every = cues.count is not None or cues.other or cues.target.ordinal is not None
+        t = cues.target  # every instance matters when choosing among them by order, side or size
+        every = cues.count is not None or cues.other or t.ordinal is not None
+        every = every or bool(t.positions) or t.size is not None
         phrase = strip_relations(target, cues.relations) or target
         return self.objects.lookup(an, phrase, every=every)
 

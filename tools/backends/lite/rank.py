@@ -13,7 +13,7 @@ from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
 from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
-from tools.backends.lite.spatial import position_score, relation_score
+from tools.backends.lite.spatial import extremal, position_score, relation_score
 from tools.backends.lite.textmatch import TextMatch, match
 
 FLOOR = 0.05
@@ -252,14 +252,20 @@ class Ranker:
             if cues.other and prev_ov is not None:
                 ys, xs = np.nonzero(prev_ov.mask)
                 ref = (float(xs.mean()) / self.w, float(ys.mean()) / self.h)
-            factors.append(
-                {
-                    id(c): float(
-                        np.mean([position_score(c, p, ref, (self.w, self.h)) for p in t.positions])
-                    )
-                    for c in all_cands
-                }
-            )
+            if self.objects and ref is None:
+                # Among instances of one thing, "the one on the left" is the leftmost one.
+                factors.append(extremal(all_cands, t.positions))
+            else:
+                factors.append(
+                    {
+                        id(c): float(
+                            np.mean(
+                                [position_score(c, p, ref, (self.w, self.h)) for p in t.positions]
+                            )
+                        )
+                        for c in all_cands
+                    }
+                )
             where = " ".join(dict.fromkeys(t.positions))
             out.cues.append(f"position {where}" + (" of the previous mask" if ref else ""))
 
