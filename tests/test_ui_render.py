@@ -12,13 +12,12 @@ from PIL import Image
 
 from agent.answer import compose
 from agent.errors import BadInputError
-from agent.types import Intent, IntentOp, Mask, MaskOut, Relation
+from agent.types import Intent, IntentOp, Mask, MaskOut, Relation, shown_masks
 from ui.auth import Authenticator, load_auth, parse_credential, read_auth_file, resolve_auth
 from ui.chat import (
     ShownMask,
     TurnView,
     answer_text,
-    drawn_masks,
     mask_legend,
     plain_title,
     user_message,
@@ -394,11 +393,11 @@ def test_answer_text_folds_the_details_away() -> None:
     assert "<details>" not in answer_text("It reads HDMI.", [], "HDMI")
 
 
-def test_drawn_masks_are_the_instances_or_the_target() -> None:
+def test_shown_masks_are_the_instances_or_the_target() -> None:
     def out(role: str, label: str) -> MaskOut:
         return MaskOut(Mask(np.ones((2, 2), bool)), label=label, role=role)  # type: ignore[arg-type]
 
     several = [out("target", "people"), out("instance", "person 1"), out("instance", "person 2")]
-    assert [m.label for m in drawn_masks(several)] == ["person 1", "person 2"]
+    assert [m.label for m in shown_masks(several)] == ["person 1", "person 2"]
     single = [out("target", "cup"), out("alternative", "cup"), out("alternative", "cup")]
-    assert [m.role for m in drawn_masks(single)] == ["target"]
+    assert [m.role for m in shown_masks(single)] == ["target"]

@@ -23,13 +23,12 @@ import gradio as gr
 
 from agent.errors import PixelrsError, UnknownSessionError
 from agent.images import sha256_hex
-from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts
+from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts, shown_masks
 from graphs.runtime import Runtime, TurnEvent, TurnSummary
 from ui.chat import (
     ShownMask,
     TurnView,
     describe_prompts,
-    drawn_masks,
     latency_rows,
     mask_image_sha,
     notice_message,
@@ -240,7 +239,7 @@ class ChatUI:
             shown: list[ShownMask] = []
             path = None
             if turn.masks:
-                drawn = drawn_masks(turn.masks)
+                drawn = shown_masks(turn.masks)
                 for mask in drawn:
                     color_of[mask.id], palette = palette, palette + 1
                 # the current mask (the union, when several instances are drawn) takes the first colour
@@ -600,7 +599,7 @@ class ChatUI:
         if not masks or state.image_sha is None:
             view.on_mask(None, [])
             return
-        drawn = drawn_masks(masks)
+        drawn = shown_masks(masks)
         colors = [mask_color(state.mask_count + i) for i in range(len(drawn))]
         shown = [ShownMask(m.label, m.score, c) for m, c in zip(drawn, colors, strict=True)]
         path = self.pictures.overlay(state.image_sha, [m.mask for m in drawn], colors)

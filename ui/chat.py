@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from agent import answer
 from agent.types import Act, Intent, Prompts
@@ -80,25 +80,6 @@ def mask_legend(masks: Sequence[ShownMask]) -> str:
             f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score)}</span>"
         )
     return "  ".join(items)
-
-
-class _HasRole(Protocol):
-    @property
-    def role(self) -> str: ...
-
-
-_M = TypeVar("_M", bound=_HasRole)
-
-
-def drawn_masks(masks: Sequence[_M]) -> list[_M]:
-    """Pick the masks a turn's picture shows: one per instance for several targets, else the target.
-
-    Alternatives (runners-up) are not drawn: the answer's details list them.
-    """
-    instances = [m for m in masks if m.role == "instance"]
-    if instances:
-        return instances
-    return [m for m in masks if m.role == "target"][:1] or list(masks[:1])
 
 
 def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None, current: RGB | None = None) -> str:
