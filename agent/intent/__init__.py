@@ -3,7 +3,7 @@
 Public API:
 
 * :class:`TrackResult`, :class:`IntentTracker` -- the protocol every tracker follows;
-* :class:`RuleIntentTracker` -- deterministic, offline rules over small lexicons;
+* :class:`RuleIntentTracker` -- deterministic, offline rules over spaCy's parse of each turn;
 * :class:`LLMIntentTracker` -- any LangChain chat model with structured output, falling back to
   the rules when the model fails;
 * :func:`target_phrase` -- the intent as one natural phrase ("'Sky Cola' label on the large
@@ -11,9 +11,9 @@ Public API:
 * :func:`ground_from_answer` -- the rule tracker's step that fills the intent in from the last
   assistant answer.
 
-Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``grounding``
-(answers), ``attributes`` (phrase -> target/attributes/relations), ``frames`` (reading user turns
-and answers), ``phrases`` (noun phrases), ``tokens`` (tokens and tags), ``lexicon`` (word lists),
+Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``reading`` (a
+turn read from its parse), ``phrase`` (noun phrases -> target/attributes/relations), ``grounding``
+(answers), ``history`` (earlier targets), ``vocab`` (the few word lists the parse cannot give),
 ``llm`` (the model-backed tracker).
 """
 
