@@ -92,9 +92,13 @@ def read_answer(cache: nlp.ParseCache, text: str) -> Answer:
         return out
     out.subject = phrase_of(subj)
     verb = root
+    xcomp_attr = next((a for c in root.children if c.dep_ == "xcomp" for a in c.children if a.dep_ == "attr"), None)
     if lemma(root) in _DISPLAY_LEMMAS or root.pos_ == "VERB":
         out.obj = phrase_of(next((c for c in verb.children if c.dep_ == "dobj"), None))
-    out.complement = phrase_of(next((c for c in root.children if c.dep_ in {"attr", "acomp"}), None))
+    out.complement = phrase_of(next((c for c in root.children if c.dep_ in {"attr", "acomp"}), None)) or phrase_of(xcomp_attr)
+    if out.subject is not None and out.subject.pronoun and out.complement is not None and out.complement.concrete:
+        out.introduced = out.complement  # "It appears to be a vintage radio."
+        return out
     thing = out.obj is not None and out.obj.concrete and not all(t.text[:1] in "'\"‘“" for t in out.obj.words)
     if thing and lemma(root) in _DISPLAY_LEMMAS:
         out.introduced = out.obj
@@ -115,7 +119,7 @@ def ground_from_answer(
         return intent, "", []
     last_user = next((d for d in reversed(dialogue[:-1]) if d.role == "user"), None)
     q = read(cache, last_user.text) if last_user is not None else None
-    introduced_here = last_user is None or last_user.act in _INTRODUCING_ACTS
+    introduced_here = last_user is None or last_user.act in _INTRODUCING_ACTS or not intent.target
     a = read_answer(cache, dialogue[-1].text)
     current = _target_phrase(cache, intent.target)
     asked = q.asked if q is not None else None
@@ -126,18 +130,27 @@ def ground_from_answer(
     matched: Phrase | None = None
 
     pick, why = None, ""
+    carry = True
     if introduced_here and (current is None or not current.concrete):
         pick = a.introduced or (a.complement if a.complement is not None and a.complement.concrete else None)
         why = "target from the answer"
-    elif introduced_here and _answer_identifies(q, current, a):
+        if pick is not None and current is not None and any(pick.lemmas & sub.lemmas for _, sub in current.preps):
+            pick = None  # the answer's subject is the place the question named ("text on the t-shirt")
+    elif introduced_here and q is not None and q.frame == "object" and current is not None:
+        pick, why, carry = (a.obj if a.obj is not None and a.obj.concrete else None), "target named by the answer", False
+        if pick is not None:
+            attrs = {}  # the question's attributes described the one holding it
+    elif introduced_here and current is not None and _answer_identifies(q, current, a):
         pick, why = a.introduced, "target named by the answer"
+        if pick is not None and pick.lemmas & current.lemmas and a.complement is not None:
+            pick = a.complement  # "The large building is a cathedral."
     if pick is not None:
         pick, _ = unwrap(pick)
     if pick is not None and pick.concrete:
         split = pick.split(plural_count=False, clauses=False)
         if split.target:
             new_target = split.target
-            if not pick.preps and current is not None and current.preps:
+            if carry and not pick.preps and current is not None and current.preps:
                 new_target = f"{new_target} {_preps_text(current)}"
             target, matched = new_target, pick
             introduced_here = True
@@ -188,10 +201,9 @@ def ground_from_answer(
 
 
 def _target_phrase(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
-    if not target:
-        return None
-    found = phrases_of(parse(cache, target))
-    return found[0] if found else None
+    from agent.intent.history import target_phrase_of
+
+    return target_phrase_of(cache, target)
 
 
 def _preps_text(phrase: Phrase) -> str:
@@ -210,11 +222,13 @@ def _numbers_after_head(phrase: Phrase) -> str:
 
 def _answer_identifies(q: Reading | None, current: Phrase, a: Answer) -> bool:
     """Whether the answer names what a "what X is on Y?" question asked for, with another noun."""
-    if q is None or q.frame not in {"which", "exists"} or q.main is None:
+    if q is None or q.main is None or not (q.frame in {"which", "exists"} or q.asked == "type"):
         return False
     if not (q.main.lemmas & current.lemmas):
         return False
     pick = a.introduced
+    if pick is not None and pick.lemmas & current.lemmas and a.complement is not None and a.complement.concrete:
+        pick = a.complement  # "X is a Y": Y names X
     if pick is None or not pick.concrete or pick.lemmas & current.lemmas:
         return False
     if all(t.text[:1] in "'\"‘“" for t in pick.words):

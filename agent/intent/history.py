@@ -47,10 +47,19 @@ def earlier_targets(intent: Intent) -> list[Earlier]:
 
 def head_lemmas(cache: nlp.ParseCache, target: str) -> set[str]:
     """Lemmas of a stored target's head nouns ("label on the large bottle" -> {"label"})."""
+    found = target_phrase_of(cache, target)
+    return found.lemmas if found is not None else {target.split()[-1].lower()} if target.split() else set()
+
+
+def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
+    """Parse a stored target back into its phrase. It is read after "the", so that a bare
+    "building in the background" is a noun phrase, not a gerund."""
     from agent.intent.reading import parse, phrases_of
 
-    found = phrases_of(parse(cache, target))
-    return found[0].lemmas if found else {target.split()[-1].lower()} if target.split() else set()
+    if not target:
+        return None
+    found = phrases_of(parse(cache, f"the {target}"))
+    return found[0] if found else None
 
 
 def find_earlier(
@@ -83,4 +92,4 @@ def find_earlier(
     return matches[0]
 
 
-__all__ = ["Earlier", "earlier_targets", "find_earlier", "head_lemmas"]
+__all__ = ["Earlier", "earlier_targets", "find_earlier", "head_lemmas", "target_phrase_of"]

@@ -90,11 +90,16 @@ class Phrase:
     preps: list[tuple[str, Phrase]] = field(default_factory=list)
     clauses: list[Span] = field(default_factory=list)
     negated: bool = False
+    stand_in: str | None = None
+    """A noun read in place of a question word: "what is on the plate" asks for a *thing* on the
+    plate, "who is next to the car" for a *person*. Such a phrase is generic: the answer names it."""
 
     # ------------------------------------------------------------------ reading
     @property
     def lemma(self) -> str:
         """The head's lemma ("bottles" -> "bottle"; a quote is its own lemma)."""
+        if self.stand_in:
+            return self.stand_in
         return unquote(lemma(self.head)) if is_quote(self.head) else lemma(self.head)
 
     @property
@@ -117,7 +122,7 @@ class Phrase:
     @property
     def pronoun(self) -> bool:
         """The phrase is a lone pronoun ("it", "them", "this")."""
-        return is_pronoun(self.head) and len(self.words) == 1
+        return is_pronoun(self.head) and len(self.words) == 1 and not self.stand_in
 
     @property
     def refers_back(self) -> bool:
@@ -136,8 +141,8 @@ class Phrase:
 
     @property
     def generic(self) -> bool:
-        """The head is a placeholder an answer names better ("elements", "objects")."""
-        return self.lemma in vb.GENERIC_NOUNS or lower(self.head) in vb.GENERIC_NOUNS
+        """The head is a placeholder an answer names better ("elements", "objects", "what")."""
+        return bool(self.stand_in) or self.lemma in vb.GENERIC_NOUNS or lower(self.head) in vb.GENERIC_NOUNS
 
     @property
     def property_noun(self) -> str | None:
@@ -154,8 +159,11 @@ class Phrase:
 
     @property
     def image(self) -> bool:
-        """The phrase names the picture itself ("the image", "the photo")."""
-        return self.lemma in vb.IMAGE_NOUNS
+        """The phrase names the picture itself ("the image", "the photo"), not a picture in it
+        ("an image of a grape", "the framed picture")."""
+        if self.lemma not in vb.IMAGE_NOUNS or self.of_object is not None:
+            return False
+        return not any(t.dep_ in {"amod", "compound"} for t in self.words) and "a" not in self.determiners and "an" not in self.determiners
 
     @property
     def of_object(self) -> Phrase | None:
@@ -242,10 +250,11 @@ class Phrase:
         keep: list[Token] = []
         colour: list[Token] = []
         head = self.head
+        conjoined = {t.i for c in head.children if c.dep_ in {"conj", "cc"} and c.i > head.i for t in c.subtree}
         for tok in self.words:
             if tok.i == head.i:
                 continue
-            role = _modifier_role(tok, self)
+            role = None if tok.i in conjoined else _modifier_role(tok, self)
             if role is None:
                 keep.append(tok)
                 continue
@@ -312,6 +321,8 @@ class Phrase:
             return out
         body = [*keep, head, *kept]
         out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
+        if self.stand_in:
+            out.target = out.target.replace(head.text, self.stand_in, 1)
         out.evidence.insert(0, ("target", self.text()))
         return out
 
@@ -362,7 +373,12 @@ def render(tokens: list[Token]) -> str:
     for k, tok in enumerate(tokens):
         out.append(tok.text)
         nxt = tokens[k + 1] if k + 1 < len(tokens) else None
-        if nxt is not None and (tok.whitespace_ or nxt.i != tok.i + 1):
+        if nxt is None:
+            break
+        gap = tok.doc[tok.i + 1 : nxt.i]
+        if len(gap) and all(g.text in {"-", "–", "/"} and not g.whitespace_ for g in gap) and not tok.whitespace_:
+            out.append(gap.text)  # "t-shirt", "devil-like": keep the hyphen between kept words
+        elif tok.whitespace_ or nxt.i != tok.i + 1:
             out.append(" ")
     return "".join(out).strip().rstrip(",;:").strip()
 
@@ -394,7 +410,7 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
             return "other", "yes"
         if low in vb.ORDINALS:
             return "ordinal", vb.ORDINALS[low]
-        if low in vb.COLOURS or lem in vb.COLOURS:
+        if (low in vb.COLOURS or lem in vb.COLOURS) and (tok.pos_ == "ADJ" or low in vb.BASIC_COLOURS or tok.dep_ != "compound"):
             return "colour", low
         if low in vb.COLOUR_SHADES and _colour_follows(tok, phrase):
             return "colour", low
@@ -418,16 +434,15 @@ def _colour_follows(tok: Token, phrase: Phrase) -> bool:
 
 
 def size_value(tok: Token) -> str | None:
-    """The size a modifier names, in the degree it is said: "bigger", "tallest", "small"."""
+    """The size word a modifier says, as said ("bigger", "tallest", "large"), if it is one.
+
+    Whether it is one comes from the lemma (the parse maps "larger" and "largest" to "large")."""
     if tok.pos_ not in {"ADJ", "ADV"}:
         return None
     scale = vb.SIZES.get(lemma(tok)) or vb.SIZES.get(lower(tok))
     if scale is None:
         return None
-    degree = next(iter(tok.morph.get("Degree")), "Pos")
-    if (scale, degree) in vb.SIZE_FORMS:
-        return vb.SIZE_FORMS[(scale, degree)]
-    return lower(tok) if degree in {"Cmp", "Sup"} else scale
+    return lower(tok)
 
 
 def number_value(tok: Token) -> str | None:

@@ -39,7 +39,8 @@ MAX_CHARS = 600
 """Only the first sentences of a longer turn are parsed (a request is read, not a document)."""
 
 _QUOTE_RE = re.compile(
-    r"(?<![\w])'(?P<a>[^'\n]{1,80}?)'(?![\w])|‘(?P<b>[^’\n]{1,80}?)’|\"(?P<c>[^\"\n]{1,80}?)\"|“(?P<d>[^”\n]{1,80}?)”"
+    r"(?<![\w])'(?P<a>(?:[^'\n]|(?<=\w)'(?=\w)){1,80}?)'(?![\w])|‘(?P<b>[^’\n]{1,80}?)’"
+    r"|\"(?P<c>[^\"\n]{1,80}?)\"|“(?P<d>[^”\n]{1,80}?)”"
 )
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
@@ -410,8 +411,13 @@ def verb_as_noun(tok: Token) -> bool:
         return False
     before = tok.doc[tok.i - 1] if tok.i > 0 else None
     noun_before = before is not None and before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
-    if noun_before and before.dep_ in {"nsubj", "compound", "amod"}:
-        return bool(before.dep_ != "nsubj" or any(c.dep_ == "det" for c in before.children) or tok.dep_ in {"dobj", "pobj", "ccomp"})
+    if noun_before and before.dep_ in {"compound", "amod"}:
+        return True
+    if noun_before and before.dep_ == "nsubj":
+        # "the stop sign" read as "the stop [will] sign": a bare base form after "the/a + noun",
+        # or any verb form standing where an object should be
+        plain_det = any(c.dep_ == "det" and c.tag_ not in _WH_TAGS for c in before.children)
+        return (tok.tag_ == "VB" and plain_det) or tok.dep_ in {"dobj", "pobj", "ccomp"}
     return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
 
 
@@ -446,7 +452,7 @@ def read(cache: nlp.ParseCache, raw: str) -> Reading:
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
-    reading.negative = reading.negative or _says_wrong(doc, body)
+    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
     reading.only = any(lower(t) in {"only", "just", "merely", "solely"} for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
@@ -504,6 +510,11 @@ def _frame(reading: Reading, body: list[Token]) -> None:
             reading.main = phrase_of(next((t for t in body if t.dep_ in {"attr", "nsubj"} and t.dep_ != "expl" and t.pos_ != "PRON"), None)) or after(first)
             return
         subject = next((t for t in body if t.dep_ in {"nsubj", "nsubjpass"}), None)
+        seeing = next((t for t in body if lemma(t) in {"see", "spot", "notice"} and t.pos_ == "VERB"), None)
+        if seeing is not None and subject is not None and lower(subject) in {"you", "we"}:
+            reading.frame = "exists"  # "can you see any animals?": is there one, and which
+            reading.main = _object_of(seeing, phrase_of, after)
+            return
         if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"}):
             reading.frame, reading.verb = "command", verb
             reading.command = _command_kind(verb)
@@ -632,7 +643,20 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
         args = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass", "dobj"} and c.i != asked.head.i]
         reading.main = next((p for p in (phrase_of(c) for c in args) if p is not None and not p.pronoun), None) or asked
         return
+    if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None:
+        # "what is on the plate?", "what is written on the sign?", "who is next to the car?"
+        preps = [found for c in root.children if c.dep_ in {"prep", "advmod"} for found in _location_of(c)]
+        if preps:
+            written = lemma(root) in {"write", "print", "inscribe", "say"}
+            stand_in = "person" if low == "who" else "text" if written else "thing"
+            reading.frame = "which"
+            reading.main = Phrase(head=wh, words=[wh], preps=preps, stand_in=stand_in)
+            return
     main = _peeled(reading, phrase_of(subj)) if subj is not None else None
+    as_object = wh.dep_ == "dobj" or (wh.dep_ == "attr" and root.pos_ == "VERB" and lemma(root) != "be")
+    if low == "what" and as_object and main is not None and main.concrete and lemma(root) not in vb.MEANING_VERBS:
+        reading.frame, reading.main = "object", main  # "what is the man holding?": the answer names it
+        return
     if low in {"what", "which"} and main is not None:
         identifies = lemma(root) == "be" and wh.dep_ in {"attr", "nsubj"} and not main.property_noun
         reading.frame = "which" if identifies and not main.refers_back else "wh"
@@ -647,6 +671,20 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
     reading.main = main or after(wh)
     if root.tag_ == "VBN" and reading.main is None:
         reading.main = _predicate_object(root, phrase_of)
+
+
+def _location_of(child: Token) -> list[tuple[str, Phrase]]:
+    """A predicate's location phrase ("on the plate", "next to the car"), if ``child`` is one."""
+    if child.dep_ == "prep" and lower(child) in _LOCATION_PREPS:
+        found = prep_object(child, 0)
+    elif child.dep_ == "advmod" and lower(child) in _PREP_PREFIXES:
+        sub = next((c for c in child.children if c.dep_ == "prep"), None)
+        found = prep_object(sub, 0, name_prefix=lower(child)) if sub is not None else None
+    else:
+        return []
+    if found is None or found[1].lemma in FILLER_OBJECTS or found[1].image:
+        return []
+    return [found]
 
 
 def _peeled(reading: Reading, phrase: Phrase | None) -> Phrase | None:

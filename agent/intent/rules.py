@@ -55,7 +55,10 @@ _OP_FOR_ACT = {
     Act.RESET: IntentOp.RESET,
 }
 _CLEARED: dict[str, Any] = {"target": None, "attributes": {}, "relations": [], "exclusions": [], "mask_id": None}
-_NEW_THING_FRAMES = frozenset({"where", "which", "exists", "count"})
+_NEW_THING_FRAMES = frozenset({"where", "exists", "count"})
+"""Question frames that, once something is tracked, ask for a different thing: "where is the
+calendar?", "is there a dog?", "how many cars are there?". A "what/which X ..." question is
+answered about the scene and keeps the intent (in PRIST-style dialogues it never moves the focus)."""
 _POINTING_WORDS = frozenset("it that this them these those one ones now please again too out for me us".split())
 """All a "segment it" request may say besides its verb."""
 
@@ -453,7 +456,7 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Deci
         return Decision(Act.EXPLAIN, {}, f"question without a target: {_quote(text)}", [("act", text[:80])])
     if (
         main is not None
-        and (main.concrete or (main.generic and reading.frame == "which"))
+        and main.concrete
         and reading.frame in _NEW_THING_FRAMES
         and not _about_pronoun(reading)
         and not main.clauses

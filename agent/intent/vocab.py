@@ -53,6 +53,9 @@ COLOURS = frozenset(
 )
 """Colour terms (the value of ``attributes["colour"]``)."""
 
+BASIC_COLOURS = frozenset("red green blue yellow orange purple pink brown black white grey gray".split())
+"""Basic colour terms: a colour even as a noun modifier ("the orange cup"), unlike "ice *cream*"."""
+
 COLOUR_SHADES = frozenset("light dark bright pale deep pastel neon".split())
 """Words that qualify a colour ("dark blue")."""
 
@@ -70,13 +73,13 @@ SIZES: dict[str, str] = {
     "tall": "tall", "short": "short", "long": "long", "wide": "wide", "narrow": "narrow",
     "thin": "thin", "thick": "thick", "high": "high", "low": "low",
 }  # fmt: skip
-"""Size adjective lemma -> its scale; the degree comes from the parse ("bigger", "tallest")."""
+"""Size adjective lemmas; the value is the word as said ("bigger", "tallest", "large")."""
 
-SIZE_FORMS = {
-    ("big", "Cmp"): "bigger", ("big", "Sup"): "biggest",
-    ("small", "Cmp"): "smaller", ("small", "Sup"): "smallest",
-}  # fmt: skip
-"""Canonical comparative/superlative values on the big/small scale (Intent docstring)."""
+MEANING_VERBS = frozenset(
+    "do say mean suggest indicate imply tell think conclude infer make represent signify "
+    "symbolize symbolise convey reveal explain relate contribute affect reflect".split()
+)
+"""Verbs whose "what" object is information, not a thing ("what does it suggest?")."""
 
 ORDINALS: dict[str, str] = {
     "first": "first", "1st": "first", "second": "second", "2nd": "second", "third": "third",
@@ -101,7 +104,8 @@ PLACEHOLDER_NOUNS = frozenset(
 GENERIC_NOUNS = frozenset(
     "element elements item items object objects thing things stuff feature features detail "
     "details structure structures product products accessory accessories entity entities "
-    "symbol symbols marking markings component components something anything".split()
+    "symbol symbols marking markings component components something anything subject "
+    "subjects".split()
 )
 """Nouns an answer names more precisely ("What elements are near the bus?" -> "traffic cones")."""
 
