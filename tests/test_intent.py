@@ -232,7 +232,7 @@ def test_on_it_is_a_relation_but_a_fresh_place_stays_in_the_phrase(tracker):
         ("just the text", {"part": "text"}),
         ("the red part", {"colour": "red"}),
         ("the smaller one please", {"size": "smaller"}),
-        ("the left half", {"position": "left", "part": "half"}),
+        ("the left half", {"part": "left half"}),
         ("the third one", {"ordinal": "third"}),
         ("which one is the biggest?", {"size": "biggest"}),
         ("the blue car", {"colour": "blue"}),

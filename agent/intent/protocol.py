@@ -99,14 +99,18 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     return phrase
 
 
+_PREPOSITIONS = frozenset("on in at of near under above below inside with next behind beside by".split())
+
+
 def _with_text(target: str, text: str) -> str:
-    """Put the quoted text before the target, or after a first word that is itself text."""
+    """Put the quoted text before the target, or after a head that is itself text
+    ("text 'EXIT' on the door", "brand name 'KEEN' inside the shoe")."""
     quoted = f"'{text}'"
-    first, _, rest = target.partition(" ")
-    word = first.lower().rstrip("s") if len(first) > 3 else first.lower()
-    if word in vb.PURE_TEXT_NOUNS or first.lower() in vb.PURE_TEXT_NOUNS:
-        if not rest or rest.split(" ")[0].lower() in {"on", "in", "at", "of", "near", "under", "above", "below", "inside"}:
-            return f"{first} {quoted}{' ' + rest if rest else ''}"
+    words = target.split(" ")
+    cut = next((k for k, w in enumerate(words) if k and w.lower() in _PREPOSITIONS), len(words))
+    head = words[cut - 1].lower().strip("'\"")
+    if head in vb.PURE_TEXT_NOUNS or (head.endswith("s") and head[:-1] in vb.PURE_TEXT_NOUNS):
+        return " ".join([*words[:cut], quoted, *words[cut:]])
     return f"{quoted} {target}"
 
 

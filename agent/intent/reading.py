@@ -42,6 +42,11 @@ _QUOTE_RE = re.compile(
     r"(?<![\w])'(?P<a>(?:[^'\n]|(?<=\w)'(?=\w)){1,80}?)'(?![\w])|‘(?P<b>[^’\n]{1,80}?)’"
     r"|\"(?P<c>[^\"\n]{1,80}?)\"|“(?P<d>[^”\n]{1,80}?)”"
 )
+_POLITE_EDGES = re.compile(
+    r"^(?:please|pls|plz)\b[\s,]*|[\s,]*\b(?:please|pls|plz|thanks|thank you|thx)(?P<end>[.!?]*)\s*$",
+    re.IGNORECASE,
+)
+"""A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
 _OPENER_LEMMAS = frozenset(
@@ -217,6 +222,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     if len(text) > MAX_CHARS:
         cut = text.rfind(" ", 0, MAX_CHARS)
         text = text[: cut if cut > MAX_CHARS // 2 else MAX_CHARS]
+    text = _POLITE_EDGES.sub(lambda m: m.group("end") or "", text).strip()
     if not text:
         return "", True, []
     plain = _QUOTE_RE.sub(" ", text)
@@ -580,11 +586,19 @@ def _command_kind(verb: Token) -> str:
 
 
 def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[no-untyped-def]
-    """The object of a command verb: its direct object, "at X", "to X", or the next phrase."""
+    """The object of a command verb: its direct object, "at X", "to X", or the next phrase.
+
+    Location phrases the parser hung on the verb ("select the cup *on the left*") belong to it.
+    """
     for child in verb.children:
         if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
             found = phrase_of(child)
             if found is not None:
+                for extra in verb.children:
+                    if extra.i > child.i and extra.dep_ in {"prep", "advmod"}:
+                        for place in _location_of(extra):
+                            if place[1].head.i not in {t.i for t in found.tokens()}:
+                                found.preps.append(place)
                 return found
     for child in verb.subtree:
         if child.dep_ == "pobj" and child.i > verb.i and lower(child.head) in {"at", "to", "on", "for", "out"}:
