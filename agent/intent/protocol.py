@@ -10,6 +10,21 @@ from agent.types import Act, DialogueTurn, Intent
 
 
 @dataclass(frozen=True)
+class TrackerCall:
+    """A model call made to track a turn (stored with the turn like a tool call)."""
+
+    tracker: str
+    """The tracker that was asked (``llm``)."""
+    model: str
+    duration_ms: float
+    status: str = "ok"
+    """``ok``, ``fallback`` (the model failed or answered badly) or ``timeout``."""
+    error: str | None = None
+    fallback: str | None = None
+    """The tracker that answered instead, when one did."""
+
+
+@dataclass(frozen=True)
 class TrackResult:
     """What a tracker decided for one user turn."""
 
@@ -18,6 +33,8 @@ class TrackResult:
     """The updated intent, with one history entry appended for this turn."""
     reason: str
     """A short why, e.g. ``"correction: 'no, the other one'"``."""
+    call: TrackerCall | None = None
+    """The model call behind the decision (LLM trackers), if any."""
 
 
 @runtime_checkable
@@ -129,4 +146,4 @@ def _anchor_words(anchor: str) -> str:
 _DETERMINERS = frozenset("the a an this that these those its their his her my your our some any each every all both".split())
 
 
-__all__ = ["IntentTracker", "TrackResult", "target_phrase"]
+__all__ = ["IntentTracker", "TrackResult", "TrackerCall", "target_phrase"]
