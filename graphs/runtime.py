@@ -97,7 +97,7 @@ class Runtime:
         self._graphs_lock = threading.Lock()
 
     def _compile(self, tracker: IntentTracker) -> Any:
-        """The turn graph over this runtime's parts with ``tracker``."""
+        """Return the turn graph over this runtime's parts with ``tracker``."""
         return build_turn_graph(
             segment_tool=self.segment_tool,
             explain_tool=self.explain_tool,
@@ -109,7 +109,7 @@ class Runtime:
         )
 
     def graph_for(self, tracker: str | None) -> Any:
-        """The turn graph that tracks with the named tracker (None: the default); one-line error if unknown."""
+        """Return the turn graph that tracks with the named tracker (None: the default); one-line error if unknown."""
         name = tracker or self.tracker_name
         with self._graphs_lock:
             if name not in self._graphs:

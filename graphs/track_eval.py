@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from agent.errors import BadInputError
-
 from agent.intent import IntentTracker, target_phrase
 from agent.prist import PristDialogue, tracker_turns
 from agent.types import DialogueTurn, Intent
@@ -165,7 +164,7 @@ class Folds(BaseModel):
         return self
 
     def fold_of(self, img_id: str) -> int | None:
-        """The fold an image belongs to (None when the split does not name it)."""
+        """Return the fold an image belongs to (None when the split does not name it)."""
         return next((k for k, fold in enumerate(self.folds) if img_id in fold), None)
 
 
@@ -202,7 +201,8 @@ def evaluate_folds(
             unassigned += 1
         else:
             per_fold[k].append(item)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    unseen_folds: list[float] = []
     scores: dict[str, list[float]] = {"tuned": [], "unseen": []}
     for k, fold_items in enumerate(per_fold):
         split = "tuned" if k in folds.tuned else "unseen" if k in folds.unseen else "unused"
@@ -210,6 +210,8 @@ def evaluate_folds(
         base = [token_f1(baseline_target(it), it.focus) for it in fold_items]
         if split in scores:
             scores[split].extend(f1s)
+        if split == "unseen" and f1s:
+            unseen_folds.append(round(sum(f1s) / len(f1s), 4))
         rows.append(
             {
                 "fold": k,
@@ -221,7 +223,6 @@ def evaluate_folds(
         )
     tuned = sum(scores["tuned"]) / len(scores["tuned"]) if scores["tuned"] else 0.0
     unseen = sum(scores["unseen"]) / len(scores["unseen"]) if scores["unseen"] else 0.0
-    unseen_folds = [r["mean_token_f1"] for r in rows if r["split"] == "unseen" and r["n"]]
     return {
         "folds": rows,
         "tuned_f1": round(tuned, 4),

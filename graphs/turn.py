@@ -65,7 +65,7 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
 
 
 def _tracker_call(call: TrackerCall) -> ToolCallIn:
-    """A model tracker's call as a tool-call record (tool ``track_intent``)."""
+    """Return a model tracker's call as a tool-call record (tool ``track_intent``)."""
     args: dict[str, object] = {"tracker": call.tracker, "model": call.model}
     if call.fallback:
         args["fallback"] = call.fallback

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
-from langchain_core.messages import AIMessage
-
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
 from agent.errors import BadInputError
 from agent.intent import (

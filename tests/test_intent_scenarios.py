@@ -8,10 +8,9 @@ listed (set ``PIXELRS_SHOW_HELDOUT=1`` to list the held-out ones too, for a fina
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Any
-
-import os
 
 import pytest
 import yaml

@@ -26,7 +26,7 @@ BACKEND_LLM = "backend"
 
 
 def chat_model_from_spec(spec: str) -> Any:
-    """A LangChain chat model for ``PROVIDER:MODEL`` (``init_chat_model``); one-line errors."""
+    """Return a LangChain chat model for ``PROVIDER:MODEL`` (``init_chat_model``); one-line errors."""
     provider, sep, model = spec.strip().partition(":")
     if not sep or not provider or not model:
         raise BadInputError(
@@ -43,7 +43,7 @@ def chat_model_from_spec(spec: str) -> Any:
 
 
 def backend_chat_model(backend: Any) -> Any:
-    """The loaded backend's language model as a LangChain chat model; one-line error if none."""
+    """Return the loaded backend's language model as a LangChain chat model; one-line error if none."""
     make = getattr(backend, "chat_model", None)
     if not callable(make):
         name = getattr(backend, "name", type(backend).__name__)

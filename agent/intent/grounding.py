@@ -207,7 +207,7 @@ def _target_phrase(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
 
 
 def _preps_text(phrase: Phrase) -> str:
-    """The attached phrases of a target, as written ("on the label"), clauses left out."""
+    """Return the attached phrases of a target, as written ("on the label"), clauses left out."""
     from agent.intent.phrase import EXAMPLE_PREPOSITIONS, _prep_tokens
 
     rest = [t for name, sub in phrase.preps if name not in EXAMPLE_PREPOSITIONS for t in [*_prep_tokens(sub), *sub.tokens()]]
@@ -281,7 +281,7 @@ def _answer_text(
     a: Answer, matched: Phrase | None, target: str | None, asked: str | None,
     cache: nlp.ParseCache, *, first_answer: bool,
 ) -> str | None:
-    """The target's text: a quote in the matched phrase, any quote in the answer to the question
+    """Return the target's text: a quote in the matched phrase, any quote in the answer to the question
     that introduced a text-carrying target, or a value/name asked for by "what brand/distance"."""
     if matched is not None and matched.quotes:
         return matched.quotes[0]
@@ -302,7 +302,7 @@ def _answer_text(
 
 
 def _capitalised_run(a: Answer) -> str | None:
-    """A capitalised name in the answer ("The phone brand is Sony") for "what brand" questions."""
+    """Return a capitalised name in the answer ("The phone brand is Sony") for "what brand" questions."""
     for phrase in (a.complement, a.obj, a.subject, *a.phrases):
         if phrase is None or phrase.start == 0:
             continue

@@ -65,7 +65,7 @@ def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None
 def find_earlier(
     cache: nlp.ParseCache, intent: Intent, phrase: Phrase | None, attributes: dict[str, str]
 ) -> Earlier | None:
-    """The earlier target ``phrase`` (with its ``attributes``) points at, other than the current one."""
+    """Return the earlier target ``phrase`` (with its ``attributes``) points at, other than the current one."""
     current = (intent.target or "").lower()
     candidates = [e for e in earlier_targets(intent) if e.target.lower() != current]
     if not candidates:

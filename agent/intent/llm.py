@@ -277,7 +277,7 @@ def _parse_json_reply(content: Any) -> IntentUpdate:
 
 
 def _evidence(update: IntentUpdate, user_text: str, turn: int) -> list[Evidence]:
-    """The model's evidence, keeping only words that really are in the user's turn."""
+    """Return the model's evidence, keeping only words that really are in the user's turn."""
     low = user_text.lower()
     out = [
         Evidence(turn=turn, words=e.words.strip(), role=e.role.strip() or "act")

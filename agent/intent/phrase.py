@@ -57,12 +57,12 @@ def is_quote(tok: Token) -> bool:
 
 
 def unquote(text: str) -> str:
-    """The text between the quote marks."""
+    """Return the text between the quote marks."""
     return text[1:-1].strip() if len(text) >= 2 and text[0] in "'\"‘“" else text
 
 
 def is_pronoun(tok: Token) -> bool:
-    """A personal or demonstrative pronoun standing alone ("it", "that", "them")."""
+    """Return a personal or demonstrative pronoun standing alone ("it", "that", "them")."""
     return tok.pos_ == "PRON" and not is_quote(tok)
 
 
@@ -112,7 +112,7 @@ class Phrase:
     @property
     def plural(self) -> bool:
         """The head is plural (``Number=Plur``) or a plural placeholder ("ones")."""
-        return "Plur" in self.head.morph.get("Number") or lower(self.head) == "ones"
+        return "Plur" in self.head.morph.get("Number", []) or lower(self.head) == "ones"
 
     @property
     def determiners(self) -> list[str]:
@@ -206,7 +206,7 @@ class Phrase:
         return [out[i] for i in sorted(out)]
 
     def text(self) -> str:
-        """The phrase as written (all its tokens)."""
+        """Return the phrase as written (all its tokens)."""
         return render(self.tokens())
 
     # ------------------------------------------------------------------ splitting
@@ -331,7 +331,7 @@ _SIDE_NOUNS = frozenset({"left", "right", "top", "front", "back", "side", "botto
 
 
 def _prep_tokens(sub: Phrase) -> list[Token]:
-    """The preposition tokens between a phrase and its attached object ("next to", "on top of")."""
+    """Return the preposition tokens between a phrase and its attached object ("next to", "on top of")."""
     out: list[Token] = []
     tok = sub.head.head
     while tok.i != sub.head.i and tok.i < sub.head.i and len(out) < 6:
@@ -384,7 +384,7 @@ def render(tokens: list[Token]) -> str:
 
 
 def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
-    """What a modifier of the head contributes: (attribute, value), ("drop", ""), or None (keep)."""
+    """Return what a modifier of the head contributes: (attribute, value), ("drop", ""), or None (keep)."""
     low, lem, dep = lower(tok), lemma(tok), tok.dep_
     if tok.tag_ in {"WDT", "WP", "WP$", "WRB"} or low in {"many", "much", "few", "several", "some", "any"}:
         return "drop", ""
@@ -434,7 +434,7 @@ def _colour_follows(tok: Token, phrase: Phrase) -> bool:
 
 
 def size_value(tok: Token) -> str | None:
-    """The size word a modifier says, as said ("bigger", "tallest", "large"), if it is one.
+    """Return the size word a modifier says, as said ("bigger", "tallest", "large"), if it is one.
 
     Whether it is one comes from the lemma (the parse maps "larger" and "largest" to "large")."""
     if tok.pos_ not in {"ADJ", "ADV"}:
@@ -446,7 +446,7 @@ def size_value(tok: Token) -> str | None:
 
 
 def number_value(tok: Token) -> str | None:
-    """The number a token spells ("two" -> "2", "3" -> "3"), if it is one."""
+    """Return the number a token spells ("two" -> "2", "3" -> "3"), if it is one."""
     from spacy.lang.en.lex_attrs import _num_words  # the language data's number words
 
     low = lower(tok)
@@ -492,7 +492,7 @@ def _position_phrase(name: str, sub: Phrase) -> str | None:
 
 
 def _text_value(phrase: Phrase, kept: list[Token]) -> str | None:
-    """Printed words the phrase names: a quote, ALL-CAPS words, or a name before a text noun."""
+    """Return printed words the phrase names: a quote, ALL-CAPS words, or a name before a text noun."""
     quotes = [unquote(t.text) for t in [*kept, phrase.head] if is_quote(t)]
     quotes += [unquote(t.text) for t in phrase.words if t.dep_ == "appos" and is_quote(t)]
     if quotes:
@@ -509,7 +509,7 @@ def _text_value(phrase: Phrase, kept: list[Token]) -> str | None:
 
 
 def _clause_text(clause: Span) -> str | None:
-    """A relative clause that says what is written: "that says 'Dune'" -> "Dune"."""
+    """Return a relative clause that says what is written: "that says 'Dune'" -> "Dune"."""
     verbs = [t for t in clause if t.pos_ == "VERB" and lemma(t) in {"say", "read", "show", "display"}]
     if not verbs:
         return None

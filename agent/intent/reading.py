@@ -17,6 +17,7 @@ import difflib
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from agent.intent.phrase import (
 )
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 MAX_CHARS = 600
 """Only the first sentences of a longer turn are parsed (a request is read, not a document)."""
@@ -102,7 +103,7 @@ class Reading:
     """The turn leaves something out ("leave out the child", "don't include the plates")."""
 
     def words(self, tokens: list[Token]) -> str:
-        """The text of some tokens of this turn."""
+        """Return the text of some tokens of this turn."""
         return " ".join(t.text for t in sorted(tokens, key=lambda t: t.i))
 
 
@@ -173,7 +174,7 @@ def _edits(word: str) -> set[str]:
 
 
 def fix_typo(word: str) -> tuple[str, bool] | None:
-    """The word an unknown word is a typo of, and whether the fix is a swap of two letters.
+    """Return the word an unknown word is a typo of, and whether the fix is a swap of two letters.
 
     Closed-class words (function words, command, colour and position words) are fixed when
     one edit away and that word is the clear best match ("fnd" -> "find", "teh" -> "the");
@@ -264,13 +265,13 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     return fixed, True, notes
 
 
-def _fix_outside_quotes(text: str, repl: object) -> str:
+def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
     out, pos = [], 0
     for m in _QUOTE_RE.finditer(text):
-        out.append(_WORD_RE.sub(repl, text[pos : m.start()]))  # type: ignore[arg-type]
+        out.append(_WORD_RE.sub(repl, text[pos : m.start()]))
         out.append(m.group(0))
         pos = m.end()
-    out.append(_WORD_RE.sub(repl, text[pos:]))  # type: ignore[arg-type]
+    out.append(_WORD_RE.sub(repl, text[pos:]))
     return "".join(out)
 
 
@@ -278,7 +279,7 @@ def parse(cache: nlp.ParseCache, text: str) -> Doc:
     """Parse with the owner's cache and merge quoted strings into single tokens (once per doc)."""
     doc = cache.parse(text)
     if not doc.user_data.get("pixelrs_quotes"):
-        spans = []
+        spans: list[Span] = []
         for m in _QUOTE_RE.finditer(doc.text):
             span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
             if span is not None and len(span) > 1 and not spans_overlap(spans, span):
@@ -291,9 +292,9 @@ def parse(cache: nlp.ParseCache, text: str) -> Doc:
     return doc
 
 
-def spans_overlap(spans: list, span: object) -> bool:
-    """Whether ``span`` overlaps one of ``spans``."""
-    return any(s.start < span.end and span.start < s.end for s in spans)  # type: ignore[attr-defined]
+def spans_overlap(spans: list[Span], span: Span) -> bool:
+    """Return whether ``span`` overlaps one of ``spans``."""
+    return any(s.start < span.end and span.start < s.end for s in spans)
 
 
 # --------------------------------------------------------------------------- phrases
@@ -406,7 +407,7 @@ _CLAUSE_DEPS = frozenset({"dobj", "aux", "auxpass", "ccomp", "xcomp", "attr", "a
 
 
 def verb_as_noun(tok: Token) -> bool:
-    """A word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
+    """Return a word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
     "a trident and laurel *leaves*", "Jameson *branding*". It has no clause of its own (object,
     auxiliary, complement) and either stands as an object or has a noun right before it."""
     if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"}:
@@ -415,8 +416,10 @@ def verb_as_noun(tok: Token) -> bool:
         return False
     if any(c.dep_ == "nsubj" and lower(c) in {"i", "you", "we", "he", "she", "it", "they", "this", "that"} for c in tok.children):
         return False
-    before = tok.doc[tok.i - 1] if tok.i > 0 else None
-    noun_before = before is not None and before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
+    if tok.i == 0:
+        return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
+    before = tok.doc[tok.i - 1]
+    noun_before = before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
     if noun_before and before.dep_ in {"compound", "amod"}:
         return True
     if noun_before and before.dep_ == "nsubj":
@@ -466,7 +469,7 @@ def read(cache: nlp.ParseCache, raw: str) -> Reading:
 
 
 def _is_chat_word(phrase: Phrase) -> bool:
-    """A phrase that is only a greeting or a thanks ("thanks", "pls")."""
+    """Return a phrase that is only a greeting or a thanks ("thanks", "pls")."""
     return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank"}
 
 
@@ -553,7 +556,7 @@ def _frame(reading: Reading, body: list[Token]) -> None:
 
 
 def _command_verb(body: list[Token]) -> Token | None:
-    """The imperative or requested verb of a command, by lemma (the tagger may call it a noun)."""
+    """Return the imperative or requested verb of a command, by lemma (the tagger may call it a noun)."""
     for k, tok in enumerate(body[:6]):
         lem, low = lemma(tok), lower(tok)
         if lem in {"go", "come", "switch", "return", "get"} and any(lower(t) in {"back", "again", "to"} for t in body[k + 1 : k + 3]):
@@ -586,7 +589,7 @@ def _command_kind(verb: Token) -> str:
 
 
 def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[no-untyped-def]
-    """The object of a command verb: its direct object, "at X", "to X", or the next phrase.
+    """Return the object of a command verb: its direct object, "at X", "to X", or the next phrase.
 
     Location phrases the parser hung on the verb ("select the cup *on the left*") belong to it.
     """
@@ -688,7 +691,7 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
 
 
 def _location_of(child: Token) -> list[tuple[str, Phrase]]:
-    """A predicate's location phrase ("on the plate", "next to the car"), if ``child`` is one."""
+    """Return a predicate's location phrase ("on the plate", "next to the car"), if ``child`` is one."""
     if child.dep_ == "prep" and lower(child) in _LOCATION_PREPS:
         found = prep_object(child, 0)
     elif child.dep_ == "advmod" and lower(child) in _PREP_PREFIXES:
@@ -712,7 +715,7 @@ def _peeled(reading: Reading, phrase: Phrase | None) -> Phrase | None:
 
 
 def _predicate_object(root: Token, phrase_of) -> Phrase | None:  # type: ignore[no-untyped-def]
-    """The object of a location phrase on the predicate ("what is written *on the sign*")."""
+    """Return the object of a location phrase on the predicate ("what is written *on the sign*")."""
     for child in root.children:
         if child.dep_ == "prep" and lower(child) in _LOCATION_PREPS:
             obj = next((c for c in child.children if c.dep_ == "pobj"), None)

@@ -197,7 +197,7 @@ def _relations(split: Split, last_named: str | None, intent: Intent) -> list[Rel
 
 
 def _exclusion_text(phrase: Phrase, intent: Intent) -> str:
-    """An excluded phrase as words; "the one on the left" names the target's noun instead."""
+    """Return an excluded phrase as words; "the one on the left" names the target's noun instead."""
     split = phrase.split(keep_count=False)
     if split.target:
         return split.target
@@ -220,7 +220,8 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
     relations = list(intent.relations)
     target: str | None = None
     last_named: str | None = None
-    evidence: list[tuple[str, str]] = [("act", " ".join(t.text for t in reading.openers) or reading.text[:40])]
+    said = " ".join(t.text for t in reading.openers if not t.is_punct)
+    evidence: list[tuple[str, str]] = [("act", said or reading.text[:40])]
     why: list[str] = []
     other = False
     for phrase in reading.phrases:
@@ -444,7 +445,7 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Deci
         main = None
     text = reading.text
     names = main is not None and (main.concrete or main.generic)
-    if main is not None and names and reading.command == "segment":
+    if main is not None and names and reading.command in {"segment", "return"}:
         return _new_target(intent, main, reading, "new target")
     if main is not None and names and reading.frame in {"np", "about", "other"} and not (reading.question and reading.frame == "other"):
         if not (main.lemmas & current) or not intent.target:
@@ -468,7 +469,7 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Deci
 
 
 def _about_pronoun(reading: Reading) -> bool:
-    """"what pattern does it have?", "what language is it?": a question whose subject or object
+    """Read "what pattern does it have?", "what language is it?": a question whose subject or object
     is a pronoun pointing back asks about the current target, not for the noun it names."""
     return any(p.pronoun and p.refers_back and p.head.dep_ in {"nsubj", "nsubjpass", "attr", "dobj"} for p in reading.phrases)
 

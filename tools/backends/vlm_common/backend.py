@@ -115,7 +115,7 @@ class SegVLMBackend:
             return self._predictor
 
     def chat_model(self, *, max_new_tokens: int = 256) -> Any:
-        """This backend's language model as a LangChain chat model (the ``llm`` tracker's
+        """Return this backend's language model as a LangChain chat model (the ``llm`` tracker's
         ``--llm backend``); loads the checkpoint if it is not loaded yet."""
         from .chat import SegVLMChatModel
 
