@@ -60,11 +60,19 @@ class Answer:
     """An adjective said of the subject ("square" in "The clock is square in shape")."""
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z'\"‘“])")
+
+
+def first_sentence(text: str) -> str:
+    """Return the answer's first sentence: the one grounding reads (the rest is not parsed)."""
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+
+
 def read_answer(cache: nlp.ParseCache, text: str) -> Answer:
     """Read an answer's first sentence: its subject, the object of "shows/has", "there is X"."""
-    from agent.intent.reading import prepare
+    from agent.intent.reading import prepared
 
-    cleaned, _, _ = prepare(text)
+    cleaned, _, _ = prepared(cache, first_sentence(text))
     out = Answer()
     if not cleaned:
         return out
@@ -115,7 +123,7 @@ def ground_from_answer(
     Returns the (possibly) updated intent without a new history entry, a note saying what
     changed (``""`` when nothing did) and (role, words) evidence from the answer.
     """
-    if not dialogue or dialogue[-1].role != "assistant" or SEG_TOKEN in dialogue[-1].text:
+    if not answer_needed(cache, intent, dialogue):
         return intent, "", []
     last_user = next((d for d in reversed(dialogue[:-1]) if d.role == "user"), None)
     q = read(cache, last_user.text) if last_user is not None else None
@@ -198,6 +206,21 @@ def ground_from_answer(
         return intent, "", []
     grounded = intent.model_copy(update={"target": target, "attributes": attrs}, deep=True)
     return grounded, "; ".join(notes), evidence
+
+
+def answer_needed(cache: nlp.ParseCache, intent: Intent, dialogue: Sequence[DialogueTurn]) -> bool:
+    """Whether the answer before this turn can fill anything in (else it is not even parsed).
+
+    An answer is read after the turn that introduced the target (or while nothing is tracked),
+    and after another turn only when that question asked for a property the intent lacks.
+    """
+    if not dialogue or dialogue[-1].role != "assistant" or SEG_TOKEN in dialogue[-1].text:
+        return False
+    last_user = next((d for d in reversed(dialogue[:-1]) if d.role == "user"), None)
+    if last_user is None or last_user.act in _INTRODUCING_ACTS or not intent.target:
+        return True
+    asked = read(cache, last_user.text).asked
+    return asked in {"colour", "shape", "material", "text"} and asked not in intent.attributes
 
 
 def _target_phrase(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
@@ -312,4 +335,4 @@ def _capitalised_run(a: Answer) -> str | None:
     return None
 
 
-__all__ = ["Answer", "ground_from_answer", "read_answer"]
+__all__ = ["Answer", "answer_needed", "first_sentence", "ground_from_answer", "read_answer"]

@@ -54,12 +54,18 @@ def head_lemmas(cache: nlp.ParseCache, target: str) -> set[str]:
 def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
     """Parse a stored target back into its phrase. It is read after "the", so that a bare
     "building in the background" is a noun phrase, not a gerund."""
-    from agent.intent.reading import parse, phrases_of
+    from agent.intent.reading import ReadingCache, parse, phrases_of
 
     if not target:
         return None
-    found = phrases_of(parse(cache, f"the {target}"))
-    return found[0] if found else None
+
+    def make() -> Phrase | None:
+        found = phrases_of(parse(cache, f"the {target}"))
+        return found[0] if found else None
+
+    if isinstance(cache, ReadingCache):
+        return cache.memo("target", target, make)  # type: ignore[no-any-return]
+    return make()
 
 
 def find_earlier(

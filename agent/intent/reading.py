@@ -16,10 +16,12 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent import nlp
 from agent.intent import vocab as vb
@@ -441,8 +443,49 @@ def _depth(tok: Token) -> int:
 # --------------------------------------------------------------------------- the turn
 
 
+class ReadingCache(nlp.ParseCache):
+    """A tracker's parse cache that also keeps what it derived from a text (its cleaned form,
+    its reading, a stored target's phrase): bounded, content-keyed, owned by one tracker.
+
+    Kept values are used read-only once built, so a turn that reads a text again (the previous
+    question when grounding, the current target) does not redo the work."""
+
+    def __init__(self, entries: int = 512) -> None:
+        super().__init__(entries)
+        self._memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    def memo(self, kind: str, key: str, make: Callable[[], Any]) -> Any:
+        """Return the value kept for (``kind``, ``key``), building it with ``make`` the first time."""
+        slot = (kind, key[:MAX_CHARS])
+        with self._memo_lock:
+            if slot in self._memo:
+                self._memo.move_to_end(slot)
+                return self._memo[slot]
+        value = make()
+        if self.entries:
+            with self._memo_lock:
+                self._memo[slot] = value
+                while len(self._memo) > 3 * self.entries:
+                    self._memo.popitem(last=False)
+        return value
+
+
+def prepared(cache: nlp.ParseCache, text: str) -> tuple[str, bool, list[str]]:
+    """:func:`prepare`, kept by a :class:`ReadingCache`."""
+    if isinstance(cache, ReadingCache):
+        return cache.memo("prepare", text, lambda: prepare(text))  # type: ignore[no-any-return]
+    return prepare(text)
+
+
 def read(cache: nlp.ParseCache, raw: str) -> Reading:
-    """Read one user turn (see the module docstring)."""
+    """Read one user turn (see the module docstring); kept by a :class:`ReadingCache`."""
+    if isinstance(cache, ReadingCache):
+        return cache.memo("read", raw, lambda: _read(cache, raw))  # type: ignore[no-any-return]
+    return _read(cache, raw)
+
+
+def _read(cache: nlp.ParseCache, raw: str) -> Reading:
     text, english, notes = prepare(raw)
     reading = Reading(text=text, english=english, notes=notes)
     if not text or not english:
@@ -746,4 +789,4 @@ def _with_predicate_preps(phrase: Phrase, root: Token) -> Phrase:
     return phrase
 
 
-__all__ = ["MAX_CHARS", "Reading", "english_vocabulary", "fix_typo", "known", "parse", "phrase_at", "phrases_of", "prepare", "read"]
+__all__ = ["MAX_CHARS", "Reading", "ReadingCache", "prepared", "english_vocabulary", "fix_typo", "known", "parse", "phrase_at", "phrases_of", "prepare", "read"]

@@ -41,11 +41,11 @@ from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.grounding import ground_from_answer
+from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
 from agent.intent.history import find_earlier, head_lemmas
 from agent.intent.phrase import Phrase, Split, lower
 from agent.intent.protocol import TrackResult, target_phrase
-from agent.intent.reading import Reading, read
+from agent.intent.reading import Reading, ReadingCache, prepared, read
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
 
 _OP_FOR_ACT = {
@@ -87,8 +87,8 @@ class RuleIntentTracker:
     name = "rules"
 
     def __init__(self, *, cache_entries: int = 512) -> None:
-        self.cache = nlp.ParseCache(cache_entries)
-        """Parses of the texts this tracker read (bounded, content-keyed, this tracker's own)."""
+        self.cache = ReadingCache(cache_entries)
+        """Parses and readings of the texts this tracker read (bounded, content-keyed, its own)."""
 
     def track(
         self,
@@ -101,6 +101,7 @@ class RuleIntentTracker:
         has_mask: bool = False,
     ) -> TrackResult:
         """Classify ``user_text`` and return the updated intent (one history entry added)."""
+        self._prefetch(intent, dialogue, user_text)
         grounded, note, answer_evidence = ground_from_answer(self.cache, intent, dialogue)
         reading = read(self.cache, user_text or "")
         decision = classify(self.cache, grounded, reading)
@@ -119,6 +120,20 @@ class RuleIntentTracker:
         evidence += decision.history
         revised = grounded.revised(turn=turn, op=op, reason=reason, evidence=evidence, **decision.changes)
         return TrackResult(act=decision.act, intent=revised, reason=reason)
+
+
+    def _prefetch(self, intent: Intent, dialogue: list[DialogueTurn], user_text: str) -> None:
+        """Parse the texts this turn will read (the message, the answer before it, the target)
+        in one batch; the reading steps then find them in the cache."""
+        texts = [prepared(self.cache, user_text or "")[0]]
+        if answer_needed(self.cache, intent, dialogue):
+            texts.append(prepared(self.cache, first_sentence(dialogue[-1].text))[0])
+        if intent.target:
+            texts.append(f"the {intent.target}")
+        try:
+            self.cache.parse_many([t for t in texts if t])
+        except Exception:  # noqa: BLE001 - only an optimisation; reading parses what it needs
+            return
 
 
 # --------------------------------------------------------------------------- acts
