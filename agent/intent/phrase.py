@@ -205,6 +205,10 @@ class Phrase:
                 out[t.i] = t
         return [out[i] for i in sorted(out)]
 
+    def own_tokens(self) -> list[Token]:
+        """Return the phrase's own words, without its attached phrases (one level of "on the X")."""
+        return sorted(self.words, key=lambda t: t.i)
+
     def text(self) -> str:
         """Return the phrase as written (all its tokens)."""
         return render(self.tokens())
@@ -309,7 +313,7 @@ class Phrase:
                 out.relations.append((kind, sub))
                 out.evidence.append(("relation", f"{name} {sub.text()}"))
                 continue
-            kept.extend([*_prep_tokens(sub), *sub.tokens()])
+            kept.extend([*_prep_tokens(sub), *sub.own_tokens()])
         for clause in self.clauses:
             said = _clause_text(clause)
             if said:
