@@ -407,7 +407,7 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
         if value is not None and value != "1":
             return "count", value
         return ("drop", "") if value == "1" else None
-    if tok.pos_ == "ADV" and tok.i < phrase.head.i and low not in vb.POSITIONS and not size_value(tok):
+    if (tok.pos_ in {"ADV", "INTJ"} or dep == "advmod") and tok.i < phrase.head.i and low not in vb.POSITIONS and not size_value(tok):
         return "drop", ""  # "a very large bottle", "only the left one", "now the port"
     if tok.pos_ in {"ADJ", "NOUN", "VERB", "ADV", "PROPN"} and not is_quote(tok):
         if low in vb.OTHER_WORDS:
