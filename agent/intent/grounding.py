@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from agent import nlp
 from agent.intent import vocab as vb
+from agent.intent.parsing import parse, phrases_of
 from agent.intent.phrase import Phrase, lemma, lower, number_value, render, unwrap
-from agent.intent.reading import Reading, parse, phrases_of, read
+from agent.intent.reading import Reading, read
 from agent.prist import SEG_TOKEN
 from agent.types import Act, DialogueTurn, Intent
 

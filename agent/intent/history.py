@@ -54,7 +54,8 @@ def head_lemmas(cache: nlp.ParseCache, target: str) -> set[str]:
 def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
     """Parse a stored target back into its phrase. It is read after "the", so that a bare
     "building in the background" is a noun phrase, not a gerund."""
-    from agent.intent.reading import ReadingCache, parse, phrases_of
+    from agent.intent.parsing import parse, phrases_of
+    from agent.intent.reading import ReadingCache
 
     if not target:
         return None

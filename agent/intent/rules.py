@@ -517,7 +517,7 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
 
 
 def _noun_words(tok: Any) -> str:
-    from agent.intent.reading import phrase_at
+    from agent.intent.parsing import phrase_at
 
     return phrase_at(tok).split().target or tok.text
 

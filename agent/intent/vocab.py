@@ -190,6 +190,24 @@ RELATION_WORDS = {
 }  # fmt: skip
 """Relation kind -> how it reads in a phrase."""
 
+OPENER_WORDS = frozenset(
+    "ok okay so and now then also please well hmm um uh alright great cool nice next oh ah hey "
+    "yes yeah yep sure fine good perfect but".split()
+)
+"""Discourse words that open a turn and carry no request ("ok, now the port next to it")."""
+
+NEGATIVE_OPENERS = frozenset({"no", "nope", "nah", "wrong", "incorrect", "not", "oops", "sorry", "actually"})
+"""Words that open a correction ("no, the other one", "actually I meant the cup")."""
+
+LOCATION_PREPOSITIONS = frozenset(
+    "on in at inside near beside behind under below above over within beneath underneath along "
+    "around atop upon against next to close".split()
+)
+"""Prepositions of place: their phrase on a predicate locates the subject ("visible *on the sign*")."""
+
+PREPOSITION_PREFIXES = frozenset({"next", "close", "adjacent", "left", "right", "relative", "such"})
+"""Words that make one preposition with the next: "next to", "left of", "such as"."""
+
 POLITE_WORDS = frozenset(
     "hi hello hey hiya yo greetings thanks thank thx ty cheers bye goodbye ok okay cool great "
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
