@@ -176,8 +176,9 @@ def verb_as_noun(tok: Token) -> bool:
 
 
 def _depth(tok: Token) -> int:
+    """Return how many heads lie between a token and its sentence root."""
     depth = 0
-    while tok.head is not tok and depth < 50:
+    while tok.head.i != tok.i and depth < 50:
         tok = tok.head
         depth += 1
     return depth
