@@ -260,3 +260,15 @@ def test_cli_track_folds_prints_the_fold_scores(dev_items):
     assert {r["split"] for r in result["folds"]} == {"tuned", "unseen"} and "gap" in result
     assert main(["track", str(DEV), "--tracker", "llm"], stdout=out, stderr=err) == 2
     assert "needs a model" in err.getvalue()
+
+
+def test_cli_bad_tracker_setting_is_one_line(monkeypatch, tmp_path):
+    import io
+
+    from ui.cli import main
+
+    monkeypatch.setenv("PIXELRS_TRACKER", "bogus")
+    out, err = io.StringIO(), io.StringIO()
+    path = write(tmp_path, json.dumps([ITEM]))
+    assert main(["track", str(path)], stdout=out, stderr=err) == 2
+    assert err.getvalue().count("\n") == 1 and "PIXELRS_TRACKER" in err.getvalue()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from agent.errors import BadInputError, PixelrsError
 from agent.settings import Settings
 
@@ -171,7 +173,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "llm", None):
         values["llm"] = args.llm
         values.setdefault("tracker", "llm")
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # a bad PIXELRS_* variable: one line, not a traceback
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        raise CliError(f"bad setting {where} (PIXELRS_{where.upper()}): {err['msg']}") from None
 
 
 def _memory(args: argparse.Namespace) -> Any:
