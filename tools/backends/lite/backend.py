@@ -121,8 +121,9 @@ class LiteBackend:
             return found
         base = found.targets[0]
         if cues.part is not None:  # cut at the original size, in _result (exact halves)
-            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {cues.part} part"]
-            found.evidence["part"] = cues.part
+            name = "centre" if cues.part == "center" else f"{cues.part} half"
+            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
+            found.evidence["part"] = name
             found.alternatives = []
             return found
         assert cues.part_noun is not None
@@ -171,7 +172,7 @@ class LiteBackend:
             # The current mask itself, not its round trip through the working size.
             use_previous = best.kind == "previous" and previous is not None
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
-            if cues.part is not None and found.evidence.get("part") == cues.part:
+            if cues.part is not None and found.evidence.get("part"):
                 mask = parts.geometric(mask, cues.part)
             outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
             for alt in found.alternatives:
