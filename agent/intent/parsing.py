@@ -118,7 +118,8 @@ def _noun_heads(doc: Doc) -> list[Token]:
                 continue
         if tok.pos_ == "NUM" and lower(tok) not in {"one", "ones"} and tok.dep_ in {"nummod"}:
             continue
-        under_verb = tok.head.pos_ in {"VERB", "AUX"} and not verb_as_noun(tok.head) and tok.pos_ in {"NOUN", "PROPN"}
+        # a noun the parser hung on a verb or on a discourse word ("ok, the bus then") heads its own phrase
+        under_verb = tok.head.pos_ in {"VERB", "AUX", "INTJ"} and not verb_as_noun(tok.head) and tok.pos_ in {"NOUN", "PROPN"}
         if tok.dep_ in {"compound", "poss", "nmod", "amod", "nummod", "quantmod", "npadvmod", "det", "predet", "case", "expl"} and not (
             under_verb and tok.dep_ in {"compound", "amod", "npadvmod"}
         ):
