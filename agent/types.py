@@ -199,7 +199,7 @@ class Intent(BaseModel):
     """What the user currently means: structured, revisable, tied to the current mask.
 
     ``attributes`` keys in use: ``colour``, ``text`` (words printed on the target), ``size``
-    (``bigger``/``smaller``/``biggest``/``smallest``), ``position`` (``left``/``right``/``top``/
+    (the size word as said: ``bigger``/``smallest``/``large``/``tallest``...), ``position`` (``left``/``right``/``top``/
     ``bottom``/``center``), ``ordinal`` (``first``, ``second``, ...), ``other`` (``"yes"`` when the
     user asked for another instance than the current mask), ``count`` (how many instances are
     meant: ``"all"`` for "all the people" / "every word", a number such as ``"2"`` for "both cups"
