@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from agent.errors import BadInputError, PixelrsError
 from agent.settings import Settings
 
@@ -48,6 +50,15 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
                    help="token decoding (miras/lisa): CUDA graphs on one GPU by default, else eager")
     p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")
     p.add_argument("--load-in-8bit", action="store_true", default=None, help="8-bit weights via bitsandbytes")
+    _add_tracker(p)
+
+
+def _add_tracker(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracker", choices=["rules", "llm"], default=None,
+                   help="intent tracker: rules (offline, default) or llm (needs --llm)")
+    p.add_argument("--llm", metavar="PROVIDER:MODEL",
+                   help="chat model of the llm tracker (LangChain init_chat_model, e.g. openai:gpt-4o-mini, "
+                        "ollama:llama3.1; needs pixelrs[llm]), or 'backend' for the MIRAS/LISA model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     track = sub.add_parser("track", help="run the intent tracker over PRIST dialogues (JSON lines)")
     track.add_argument("dialogues", help="PRIST-format JSON file")
     track.add_argument("--summary", action="store_true", help="also print mean token F1 vs focus on stderr")
+    track.add_argument("--folds", nargs="?", const="default", metavar="FOLDS.json",
+                       help="print mean token F1 per fold of a fixed split by image and the tuned-vs-unseen "
+                            "gap (default: the split of prist_dev.json shipped in data/prist)")
+    _add_tracker(track)
 
     replay = sub.add_parser("replay", help="replay stored sessions through a backend and compare masks")
     target = replay.add_mutually_exclusive_group(required=True)
@@ -153,7 +168,17 @@ def _settings(args: argparse.Namespace) -> Settings:
         values["db_url"] = args.db
     if getattr(args, "backend", None):
         values["backend"] = args.backend
-    return Settings(**values)
+    if getattr(args, "tracker", None):
+        values["tracker"] = args.tracker
+    if getattr(args, "llm", None):
+        values["llm"] = args.llm
+        values.setdefault("tracker", "llm")
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # a bad PIXELRS_* variable: one line, not a traceback
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        raise CliError(f"bad setting {where} (PIXELRS_{where.upper()}): {err['msg']}") from None
 
 
 def _memory(args: argparse.Namespace) -> Any:
@@ -265,6 +290,8 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
                 print(f"{t.index:3d} {t.role:9s}{act}{flag}: {t.text}", file=stdout)
                 if t.intent is not None and t.role == "assistant":
                     print(f"      intent: {t.intent.op} -> {t.intent.describe()}", file=stdout)
+                    for line in _why_lines(t.intent):
+                        print(f"      {line}", file=stdout)
                 for m in t.masks:
                     print(f"      mask {m.id}: '{m.label}' area {m.area} bbox {list(m.bbox)} score {m.score} ({m.source})", file=stdout)
             return EXIT_OK
@@ -286,14 +313,40 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
         memory.close()
 
 
+def _why_lines(intent: Any) -> list[str]:
+    """Return the last revision's reason and evidence: which words of which turn caused it."""
+    if not intent.history:
+        return []
+    rev = intent.history[-1]
+    lines = [f"why: {rev.reason}"] if rev.reason else []
+    if rev.evidence:
+        words = ", ".join(
+            f"{e.role}: {e.words!r}" + ("" if e.source == "user" else f" ({e.source}, turn {e.turn})")
+            for e in rev.evidence
+        )
+        lines.append(f"words: {words}")
+    return lines
+
+
 def cmd_track(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """Run the rule tracker over a PRIST file and print one JSON line per dialogue."""
-    from agent.intent import RuleIntentTracker
+    """Run the chosen tracker over a PRIST file: one JSON line per dialogue, or per-fold scores."""
+    from agent.intent import build_tracker
     from agent.prist import load_prist
-    from graphs.track_eval import token_f1, track_dialogues
+    from graphs.track_eval import (
+        DEFAULT_FOLDS,
+        evaluate_folds,
+        load_folds,
+        token_f1,
+        track_dialogues,
+    )
 
     items = load_prist(args.dialogues)
-    tracker = RuleIntentTracker()
+    settings = _settings(args)
+    tracker = build_tracker(settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s)
+    if args.folds:
+        folds = load_folds(DEFAULT_FOLDS if args.folds == "default" else args.folds)
+        print(json.dumps(evaluate_folds(tracker, items, folds)), file=stdout)
+        return EXIT_OK
     scores = []
     for row in track_dialogues(tracker, items):
         print(json.dumps(row), file=stdout)
