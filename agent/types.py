@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -296,3 +297,20 @@ class MaskOut:
     id: int | None = None
     """Database id once stored."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _HasRole(Protocol):
+    @property
+    def role(self) -> str: ...
+
+
+_Roled = TypeVar("_Roled", bound=_HasRole)
+
+
+def shown_masks(masks: Sequence[_Roled]) -> list[_Roled]:
+    """Pick the masks of one answer that are shown: each instance when there are several
+    targets, else the target. Alternatives (runners-up) are listed, never drawn."""
+    instances = [m for m in masks if m.role == "instance"]
+    if instances:
+        return instances
+    return [m for m in masks if m.role == "target"][:1] or list(masks[:1])

@@ -23,6 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from agent import answer
 from agent.answer import compose
 from agent.images import LoadedImage
 from agent.intent import IntentTracker, target_phrase
@@ -129,7 +130,7 @@ def build_turn_graph(
         return {
             "user_turn_id": user_turn.id,
             "turn_index": user_turn.index,
-            "dialogue": history.dialogue,
+            "dialogue": _leads(history.dialogue),
             "image": image,
             "intent": intent,
             "recalled_intent": intent,
@@ -372,6 +373,16 @@ def build_turn_graph(
     return builder.compile(name="pixelrs-turn")
 
 
+def _leads(dialogue: list[DialogueTurn]) -> list[DialogueTurn]:
+    """Give the conversation as the tracker and backends read it: answers without their details
+    part (coordinates, cues and IoU are for people, not evidence of what the user means)."""
+    out = []
+    for turn in dialogue:
+        lead = answer.split(turn.text)[0] if turn.role == "assistant" else turn.text
+        out.append(turn if lead == turn.text else turn.model_copy(update={"text": lead}))
+    return out
+
+
 def _absent_reply(state: TurnState) -> str:
     """Say plainly that the target is not there, why, and that the current mask is kept."""
     result = state.segment_result
@@ -381,6 +392,9 @@ def _absent_reply(state: TurnState) -> str:
     details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
     if state.previous_mask is not None:
         details.append(replies.ABSENT_KEPT)
+    part = result.evidence.get("part")
+    if part:
+        return compose(replies.PART_ABSENT.format(part=part, target=target), details)
     article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
     return compose(replies.ABSENT.format(target=article + target), details)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.errors import PixelrsError
+from agent.errors import BadInputError, PixelrsError
 from agent.settings import Settings
 
 EXIT_OK = 0
@@ -112,9 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(replay)
     _add_backend(replay)
 
-    evaluate = sub.add_parser("eval", help="run PRIST dialogues through a backend and score the final masks")
-    evaluate.add_argument("--dialogues", required=True, help="PRIST-format JSON")
-    evaluate.add_argument("--images", required=True, help="folder with the dialogues' images")
+    evaluate = sub.add_parser(
+        "eval",
+        help="score a backend: an evaluation set with hand-drawn masks (--set), or PRIST dialogues",
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--set", dest="evalset", metavar="JSON", help="evaluation set, e.g. data/eval/dev.json")
+    source.add_argument("--dialogues", help="PRIST-format JSON (with --images)")
+    evaluate.add_argument("--images", help="folder with the PRIST dialogues' images")
     evaluate.add_argument("--masks", help="ground truth: PNG masks or LabelMe JSON per image")
     evaluate.add_argument("--out", required=True, help="folder for masks, metrics.json and plots")
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N dialogues")
@@ -326,7 +331,8 @@ def cmd_replay(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, stdout: TextIO) -> int:
-    """Evaluate a backend on PRIST dialogues; print the overall metrics JSON."""
+    """Evaluate a backend on an evaluation set or PRIST dialogues; print the overall metrics JSON."""
+    from graphs.evalset import load_evalset, run_evalset
     from graphs.evaluate import evaluate_prist
     from graphs.runtime import Runtime
 
@@ -334,9 +340,15 @@ def cmd_eval(args: argparse.Namespace, stdout: TextIO) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not args.db:
         args.db = f"sqlite:///{out.resolve() / 'eval.db'}"  # keep eval sessions out of the user's list
+    if args.evalset is None and not args.images:
+        raise BadInputError("--dialogues needs --images (the folder with the dialogues' images)")
+    evalset = load_evalset(args.evalset) if args.evalset is not None else None
     runtime = Runtime.from_settings(_settings(args))
     try:
-        result = evaluate_prist(runtime, args.dialogues, args.images, args.masks, out_dir=out, limit=args.limit)
+        if evalset is not None:
+            result = run_evalset(runtime, evalset, out_dir=out, limit=args.limit)
+        else:
+            result = evaluate_prist(runtime, args.dialogues, args.images, args.masks, out_dir=out, limit=args.limit)
     finally:
         runtime.close()
     print(json.dumps(result.get("overall", result), indent=2, default=str), file=stdout)

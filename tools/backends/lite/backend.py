@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agent import nlp
 from agent.cache import ByteLRU
 from agent.errors import BadInputError
 from agent.types import ImageRef, IntentOp, Mask, MaskOut
@@ -52,12 +53,13 @@ class LiteBackend:
         self.cache = ByteLRU(int(cache_bytes))
         self.ocr = OcrReader(enabled=bool(ocr))
         self.detector = CocoDetector() if objects else None
+        self.masker = SalientMasker()
         source = (
-            CocoObjects(self.detector, SalientMasker(), Vocabulary())
+            CocoObjects(self.detector, self.masker, Vocabulary())
             if self.detector is not None
             else None
         )
-        self.finder = Finder(source)
+        self.finder = Finder(source, saliency=self.masker if source is not None else None)
         self.parts = parts.PartFinder(source)
 
     # -- per-image analysis ------------------------------------------------
@@ -71,7 +73,7 @@ class LiteBackend:
             if image.dtype == np.uint8
             else np.clip(image[:, :, :3], 0, 255).astype(np.uint8)
         )
-        key = (ref.sha256, rgb.shape[0], rgb.shape[1], self.max_side)
+        key = self._key(ref, rgb)
         return self.cache.get_or_create(
             key,
             lambda: analyse(rgb, max_side=self.max_side, reader=self.ocr, detector=self.detector),
@@ -94,6 +96,7 @@ class LiteBackend:
         else:
             found = self._find(an, cues, request.intent.target, prev)
         result = self._result(an, found, label, cues)
+        self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
         elapsed = (time.perf_counter() - start) * 1000
         result.evidence["timings_ms"] = {
@@ -175,9 +178,12 @@ class LiteBackend:
         evidence["region"] = region
         return SegmentResult(masks=outs, text="", evidence=evidence)
 
-    def _cached(self, ref: ImageRef, image: np.ndarray) -> bool:
+    def _key(self, ref: ImageRef, image: np.ndarray) -> tuple[str, int, int, int]:
         shape = np.asarray(image).shape
-        return (ref.sha256, shape[0], shape[1], self.max_side) in self.cache
+        return (ref.sha256, shape[0], shape[1], self.max_side)
+
+    def _cached(self, ref: ImageRef, image: np.ndarray) -> bool:
+        return self._key(ref, image) in self.cache
 
     def _from_prompts(
         self, an: ImageAnalysis, request: SegmentRequest, prev: np.ndarray | None
@@ -209,16 +215,20 @@ class LiteBackend:
             text = explaining.segment_explanation(an, request, mask)
         else:
             text = explaining.question_explanation(an, request, mask)
+        self.cache.remeasure(self._key(request.image_ref, request.image))  # OCR may have run
         yield from explaining.stream(text)
 
     def forget_session(self, session_id: str) -> None:
         """Lite keeps no per-session state (only per-image caches), so there is nothing to drop."""
 
     def warm(self) -> None:
-        """Create the OCR engine and load the detector ahead of the first image (else lazily)."""
+        """Load every model ahead of the first image (else each loads on first use): the OCR
+        engine, the detector, the mask model and the English parser."""
         self.ocr.warm()
         if self.detector is not None:
             self.detector.warm()
+            self.masker.warm()
+            nlp.pipeline()
 
 
 def _clip(score: float) -> float:

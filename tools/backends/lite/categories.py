@@ -91,8 +91,12 @@ class Vocabulary:
     def __init__(self, cache_entries: int = 256) -> None:
         self.parses = ParseCache(cache_entries)
 
-    def match(self, phrase: str | None) -> CategoryMatch | None:
-        """Return the category the phrase's head noun names, or None when no category fits."""
+    def match(self, phrase: str | None, *, head_only: bool = False) -> CategoryMatch | None:
+        """Return the category the phrase's head noun names, or None when no category fits.
+
+        Without ``head_only`` the phrase's other nouns are tried too ("the guy's jacket" still
+        names a person); with it only the head counts ("handle of the cup" names no category).
+        """
         phrase = " ".join((phrase or "").split())
         if not phrase:
             return None
@@ -103,7 +107,10 @@ class Vocabulary:
         # The head is the noun the others hang on: the root of the first noun chunk, else the last.
         chunk = next(iter(doc.noun_chunks), None)
         heads = [chunk.root] if chunk is not None and chunk.root in nouns else []
-        heads += [t for t in reversed(nouns) if t not in heads]
+        if not head_only or not heads:
+            heads += [t for t in reversed(nouns) if t not in heads]
+        if head_only:
+            heads = heads[:1]
         for head in heads:
             before = doc[head.i - 1] if head.i > 0 else None
             keys = []

@@ -211,12 +211,17 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
 
 def read_part(value: str | None) -> tuple[str | None, str | None]:
     """Split the intent's ``part`` into a geometric side ("left half" -> left) or a part noun."""
-    words = [w for w in _tokens((value or "").lower()) if w not in STOPWORDS]
+    tokens = _tokens((value or "").lower())
+    cut = next((i for i, w in enumerate(tokens) if w in _PART_OF), len(tokens))
+    words = [w for w in tokens[:cut] if w not in STOPWORDS]  # "handle of the cup" -> handle
     sides = [POSITION_WORDS[w] for w in words if w in POSITION_WORDS]
     if sides:
         return sides[0], None
     nouns = [w for w in words if w not in {"half", "part", "portion", "side", "bit", "piece"}]
     return None, (" ".join(nouns) or None)
+
+
+_PART_OF = frozenset({"of", "on", "in", "at", "from", "inside"})
 
 
 def read_count(value: str | None) -> int | None:

@@ -234,7 +234,9 @@ def segment_explanation(an: ImageAnalysis, request: ExplainRequest, mask: np.nda
     details.append(region_sentence(describe_mask(an, mask)))
     for i, inst in enumerate((m for m in result.masks if m.role == "instance"), start=1):
         details.append(region_sentence(describe_mask(an, inst.mask.array), f"Number {i}"))
-    more = [w for w in words_inside(an, mask) if w.text.lower() not in cited]
+    # Text is mentioned only when this turn (or an earlier one) read it: OCR is not run for it.
+    inside = words_inside(an, mask) if an.words_read else []
+    more = [w for w in inside if w.text.lower() not in cited]
     if more:
         details.append(
             "Inside it I can also read " + ", ".join(f"'{w.text}'" for w in more[:5]) + "."
@@ -288,9 +290,10 @@ def question_explanation(
         if request.intent.target
         else "The current mask"
     )
-    words = words_inside(an, mask)
+    reading = bool(READ_QUESTION.search(question))
+    words = words_inside(an, mask) if reading or an.words_read else []
     details = [region_sentence(facts, subject)]
-    if READ_QUESTION.search(question):
+    if reading:
         if not words:
             return compose("I cannot read any text inside the current mask.", details)
         text = " ".join(w.text for w in words)

@@ -17,17 +17,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.cues import Cues, strip_relations
+from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import iou
-from tools.backends.lite.rank import Ranker, Ranking
+from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
+from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
+EXPLAINED = 0.6
+"""A detection this sure explains its salient region (it is not the unknown thing asked for)."""
+UNEXPLAINED_MIN = 0.01
+"""An unexplained salient region must cover this share of the image to be offered as a guess."""
+AMBIGUOUS = 0.8
+"""A runner-up detection scoring this share of the best one is returned as an alternative."""
 MAX_INSTANCES = 12
 """At most this many instances are returned for "all the ..." (the best scoring ones)."""
 
@@ -60,9 +69,13 @@ class Found:
 class Finder:
     """Locates the target of one turn; the models sit behind an :class:`ObjectSource`."""
 
-    def __init__(self, objects: ObjectSource | None) -> None:
-        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked."""
+    def __init__(
+        self, objects: ObjectSource | None, saliency: SalientMasker | None = None
+    ) -> None:
+        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked; with
+        ``saliency``, a target no model knows is guessed from the salient objects."""
         self.objects = objects
+        self.saliency = saliency
 
     def ranker(
         self,
@@ -80,7 +93,9 @@ class Finder:
             return None
         if any(q.source != "target" for q in cues.target.text):
             return None
-        every = cues.count is not None or cues.other or cues.target.ordinal is not None
+        t = cues.target  # every instance matters when choosing among them by order, side or size
+        every = cues.count is not None or cues.other or t.ordinal is not None
+        every = every or bool(t.positions) or t.size is not None
         phrase = strip_relations(target, cues.relations) or target
         return self.objects.lookup(an, phrase, every=every)
 
@@ -97,7 +112,10 @@ class Finder:
     def _objects(
         self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None, lookup: Lookup
     ) -> Found:
-        assert self.objects is not None
+        """Rank the detections on stand-in masks (the ellipse in each box), then make real masks
+        only for what is returned: one model run for a single target instead of one per box."""
+        source = self.objects
+        assert source is not None
         several = cues.count is not None
         found = Found(category=lookup.name, several=several)
         found.evidence["detections"] = len(lookup.detections)
@@ -106,13 +124,15 @@ class Finder:
                 f" (the best guess scored {lookup.best:.2f})" if lookup.best > 0 else ""
             )
             return found
+        det_of: dict[int, Detection] = {}
         cands = []
         for det in lookup.detections[:MAX_INSTANCES]:
             cand = regions.mask_candidate(
-                self.objects.mask(an, det), "object", an.cmap, an.lab,
+                _ellipse(an.shape, det.box), "object", an.cmap, an.lab,
                 label=det.category, confidence=det.score,
             )  # fmt: skip
             if cand is not None:
+                det_of[id(cand)] = det
                 cands.append(cand)
         cues.target.text = [q for q in cues.target.text if q.source != "target"]
         ranking = self.ranker(an, cues, previous, objects=cands).rank()
@@ -121,21 +141,28 @@ class Finder:
             found.evidence.setdefault("unmatched", []).append(
                 f"the detector is unsure: its best {lookup.name} scored {lookup.best:.2f}"
             )
+        damp = 0.5 if lookup.weak else 1.0
+
+        def real(r: Ranked) -> Scored:
+            mask = source.mask(an, det_of[id(r.cand)])
+            if ranking.subtract is not None:
+                mask = mask & ~ranking.subtract
+            return Scored(mask, r.score * damp, "object", r.cand.label)
+
+        ranked = ranking.ranked
         if cues.other and previous is not None:
-            fresh = [r for r in ranking.ranked if iou(an.segment_mask(r.cand), previous) < 0.5]
-            if not fresh:
+            ranked = [r for r in ranked if iou(real(r).mask, previous) < 0.5]
+            if not ranked:
                 found.absent = f"I see no other {lookup.name} than the one already selected"
                 return found
-        damp = 0.5 if lookup.weak else 1.0
-        ranked = [
-            Scored(an.segment_mask(r.cand), r.score * damp, "object", r.cand.label)
-            for r in ranking.ranked
-        ]
         if several:
-            found.targets = _instances(ranked, cues.count or 0)
+            found.targets = _instances([real(r) for r in ranked], cues.count or 0)
             found.evidence["instances"] = len(found.targets)
             return found
-        found.targets, found.alternatives = _calibrated(ranked, subtract=ranking.subtract)
+        top = [real(r) for r in ranked[:1]]
+        if len(ranked) > 1 and ranked[1].score >= AMBIGUOUS * ranked[0].score:
+            top.append(real(ranked[1]))  # a close runner-up is worth showing as an alternative
+        found.targets, found.alternatives = _calibrated(top)
         return found
 
     # -- cue-ranked regions (no category) ------------------------------------------------
@@ -161,9 +188,45 @@ class Finder:
             if ranking.subtract is not None:
                 best.mask &= ~ranking.subtract
         if ranking.fallback:
+            if self.saliency is not None:
+                return self._unexplained(an, cues, found)
             found.targets, found.alternatives = [best], chosen[1:]
             return found
         found.targets, found.alternatives = _calibrated(chosen)
+        return found
+
+    def _unexplained(self, an: ImageAnalysis, cues: Cues, found: Found) -> Found:
+        """For a thing no model here knows: the most prominent salient region that is not a
+        confidently detected object of a known category, as a flagged guess; absent when the
+        salient objects are all explained."""
+        assert self.saliency is not None
+        salient = an.salient(self.saliency)
+        known = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        if self.objects is not None:
+            for det in known:
+                salient = salient & ~self.objects.mask(an, det)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            salient.astype(np.uint8), connectivity=8
+        )
+        areas = stats[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(0, int)
+        noun = cues.target.phrase or "that"
+        names = sorted({d.category for d in known})
+        found.evidence["cues"] = []
+        if areas.size == 0 or areas.max() < UNEXPLAINED_MIN * salient.size:
+            found.absent = (
+                f"'{noun}' is nothing my models know, and nothing in the image stands out"
+                + (f" apart from what I recognise ({', '.join(names)})" if names else "")
+            )
+            return found
+        mask = labels == 1 + int(areas.argmax())
+        found.evidence["fallback"] = (
+            f"'{noun}' is nothing my models know; this is the most prominent region"
+            + (f" that is not a {' or '.join(names)}" if names else "")
+            + " (salient-object model), a guess"
+        )
+        found.evidence["cues"] = ["salient region not explained by a detection"]
+        found.targets = [Scored(mask, 0.25, "salient", noun)]
+        found.alternatives = []
         return found
 
 
@@ -215,3 +278,13 @@ def _instances(ranked: list[Scored], count: int) -> list[Scored]:
             break
     distinct.sort(key=lambda s: float(np.nonzero(s.mask)[1].mean()))
     return distinct
+
+
+def _ellipse(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """Draw the ellipse inscribed in a box: a cheap stand-in for an object's mask while ranking."""
+    out = np.zeros(shape, np.uint8)
+    x0, y0, x1, y1 = box
+    centre = ((x0 + x1) // 2, (y0 + y1) // 2)
+    axes = (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2))
+    cv2.ellipse(out, centre, axes, 0, 0, 360, 1, -1)
+    return out.astype(bool)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 MIN_FILL = 0.12
 MAX_FILL = 0.97
 """A salient mask filling less (or more) of its box than this is implausible: GrabCut instead."""
+SUPPORTS = frozenset({"dining table", "bed", "couch", "bench"})
+"""Categories other things stand or lie on: masked as their box minus the salient objects."""
 
 
 @dataclass(eq=False)
@@ -58,12 +60,19 @@ class ObjectIndex:
             cached = self._masks.get(det.box)
         if cached is not None:
             return cached
-        mask = masker.mask_in_box(an.rgb, det.box)
         x0, y0, x1, y1 = det.box
-        box_area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
-        fill = float(mask.sum()) / box_area
-        if not MIN_FILL <= fill <= MAX_FILL:
-            mask = apply_box(an, (x0, y0, x1, y1), [])
+        if det.category in SUPPORTS:
+            # A table's box holds what stands on it, and the salient model finds those things:
+            # the support is the box minus the salient objects.
+            mask = np.zeros(an.shape, bool)
+            mask[y0 : y1 + 1, x0 : x1 + 1] = True
+            mask &= ~an.salient(masker)
+        else:
+            mask = masker.mask_in_box(an.rgb, det.box)
+            box_area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
+            fill = float(mask.sum()) / box_area
+            if not MIN_FILL <= fill <= MAX_FILL:
+                mask = apply_box(an, (x0, y0, x1, y1), [])
         with self._lock:
             self._masks[det.box] = mask
         return mask

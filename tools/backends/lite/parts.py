@@ -76,7 +76,11 @@ class PartFinder:
         words = set(noun.lower().split())
         if words & FACE_WORDS:
             return self._face(an, base, b, words, cat="cat" in base_label.lower())
-        lookup = self.objects.lookup(an, noun, every=True) if self.objects is not None else None
+        lookup = (
+            self.objects.lookup(an, noun, every=True, head_only=True)
+            if self.objects is not None
+            else None
+        )
         if lookup is None:
             return PartResult(
                 None,

@@ -42,11 +42,14 @@ class Lookup:
 class ObjectSource(Protocol):
     """Finds instances of a named thing and masks them; per-image work is cached by the source."""
 
-    def lookup(self, an: ImageAnalysis, phrase: str, *, every: bool = False) -> Lookup | None:
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
         """Return the instances of what ``phrase`` names; None when the source does not know
         that kind of thing (the caller then ranks regions by other cues). An empty
         ``detections`` means the source knows the thing and found none: it is absent.
         ``every``: the caller needs every instance (several targets, ordinals, "the other one").
+        ``head_only``: only the phrase's head names the thing ("handle of the cup" is a handle).
         """
         ...
 
@@ -65,9 +68,11 @@ class CocoObjects:
         self.masker = masker
         self.vocabulary = vocabulary
 
-    def lookup(self, an: ImageAnalysis, phrase: str, *, every: bool = False) -> Lookup | None:
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
         """Return the detections of the COCO category the phrase's noun names (tiles when needed)."""
-        match = self.vocabulary.match(phrase)
+        match = self.vocabulary.match(phrase, head_only=head_only)
         if match is None:
             return None
         index = an.objects
