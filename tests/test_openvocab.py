@@ -10,8 +10,6 @@ counted with forward hooks), and the one-line errors, not the quality of the mas
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +17,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-
-from _data import REPO  # noqa: E402
 
 from agent.errors import BadInputError, CheckpointError, PixelrsError  # noqa: E402
 from agent.types import DialogueTurn, ImageRef, Intent, IntentOp, Mask, Relation  # noqa: E402
@@ -343,16 +339,26 @@ def test_bad_options_are_one_line_errors(models):
 
 
 def test_cli_reports_a_missing_model_in_one_line(tmp_path):
-    image = tmp_path / "img.png"
+    import io
+
     from PIL import Image
 
+    from ui.cli import main
+
+    image = tmp_path / "img.png"
     Image.fromarray(photo(0)).save(image)
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys, app; sys.exit(app.main(sys.argv[1:]))", "chat",
-         "--backend", "openvocab", "--model", str(tmp_path / "missing"), "--image", str(image),
+    out, err = io.StringIO(), io.StringIO()
+    status = main(
+        ["chat", "--backend", "openvocab", "--model", str(tmp_path / "missing"), "--image", str(image),
          "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
-        cwd=REPO, input="segment the cup\n", capture_output=True, text=True, timeout=120,
+        stdin=io.StringIO("segment the cup\n"), stdout=out, stderr=err,
     )  # fmt: skip
-    assert proc.returncode == 2
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("pixelrs:")]
-    assert len(lines) == 1 and "does not exist" in lines[0], proc.stderr[-2000:]
+    assert status == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pixelrs: openvocab:") and "does not exist" in lines[0]
+    status = main(
+        ["chat", "--backend", "openvocab", "--clip", "/x", "--image", str(image),
+         "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
+        stdin=io.StringIO("segment the cup\n"), stdout=out, stderr=(err := io.StringIO()),
+    )  # fmt: skip
+    assert status == 2 and "option 'clip' does not apply" in err.getvalue()

@@ -88,7 +88,7 @@ class OpenVocabBackend(LiteBackend):
             raise BadInputError(f"openvocab: bad option '{where}': {first.get('msg')}") from None
         o = self.options
         super().__init__(max_side=o.max_side, cache_bytes=o.cache_bytes, ocr=o.ocr, objects=False)
-        self.finder = OpenVocabFinder(None)
+        self.finder = OpenVocabFinder(None)  # until load(): the models load at start-up
         self.source: OpenVocabObjects | None = None
         self.load_ms: dict[str, float] = {}
         self._load_lock = threading.Lock()
@@ -99,11 +99,15 @@ class OpenVocabBackend(LiteBackend):
         with self._load_lock:
             if self.source is None:
                 self.source = self._load()
-                self.finder = OpenVocabFinder(self.source)
+                self.finder = OpenVocabFinder(self.source, saliency=self.masker)
                 self.parts = parts.PartFinder(self.source)
             return self.source
 
     def _load(self) -> OpenVocabObjects:
+        from tools.backends.openvocab.loading import check_locations
+
+        o = self.options
+        check_locations(o.model, o.sam)
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
@@ -118,7 +122,6 @@ class OpenVocabBackend(LiteBackend):
                 f"the openvocab backend needs torch and transformers ({exc.name} is missing): "
                 "pip install 'pixelrs[miras]'"
             ) from exc
-        o = self.options
         device, dtype = torch_device(o.device), torch_dtype(o.dtype)
         steps = 2 + (o.sam is not None)
         with tqdm(total=steps, desc="Loading openvocab models", unit="model", disable=not o.progress) as bar:
@@ -139,14 +142,15 @@ class OpenVocabBackend(LiteBackend):
                 )  # fmt: skip
                 self.load_ms["sam_ms"] = (time.perf_counter() - start) * 1000
                 bar.update(1)
-            bar.set_postfix_str("OCR")
+            bar.set_postfix_str("OCR, U²-Net-p")
             self.ocr.warm()
+            self.masker.warm()
             bar.update(1)
         calibration = Calibration.for_family(
             detector.family, threshold=o.threshold, weak=o.weak_threshold
         )
         return OpenVocabObjects(
-            detector, masker, calibration, cache_bytes=o.feature_cache_bytes
+            detector, masker, calibration, cache_bytes=o.feature_cache_bytes, salient=self.masker
         )
 
     def warm(self) -> None:

@@ -11,31 +11,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import CheckpointError
 
-DTYPES: dict[str, torch.dtype] = {
-    "fp32": torch.float32, "float32": torch.float32,
-    "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-    "fp16": torch.float16, "float16": torch.float16,
-}  # fmt: skip
+if TYPE_CHECKING:
+    import torch
+
+DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
+          "fp16": "float16", "float16": "float16"}  # fmt: skip
+"""Accepted dtype names -> torch attribute names (torch is imported only when a model loads)."""
 
 
 def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
     """Map ``"fp32"|"bf16"|"fp16"`` (or a torch dtype) to a torch dtype; a one-line error otherwise."""
+    import torch
+
     if isinstance(dtype, torch.dtype):
         return dtype
     try:
-        return DTYPES[str(dtype).lower()]
+        return getattr(torch, DTYPES[str(dtype).lower()])  # type: ignore[no-any-return]
     except KeyError:
         raise CheckpointError(f"openvocab: unknown dtype {dtype!r}; use fp32, bf16 or fp16") from None
 
 
 def torch_device(device: str | torch.device) -> torch.device:
     """Parse a device string and check that it exists here ("cpu", "cuda", "cuda:1", "mps")."""
+    import torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -66,7 +69,8 @@ def model_source(location: str | os.PathLike[str], *, what: str, flag: str) -> t
     """Return (what to pass to ``from_pretrained``, whether it is a local directory).
 
     A path that does not exist, or a directory without ``config.json``, is a one-line error; a
-    string that is not a path is taken as a model id.
+    string that is not a path is taken as a model id. Needs no torch, so a mistyped path is
+    reported before any model library is imported.
     """
     text = str(location).strip()
     if not text:
@@ -86,6 +90,23 @@ def model_source(location: str | os.PathLike[str], *, what: str, flag: str) -> t
     if _looks_like_path(text):
         raise CheckpointError(f"openvocab: {what} {text!r} does not exist")
     return text, False
+
+
+def check_locations(model: str, sam: str | None) -> None:
+    """Fail fast, before torch is imported, on a detector or SAM location that cannot be loaded."""
+    model_source(model, what="detector", flag="--model")
+    if sam is None:
+        return
+    path = Path(str(sam)).expanduser()
+    if path.is_file():
+        return
+    if path.is_dir() and not (path / "config.json").exists():
+        if not any(path.glob("*.pth")) and not any(path.glob("*.safetensors")):
+            raise CheckpointError(
+                f"openvocab: SAM directory {str(sam)!r} has no .pth or .safetensors file and no config.json"
+            )
+        return
+    model_source(sam, what="SAM", flag="--sam")
 
 
 def from_pretrained(

@@ -30,12 +30,20 @@ KEPT_STOPWORDS = frozenset({"of"})
 _WORD = re.compile(r"[0-9A-Za-z][0-9A-Za-z'’\-]*")
 
 
-def detector_query(phrase: str | None) -> str:
-    """Return the words of ``phrase`` a detector can look for, or '' when none are left."""
+def detector_query(phrase: str | None, *, head_only: bool = False) -> str:
+    """Return the words of ``phrase`` a detector can look for, or '' when none are left.
+
+    ``head_only`` also ends the query at "of": "handle of the cup" asks for a handle (a part
+    looked for inside the current target).
+    """
     kept: list[str] = []
     for raw in _WORD.findall(phrase or ""):
         word = raw.lower().strip("'’-")
-        if word in PREPOSITIONS and word not in KEPT_STOPWORDS:
+        if word in PREPOSITIONS and (head_only or word not in KEPT_STOPWORDS):
+            if kept:
+                break
+            continue
+        if head_only and word in KEPT_STOPWORDS:
             if kept:
                 break
             continue

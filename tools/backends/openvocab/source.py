@@ -7,7 +7,8 @@ Per image (keyed by the working copy's content hash, bounded by bytes) the sourc
 * SAM's image embedding (run once per image, on the first mask) and every mask made so far.
 
 A later turn on the same image therefore costs the text query (OWL: the text tower, cached per
-phrase, and one matrix product) and the mask decoder for boxes not masked before.
+phrase, and one matrix product) and the mask decoder for the boxes the finder returns (it ranks
+detections on stand-in ellipses and masks only what it answers with).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import numpy as np
 from agent.cache import ByteLRU
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.detector import Detection
-from tools.backends.lite.finder import MAX_INSTANCES
 from tools.backends.lite.geometry import box_inside, box_iou
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import PRESENT, WEAK, Lookup
@@ -59,8 +59,6 @@ class ImageState:
     sam: SamImage | None = None
     sam_ms: float = 0.0
     masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict)
-    pending: list[tuple[int, int, int, int]] = field(default_factory=list)
-    """Boxes of the latest lookup not masked yet: decoded together with the next one asked for."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
 
@@ -85,7 +83,7 @@ class OpenVocabObjects:
         self.calibration = calibration
         self.salient = salient or SalientMasker()
         self.calls: Counter[str] = Counter()
-        """How often each model part ran: image_encodes, queries, sam_embeds, mask_batches."""
+        """How often each model part ran: image_encodes, queries, sam_embeds, mask_decodes."""
         self._images = ByteLRU(int(cache_bytes), sizeof=_state_bytes)
         self._keys: weakref.WeakKeyDictionary[ImageAnalysis, str] = weakref.WeakKeyDictionary()
         self._model_lock = threading.RLock()
@@ -117,17 +115,18 @@ class OpenVocabObjects:
         return ImageState(features, (time.perf_counter() - start) * 1000)
 
     # -- ObjectSource ----------------------------------------------------------------------------
-    def lookup(self, an: ImageAnalysis, phrase: str, *, every: bool = False) -> Lookup | None:
-        """Detect what ``phrase`` names; None only when no kind of thing is left in it ("the one on the left")."""
-        query = detector_query(phrase)
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
+        """Detect what ``phrase`` names; None only when no kind of thing is left in it ("the one
+        on the left"). ``every`` changes nothing (the detector always sees every instance);
+        ``head_only`` asks for the head noun alone ("handle of the cup" -> handle)."""
+        query = detector_query(phrase, head_only=head_only)
         if not query:
             return None
-        state = self.state(an)
-        dets, best = self.detections(an, query, state)
+        dets, best = self.detections(an, query)
         present = [d for d in dets if d.score >= PRESENT]
         chosen = present or [d for d in dets if d.score >= WEAK]
-        with state.lock:
-            state.pending = [d.box for d in chosen[:MAX_INSTANCES] if d.box not in state.masks]
         return Lookup(query, chosen, weak=bool(chosen) and not present, best=best)
 
     def detections(
@@ -179,7 +178,7 @@ class OpenVocabObjects:
         return found
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
-        """SAM's mask for the detection's box (batched with the lookup's other boxes, cached)."""
+        """SAM's mask for the detection's box, cut to the box grown by :data:`BOX_MARGIN` (cached)."""
         if self.masker is None:
             return an.objects.mask(an, det, self.salient)
         state = self.state(an)
@@ -193,7 +192,7 @@ class OpenVocabObjects:
         return found
 
     def _decode(self, an: ImageAnalysis, state: ImageState, box: tuple[int, int, int, int]) -> None:
-        """Embed the image with SAM if not yet done, then decode ``box`` and the pending boxes."""
+        """Embed the image with SAM if not yet done, then decode ``box``."""
         assert self.masker is not None
         with self._model_lock:
             if state.sam is None:
@@ -201,12 +200,9 @@ class OpenVocabObjects:
                 state.sam = self.masker.embed(_writable(an.rgb))
                 state.sam_ms = (time.perf_counter() - start) * 1000
                 self.calls["sam_embeds"] += 1
-            boxes = [box] + [b for b in state.pending if b != box and b not in state.masks]
-            masks = self.masker.masks(state.sam, np.asarray(boxes, np.float64))
-            self.calls["mask_batches"] += 1
-        for b, m in zip(boxes, masks, strict=True):
-            state.masks[b] = m & _grown_box(b, m.shape)
-        state.pending = []
+            mask = self.masker.masks(state.sam, np.asarray([box], np.float64))[0]
+            self.calls["mask_decodes"] += 1
+        state.masks[box] = mask & _grown_box(box, mask.shape)
         self._images.put(self.key(an), state)  # re-account the bytes held
 
     def _remember(self, an: ImageAnalysis, dets: list[Detection]) -> None:
