@@ -248,6 +248,27 @@ def test_conversation_through_the_turn_graph(backend, tmp_path):
     assert stored.session.backend == "openvocab"
 
 
+def test_semantic_part_is_looked_up_inside_the_target(backend):
+    rgb = photo(0)
+    cup = seg(backend, rgb, Intent(target="cup"))
+    previous = cup.masks[0].mask.array
+    part = seg(
+        backend, rgb, Intent(target="cup", op=IntentOp.REFINE, attributes={"part": "handle"}),
+        prev=previous, text="just the handle of the cup",
+    )  # fmt: skip
+    an = backend.analysis(rgb, ref_for(rgb))
+    assert "handle" in backend.source.state(an).proposals  # the part noun alone was the query
+    assert part.evidence.get("part") == "handle"
+    if part.absent:
+        assert "handle" in part.evidence["absent"]
+    else:
+        ys, xs = np.nonzero(part.masks[0].mask.array)
+        y0, x0 = np.nonzero(previous)[0].min(), np.nonzero(previous)[1].min()
+        y1, x1 = np.nonzero(previous)[0].max(), np.nonzero(previous)[1].max()
+        pad = 0.1 * max(x1 - x0, y1 - y0) + 2
+        assert xs.min() >= x0 - pad and xs.max() <= x1 + pad and ys.min() >= y0 - pad and ys.max() <= y1 + pad
+
+
 def test_text_targets_still_go_to_ocr_not_the_detector(backend):
     rgb = photo(0)
     before = backend.source.calls["queries"]

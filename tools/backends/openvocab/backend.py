@@ -99,7 +99,7 @@ class OpenVocabBackend(LiteBackend):
         with self._load_lock:
             if self.source is None:
                 self.source = self._load()
-                self.finder = OpenVocabFinder(self.source, saliency=self.masker)
+                self.finder = OpenVocabFinder(self.source)  # no saliency guess: any noun is findable
                 self.parts = parts.PartFinder(self.source)
             return self.source
 

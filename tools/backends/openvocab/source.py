@@ -127,6 +127,7 @@ class OpenVocabObjects:
         dets, best = self.detections(an, query)
         present = [d for d in dets if d.score >= PRESENT]
         chosen = present or [d for d in dets if d.score >= WEAK]
+        _remember(an, present)
         return Lookup(query, chosen, weak=bool(chosen) and not present, best=best)
 
     def detections(
@@ -158,7 +159,6 @@ class OpenVocabObjects:
                 break
         with state.lock:
             state.detections[query] = (kept, best)
-        self._remember(an, kept)
         return kept, best
 
     def proposals(self, an: ImageAnalysis, query: str, state: ImageState | None = None) -> Proposals:
@@ -205,12 +205,14 @@ class OpenVocabObjects:
         state.masks[box] = mask & _grown_box(box, mask.shape)
         self._images.put(self.key(an), state)  # re-account the bytes held
 
-    def _remember(self, an: ImageAnalysis, dets: list[Detection]) -> None:
-        """Add detections to the analysis' object index, so answers can name what a mask is."""
-        known = {(d.category, d.box) for d in an.objects.detections}
-        new = [d for d in dets if (d.category, d.box) not in known]
-        if new:
-            an.objects.detections = sorted([*an.objects.detections, *new], key=lambda d: -d.score)
+
+def _remember(an: ImageAnalysis, dets: list[Detection]) -> None:
+    """Add confident detections to the analysis' object index, so answers can name what a mask is
+    ("It looks like a red cup"); the index is otherwise empty in this backend."""
+    known = {(d.category, d.box) for d in an.objects.detections}
+    new = [d for d in dets if (d.category, d.box) not in known]
+    if new:
+        an.objects.detections = sorted([*an.objects.detections, *new], key=lambda d: -d.score)
 
 
 def _writable(rgb: np.ndarray) -> np.ndarray:
