@@ -224,11 +224,14 @@ def run_evalset(
     *,
     out_dir: Path | None = None,
     limit: int | None = None,
+    only: set[str] | None = None,
     owner: str | None = None,
 ) -> dict[str, Any]:
-    """Play every dialogue through ``runtime`` and score it; write ``turns.json``/``metrics.json``
-    and plots under ``out_dir`` when given. Returns the metrics (see :func:`summarise`)."""
-    dialogues = evalset.spec.dialogues[:limit] if limit else evalset.spec.dialogues
+    """Play every dialogue (or the first ``limit``, or those whose id is in ``only``) through
+    ``runtime`` and score it; write ``turns.json``/``metrics.json`` and plots under ``out_dir``
+    when given. Returns the metrics (see :func:`summarise`)."""
+    dialogues = [d for d in evalset.spec.dialogues if only is None or d.id in only]
+    dialogues = dialogues[:limit] if limit else dialogues
     scores: list[TurnScore] = []
     seen_images: set[str] = set()
     for dialogue in tqdm(dialogues, desc=f"eval {evalset.spec.split}", unit="dialogue"):

@@ -85,17 +85,18 @@ class LiteBackend:
         start = time.perf_counter()
         cached = self._cached(request.image_ref, request.image)
         an = self.analysis(request.image, request.image_ref)
-        prev = None
+        prev = prev_orig = None
         pm = request.previous_mask
         if pm is not None and pm.array.shape == (an.orig_h, an.orig_w) and pm.array.any():
-            prev = an.to_work(pm.array)
+            prev_orig = pm.array
+            prev = an.to_work(prev_orig)
         cues = from_intent(request.intent, request.dialogue)
         label = request.intent.target or request.intent.describe()
         if not request.prompts.empty:
             found = self._from_prompts(an, request, prev)
         else:
             found = self._find(an, cues, request.intent.target, prev)
-        result = self._result(an, found, label, cues)
+        result = self._result(an, found, label, cues, prev_orig)
         self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
         elapsed = (time.perf_counter() - start) * 1000
@@ -119,10 +120,11 @@ class LiteBackend:
         if not wants_part or not found.targets or found.several:
             return found
         base = found.targets[0]
-        if cues.part is not None:
-            base.mask = parts.geometric(base.mask, cues.part)
-            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {cues.part} part"]
-            found.evidence["part"] = cues.part
+        if cues.part is not None:  # cut at the original size, in _result (exact halves)
+            name = "centre" if cues.part == "center" else f"{cues.part} half"
+            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
+            found.evidence["part"] = name
+            found.alternatives = []
             return found
         assert cues.part_noun is not None
         part = self.parts.find(an, base.mask, cues.part_noun, base.label or (target or ""))
@@ -134,7 +136,14 @@ class LiteBackend:
         found.evidence["part"] = cues.part_noun
         return found
 
-    def _result(self, an: ImageAnalysis, found: Found, label: str, cues: Cues) -> SegmentResult:
+    def _result(
+        self,
+        an: ImageAnalysis,
+        found: Found,
+        label: str,
+        cues: Cues,
+        previous: np.ndarray | None = None,
+    ) -> SegmentResult:
         """Turn what was found into masks at the original size, with roles and evidence."""
         evidence: dict[str, Any] = {"backend": self.name, **found.evidence}
         evidence.setdefault("cues", [])
@@ -147,23 +156,25 @@ class LiteBackend:
             return SegmentResult(masks=[], evidence=evidence, absent=found.absent is not None)
         outs: list[MaskOut] = []
         if found.several:
-            union = np.zeros(an.shape, bool)
-            for s in found.targets:
-                union |= s.mask
+            instances = [an.to_orig(s.mask) for s in found.targets]
             top = min(s.score for s in found.targets)
-            outs.append(MaskOut(Mask(an.to_orig(union)), label=label, score=_clip(top)))
-            for i, s in enumerate(found.targets, start=1):
+            union = np.logical_or.reduce(instances)
+            outs.append(MaskOut(Mask(union), label=label, score=_clip(top)))
+            for i, (s, mask) in enumerate(zip(found.targets, instances, strict=True), start=1):
                 outs.append(
                     MaskOut(
-                        Mask(an.to_orig(s.mask)),
-                        label=f"{s.label or label} {i}",
-                        score=_clip(s.score),
+                        Mask(mask), label=f"{s.label or label} {i}", score=_clip(s.score),
                         role="instance",
-                    )
+                    )  # fmt: skip
                 )
         else:
             best = found.targets[0]
-            outs.append(MaskOut(Mask(an.to_orig(best.mask)), label=label, score=_clip(best.score)))
+            # The current mask itself, not its round trip through the working size.
+            use_previous = best.kind == "previous" and previous is not None
+            mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
+            if cues.part is not None and found.evidence.get("part"):
+                mask = parts.geometric(mask, cues.part)
+            outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
             for alt in found.alternatives:
                 outs.append(
                     MaskOut(

@@ -56,7 +56,7 @@ def describe_mask(an: ImageAnalysis, mask: np.ndarray) -> dict[str, Any]:
     hist = colours.histogram(an.cmap, work) if work.any() else np.zeros(len(colours.BASIC))
     return {
         "bbox": list(b),
-        "area_fraction": round(float(mask.mean()), 4),
+        "area_fraction": float(mask.mean()),  # unrounded: the answer rounds it once
         "position": position_name(c[0] / mask.shape[1], c[1] / mask.shape[0]),
         "dominant_colour": colours.dominant(hist),
     }

@@ -24,13 +24,14 @@ from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
-from tools.backends.lite.geometry import iou
+from tools.backends.lite.geometry import box_inside, iou
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
+PERSON = "person"
 EXPLAINED = 0.6
 """A detection this sure explains its salient region (it is not the unknown thing asked for)."""
 UNEXPLAINED_MIN = 0.01
@@ -144,7 +145,8 @@ class Finder:
         damp = 0.5 if lookup.weak else 1.0
 
         def real(r: Ranked) -> Scored:
-            mask = source.mask(an, det_of[id(r.cand)])
+            det = det_of[id(r.cand)]
+            mask = source.mask(an, det) & ~self._people_in_front(an, det, lookup.name)
             if ranking.subtract is not None:
                 mask = mask & ~ranking.subtract
             return Scored(mask, r.score * damp, "object", r.cand.label)
@@ -164,6 +166,18 @@ class Finder:
             top.append(real(ranked[1]))  # a close runner-up is worth showing as an alternative
         found.targets, found.alternatives = _calibrated(top)
         return found
+
+    def _people_in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
+        """Return the pixels of people standing in front of a thing (a bus, a motorcycle's rider): a
+        thing's mask, like a drawn one, covers only what is visible of it."""
+        out = np.zeros(an.shape, bool)
+        if name == PERSON or self.objects is None:
+            return out
+        people = self.objects.lookup(an, PERSON)
+        for person in people.detections if people is not None else []:
+            if person.score >= EXPLAINED and box_inside(person.box, det.box) >= 0.2:
+                out |= self.objects.mask(an, person)
+        return out
 
     # -- cue-ranked regions (no category) ------------------------------------------------
     def _regions(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> Found:
