@@ -164,6 +164,17 @@ def test_prompt_from_intent_masks_and_a_cached_second_turn(backend):
     assert (vision.n, sam.n) == (2, 2)  # a new image is encoded once
 
 
+def test_a_person_like_phrase_keeps_its_own_mask(backend):
+    """lite cuts people out of a COCO thing's mask; here "man" or "his shirt" would lose itself."""
+    rgb = photo(5)
+    an = backend.analysis(rgb, ref_for(rgb))
+    result = seg(backend, rgb, Intent(target="man"), text="segment the man")
+    best = backend.source.lookup(an, "man").detections
+    masks = [an.to_orig(backend.source.mask(an, d)) for d in best[:3]]
+    assert any(np.array_equal(result.masks[0].mask.array, m) for m in masks)
+    assert "person" not in backend.source.state(an).proposals  # no people were looked up to subtract
+
+
 def test_several_targets_one_mask_per_instance(backend):
     rgb = photo(0)
     every = seg(backend, rgb, Intent(target="people", attributes={"count": "all"}))
