@@ -39,11 +39,15 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, help="backend name: lite (default), miras, lisa, or a plugin")
+    p.add_argument("--backend", default=None, help="backend name: lite (default), miras, lisa, openvocab, or a plugin")
     p.add_argument("--model-dir", help="checkpoint directory (miras/lisa)")
+    p.add_argument("--model", help="openvocab detector: a local directory or a Hugging Face model id")
+    p.add_argument("--threshold", type=float, help="openvocab: raw detector score at which a thing counts as present")
+    p.add_argument("--allow-download", action="store_true", default=None,
+                   help="openvocab: let transformers download a model id that is not in the local cache")
     p.add_argument("--clip", help="CLIP vision tower directory (overrides the checkpoint config)")
     p.add_argument("--convnext", help="ConvNeXt (open_clip) directory for MIRAS")
-    p.add_argument("--sam", help="SAM ViT-H checkpoint path")
+    p.add_argument("--sam", help="SAM checkpoint: ViT-H .pth (miras/lisa); openvocab: any segment-anything .pth or a transformers SAM")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa)")
     p.add_argument("--decode", choices=["auto", "eager", "graphs"],
@@ -154,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     options = {
         "model_dir": getattr(args, "model_dir", None),
+        "model": getattr(args, "model", None),
+        "threshold": getattr(args, "threshold", None),
+        "allow_download": getattr(args, "allow_download", None),
         "clip": getattr(args, "clip", None),
         "convnext": getattr(args, "convnext", None),
         "sam": getattr(args, "sam", None),

@@ -78,6 +78,16 @@ class Finder:
         self.objects = objects
         self.saliency = saliency
 
+    def ranker(
+        self,
+        an: ImageAnalysis,
+        cues: Cues,
+        previous: np.ndarray | None,
+        objects: list[regions.Candidate] | None = None,
+    ) -> Ranker:
+        """Build the turn's ranker (a subclass may resolve anchors and exclusions differently)."""
+        return Ranker(an, cues, previous, objects=objects)
+
     def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
         """Ask the object source for the target, unless the target is printed text."""
         if self.objects is None or not target or cues.target.text_noun:
@@ -126,7 +136,7 @@ class Finder:
                 det_of[id(cand)] = det
                 cands.append(cand)
         cues.target.text = [q for q in cues.target.text if q.source != "target"]
-        ranking = Ranker(an, cues, previous, objects=cands).rank()
+        ranking = self.ranker(an, cues, previous, objects=cands).rank()
         found.evidence.update(_ranking_evidence(ranking))
         if lookup.weak:
             found.evidence.setdefault("unmatched", []).append(
@@ -171,7 +181,7 @@ class Finder:
 
     # -- cue-ranked regions (no category) ------------------------------------------------
     def _regions(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> Found:
-        ranking = Ranker(an, cues, previous).rank()
+        ranking = self.ranker(an, cues, previous).rank()
         found = Found(evidence=_ranking_evidence(ranking))
         found.evidence["candidates"] = len(ranking.ranked)
         chosen: list[Scored] = []
