@@ -86,6 +86,8 @@ def read_answer(cache: nlp.ParseCache, text: str) -> Answer:
     out.value = m.group(0).strip() if m else None
     root = sent.root
     out.verb = lemma(root)
+    if any(c.dep_ == "neg" for c in root.children) or any(lower(c) == "no" and c.dep_ == "det" for c in sent):
+        return out  # "I don't see a cat", "I can't find the seat", "there is no dog": nothing is there
     acomp = next((c for c in root.children if c.dep_ == "acomp" and c.pos_ == "ADJ"), None)
     out.predicate = lower(acomp) if acomp is not None else None
 

@@ -173,7 +173,7 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     if reading.command == "exclude" and intent.target:
         return _exclude(intent, reading, current)
     if intent.target:
-        refined = _refine(intent, reading, current)
+        refined = _refine(cache, intent, reading, current)
         if refined is not None:
             return refined
     return _new_or_explain(intent, reading, current)
@@ -200,10 +200,20 @@ def _anchor_of(intent: Intent) -> str | None:
     return target_phrase(intent, relations=False) or None
 
 
+def _anchor_text(anchor: Phrase) -> str | None:
+    """Return an anchor as the words that pick it out: "the red bin" -> "red bin" (its colour, size,
+    ordinal, position and text kept with it, unlike a target's, which go to attributes)."""
+    split = anchor.split(keep_count=False)
+    if not split.target:
+        return None
+    kept = {k: v for k, v in split.attributes.items() if k in {"colour", "size", "ordinal", "position", "text"}}
+    return target_phrase(Intent(target=split.target, attributes=kept), relations=False) or split.target
+
+
 def _relations(split: Split, last_named: str | None, intent: Intent) -> list[Relation]:
     out: list[Relation] = []
     for kind, anchor in split.relations:
-        text = anchor.split().target if anchor is not None else (last_named or _anchor_of(intent))
+        text = _anchor_text(anchor) if anchor is not None else (last_named or _anchor_of(intent))
         if anchor is not None and not text:
             text = last_named or _anchor_of(intent)
         if text:
@@ -259,6 +269,11 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         same = bool(phrase.lemmas & current)
         if wrong or split.placeholder or not split.target or phrase.pronoun:
             other = True
+            if split.description and not phrase.pronoun:
+                described = _described(cache, intent, phrase, split.description)
+                if described:
+                    target, last_named = described, described
+                    evidence.append(("target", phrase.text()))
             attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
             if lower(phrase.head) == "one":
                 attrs.pop("count", None)
@@ -306,8 +321,9 @@ def _after_not(phrase: Phrase) -> bool:
 
 
 def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decision | None:
-    """Restore an earlier target from the history ("go back to the logo", "the previous one")."""
-    main = reading.main
+    """Restore an earlier target from the history ("go back to the logo", "the previous one"),
+    then apply what else the turn says ("back to the motorcycle, only the right half of it")."""
+    main = reading.returned_to or reading.main
     split = main.split() if main is not None else Split(target=None)
     found = find_earlier(cache, intent, main, split.attributes)
     if found is None:
@@ -321,10 +337,18 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     }
     words = reading.text
     history = [Evidence(turn=found.turn, words=found.target, role="target", source="history")]
-    return Decision(
+    back = Decision(
         Act.NEW_TARGET, changes, f"back to an earlier target: {found.target!r} (turn {found.turn})",
         [("act", words[:80])], history,
     )
+    if reading.returned_to is not None and reading.main is not None and reading.main is not reading.returned_to:
+        restored = intent.model_copy(update=changes, deep=True)
+        rest = _refine(cache, restored, reading, head_lemmas(cache, found.target))
+        if rest is not None:
+            back.changes.update(rest.changes)
+            back.reason += f", then {rest.reason}"
+            back.evidence.extend(rest.evidence)
+    return back
 
 
 def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
@@ -341,7 +365,7 @@ def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
     return Decision(Act.REFINE, {"exclusions": exclusions}, f"leave out: {', '.join(exclusions)}", evidence)
 
 
-def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
+def _refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
     """REFINE when the turn narrows the current target; None when it does not."""
     main = reading.main
     if reading.command == "explain":
@@ -359,6 +383,13 @@ def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | N
         attrs["part"] = part
         attrs.pop("count", None) if lower(main.head) == "one" else None
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
+    if whole is not None and whole.concrete:
+        return None  # a part of another thing named here: that thing is the new target
+    member = _names_a_member(intent, main, current)
+    if reading.selects_one and (main.pronoun or member or main.lemmas & current):
+        # "which of them is bigger?": one of the current set, picked by the predicate
+        attrs.pop("count", None)
+        return _refined(intent, attrs, _predicate_attributes(reading, main), main, evidence, reading, single=True)
     if reading.question and reading.frame in {"wh", "which"} and not main.placeholder:
         return None
     exclusions = [e for e in split.exclusions]
@@ -366,9 +397,23 @@ def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | N
     same = bool(main.lemmas & current)
     if split.placeholder or main.pronoun:
         new = {**split.attributes, **predicate}
+        if split.description and not main.pronoun:
+            described = _described(cache, intent, main, split.description)
+            if described:
+                decision = _refined(intent, attrs, new, main, evidence, reading)
+                decision.changes["target"] = described
+                decision.reason += f", target {described!r}"
+                return decision
         if not new and not exclusions and not reading.only:
             return None if main.pronoun or reading.question else _refined(intent, attrs, {}, main, evidence, reading)
         return _refined(intent, attrs, new, main, evidence, reading)
+    if member and split.target and not main.plural and not reading.question:
+        # "just the man in the beige coat" after "all the people": one of the set, as described
+        kept = {k: v for k, v in attrs.items() if k not in {"count", "other", "part", "position", "ordinal"}}
+        decision = _refined(intent, kept, split.attributes, main, evidence, reading, single=True)
+        decision.changes["target"] = split.target
+        decision.reason = f"one of the {intent.target}: {split.target!r}"
+        return decision
     if reading.only and split.target and not same:
         attrs["part"] = _part_words(main)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
@@ -377,8 +422,41 @@ def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | N
         kept = {k: v for k, v in attrs.items() if k not in {"other"}}
         if not new or _whole_again(main):
             kept.pop("part", None)
-        return _refined(intent, kept, new, main, evidence, reading, replace=True)
+        decision = _refined(intent, kept, new, main, evidence, reading)
+        if split.target and main.preps and _described_by_own_words(main, split):
+            decision.changes["target"] = split.target  # the noun said again with a new description
+        return decision
     return None
+
+
+def _described_by_own_words(main: Phrase, split: Split) -> bool:
+    """Whether a restated noun carries words of its own beyond its head ("person cut off at the edge")."""
+    return split.target is not None and split.target.strip().lower() != main.head.text.lower()
+
+
+def _names_a_member(intent: Intent, main: Phrase, current: set[str]) -> bool:
+    """Whether ``main`` names one member of a current set: "the man" of "all the people", "the
+    red car" of "the cars" (a set is a target with a count)."""
+    if intent.attributes.get("count") in (None, "1") or main.plural or main.pronoun:
+        return False
+    return bool(main.lemmas & current) or (main.lemma in vb.PERSON_NOUNS and bool(current & vb.PERSON_NOUNS))
+
+
+def _described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str) -> str | None:
+    """Return the current target's noun with a new description ("the one in the black jacket" ->
+    "man in the black jacket"): the noun's own modifiers are kept, its old description dropped."""
+    from agent.intent.history import target_phrase_of
+    from agent.intent.phrase import lemma, render
+
+    current = target_phrase_of(cache, intent.target)
+    if current is None or not current.concrete:
+        return None
+    noun = lemma(current.head) if lower(phrase.head) == "one" else current.head.text
+    if noun.lower() == "people" and lower(phrase.head) == "one":
+        noun = "person"  # the one plural whose lemma the parser keeps as is
+    words = [t for t in current.words if t.dep_ not in {"det", "predet", "poss", "case", "nummod"} and t.i != current.head.i]
+    before = render([t for t in words if t.i < current.head.i])
+    return " ".join(w for w in (before, noun, description) if w)
 
 
 def _whole_again(main: Phrase) -> bool:
@@ -400,7 +478,7 @@ def _predicate_attributes(reading: Reading, main: Phrase) -> dict[str, str]:
     from agent.intent.phrase import size_value
 
     out: dict[str, str] = {}
-    root = main.head.head
+    root = reading.predicate if reading.predicate is not None else main.head.head
     for child in root.children:
         if child.dep_ in {"attr", "acomp"} and child.pos_ == "ADJ":
             size = size_value(child)
@@ -411,14 +489,21 @@ def _predicate_attributes(reading: Reading, main: Phrase) -> dict[str, str]:
     return out
 
 
+_LOCATORS = frozenset({"position", "ordinal"})
+"""Attributes that say where the one meant is: a new one replaces the old ("the second person
+from the right", then "the person at the left edge")."""
+
+
 def _refined(
     intent: Intent, attrs: dict[str, str], new: dict[str, str], main: Phrase, evidence: list[tuple[str, str]],
-    reading: Reading, *, replace: bool = False,
+    reading: Reading, *, single: bool = False,
 ) -> Decision:
     attrs = {k: v for k, v in attrs.items() if k != "other"}
     if "part" in new:
         attrs.pop("position", None)
-    if lower(main.head) == "one":
+    if _LOCATORS & set(new):
+        attrs = {k: v for k, v in attrs.items() if k not in _LOCATORS}
+    if lower(main.head) == "one" or single:
         attrs.pop("count", None)
     attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
     split = main.split()
@@ -473,7 +558,7 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Deci
     if (
         main is not None
         and main.concrete
-        and reading.frame in _NEW_THING_FRAMES
+        and (reading.frame in _NEW_THING_FRAMES or reading.selects_one)
         and not _about_pronoun(reading)
         and not main.clauses
         and not (main.lemmas & current)
@@ -503,6 +588,12 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
         attrs["part"] = split.attributes.get("part") or _part_words(main)
         target = whole_split.target
         evidence.append(("part", main.text()))
+    if reading.selects_one:
+        # "which of the two men is bigger?": one man, picked by what is said of him
+        attrs.pop("count", None)
+        attrs.update(_predicate_attributes(reading, main))
+        if target and main.plural and whole is None:
+            target = _singular(target, main)
     relations = _relations(split, None, intent)
     exclusions = [_exclusion_text(p, intent) for p in split.exclusions]
     if reading.command == "segment" and reading.verb is not None:
@@ -514,6 +605,18 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
                     evidence.append(("exclusion", f"{child.text} {obj.text}"))
     changes = {"target": target, "attributes": attrs, "relations": relations, "exclusions": exclusions}
     return Decision(Act.NEW_TARGET, changes, f"{why}: {target!r}", [("act", reading.verb.text if reading.verb is not None else ""), *evidence])
+
+
+def _singular(target: str, main: Phrase) -> str:
+    """Return the target with its plural head said in the singular ("men in full view" -> "man in full view")."""
+    from agent.intent.phrase import lemma
+
+    words = target.split(" ")
+    for k, word in enumerate(words):
+        if word == main.head.text:
+            words[k] = lemma(main.head)
+            break
+    return " ".join(words)
 
 
 def _noun_words(tok: Any) -> str:
