@@ -255,6 +255,8 @@ def _answer_identifies(q: Reading | None, current: Phrase, a: Answer) -> bool:
     pick = a.introduced
     if pick is not None and pick.lemmas & current.lemmas and a.complement is not None and a.complement.concrete:
         pick = a.complement  # "X is a Y": Y names X
+    if pick is a.subject and a.obj is not None and a.obj.lemmas & current.lemmas:
+        return False  # "The character is giving a thumbs-up gesture": the object is the gesture asked for
     if pick is None or not pick.concrete or pick.lemmas & current.lemmas:
         return False
     if all(t.text[:1] in "'\"‘“" for t in pick.words):

@@ -392,6 +392,12 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
     reading.main = main or after(wh)
     if root.tag_ == "VBN" and reading.main is None:
         reading.main = _predicate_object(root, phrase_of)
+    found = reading.main
+    if found is not None and found.head.dep_ == "dobj" and found.head.head.i == root.i and not found.preps:
+        # "how can you identify the logo *on the sign*?": a place the parser hung on the verb
+        for extra in root.children:
+            if extra.i > found.head.i and extra.dep_ == "prep":
+                found.preps.extend(_location_of(extra))
 
 
 def _location_of(child: Token) -> list[tuple[str, Phrase]]:
