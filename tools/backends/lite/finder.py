@@ -22,6 +22,7 @@ import numpy as np
 
 from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, iou
@@ -85,8 +86,10 @@ class Finder:
         previous: np.ndarray | None,
         objects: list[regions.Candidate] | None = None,
     ) -> Ranker:
-        """Build the turn's ranker (a subclass may resolve anchors and exclusions differently)."""
-        return Ranker(an, cues, previous, objects=objects)
+        """Build the turn's ranker: anchors and exclusions may be the source's detections."""
+        if self.objects is None:
+            return Ranker(an, cues, previous, objects=objects)
+        return DetectionRanker(an, cues, previous, objects, source=self.objects)
 
     def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
         """Ask the object source for the target, unless the target is printed text."""
