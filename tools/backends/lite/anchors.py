@@ -30,10 +30,11 @@ class DetectionRanker(Ranker):
         cues: Cues,
         previous: np.ndarray | None,
         objects: list[Candidate] | None = None,
+        extra: list[Candidate] | None = None,
         *,
         source: ObjectSource,
     ) -> None:
-        super().__init__(an, cues, previous, objects=objects)
+        super().__init__(an, cues, previous, objects=objects, extra=extra)
         self.source = source
 
     def resolve(
