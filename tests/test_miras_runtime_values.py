@@ -49,6 +49,11 @@ def checkpoints(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def runtime(checkpoints):
+    return load_model(checkpoints["runtime"], variant="miras", convnext=checkpoints["convnext"], progress=False)
+
+
+@pytest.fixture(scope="module")
 def image() -> np.ndarray:
     return np.array(Image.open(PHOTO).convert("RGB").resize((320, 240)))
 
@@ -61,9 +66,8 @@ def _ids_and_logits(loaded, image) -> tuple[list[int], torch.Tensor]:
     return ids, loaded.model.logits(hidden)[0]
 
 
-def test_merge_script_config_gives_the_runtime_prompt_ids_and_logits(checkpoints, image, caplog):
+def test_merge_script_config_gives_the_runtime_prompt_ids_and_logits(checkpoints, runtime, image, caplog):
     assert json.loads((checkpoints["merged"] / "config.json").read_text())["mm_use_im_start_end"] is False
-    runtime = load_model(checkpoints["runtime"], variant="miras", convnext=checkpoints["convnext"], progress=False)
     with caplog.at_level(logging.WARNING, logger="tools.backends.vlm_common.runtime_values"):
         merged = load_model(checkpoints["merged"], variant="miras", convnext=checkpoints["convnext"], progress=False)
     notes = [r.getMessage() for r in caplog.records if r.name.endswith("runtime_values")]
@@ -78,8 +82,7 @@ def test_merge_script_config_gives_the_runtime_prompt_ids_and_logits(checkpoints
     torch.testing.assert_close(logits_merged, logits_runtime, rtol=0, atol=0)
 
 
-def test_explicit_overrides_read_the_config_literally(checkpoints, image, caplog):
-    runtime = load_model(checkpoints["runtime"], variant="miras", convnext=checkpoints["convnext"], progress=False)
+def test_explicit_overrides_read_the_config_literally(checkpoints, runtime, image, caplog):
     with caplog.at_level(logging.WARNING, logger="tools.backends.vlm_common.runtime_values"):
         literal = load_model(checkpoints["merged"], variant="miras", convnext=checkpoints["convnext"],
                              progress=False, im_start_end=False, aux_image_size=320)

@@ -148,7 +148,7 @@ class SegVLMConfig:
       preprocess: ``"mgm"`` (shortest edge to ``aux.image_size``, centre crop, bilinear down to
         CLIP size; C.7) or ``"clip"`` (CLIPImageProcessor: bicubic shortest edge, centre crop).
       tokenizer_rule: how the authors' pinned transformers tokenizes prompt text around added tokens
-        (:data:`.conversation.TokenizerRule`): ``"current"`` for MIRAS (4.36.2), ``"legacy_slow"``
+        (:data:`TokenizerRule`): ``"current"`` for MIRAS (4.36.2), ``"legacy_slow"``
         for LISA (4.31.0).
     """
 

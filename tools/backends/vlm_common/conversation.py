@@ -77,7 +77,9 @@ def _encode_legacy_slow(tokenizer: PreTrainedTokenizerBase, text: str) -> list[i
     ids: list[int] = []
     for i, part in enumerate(parts):
         if i % 2:
-            ids.append(int(tokenizer.convert_tokens_to_ids(part)))
+            token_id = tokenizer.convert_tokens_to_ids(part)
+            assert isinstance(token_id, int)
+            ids.append(token_id)
         elif part:
             ids.extend(_encode(tokenizer, part))
     return ids

@@ -34,6 +34,10 @@ Every ``config.json`` key pixelrs reads, and why it is read the way it is:
   way round (``LISA.py``: ``LisaModel``); every config their code writes holds the same path in both.
 * ``vision_tower_aux`` / ``mm_vision_tower_aux`` (MIRAS ConvNeXt location and size) -- literal,
   ``vision_tower_aux`` first for the same reason.
+* ``vision_pretrained`` / ``sam_checkpoint`` (SAM location) -- a fallback path only: their runtime
+  takes SAM from the merged checkpoint, and so does pixelrs; the path is used when the checkpoint
+  lacks SAM's tensors and the file exists here (``loader.components_for``).
+* ``torch_dtype`` -- **not read.** The dtype is an argument, as their ``--precision`` is.
 * ``seg_token_idx`` -- checked, not trusted: the id comes from the tokenizer, as in their
   ``chat.py``, and a config that disagrees is an error.
 * ``bos_token_id``, ``eos_token_id``, ``pad_token_id`` -- their ``chat.py`` takes them from the
