@@ -162,8 +162,26 @@ class Relation(BaseModel):
     anchor: str
 
 
+class Evidence(BaseModel):
+    """Words that caused (part of) an intent revision, and what they did.
+
+    ``source`` says where the words are: ``user`` (the turn's own message), ``answer`` (the
+    assistant answer just before it, which may name the target better) or ``history`` (an
+    earlier revision the turn went back to; ``turn`` is then that revision's turn).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int
+    words: str
+    role: str
+    """``act``, ``target``, ``colour``, ``size``, ``position``, ``ordinal``, ``count``, ``part``,
+    ``text``, ``other``, ``relation``, ``exclusion``, ``kept`` (the turn changed nothing), ..."""
+    source: Literal["user", "answer", "history"] = "user"
+
+
 class IntentRevision(BaseModel):
-    """One entry of an intent's history: the intent as it stood after a turn."""
+    """One entry of an intent's history: the intent as it stood after a turn, and why."""
 
     turn: int
     op: IntentOp
@@ -171,13 +189,17 @@ class IntentRevision(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
     relations: list[Relation] = Field(default_factory=list)
     exclusions: list[str] = Field(default_factory=list)
+    reason: str = ""
+    """The tracker's short why (which tracker, and a fallback if one happened)."""
+    evidence: list[Evidence] = Field(default_factory=list)
+    """Which words of which turn caused this revision."""
 
 
 class Intent(BaseModel):
     """What the user currently means: structured, revisable, tied to the current mask.
 
     ``attributes`` keys in use: ``colour``, ``text`` (words printed on the target), ``size``
-    (``bigger``/``smaller``/``biggest``/``smallest``), ``position`` (``left``/``right``/``top``/
+    (the size word as said: ``bigger``/``smallest``/``large``/``tallest``...), ``position`` (``left``/``right``/``top``/
     ``bottom``/``center``), ``ordinal`` (``first``, ``second``, ...), ``other`` (``"yes"`` when the
     user asked for another instance than the current mask), ``count`` (how many instances are
     meant: ``"all"`` for "all the people" / "every word", a number such as ``"2"`` for "both cups"
@@ -196,8 +218,19 @@ class Intent(BaseModel):
     mask_id: int | None = None
     """Database id of the current mask (the last segmented or user-edited one), if any."""
 
-    def revised(self, *, turn: int, op: IntentOp, **changes: Any) -> Intent:
-        """Return a copy with ``changes`` applied and a history entry appended for ``turn``."""
+    def revised(
+        self,
+        *,
+        turn: int,
+        op: IntentOp,
+        reason: str = "",
+        evidence: list[Evidence] | None = None,
+        **changes: Any,
+    ) -> Intent:
+        """Return a copy with ``changes`` applied and a history entry appended for ``turn``.
+
+        ``reason`` and ``evidence`` (which words caused the change) are kept on the entry.
+        """
         # Fresh containers, shared immutable items: a deep copy would grow with the history.
         fresh: dict[str, Any] = {
             "attributes": dict(self.attributes),
@@ -215,6 +248,8 @@ class Intent(BaseModel):
                 attributes=dict(updated.attributes),
                 relations=list(updated.relations),
                 exclusions=list(updated.exclusions),
+                reason=reason,
+                evidence=list(evidence or ()),
             )
         )
         return updated

@@ -26,9 +26,9 @@ from langgraph.runtime import Runtime
 from agent import answer
 from agent.answer import compose
 from agent.images import LoadedImage
-from agent.intent import IntentTracker, target_phrase
+from agent.intent import IntentTracker, TrackerCall, target_phrase
 from agent.memory import Memory, ToolCallIn
-from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, MaskOut
 from graphs import replies
 from graphs.caches import MaskCache
 from graphs.state import TurnInput, TurnState
@@ -65,6 +65,16 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
     }
     artifact = getattr(message, "artifact", None)
     return artifact, ToolCallIn(tool=tool.name, args=logged_args, duration_ms=duration)
+
+
+def _tracker_call(call: TrackerCall) -> ToolCallIn:
+    """Return a model tracker's call as a tool-call record (tool ``track_intent``)."""
+    args: dict[str, object] = {"tracker": call.tracker, "model": call.model}
+    if call.fallback:
+        args["fallback"] = call.fallback
+    return ToolCallIn(
+        tool="track_intent", args=args, duration_ms=call.duration_ms, status=call.status, error=call.error
+    )
 
 
 def _tool_triggers(tool: BaseTool) -> list[re.Pattern[str]]:
@@ -141,12 +151,17 @@ def build_turn_graph(
         """Classify the turn and update the intent (clicks/boxes make it a user edit)."""
         emit = _sink(runtime)
         emit({"type": "progress", "stage": "tracking", "message": "Tracking what you mean"})
+        calls = list(state.tool_calls)
         if not state.prompts.empty:
             what = (
                 "box" if state.prompts.box is not None else f"{len(state.prompts.points)} click(s)"
             )
-            intent = state.intent.revised(turn=state.turn_index, op=IntentOp.CORRECT)
-            result_act, reason = Act.USER_EDIT, f"user edit with {what}"
+            reason = f"user edit with {what}"
+            evidence = [Evidence(turn=state.turn_index, words=what, role="user edit")]
+            intent = state.intent.revised(
+                turn=state.turn_index, op=IntentOp.CORRECT, reason=reason, evidence=evidence
+            )
+            result_act = Act.USER_EDIT
         else:
             result = tracker.track(
                 intent=state.intent,
@@ -157,8 +172,10 @@ def build_turn_graph(
                 has_mask=state.previous_mask is not None,
             )
             intent, result_act, reason = result.intent, result.act, result.reason
+            if result.call is not None:  # a model tracked the turn: stored like a tool call
+                calls = [*calls, _tracker_call(result.call)]
         emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
-        return {"intent": intent, "act": result_act, "track_reason": reason}
+        return {"intent": intent, "act": result_act, "track_reason": reason, "tool_calls": calls}
 
     def route(state: TurnState) -> Route:
         """Pick the next node from the act (and extra tools' triggers)."""
@@ -392,9 +409,8 @@ def _absent_reply(state: TurnState) -> str:
     details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
     if state.previous_mask is not None:
         details.append(replies.ABSENT_KEPT)
-    part = result.evidence.get("part")
-    if part:
-        return compose(replies.PART_ABSENT.format(part=part, target=target), details)
+    if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
+        return compose(replies.PART_ABSENT.format(target=target), details)
     article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
     return compose(replies.ABSENT.format(target=article + target), details)
 

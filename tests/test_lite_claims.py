@@ -133,7 +133,7 @@ def test_claims_after_a_part_and_a_growth(lite):
     _, whole = answer(lite, "motorcycle_left.png", Intent(target="motorcycle"))
     half_intent = Intent(target="motorcycle", attributes={"part": "right half"}, op=IntentOp.REFINE)
     text, half = answer(lite, "motorcycle_left.png", half_intent, previous=whole)
-    assert split(text)[0].startswith("Here is the right of the motorcycle")
+    assert split(text)[0].startswith("Here is the right half of the motorcycle")
     assert "shrank to" in text and check_claims(text, half.array, whole.array) >= 5
     text, again = answer(lite, "motorcycle_left.png", Intent(target="motorcycle"), previous=half)
     assert "it grew" in text and check_claims(text, again.array, half.array) >= 5

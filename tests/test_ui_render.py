@@ -383,6 +383,25 @@ def test_links_are_signed_per_owner_and_name() -> None:
     assert tag.startswith('<img class="pr-pic" src="pixelrs/img/') and "&amp;s=" in tag and "<alt>" not in tag
 
 
+def test_revision_history_shows_which_words_caused_each_revision():
+    from agent.intent import RuleIntentTracker
+    from agent.types import DialogueTurn, Intent
+    from ui.render import intent_html
+
+    tracker = RuleIntentTracker()
+    first = tracker.track(intent=Intent(), dialogue=[], user_text="find the red salt & pepper shaker", turn=0)
+    second = tracker.track(
+        intent=first.intent,
+        dialogue=[DialogueTurn(role="user", text="find the red cup"), DialogueTurn(role="assistant", text="Here.")],
+        user_text="no, the one on the left",
+        turn=2,
+    )
+    page = intent_html(second.intent, turn_numbers={0: 1, 2: 2})
+    assert "<th>why</th>" in page
+    assert "“red” <small>colour</small>" in page and "“on the left” <small>position</small>" in page
+    assert "correction:" in page  # the reason, as the cell's tooltip
+    assert "salt &amp; pepper shaker" in page and "salt & pepper" not in page  # escaped
+
 def test_answer_text_folds_the_details_away() -> None:
     reply = compose("Here is the cup.", ["Cues used: detected cup.", "The mask is <big>."])
     out = answer_text(reply, [ShownMask("cup", 0.9, (1, 2, 3))], "cup")

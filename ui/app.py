@@ -525,7 +525,7 @@ class ChatUI:
         shown_before = (state.mask_rle, state.mask_id, state.mask_count, state.mask_color_index)
         intent_panel: str | None = None
         events = start_turn(self.runtime, state.session_id or "", text, image=image, image_name=image_name,
-                            prompts=prompts, owner=owner, stop=stop)
+                            prompts=prompts, owner=owner, stop=stop, tracker=state.tracker)
         finished = False
         while not finished:
             batch = drain(events)

@@ -52,6 +52,8 @@ class UIState:
     """Session ids in the order the sessions gallery shows them."""
     confirm_delete: bool = False
     """True after a first click on Delete; a second click deletes."""
+    tracker: str | None = None
+    """The intent tracker this browser chose (None: the server's default)."""
 
     @property
     def marks(self) -> Marks:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from agent import nlp
-from agent.cache import ByteLRU
+from agent.cache import ByteLRU, nbytes_of
 from agent.errors import BadInputError
 from agent.types import ImageRef, IntentOp, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
@@ -50,7 +50,7 @@ class LiteBackend:
         if int(cache_bytes) < 0:
             raise BadInputError(f"lite: cache_bytes must be >= 0, got {cache_bytes}")
         self.max_side = int(max_side)
-        self.cache = ByteLRU(int(cache_bytes))
+        self.cache = ByteLRU(int(cache_bytes), sizeof=_analysis_bytes)
         self.ocr = OcrReader(enabled=bool(ocr))
         self.detector = CocoDetector() if objects else None
         self.masker = SalientMasker()
@@ -121,8 +121,9 @@ class LiteBackend:
             return found
         base = found.targets[0]
         if cues.part is not None:  # cut at the original size, in _result (exact halves)
-            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {cues.part} part"]
-            found.evidence["part"] = cues.part
+            name = "centre" if cues.part == "center" else f"{cues.part} half"
+            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
+            found.evidence["part"] = name
             found.alternatives = []
             return found
         assert cues.part_noun is not None
@@ -171,7 +172,7 @@ class LiteBackend:
             # The current mask itself, not its round trip through the working size.
             use_previous = best.kind == "previous" and previous is not None
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
-            if cues.part is not None and found.evidence.get("part") == cues.part:
+            if cues.part is not None and found.evidence.get("part"):
                 mask = parts.geometric(mask, cues.part)
             outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
             for alt in found.alternatives:
@@ -244,3 +245,8 @@ class LiteBackend:
 def _clip(score: float) -> float:
     """Round a score to 3 decimals, clipped to 0..1."""
     return round(float(min(1.0, max(0.0, score))), 3)
+
+
+def _analysis_bytes(value: object) -> int:
+    """Size of a cached analysis, as it reports it (walking its objects would cost ~0.2 s)."""
+    return value.nbytes() if isinstance(value, ImageAnalysis) else nbytes_of(value)

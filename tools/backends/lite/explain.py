@@ -84,6 +84,24 @@ def words_inside(an: ImageAnalysis, mask: np.ndarray) -> list[OcrWord]:
     return found
 
 
+_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children",
+              "mouse": "mice", "knife": "knives", "sheep": "sheep", "skis": "skis"}  # fmt: skip
+
+
+def plural(noun: str) -> str:
+    """Make an English plural of a category name: person -> people, bus -> buses, cup -> cups."""
+    head, _, last = noun.rpartition(" ")
+    if last in _IRREGULAR:
+        word = _IRREGULAR[last]
+    elif last.endswith(("s", "x", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
 def where_phrase(position: str) -> str:
     """Put a position name in a phrase: "at the top", "in the upper left", "in the centre"."""
     return f"at the {position}" if position in ("top", "bottom", "left", "right") else f"in the {position}"
@@ -195,8 +213,9 @@ def _lead(
     facts = describe_mask(an, mask)
     where = "" if facts["bbox"] is None else f" {where_phrase(facts['position'])} of the image"
     if instances:
-        noun = instances[0].label.rsplit(" ", 1)[0]
-        lead = f"I found {len(instances)} of them ({noun}), numbered from left to right{sure}."
+        noun = str(ev.get("category") or instances[0].label.rsplit(" ", 1)[0])
+        many = plural(noun) if len(instances) > 1 else noun
+        lead = f"I found {len(instances)} {many}, numbered from left to right{sure}."
     elif ev.get("part"):
         lead = f"Here is the {ev['part']} of the {label}{where}{sure}."
     else:

@@ -24,6 +24,7 @@ MODEL_FILE = "u2netp.onnx"
 MIN_SIDE = 160
 """Shortest side of the network input (a multiple of 32)."""
 MARGIN = 0.12
+KEEP = 0.06
 """The crop extends the box by this fraction of its size on each side (context for the model)."""
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -134,8 +135,8 @@ class SalientMasker:
         prob = self.saliency(np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1]))
         out[cy0:cy1, cx0:cx1] = prob >= threshold
         keep = np.zeros((h, w), bool)
-        gx0, gy0 = max(0, int(x0 - MARGIN * bw / 2)), max(0, int(y0 - MARGIN * bh / 2))
-        gx1, gy1 = min(w, int(x1 + MARGIN * bw / 2) + 1), min(h, int(y1 + MARGIN * bh / 2) + 1)
+        gx0, gy0 = max(0, int(x0 - KEEP * bw)), max(0, int(y0 - KEEP * bh))
+        gx1, gy1 = min(w, int(x1 + KEEP * bw) + 1), min(h, int(y1 + KEEP * bh) + 1)
         keep[gy0:gy1, gx0:gx1] = True
         return _central_parts(out & keep, box)
 
