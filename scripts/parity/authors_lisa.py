@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
+    torch.manual_seed(args.seed)  # every initialisation their code does is then reproducible too
     work, checkout, image_path = args.work.resolve(), args.checkout.resolve(), args.image.resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)  # their scripts write ./vis_output
