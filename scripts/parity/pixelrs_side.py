@@ -55,7 +55,7 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 def _close(check: str, layout: str, a: torch.Tensor, b: torch.Tensor, tol: float) -> Row:
     d = _maxdiff(a, b)
     shape = "" if a.shape == b.shape else f" (shapes {tuple(a.shape)} vs {tuple(b.shape)})"
-    return Row(check, layout, f"max |Δ| {d:.2e}{shape}", f"≤ {tol:.0e}", d <= tol)
+    return Row(check, layout, f"max abs Δ {d:.2e}{shape}", f"≤ {tol:.0e}", d <= tol)
 
 
 def _equal(check: str, layout: str, a: list[int], b: list[int]) -> Row:
@@ -81,8 +81,8 @@ def _mask_row(ours: np.ndarray, their_logits: torch.Tensor, layout: str, band: f
     worst = float(their_logits.abs().numpy()[differ].max()) if differ.any() else 0.0
     value = f"IoU {_iou(ours, theirs):.6f}, foreground {ours.mean():.1%}"
     if differ.any():
-        value += f"; {int(differ.sum())} px differ, all |logit| ≤ {worst:.1e}"
-    return Row("mask IoU (binarised)", layout, value, f"1.0 outside |logit| ≤ {band:.0e}", worst <= band)
+        value += f"; {int(differ.sum())} px differ, all abs(logit) ≤ {worst:.1e}"
+    return Row("mask IoU (binarised)", layout, value, f"1.0 outside abs(logit) ≤ {band:.0e}", worst <= band)
 
 
 def pixelrs_config(model_dir: Path, variant: str, meta: dict[str, Any], **kwargs: Any) -> SegVLMConfig:
@@ -210,5 +210,5 @@ def layout_rows(variant: str, meta: dict[str, Any], theirs: dict[str, torch.Tens
     last = logits[-1]
     d = _maxdiff(last, theirs["logits1"][-1])
     rows.append(Row("merged config.json read literally (no start/end, ConvNeXt 320): last logits",
-                    "merged", f"{len(ids)} ids vs {len(ids1)}; max |Δ| {d:.2e}", "differs (informational)", None))
+                    "merged", f"{len(ids)} ids vs {len(ids1)}; max abs Δ {d:.2e}", "differs (informational)", None))
     return rows

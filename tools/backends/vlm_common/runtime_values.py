@@ -13,7 +13,8 @@ Every ``config.json`` key pixelrs reads, and why it is read the way it is:
   ``false`` (``merge…py:150``, default at ``:65``); its ``chat.py`` and training always wrap the image
   as ``<im_start><image><im_end>`` (``--use_mm_start_end`` defaults to True; ``dataset_stage2.py``).
   LISA's ``chat.py`` wraps the same way (``--use_mm_start_end`` True); in LISA's model code the flag
-  only matters together with ``tune_mm_mlp_adapter``, which ``LisaModel`` forces off.
+  changes only how the same embeddings are put together (and, with ``tune_mm_mlp_adapter``, which
+  ``LisaModel`` forces off, which of them are detached).
 * ``image_size_aux`` (MIRAS) -- **runtime value (768).** The merge script leaves the
   ``initialize_uni_modules`` default 320 (``mgm_arch.py:146``); ``chat.py`` sets 768 on the config
   and on the image processor before running (``--image_size_aux``), as training does.
