@@ -212,6 +212,8 @@ class TurnScore:
     """Masks the turn made current: 0 (none), 1, or the number of instances."""
     wanted: int
     instance_iou: float | None = None
+    confidence: float | None = None
+    """The confidence the backend gave the turn's target mask (None without a mask)."""
     latency_ms: float = 0.0
     first_on_image: bool = False
     reply: str = ""
@@ -289,6 +291,7 @@ def _score_turn(
     target = next((m for m in masks if m.role == "target"), masks[0] if masks else None)
     instances = [m.mask.array for m in masks if m.role == "instance"]
     score.returned = len(instances) or int(target is not None)
+    score.confidence = target.score if target is not None else None
     truth = evalset.truth(dialogue.image, expect)
     if truth is None:  # absent: right when nothing was segmented
         score.iou = 1.0 if target is None else 0.0
@@ -347,6 +350,7 @@ def summarise(scores: list[TurnScore], *, split: str = "") -> dict[str, Any]:
         if several
         else None,
         "several_instance_iou": _giou([s.instance_iou or 0.0 for s in several]),
+        "reliability": _reliability(present),
         "giou_by_kind": {k: _giou(v) for k, v in sorted(by_kind.items())},
         "turns_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
         "latency_ms_first_turn_median": round(statistics.median(first), 1) if first else None,
@@ -356,6 +360,23 @@ def summarise(scores: list[TurnScore], *, split: str = "") -> dict[str, Any]:
             for s in sorted(scores, key=lambda s: s.iou)[:10]
         ],
     }
+
+
+def _reliability(present: list[TurnScore]) -> dict[str, Any]:
+    """How often a mask was right (IoU >= 0.5) when the backend was sure (confidence >= 0.5)
+    and when it was not: a calibrated backend is right more often when it says it is sure."""
+    out: dict[str, Any] = {}
+    for name, keep in (("sure", lambda c: c >= 0.5), ("unsure", lambda c: c < 0.5)):
+        group = [s for s in present if s.confidence is not None and keep(s.confidence)]
+        right = sum(1 for s in group if s.iou >= 0.5)
+        out[name] = {
+            "turns": len(group),
+            "right": round(right / len(group), 3) if group else None,
+            "mean_confidence": round(statistics.fmean(s.confidence or 0.0 for s in group), 3)
+            if group
+            else None,
+        }
+    return out
 
 
 def _plot(metrics: dict[str, Any], path: Path) -> None:

@@ -22,6 +22,7 @@ from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
 from tools.backends.lite import parts
 from tools.backends.lite.analysis import ImageAnalysis, analyse
+from tools.backends.lite.calibration import confidence
 from tools.backends.lite.categories import Vocabulary
 from tools.backends.lite.cues import Cues, from_intent
 from tools.backends.lite.detector import CocoDetector
@@ -157,13 +158,14 @@ class LiteBackend:
         outs: list[MaskOut] = []
         if found.several:
             instances = [an.to_orig(s.mask) for s in found.targets]
-            top = min(s.score for s in found.targets)
+            top = min(confidence(s.score, s.kind) for s in found.targets)
             union = np.logical_or.reduce(instances)
-            outs.append(MaskOut(Mask(union), label=label, score=_clip(top)))
+            outs.append(MaskOut(Mask(union), label=label, score=top))
             for i, (s, mask) in enumerate(zip(found.targets, instances, strict=True), start=1):
                 outs.append(
                     MaskOut(
-                        Mask(mask), label=f"{s.label or label} {i}", score=_clip(s.score),
+                        Mask(mask), label=f"{s.label or label} {i}",
+                        score=confidence(s.score, s.kind),
                         role="instance",
                     )  # fmt: skip
                 )
@@ -174,13 +176,13 @@ class LiteBackend:
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
             if cues.part is not None and found.evidence.get("part"):
                 mask = parts.geometric(mask, cues.part)
-            outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
+            outs.append(MaskOut(Mask(mask), label=label, score=confidence(best.score, best.kind)))
             for alt in found.alternatives:
                 outs.append(
                     MaskOut(
                         Mask(an.to_orig(alt.mask)),
                         label=label,
-                        score=_clip(alt.score),
+                        score=confidence(alt.score, alt.kind),
                         role="alternative",
                     )
                 )
@@ -240,11 +242,6 @@ class LiteBackend:
             self.detector.warm()
             self.masker.warm()
             nlp.pipeline()
-
-
-def _clip(score: float) -> float:
-    """Round a score to 3 decimals, clipped to 0..1."""
-    return round(float(min(1.0, max(0.0, score))), 3)
 
 
 def _analysis_bytes(value: object) -> int:
