@@ -32,6 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from agent.errors import BadInputError, PixelrsError
+from agent.parts import geometric_part
 from agent.types import MaskOut
 from graphs.evaluate import labelme_mask
 from graphs.metrics import iou
@@ -125,23 +126,8 @@ class LoadedSet:
 
 
 def cut_part(mask: np.ndarray, part: str) -> np.ndarray:
-    """Keep the half of ``mask`` on one side of its bounding box's midline (the set's definition)."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return mask
-    out = mask.copy()
-    mx, my = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
-    cols, rows = np.arange(mask.shape[1]), np.arange(mask.shape[0])
-    side = part.split()[0]
-    if side == "left":
-        out[:, cols >= mx] = False
-    elif side == "right":
-        out[:, cols < mx] = False
-    elif side == "top":
-        out[rows >= my, :] = False
-    elif side == "bottom":
-        out[rows < my, :] = False
-    return out
+    """Keep the half a turn names ("left half") of ``mask`` (:func:`agent.parts.geometric_part`)."""
+    return geometric_part(mask, part.split()[0])
 
 
 def load_evalset(path: str | Path) -> LoadedSet:

@@ -17,6 +17,7 @@ import numpy as np
 from agent import nlp
 from agent.cache import ByteLRU, nbytes_of
 from agent.errors import BadInputError
+from agent.parts import geometric_part
 from agent.types import ImageRef, IntentOp, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
@@ -175,7 +176,7 @@ class LiteBackend:
             use_previous = best.kind == "previous" and previous is not None
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
             if cues.part is not None and found.evidence.get("part"):
-                mask = parts.geometric(mask, cues.part)
+                mask = geometric_part(mask, cues.part)
             outs.append(MaskOut(Mask(mask), label=label, score=confidence(best.score, best.kind)))
             for alt in found.alternatives:
                 outs.append(
