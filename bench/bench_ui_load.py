@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4, help="Gradio queue concurrency (the app default is 4)")
-    parser.add_argument("--image", type=Path, default=REPO.parent / "shared/data/textcaps_hdmi.jpg")
+    parser.add_argument("--image", type=Path, default=REPO / "data/photos/textcaps_hdmi.jpg")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _data import HDMI_JPG, HDMI_WORD_BOX, require_shared
+from _data import HDMI_JPG, HDMI_WORD_BOX
 from PIL import Image
 
 from agent.errors import BadInputError
@@ -150,7 +150,6 @@ def prist_item(img_id: str, questions: list[str], focus: str = "HDMI label") -> 
 
 
 def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     images.mkdir()
     masks.mkdir()
@@ -197,7 +196,6 @@ def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> Non
 
 
 def test_evaluate_prist_without_masks_and_with_limit(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")
@@ -229,7 +227,6 @@ def test_evaluate_prist_bad_inputs_are_one_line_errors(tmp_path: Path, lite_runt
 
 
 def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")

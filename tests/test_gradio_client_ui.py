@@ -13,7 +13,7 @@ import pytest
 from agent.memory import Memory
 from agent.types import Mask
 from graphs.runtime import Runtime
-from tests._data import HDMI_JPG, require_shared
+from tests._data import HDMI_JPG
 from tools.backends.lite import LiteBackend
 from ui import serve
 from ui.state import UIState
@@ -27,7 +27,6 @@ CHAT, SIDE, INTENT, STATUS, SESSION_ID = 1, 2, 3, 4, 5
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[tuple[str, Runtime]]:
-    require_shared()
     db = tmp_path_factory.mktemp("client") / "db.sqlite"
     users = tmp_path_factory.mktemp("auth") / "users.txt"
     users.write_text("# one user:password per line\nbob:b-pass\n")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
+from _data import PRIST_DEV
 
 from agent.intent import RuleIntentTracker
 from agent.intent.tokens import TokenCache, analyse_tokens, reading_with, tag, tokenize
@@ -22,7 +20,7 @@ TEXTS = [
     "",
 ]
 
-DEV = Path(__file__).resolve().parents[2] / "shared/data/prist_dev.json"
+DEV = PRIST_DEV
 
 
 def _plain(text: str) -> list[tuple[str, str, str, str]]:
@@ -72,7 +70,6 @@ def test_each_tracker_memoises_only_inside_its_own_track_calls() -> None:
     assert len(first.tokens) == before
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="PRIST dev set not available")
 def test_a_warm_tracker_tracks_exactly_like_one_without_a_memo() -> None:
     items = load_prist(DEV)
     warm = RuleIntentTracker()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _data import PRIST_DEV
 
 from agent.errors import BadInputError
 from agent.intent import RuleIntentTracker
@@ -20,9 +21,7 @@ from graphs.track_eval import (
     track_dialogues,
 )
 
-DEV = Path("/work/shared/data/prist_dev.json")
-if not DEV.exists():  # a checkout with shared/ next to the repository
-    DEV = Path(__file__).resolve().parents[1] / "shared" / "data" / "prist_dev.json"
+DEV = PRIST_DEV
 
 ITEM = {
     "img_id": "e1de30143f9c16b6.jpg",
@@ -179,8 +178,6 @@ def test_evaluate_empty():
 
 @pytest.fixture(scope="module")
 def dev_items():
-    if not DEV.exists():
-        pytest.skip(f"{DEV} is not available")
     return load_prist(DEV)
 
 

@@ -21,7 +21,7 @@ from agent.memory import Memory
 from agent.types import Mask
 from graphs import replies
 from graphs.runtime import Runtime
-from tests._data import HDMI_JPG, decompression_bomb_png, require_shared
+from tests._data import HDMI_JPG, decompression_bomb_png
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI, PanelUpdate
 from ui.exports import build_export
@@ -50,7 +50,6 @@ def ui(runtime: Runtime) -> ChatUI:
 
 @pytest.fixture(scope="module")
 def hdmi_path() -> str:
-    require_shared()
     return str(HDMI_JPG)
 
 
