@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default_factory=dict, description="Keyword arguments for the backend's constructor."
     )
     owner: str | None = Field(default=None, description="Owner of new sessions (the logged-in user).")
+    turn_wait_s: float = Field(
+        default=10.0, ge=0, description="How long a second turn of a busy session waits before it is refused."
+    )
+    turn_lease_s: float = Field(
+        default=30.0, gt=0, description="How long a turn's session lock holds unless its process renews it."
+    )
 
     def resolved_db_url(self) -> str:
         """Return the database URL, creating the home folder for the default SQLite file."""

@@ -8,8 +8,10 @@ tracker's tagged tokens by text), so they are safe to share between users.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +32,8 @@ from tools.backends.base import Backend
 from tools.explain import ExplainTool
 from tools.registry import create_backend, extra_tools
 from tools.segment import SegmentTool
+
+log = logging.getLogger(__name__)
 
 EventKind = Literal["progress", "stored", "intent", "mask", "token", "done", "error"]
 
@@ -101,7 +105,11 @@ class Runtime:
         prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
         if callable(prepare):
             prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
-        memory = Memory(settings.resolved_db_url())
+        memory = Memory(
+            settings.resolved_db_url(),
+            turn_wait_s=settings.turn_wait_s,
+            turn_lease_s=settings.turn_lease_s,
+        )
         return cls(
             memory=memory, backend=backend, tools=extra_tools(backend=backend, memory=memory)
         )
@@ -270,12 +278,12 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - any failure must leave the session usable
             message = exc.one_line() if isinstance(exc, PixelrsError) else _describe_failure(exc)
             if stored:
-                self.memory.fail_turn(stored[0], message)
+                self._settle(stored[0], message)
             yield TurnEvent(kind="error", message=message, stage="stopped" if isinstance(exc, TurnStopped) else "")
             return
-        except BaseException:  # interrupted (Ctrl-C, client gone): keep the message, mark the turn
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM, client gone): keep the message
             if stored and not final.get("assistant_turn_id"):
-                self.memory.fail_turn(stored[0], "interrupted before the answer was stored")
+                self._settle(stored[0], None)
             raise
         summary = TurnSummary(
             session_id=session_id,
@@ -290,6 +298,20 @@ class Runtime:
         yield TurnEvent(
             kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
         )
+
+    def _settle(self, user_turn_id: int, error: str | None) -> None:
+        """Mark a turn failed with ``error`` (None: interrupted); never raises (the session may be gone)."""
+        try:
+            if error is None:
+                self.memory.interrupt_turn(user_turn_id)
+            else:
+                self.memory.fail_turn(user_turn_id, error)
+        except Exception:  # noqa: BLE001 - deleted session, database gone: the log has it
+            log.warning("could not settle turn %s", user_turn_id, exc_info=True)
+
+    def recover(self, session_id: str | None = None) -> int:
+        """Mark turns left pending by dead processes interrupted (all sessions, or one)."""
+        return self.memory.recover(session_id)
 
     @staticmethod
     def _to_event(payload: dict[str, Any]) -> TurnEvent | None:
@@ -331,11 +353,21 @@ def _merge_update(final: dict[str, Any], update: Any) -> None:
 
 
 def _describe_failure(exc: BaseException) -> str:
-    """One line for an unexpected failure, naming GPU out-of-memory plainly."""
+    """One plain line for an unexpected failure; the details (type, text, traceback) go to the log.
+
+    The line carries a short reference that is also in the log record, so an operator finds the
+    traceback of what a user reports. GPU out-of-memory is named plainly.
+    """
     name = type(exc).__name__
     text = " ".join(str(exc).split())
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
+        log.warning("turn failed: out of memory: %s", text[:500])
         return (
             "the model ran out of GPU memory on this turn; try a smaller image or another backend."
         )
-    return f"this turn failed ({name}: {text[:300]}); the session is kept, you can try again."
+    reference = uuid.uuid4().hex[:8]
+    log.error("turn failed (reference %s)", reference, exc_info=exc)
+    return (
+        f"this turn failed because of an internal error (reference {reference}); "
+        "the session is kept, you can try again."
+    )
