@@ -19,7 +19,7 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 
 from agent.errors import PixelrsError, TurnStopped
-from agent.images import LoadedImage, decode_image
+from agent.images import DEFAULT_LIMITS, ImageLimits, LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker
 from agent.memory import Memory, SessionHistory, SessionSummary
 from agent.settings import Settings
@@ -81,10 +81,13 @@ class Runtime:
         backend: Backend,
         tracker: IntentTracker | None = None,
         tools: Sequence[BaseTool] = (),
+        image_limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
         self.memory = memory
         self.backend = backend
         self.tracker = tracker or RuleIntentTracker()
+        self.image_limits = image_limits
+        """What one uploaded image may cost (refusal limits and the working pixel budget)."""
         self.images = ImageCache(memory)
         self.masks = MaskCache()
         self.extra_tools = list(tools)
@@ -111,7 +114,10 @@ class Runtime:
             turn_lease_s=settings.turn_lease_s,
         )
         return cls(
-            memory=memory, backend=backend, tools=extra_tools(backend=backend, memory=memory)
+            memory=memory,
+            backend=backend,
+            tools=extra_tools(backend=backend, memory=memory),
+            image_limits=settings.image_limits(),
         )
 
     @property
@@ -232,7 +238,7 @@ class Runtime:
             loaded = (
                 image
                 if isinstance(image, LoadedImage) or image is None
-                else decode_image(image, name=image_name)
+                else decode_image(image, name=image_name, limits=self.image_limits)
             )
         except PixelrsError as exc:
             yield TurnEvent(kind="error", message=exc.one_line())

@@ -164,7 +164,7 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
 
     if not args.image and not args.session:
         raise CliError("give --image PATH for a new session or --session ID to continue one")
-    image = load_image_file(args.image) if args.image else None
+    image = load_image_file(args.image, limits=_settings(args).image_limits()) if args.image else None
     lines = [line.rstrip("\n") for line in stdin]
     if not any(line.strip() for line in lines):
         raise CliError("no messages on standard input; write one user message per line")

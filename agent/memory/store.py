@@ -240,6 +240,17 @@ class Memory:
                     raise
         return ref
 
+    def stored_image(self, sha256: str) -> tuple[bytes, int, int]:
+        """Return an image's bytes as uploaded and the (width, height) it was first decoded at."""
+        stmt = sa.select(ImageRow.data, ImageRow.width, ImageRow.height).where(
+            ImageRow.sha256 == str(sha256)
+        )
+        with self._read() as db:
+            row = db.execute(stmt).first()
+        if row is None:
+            raise UnknownImageError(f"unknown image: {convert.one_line(sha256, 80)}")
+        return bytes(row.data), int(row.width), int(row.height)
+
     def image_bytes(self, sha256: str) -> bytes:
         """Return an image's encoded bytes exactly as uploaded."""
         with self._read() as db:
