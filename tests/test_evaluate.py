@@ -13,6 +13,8 @@ from _data import HDMI_JPG, HDMI_WORD_BOX
 from PIL import Image
 
 from agent.errors import BadInputError
+from agent.images import ImageLimits, fit_size
+from agent.memory import Memory
 from agent.types import Mask
 from graphs.evaluate import (
     evaluate_prist,
@@ -265,3 +267,28 @@ def test_read_mask_png_modes(tmp_path: Path) -> None:
     assert read_mask_png(tmp_path / "a.png").sum() == 4
     Image.fromarray((rect((4, 4), 0, 2, 0, 4) * 255).astype(np.uint8)).convert("1").save(tmp_path / "b.png")
     assert read_mask_png(tmp_path / "b.png").sum() == 8
+
+
+def test_an_image_reduced_to_the_working_budget_is_scored_at_its_full_size(tmp_path: Path, lite) -> None:
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    masks.mkdir()
+    shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")
+    x0, y0, x1, y1 = HDMI_WORD_BOX
+    (masks / "e1de30143f9c16b6.json").write_text(json.dumps({
+        "imageWidth": 639, "imageHeight": 427, "shapes": [box_shape("HDMI label", x0, y0, x1, y1)],
+    }))
+    dialogues = tmp_path / "prist.json"
+    dialogues.write_text(json.dumps([prist_item("e1de30143f9c16b6.jpg", ["Where is the HDMI label on the laptop?"])]))
+    runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'e.db'}"), backend=lite,
+                      image_limits=ImageLimits(working_pixels=540 * 361))
+    try:
+        result = evaluate_prist(runtime, dialogues, images, masks, out_dir=out, progress=False)
+        (entry,) = result["per_dialogue"]
+        stored = runtime.memory.session_masks(entry["session_id"])
+        width, height = fit_size(639, 427, 540 * 361)
+        assert stored and all(m.rle["size"] == [height, width] for m in stored)  # segmented at the budget
+    finally:
+        runtime.close()
+    assert result["counts"]["scored"] == 1 and entry["scored"] and entry["iou"] > 0.3
+    assert Image.open(out / "masks" / "0_e1de30143f9c16b6.png").size == (639, 427)
