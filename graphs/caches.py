@@ -39,6 +39,11 @@ class ImageCache:
         return image
 
 
+    def forget(self, sha256: str) -> None:
+        """Drop a deleted image."""
+        self._images.pop(sha256)
+
+
 class MaskCache:
     """Decoded masks by their stored RLE, so the next turn's recall skips the RLE decode."""
 

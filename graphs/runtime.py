@@ -139,8 +139,9 @@ class Runtime:
         self.memory.rename_session(session_id, clean_user_text(title)[:200], owner=owner)
 
     def delete_session(self, session_id: str, *, owner: str | None = None) -> None:
-        """Delete a session with its turns and masks, and drop the backend's caches for it."""
-        self.memory.delete_session(session_id, owner=owner)
+        """Delete a session with its turns, masks and unshared images; drop the caches for it."""
+        for sha in self.memory.delete_session(session_id, owner=owner):
+            self.images.forget(sha)
         self.backend.forget_session(session_id)
 
     def history(self, session_id: str, *, owner: str | None = None) -> SessionHistory:

@@ -172,7 +172,7 @@ def test_image_dedup(mem):
     complete(mem, mem.add_user_turn(b, "look too", image_sha=ref1.sha256).id)
     with mem.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM images")).scalar_one() == 1
-    mem.delete_session(a)
+    assert mem.delete_session(a) == []
     assert mem.image_bytes(ref1.sha256) == image.data  # shared images survive
     assert mem.history(b).current_image_sha == ref1.sha256
     with pytest.raises(UnknownImageError):
@@ -182,6 +182,16 @@ def test_image_dedup(mem):
     forged = LoadedImage(ref=make_image(2).ref, data=image.data, rgb=image.rgb)
     with pytest.raises(BadInputError):
         mem.put_image(forged)
+    own = mem.put_image(make_image(3))
+    complete(mem, mem.add_user_turn(b, "another one", image_sha=own.sha256).id)
+    c = mem.create_session().id
+    complete(mem, mem.add_user_turn(c, "mine", image_sha=own.sha256).id)
+    assert mem.delete_session(b) == [ref1.sha256]  # the last user of the first image; own is c's too
+    with pytest.raises(UnknownImageError):
+        mem.image_bytes(ref1.sha256)
+    assert mem.delete_session(c) == [own.sha256]
+    with mem.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM images")).scalar_one() == 0
 
 
 # turns ----------------------------------------------------------------------------------------

@@ -211,12 +211,30 @@ class Memory:
         with self._write.begin() as db:
             self._session_row(db, session_id, owner).title = clean
 
-    def delete_session(self, session_id: str, *, owner: str | None = None) -> None:
-        """Delete a session with its turns, intents, masks and tool calls (images are shared, kept)."""
+    def delete_session(self, session_id: str, *, owner: str | None = None) -> list[str]:
+        """Delete a session with its turns, intents, masks and tool calls, and its images that no
+        other session uses; return the hashes of the images removed."""
         with self._write.begin() as db:
             row = self._session_row(db, session_id, owner)
+            used = (
+                sa.select(TurnRow.image_sha)
+                .where(TurnRow.session_id == row.id, TurnRow.image_sha.is_not(None))
+                .distinct()
+            )
+            shas = list(db.scalars(used))
             db.execute(sa.delete(SessionRow).where(SessionRow.id == row.id))
+            orphans: list[str] = []
+            if shas:
+                still_used = sa.exists().where(TurnRow.image_sha == ImageRow.sha256)
+                orphans = list(
+                    db.scalars(
+                        sa.select(ImageRow.sha256).where(ImageRow.sha256.in_(shas), ~still_used)
+                    )
+                )
+                if orphans:
+                    db.execute(sa.delete(ImageRow).where(ImageRow.sha256.in_(orphans)))
         self._settled.forget(row.id)
+        return orphans
 
     # images -----------------------------------------------------------------------------------
 
