@@ -103,20 +103,28 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None) -> Runtime:
-        """Build memory, backend (by registry name) and extra tools (entry points) from settings."""
-        backend = backend or create_backend(settings.backend, **settings.backend_options)
-        prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
-        if callable(prepare):
-            prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
+        """Build memory, backend (by registry name) and extra tools (entry points) from settings.
+
+        The database opens first, so a bad ``--db`` is reported before any model loads.
+        """
         memory = Memory(
             settings.resolved_db_url(),
             turn_wait_s=settings.turn_wait_s,
             turn_lease_s=settings.turn_lease_s,
         )
+        try:
+            backend = backend or create_backend(settings.backend, **settings.backend_options)
+            prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
+            if callable(prepare):
+                prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
+            tools = extra_tools(backend=backend, memory=memory)
+        except BaseException:
+            memory.close()
+            raise
         return cls(
             memory=memory,
             backend=backend,
-            tools=extra_tools(backend=backend, memory=memory),
+            tools=tools,
             image_limits=settings.image_limits(),
         )
 

@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--concurrency", type=int, default=4, help="turns that run at the same time (default 4)")
     serve.add_argument(
+        "--grace", type=float, default=20.0, metavar="SECONDS",
+        help="on SIGTERM or Ctrl-C, how long running turns may finish before they are marked interrupted",
+    )
+    serve.add_argument(
         "--anonymous",
         choices=["browser", "shared"],
         default="browser",
@@ -378,11 +382,14 @@ def cmd_score(args: argparse.Namespace, stdout: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the Gradio app (blocks until interrupted)."""
     from graphs.runtime import Runtime
-    from ui import serve
+    from ui.lifecycle import serve_until_stopped
 
     check_port_free(args.host, args.port)  # before any model loads
     runtime = Runtime.from_settings(_settings(args))
-    serve(runtime, host=args.host, port=args.port, auth=args.auth, concurrency=args.concurrency, anonymous=args.anonymous)
+    serve_until_stopped(
+        runtime, grace_s=args.grace, host=args.host, port=args.port, auth=args.auth,
+        concurrency=args.concurrency, anonymous=args.anonymous,
+    )
     return EXIT_OK
 
 

@@ -130,6 +130,9 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 )
                 with gr.Row():
                     stop_btn = gr.Button("Stop", size="sm", variant="secondary", elem_id="pr-stop", scale=0, min_width=90)
+                    retry_btn = gr.Button(
+                        "Retry", size="sm", variant="secondary", elem_id="pr-retry", scale=0, min_width=90, visible=False
+                    )
             with gr.Column(scale=2, min_width=320):
                 side = gr.Image(
                     label="Current image and mask (click to correct)", elem_id="pr-side", interactive=False,
@@ -154,9 +157,9 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 with gr.Accordion("Export", open=True):
                     exports_box = gr.HTML(ui.exports(UIState()), elem_id="pr-exports")
 
-        panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, state, browser]
+        panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, retry_btn, state, browser]
         downloads = [exports_box]  # links; each file is built when its link is followed
-        after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, browser, state]
+        after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, retry_btn, browser, state]
         hidden: dict[str, Any] = {"api_visibility": "private"}
 
         def url_sync(event: Any) -> Any:
@@ -173,6 +176,8 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
         url_sync(sent.then(ui.after_turn, [state], after, **hidden))
         corrected = apply_btn.click(ui.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
         url_sync(corrected.then(ui.after_turn, [state], after, **hidden))
+        retried = retry_btn.click(ui.retry, [state], [msg, *panel], api_name="retry", **turn_opts)
+        url_sync(retried.then(ui.after_turn, [state], after, **hidden))
         # not queued behind turns: a stop must reach the running turn while it runs
         stop_btn.click(ui.stop, [state], None, api_name="stop", show_progress="hidden", concurrency_limit=None)
         side.select(ui.on_image_click, [state], [side, marks_info, state], show_progress="hidden", **hidden)

@@ -114,6 +114,10 @@ class Memory:
         """Who this memory's turn locks name as answering (machine scope, pid, token)."""
         return self._locks.runner
 
+    def running_turns(self) -> list[int]:
+        """Return the ids of the user turns this memory is answering now (stored, not yet settled)."""
+        return self._locks.held()
+
     def close(self) -> None:
         """Interrupt the turns still running through this memory, then dispose the pool."""
         for turn_id in self._locks.close():
