@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from agent.errors import PixelrsError, TurnStopped
+from agent.corrections import check_prompts
+from agent.errors import BadInputError, PixelrsError, TurnStopped
 from agent.images import DEFAULT_LIMITS, ImageLimits, LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker
 from agent.memory import Memory, SessionHistory, SessionSummary
@@ -249,6 +250,8 @@ class Runtime:
                 if isinstance(image, LoadedImage) or image is None
                 else decode_image(image, name=image_name, limits=self.image_limits)
             )
+            if not prompts.empty:
+                self._check_correction(session_id, prompts, loaded, owner)
         except PixelrsError as exc:
             yield TurnEvent(kind="error", message=exc.one_line())
             return
@@ -313,6 +316,17 @@ class Runtime:
         yield TurnEvent(
             kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
         )
+
+    def _check_correction(
+        self, session_id: str, prompts: Prompts, image: LoadedImage | None, owner: str | None
+    ) -> None:
+        """Refuse clicks and boxes that are not finite points on the turn's image (before storing)."""
+        if image is None:
+            sha = self.memory.recall(session_id, owner=owner).current_image_sha
+            if sha is None:
+                raise BadInputError("upload an image and ask for something before correcting a mask.")
+            image = self.images.get(sha)
+        check_prompts(prompts, image.ref.width, image.ref.height)
 
     def _settle(self, user_turn_id: int, error: str | None) -> None:
         """Mark a turn failed with ``error`` (None: interrupted); never raises (the session may be gone)."""

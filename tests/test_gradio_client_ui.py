@@ -159,3 +159,24 @@ def test_pictures_and_exports_are_served_to_their_owner_only(live) -> None:
     finally:
         for client in (as_alice, as_bob, nobody):
             client.close()
+
+
+def test_side_pictures_and_thumbnails_are_served_to_their_owner_only(live) -> None:
+    """Gradio's file route serves any file under the app's picture folder; with login only to its viewer."""
+    url, runtime, ui = live
+    alice = _client(url, "alice", "a-pass")
+    alice.predict({"text": "find the HDMI label", "files": [gradio_client.handle_file(str(HDMI_JPG))]}, api_name="/send")
+    pictures = sorted((ui.files.root / "img").glob("*.jpg"), key=lambda p: p.stat().st_mtime)
+    side = pictures[-1]
+    assert ui.files.granted(side.name, ui.links.owner_id("alice"))
+    as_alice, as_bob = _login(url, "alice", "a-pass"), _login(url, "bob", "b-pass")
+    try:
+        got = as_alice.get(f"/gradio_api/file={side}")
+        assert got.status_code == 200 and got.content[:2] == b"\xff\xd8"
+        assert as_bob.get(f"/gradio_api/file={side}").status_code == 404
+        assert as_bob.get(f"/gradio_api/file={side.parent}/../img/{side.name}").status_code == 404
+        assert httpx.get(f"{url}/gradio_api/file={side}").status_code in (401, 403, 404)
+    finally:
+        as_alice.close()
+        as_bob.close()
+

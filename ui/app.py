@@ -50,7 +50,7 @@ from ui.render import (
     to_image_coords,
 )
 from ui.retry import UNANSWERED, retry_request, retryable_index
-from ui.routes import build_routes
+from ui.routes import build_routes, picture_guard
 from ui.state import UIState
 from ui.stream import END, drain, start_turn
 
@@ -169,7 +169,7 @@ class ChatUI:
         path, state.display_scale = self.pictures.side(
             state.image_sha, mask, state.view, mask_color(state.mask_color_index), state.marks
         )
-        return path
+        return self.files.grant(path, self.links.owner_id(state.owner))
 
     # panels -----------------------------------------------------------------------------------
     def _status(self, state: UIState, rows: Sequence[LatencyRow]) -> str:
@@ -282,7 +282,11 @@ class ChatUI:
         """Thumbnails and captions of the owner's sessions; remembers their ids in the state."""
         summaries = self.runtime.list_sessions(owner=state.owner)
         state.listed_ids = [s.id for s in summaries]
-        return [(self.pictures.thumbnail(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
+        viewer = self.links.owner_id(state.owner)
+        return [
+            (self.files.grant(self.pictures.thumbnail(s.thumbnail_sha), viewer), session_caption(s.title, s.turn_count, s.updated_at))
+            for s in summaries
+        ]
 
     def exports(self, state: UIState) -> str:
         """Return the export panel: signed links; each file is built only when its link is followed."""
@@ -735,6 +739,7 @@ class ChatUI:
         kwargs.update(overrides)
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         app_kwargs["routes"] = [*build_routes(self), *app_kwargs.get("routes", [])]
+        app_kwargs["middleware"] = [picture_guard(self), *app_kwargs.get("middleware", [])]
         kwargs["app_kwargs"] = app_kwargs
         return kwargs
 

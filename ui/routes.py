@@ -12,12 +12,14 @@ import mimetypes
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.errors import PixelrsError
 from ui.exports import build_export
@@ -31,6 +33,9 @@ SAFE_HEADERS: Mapping[str, str] = MappingProxyType({
     "Content-Security-Policy": "default-src 'none'; sandbox",
 })
 """Sent with every file: never sniffed as HTML, never run as a page."""
+
+FILE_ROUTE = "/gradio_api/file="
+"""Where Gradio serves files (the side picture and the session thumbnails among them)."""
 
 
 async def signed_in_user(request: Request) -> tuple[bool, str | None]:
@@ -51,6 +56,32 @@ async def signed_in_user(request: Request) -> tuple[bool, str | None]:
 
 def _denied() -> Response:
     return PlainTextResponse("not found", status_code=404)
+
+
+def picture_guard(ui: ChatUI) -> Middleware:
+    """Middleware: with login, Gradio's file route serves a side picture or thumbnail only to the
+    user it was shown to (other files, and everything without login, pass through)."""
+    return Middleware(_PictureGuard, ui=ui)
+
+
+class _PictureGuard:
+    """ASGI middleware behind :func:`picture_guard`."""
+
+    def __init__(self, app: ASGIApp, ui: ChatUI) -> None:
+        self.app, self.ui = app, ui
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        marker = path.find(FILE_ROUTE)
+        if marker >= 0:
+            name = self.ui.files.img_name(unquote(path[marker + len(FILE_ROUTE):]))
+            if name is not None:
+                request = Request(scope)
+                login, user = await signed_in_user(request)
+                if login and (user is None or not self.ui.files.granted(name, self.ui.links.owner_id(user))):
+                    await _denied()(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def build_routes(ui: ChatUI) -> list[Route]:
