@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from ui.render import intent_html, marks_summary, status_html
+from ui.scroll import FOLLOW_NEWEST_JS
 from ui.state import UIState
 
 if TYPE_CHECKING:
@@ -80,9 +81,10 @@ PAGE_JS = """
     r.addedNodes.forEach((n) => { eager(n); relabel(n); });
     if (r.type === "attributes") relabel(r.target);
   })).observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ["aria-label"]});
+  (FOLLOW_NEWEST)();
 }
-"""
-"""Page script: eager chat pictures and speakable message labels."""
+""".replace("FOLLOW_NEWEST", FOLLOW_NEWEST_JS.strip())
+"""Page script: eager chat pictures, speakable message labels, the chat following the newest answer."""
 
 URL_SYNC_JS = """
 (sid) => {
@@ -122,6 +124,7 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 chatbot = gr.Chatbot(
                     label="Chat", elem_id="pr-chat", height=620, latex_delimiters=[], allow_tags=False,
                     feedback_options=None, buttons=["copy"], group_consecutive_messages=False,
+                    autoscroll=False,  # ui/scroll.py follows the newest answer instead
                     placeholder="**Upload an image** with the paperclip button below and ask for something in it, e.g. *find the HDMI label*.",
                 )
                 msg = gr.MultimodalTextbox(
