@@ -118,9 +118,18 @@ def test_users_are_isolated(live) -> None:
 
 
 def test_login_is_required(live) -> None:
+    from gradio_client.exceptions import AuthenticationError
+
     url, _, _ = live
-    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types per version
-        gradio_client.Client(url, auth=("alice", "wrong"), verbose=False)
+    refused = (AuthenticationError, ValueError)  # 401 or 400, by gradio_client version
+    for user, password in (("alice", "wrong"), ("mallory", "a-pass"), ("alice", "")):
+        with pytest.raises(refused, match="Could not login"):  # a refused login, not any failure
+            gradio_client.Client(url, auth=(user, password), verbose=False)
+        answer = httpx.post(f"{url}/login", data={"username": user, "password": password})
+        assert answer.status_code in (400, 401, 422) and not answer.cookies  # 422: an empty password
+    signed_in = httpx.post(f"{url}/login", data={"username": "alice", "password": "a-pass"})
+    assert signed_in.status_code == 200 and signed_in.cookies
+    assert gradio_client.Client(url, auth=("bob", "b-pass"), verbose=False) is not None
 
 
 def test_pictures_and_exports_are_served_to_their_owner_only(live) -> None:
