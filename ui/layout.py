@@ -1,7 +1,7 @@
 """Layout and event wiring of the chat app (the Blocks), plus its CSS and page scripts.
 
 :func:`build_blocks` lays out the sessions column, the chat and the side panel and wires every
-event to a :class:`~ui.app.ChatUI` handler; the handlers hold all behaviour and are tested
+event to a handler of the app (:class:`~ui.protocols.ChatHandlers`); the handlers hold all behaviour and are tested
 without a server.
 """
 
@@ -17,7 +17,7 @@ from ui.scroll import FOLLOW_NEWEST_JS
 from ui.state import UIState
 
 if TYPE_CHECKING:
-    from ui.app import ChatUI
+    from ui.protocols import ChatHandlers
 
 CSS = """
 #pr-header h1 { margin: 0; font-size: 1.4rem; }
@@ -95,7 +95,7 @@ URL_SYNC_JS = """
 """
 
 
-def build_blocks(ui: ChatUI) -> gr.Blocks:
+def build_blocks(ui: ChatHandlers) -> gr.Blocks:
     """Build the app's Blocks (not launched) with the queue configured."""
     with gr.Blocks(title=ui.title, fill_width=True, delete_cache=(3600, 86400), analytics_enabled=False) as demo:
         state = gr.State(UIState())

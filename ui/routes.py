@@ -26,7 +26,7 @@ from ui.exports import build_export
 from ui.links import EXPORT_ROUTE, PICTURE_ROUTE, ExportKind
 
 if TYPE_CHECKING:
-    from ui.app import ChatUI
+    from ui.protocols import ServedApp
 
 SAFE_HEADERS: Mapping[str, str] = MappingProxyType({
     "X-Content-Type-Options": "nosniff",
@@ -58,7 +58,7 @@ def _denied() -> Response:
     return PlainTextResponse("not found", status_code=404)
 
 
-def picture_guard(ui: ChatUI) -> Middleware:
+def picture_guard(ui: ServedApp) -> Middleware:
     """Middleware: with login, Gradio's file route serves a side picture or thumbnail only to the
     user it was shown to (other files, and everything without login, pass through)."""
     return Middleware(_PictureGuard, ui=ui)
@@ -67,7 +67,7 @@ def picture_guard(ui: ChatUI) -> Middleware:
 class _PictureGuard:
     """ASGI middleware behind :func:`picture_guard`."""
 
-    def __init__(self, app: ASGIApp, ui: ChatUI) -> None:
+    def __init__(self, app: ASGIApp, ui: ServedApp) -> None:
         self.app, self.ui = app, ui
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +84,7 @@ class _PictureGuard:
         await self.app(scope, receive, send)
 
 
-def build_routes(ui: ChatUI) -> list[Route]:
+def build_routes(ui: ServedApp) -> list[Route]:
     """Return the routes of one app (pass them as ``app_kwargs={"routes": ...}`` to ``launch``)."""
 
     async def owner_allowed(request: Request, uid: str) -> bool:
