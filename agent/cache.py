@@ -90,6 +90,14 @@ class ByteLRU:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
+    def remeasure(self, key: Hashable) -> None:
+        """Re-estimate an entry's size after its value grew in place, then evict to the budget."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return
+            self.put(key, item[0])
+
     def pop(self, key: Hashable) -> Any | None:
         """Remove and return the value, or None."""
         with self._lock:

@@ -77,12 +77,26 @@ class ParseCache:
                 self._docs.move_to_end(key)
                 return doc
         doc = parse(key)
+        self._keep(key, doc)
+        return doc
+
+    def parse_many(self, texts: list[str]) -> list[Doc]:
+        """Parse several texts, the ones not cached yet in one batch (``nlp.pipe``: cheaper
+        than one call each); return their parses in order."""
+        keys = [t[:MAX_CHARS] for t in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._docs))
+        if missing:
+            for key, doc in zip(missing, pipeline().pipe(missing), strict=True):
+                self._keep(key, doc)
+        return [self.parse(k) for k in keys]
+
+    def _keep(self, key: str, doc: Doc) -> None:
         if self.entries:
             with self._lock:
                 self._docs[key] = doc
                 while len(self._docs) > self.entries:
                     self._docs.popitem(last=False)
-        return doc
 
 
 __all__ = ["MAX_CHARS", "MODEL_PACKAGE", "ParseCache", "parse", "pipeline"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,17 @@ class Settings(BaseSettings):
         default_factory=dict, description="Keyword arguments for the backend's constructor."
     )
     owner: str | None = Field(default=None, description="Owner of new sessions (the logged-in user).")
+    tracker: Literal["rules", "llm"] = Field(
+        default="rules", description="Intent tracker: rules (offline, spaCy) or llm (needs llm)."
+    )
+    llm: str | None = Field(
+        default=None,
+        description="Chat model of the llm tracker: PROVIDER:MODEL for LangChain's init_chat_model "
+        "(e.g. openai:gpt-4o-mini, ollama:llama3.1), or 'backend' for the MIRAS/LISA model.",
+    )
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest wait for the llm tracker before the rules answer."
+    )
     turn_wait_s: float = Field(
         default=10.0, ge=0, description="How long a second turn of a busy session waits before it is refused."
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -161,8 +162,26 @@ class Relation(BaseModel):
     anchor: str
 
 
+class Evidence(BaseModel):
+    """Words that caused (part of) an intent revision, and what they did.
+
+    ``source`` says where the words are: ``user`` (the turn's own message), ``answer`` (the
+    assistant answer just before it, which may name the target better) or ``history`` (an
+    earlier revision the turn went back to; ``turn`` is then that revision's turn).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int
+    words: str
+    role: str
+    """``act``, ``target``, ``colour``, ``size``, ``position``, ``ordinal``, ``count``, ``part``,
+    ``text``, ``other``, ``relation``, ``exclusion``, ``kept`` (the turn changed nothing), ..."""
+    source: Literal["user", "answer", "history"] = "user"
+
+
 class IntentRevision(BaseModel):
-    """One entry of an intent's history: the intent as it stood after a turn."""
+    """One entry of an intent's history: the intent as it stood after a turn, and why."""
 
     turn: int
     op: IntentOp
@@ -170,13 +189,17 @@ class IntentRevision(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
     relations: list[Relation] = Field(default_factory=list)
     exclusions: list[str] = Field(default_factory=list)
+    reason: str = ""
+    """The tracker's short why (which tracker, and a fallback if one happened)."""
+    evidence: list[Evidence] = Field(default_factory=list)
+    """Which words of which turn caused this revision."""
 
 
 class Intent(BaseModel):
     """What the user currently means: structured, revisable, tied to the current mask.
 
     ``attributes`` keys in use: ``colour``, ``text`` (words printed on the target), ``size``
-    (``bigger``/``smaller``/``biggest``/``smallest``), ``position`` (``left``/``right``/``top``/
+    (the size word as said: ``bigger``/``smallest``/``large``/``tallest``...), ``position`` (``left``/``right``/``top``/
     ``bottom``/``center``), ``ordinal`` (``first``, ``second``, ...), ``other`` (``"yes"`` when the
     user asked for another instance than the current mask), ``count`` (how many instances are
     meant: ``"all"`` for "all the people" / "every word", a number such as ``"2"`` for "both cups"
@@ -195,8 +218,19 @@ class Intent(BaseModel):
     mask_id: int | None = None
     """Database id of the current mask (the last segmented or user-edited one), if any."""
 
-    def revised(self, *, turn: int, op: IntentOp, **changes: Any) -> Intent:
-        """Return a copy with ``changes`` applied and a history entry appended for ``turn``."""
+    def revised(
+        self,
+        *,
+        turn: int,
+        op: IntentOp,
+        reason: str = "",
+        evidence: list[Evidence] | None = None,
+        **changes: Any,
+    ) -> Intent:
+        """Return a copy with ``changes`` applied and a history entry appended for ``turn``.
+
+        ``reason`` and ``evidence`` (which words caused the change) are kept on the entry.
+        """
         # Fresh containers, shared immutable items: a deep copy would grow with the history.
         fresh: dict[str, Any] = {
             "attributes": dict(self.attributes),
@@ -214,6 +248,8 @@ class Intent(BaseModel):
                 attributes=dict(updated.attributes),
                 relations=list(updated.relations),
                 exclusions=list(updated.exclusions),
+                reason=reason,
+                evidence=list(evidence or ()),
             )
         )
         return updated
@@ -296,3 +332,20 @@ class MaskOut:
     id: int | None = None
     """Database id once stored."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _HasRole(Protocol):
+    @property
+    def role(self) -> str: ...
+
+
+_Roled = TypeVar("_Roled", bound=_HasRole)
+
+
+def shown_masks(masks: Sequence[_Roled]) -> list[_Roled]:
+    """Pick the masks of one answer that are shown: each instance when there are several
+    targets, else the target. Alternatives (runners-up) are listed, never drawn."""
+    instances = [m for m in masks if m.role == "instance"]
+    if instances:
+        return instances
+    return [m for m in masks if m.role == "target"][:1] or list(masks[:1])

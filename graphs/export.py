@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.memory import MaskRecord, Memory, SessionHistory
+from agent.types import shown_masks
 
 
 def mask_filename(mask: MaskRecord) -> str:
@@ -18,9 +19,22 @@ def mask_filename(mask: MaskRecord) -> str:
     return f"turn{mask.turn_index:03d}_mask{mask.id}_{slug}.png"
 
 
+def shown_ids(masks: list[MaskRecord]) -> set[int]:
+    """Return the ids of the masks the chat showed (:func:`agent.types.shown_masks`, per turn)."""
+    by_turn: dict[int, list[MaskRecord]] = {}
+    for m in masks:
+        by_turn.setdefault(m.turn_id, []).append(m)
+    return {m.id for turn_masks in by_turn.values() for m in shown_masks(turn_masks)}
+
+
 def coco_annotations(history: SessionHistory) -> dict[str, Any]:
-    """Return the session's masks as a COCO-style results document with pixelrs fields per mask."""
+    """Return the session's masks as a COCO-style results document with pixelrs fields per mask.
+
+    ``role`` says what each mask was in its answer (``target``, ``instance`` of several targets,
+    or ``alternative``) and ``shown`` whether the chat drew it.
+    """
     image_sha = history.current_image_sha
+    shown = shown_ids(history.masks)
     return {
         "session_id": history.session.id,
         "title": history.session.title,
@@ -32,6 +46,8 @@ def coco_annotations(history: SessionHistory) -> dict[str, Any]:
                 "label": m.label,
                 "score": m.score,
                 "source": m.source,
+                "role": m.role,
+                "shown": m.id in shown,
                 "area": m.area,
                 "bbox": list(m.bbox),
                 "segmentation": m.rle,

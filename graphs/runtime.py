@@ -3,7 +3,8 @@
 The CLI and the Gradio app talk only to this object. It holds no per-user state: sessions live
 in memory (SQL) and callers pass the session id (and owner) with every call. Its only caches are
 content-addressed (decoded images by sha256, decoded masks by RLE; :mod:`graphs.caches`; the rule
-tracker's tagged tokens by text), so they are safe to share between users.
+trackers' parses by text), so they are safe to share between users. Which intent tracker a turn
+uses is chosen per call by name (``rules``, ``llm``), so each browser or command picks its own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from langchain_core.tools import BaseTool
 from agent.corrections import check_prompts
 from agent.errors import BadInputError, PixelrsError, TurnStopped
 from agent.images import DEFAULT_LIMITS, ImageLimits, LoadedImage, decode_image
-from agent.intent import IntentTracker, RuleIntentTracker
+from agent.intent import IntentTracker, RuleIntentTracker, build_trackers
 from agent.memory import Memory, SessionHistory, SessionSummary
 from agent.settings import Settings
 from agent.text import clean_user_text
@@ -82,29 +83,52 @@ class Runtime:
         backend: Backend,
         tracker: IntentTracker | None = None,
         tools: Sequence[BaseTool] = (),
+        trackers: dict[str, IntentTracker] | None = None,
         image_limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
+        """``tracker`` is the default tracker; ``trackers`` every tracker a turn may pick by name
+        (``run_turn(..., tracker="llm")``), the default among them under its ``name``."""
         self.memory = memory
         self.backend = backend
-        self.tracker = tracker or RuleIntentTracker()
+        self.tracker = tracker or next(iter((trackers or {}).values()), None) or RuleIntentTracker()
+        self.tracker_name = str(getattr(self.tracker, "name", "rules"))
+        self.trackers: dict[str, IntentTracker] = {self.tracker_name: self.tracker, **(trackers or {})}
         self.image_limits = image_limits
         """What one uploaded image may cost (refusal limits and the working pixel budget)."""
         self.images = ImageCache(memory)
         self.masks = MaskCache()
         self.extra_tools = list(tools)
-        self.graph = build_turn_graph(
-            segment_tool=SegmentTool(backend=backend),
-            explain_tool=ExplainTool(backend=backend),
-            tracker=self.tracker,
-            memory=memory,
+        self.segment_tool = SegmentTool(backend=backend)
+        self.explain_tool = ExplainTool(backend=backend)
+        self.graph = self._compile(self.tracker)
+        self._graphs = {self.tracker_name: self.graph}
+        self._graphs_lock = threading.Lock()
+
+    def _compile(self, tracker: IntentTracker) -> Any:
+        """Return the turn graph over this runtime's parts with ``tracker``."""
+        return build_turn_graph(
+            segment_tool=self.segment_tool,
+            explain_tool=self.explain_tool,
+            tracker=tracker,
+            memory=self.memory,
             load_image=self.images.get,
             masks=self.masks,
             extra_tools=self.extra_tools,
         )
 
+    def graph_for(self, tracker: str | None) -> Any:
+        """Return the turn graph that tracks with the named tracker (None: the default); one-line error if unknown."""
+        name = tracker or self.tracker_name
+        with self._graphs_lock:
+            if name not in self._graphs:
+                if name not in self.trackers:
+                    raise PixelrsError(f"unknown tracker {name!r}; this server offers {', '.join(self.trackers)}")
+                self._graphs[name] = self._compile(self.trackers[name])
+            return self._graphs[name]
+
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None) -> Runtime:
-        """Build memory, backend (by registry name) and extra tools (entry points) from settings.
+        """Build memory, backend (by registry name), trackers and extra tools (entry points) from settings.
 
         The database opens first, so a bad ``--db`` is reported before any model loads.
         """
@@ -118,6 +142,9 @@ class Runtime:
             prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
             if callable(prepare):
                 prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
+            trackers = build_trackers(
+                settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+            )
             tools = extra_tools(backend=backend, memory=memory)
         except BaseException:
             memory.close()
@@ -126,6 +153,7 @@ class Runtime:
             memory=memory,
             backend=backend,
             tools=tools,
+            trackers=trackers,
             image_limits=settings.image_limits(),
         )
 
@@ -171,6 +199,7 @@ class Runtime:
         image_name: str = "image",
         prompts: Prompts | None = None,
         owner: str | None = None,
+        tracker: str | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one user turn and stream its events; never raises for user or backend errors.
 
@@ -180,7 +209,8 @@ class Runtime:
         custom stream, so a consumer sees each one while the turn is still running.
         """
         return self._turn(
-            session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner
+            session_id, text, image=image, image_name=image_name, prompts=prompts, owner=owner,
+            tracker=tracker,
         )
 
     def run_turn_sync(
@@ -194,6 +224,7 @@ class Runtime:
         prompts: Prompts | None = None,
         owner: str | None = None,
         stop: threading.Event | None = None,
+        tracker: str | None = None,
     ) -> TurnSummary:
         """Run a turn to completion on this thread; raise :class:`PixelrsError` with the one-line error if it failed.
 
@@ -214,6 +245,7 @@ class Runtime:
             owner=owner,
             on_event=sink,
             stop=stop,
+            tracker=tracker,
         ):
             sink(event)
             if event.kind == "error":
@@ -233,11 +265,15 @@ class Runtime:
         owner: str | None,
         on_event: Callable[[TurnEvent], None] | None = None,
         stop: threading.Event | None = None,
+        tracker: str | None = None,
     ) -> Iterator[TurnEvent]:
-        """Run one turn; yield every event, or with ``on_event`` send events to it inline and yield only the end."""
+        """Run one turn; yield every event, or with ``on_event`` send events to it inline and yield only the end.
+
+        ``tracker`` names the intent tracker for this turn (one of :attr:`trackers`)."""
         started = time.perf_counter()
         prompts = prompts or Prompts()
         try:
+            graph = self.graph_for(tracker)
             if not prompts.empty and not (text or "").strip():
                 text = (
                     "(correction: box)"
@@ -283,12 +319,12 @@ class Runtime:
         try:
             if on_event is not None:
                 context = TurnContext(emit=send_inline)
-                for update in self.graph.stream(state, stream_mode="updates", context=context):
+                for update in graph.stream(state, stream_mode="updates", context=context):
                     _merge_update(final, update)
                     if stop is not None and stop.is_set() and not final.get("assistant_turn_id"):
                         raise TurnStopped()
             else:
-                for mode, payload in self.graph.stream(state, stream_mode=["custom", "updates"]):
+                for mode, payload in graph.stream(state, stream_mode=["custom", "updates"]):
                     if mode == "updates":
                         _merge_update(final, payload)
                     elif isinstance(payload, dict) and (event := forward(payload)) is not None:

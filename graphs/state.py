@@ -42,6 +42,8 @@ class TurnState(TurnInput):
     """recall: the session's current image after this turn's upload, if any."""
     intent: Intent = field(default_factory=Intent)
     """recall (previous), then track_intent (updated)."""
+    recalled_intent: Intent = field(default_factory=Intent)
+    """recall: the intent before this turn (restored when the target turns out to be absent)."""
     previous_mask: Mask | None = None
     """recall: the current mask before this turn."""
     act: Act = Act.CHITCHAT

@@ -8,11 +8,16 @@ A trivial baseline -- the words of the first answer before its first verb
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from agent.errors import BadInputError
 from agent.intent import IntentTracker, target_phrase
 from agent.prist import PristDialogue, tracker_turns
 from agent.types import DialogueTurn, Intent
@@ -133,12 +138,111 @@ def split_by_image(
     ]
 
 
+DEFAULT_FOLDS = Path(__file__).resolve().parents[1] / "data" / "prist" / "prist_dev_folds.json"
+"""The fixed split of ``prist_dev.json`` by image that ships with the repository."""
+
+
+class Folds(BaseModel):
+    """A fixed split of PRIST dialogues by image: which folds were tuned on, which were not."""
+
+    description: str = ""
+    folds: list[list[str]] = Field(min_length=2)
+    """Image ids of each fold."""
+    tuned: list[int]
+    """Folds the tracker was developed on."""
+    unseen: list[int]
+    """Folds only ever scored."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Folds:
+        ids = [i for fold in self.folds for i in fold]
+        if len(ids) != len(set(ids)):
+            raise ValueError("an image is in more than one fold")
+        named = set(self.tuned) | set(self.unseen)
+        if set(self.tuned) & set(self.unseen) or not named <= set(range(len(self.folds))):
+            raise ValueError("tuned and unseen must be disjoint fold numbers")
+        return self
+
+    def fold_of(self, img_id: str) -> int | None:
+        """Return the fold an image belongs to (None when the split does not name it)."""
+        return next((k for k, fold in enumerate(self.folds) if img_id in fold), None)
+
+
+def load_folds(path: str | Path = DEFAULT_FOLDS) -> Folds:
+    """Read a folds file; raise :class:`BadInputError` with a one-line reason if unusable."""
+    p = Path(path)
+    try:
+        return Folds.model_validate(json.loads(p.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BadInputError(f"folds file not found: {p}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"cannot read folds file {p}: {exc}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise BadInputError(f"{p}: {'.'.join(map(str, err['loc'])) or 'folds'}: {err['msg']}") from None
+
+
+def evaluate_folds(
+    tracker: IntentTracker, items: Sequence[PristDialogue], folds: Folds
+) -> dict[str, Any]:
+    """Mean token F1 per fold, over the tuned and the unseen folds, and their gap.
+
+    Returns ``{"folds": [{"fold", "split", "n", "mean_token_f1", "baseline_f1"}...],
+    "tuned_f1", "unseen_f1", "gap", "worst_unseen_fold_f1", "unassigned"}``; a fold's F1 is the
+    mean over its dialogues, the tuned/unseen figures the mean over their dialogues, and the gap
+    ``tuned_f1 - unseen_f1``. Dialogues of images the split does not name are counted in
+    ``unassigned`` and scored nowhere.
+    """
+    per_fold: list[list[PristDialogue]] = [[] for _ in folds.folds]
+    unassigned = 0
+    for item in items:
+        k = folds.fold_of(item.img_id)
+        if k is None:
+            unassigned += 1
+        else:
+            per_fold[k].append(item)
+    rows: list[dict[str, Any]] = []
+    unseen_folds: list[float] = []
+    scores: dict[str, list[float]] = {"tuned": [], "unseen": []}
+    for k, fold_items in enumerate(per_fold):
+        split = "tuned" if k in folds.tuned else "unseen" if k in folds.unseen else "unused"
+        f1s = [token_f1(row["target"], it.focus) for row, it in zip(track_dialogues(tracker, fold_items), fold_items, strict=True)]
+        base = [token_f1(baseline_target(it), it.focus) for it in fold_items]
+        if split in scores:
+            scores[split].extend(f1s)
+        if split == "unseen" and f1s:
+            unseen_folds.append(round(sum(f1s) / len(f1s), 4))
+        rows.append(
+            {
+                "fold": k,
+                "split": split,
+                "n": len(f1s),
+                "mean_token_f1": round(sum(f1s) / len(f1s), 4) if f1s else 0.0,
+                "baseline_f1": round(sum(base) / len(base), 4) if base else 0.0,
+            }
+        )
+    tuned = sum(scores["tuned"]) / len(scores["tuned"]) if scores["tuned"] else 0.0
+    unseen = sum(scores["unseen"]) / len(scores["unseen"]) if scores["unseen"] else 0.0
+    return {
+        "folds": rows,
+        "tuned_f1": round(tuned, 4),
+        "unseen_f1": round(unseen, 4),
+        "gap": round(tuned - unseen, 4),
+        "worst_unseen_fold_f1": min(unseen_folds) if unseen_folds else 0.0,
+        "unassigned": unassigned,
+    }
+
+
 __all__ = [
     "BASELINE_VERBS",
+    "DEFAULT_FOLDS",
+    "Folds",
     "STOP_WORDS",
     "baseline_target",
     "evaluate",
+    "evaluate_folds",
     "iter_track",
+    "load_folds",
     "split_by_image",
     "token_f1",
     "tokens",

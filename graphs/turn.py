@@ -10,6 +10,7 @@ the graph runs inline on the caller's thread, the cheap path), else to LangGraph
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
@@ -22,10 +23,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from agent import answer
+from agent.answer import compose
 from agent.images import LoadedImage
-from agent.intent import IntentTracker, target_phrase
+from agent.intent import IntentTracker, TrackerCall, target_phrase
 from agent.memory import Memory, ToolCallIn
-from agent.types import Act, DialogueTurn, Intent, IntentOp, MaskOut
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, MaskOut
 from graphs import replies
 from graphs.caches import MaskCache
 from graphs.state import TurnInput, TurnState
@@ -62,6 +65,16 @@ def _call_tool(tool: BaseTool, args: dict[str, Any]) -> tuple[Any, ToolCallIn]:
     }
     artifact = getattr(message, "artifact", None)
     return artifact, ToolCallIn(tool=tool.name, args=logged_args, duration_ms=duration)
+
+
+def _tracker_call(call: TrackerCall) -> ToolCallIn:
+    """Return a model tracker's call as a tool-call record (tool ``track_intent``)."""
+    args: dict[str, object] = {"tracker": call.tracker, "model": call.model}
+    if call.fallback:
+        args["fallback"] = call.fallback
+    return ToolCallIn(
+        tool="track_intent", args=args, duration_ms=call.duration_ms, status=call.status, error=call.error
+    )
 
 
 def _tool_triggers(tool: BaseTool) -> list[re.Pattern[str]]:
@@ -127,9 +140,10 @@ def build_turn_graph(
         return {
             "user_turn_id": user_turn.id,
             "turn_index": user_turn.index,
-            "dialogue": history.dialogue,
+            "dialogue": _leads(history.dialogue),
             "image": image,
             "intent": intent,
+            "recalled_intent": intent,
             "previous_mask": previous_mask,
         }
 
@@ -137,12 +151,17 @@ def build_turn_graph(
         """Classify the turn and update the intent (clicks/boxes make it a user edit)."""
         emit = _sink(runtime)
         emit({"type": "progress", "stage": "tracking", "message": "Tracking what you mean"})
+        calls = list(state.tool_calls)
         if not state.prompts.empty:
             what = (
                 "box" if state.prompts.box is not None else f"{len(state.prompts.points)} click(s)"
             )
-            intent = state.intent.revised(turn=state.turn_index, op=IntentOp.CORRECT)
-            result_act, reason = Act.USER_EDIT, f"user edit with {what}"
+            reason = f"user edit with {what}"
+            evidence = [Evidence(turn=state.turn_index, words=what, role="user edit")]
+            intent = state.intent.revised(
+                turn=state.turn_index, op=IntentOp.CORRECT, reason=reason, evidence=evidence
+            )
+            result_act = Act.USER_EDIT
         else:
             result = tracker.track(
                 intent=state.intent,
@@ -153,8 +172,10 @@ def build_turn_graph(
                 has_mask=state.previous_mask is not None,
             )
             intent, result_act, reason = result.intent, result.act, result.reason
+            if result.call is not None:  # a model tracked the turn: stored like a tool call
+                calls = [*calls, _tracker_call(result.call)]
         emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
-        return {"intent": intent, "act": result_act, "track_reason": reason}
+        return {"intent": intent, "act": result_act, "track_reason": reason, "tool_calls": calls}
 
     def route(state: TurnState) -> Route:
         """Pick the next node from the act (and extra tools' triggers)."""
@@ -212,6 +233,8 @@ def build_turn_graph(
         if state.act is Act.USER_EDIT:
             for out in result.masks:
                 out.source = "user-edit"
+        if result.absent:  # stored as such: the target was judged not to be there
+            log = dataclasses.replace(log, status="absent")
         emit({"type": "mask", "masks": list(result.masks)})
         return {
             "segment_result": result,
@@ -285,7 +308,9 @@ def build_turn_graph(
             reply = replies.NO_IMAGE
         elif state.segment_result is not None:
             masks = list(state.segment_result.masks)
-            if not masks and state.segment_result.text.strip():
+            if not masks and state.segment_result.absent:
+                reply = _absent_reply(state)
+            elif not masks and state.segment_result.text.strip():
                 reply = state.segment_result.text.strip()  # a model that answered without [SEG]
             elif not masks:
                 reply = replies.NOTHING_FOUND.format(target=state.intent.target or "that")
@@ -319,6 +344,9 @@ def build_turn_graph(
         emit({"type": "progress", "stage": "saving", "message": "Saving"})
         assert state.user_turn_id is not None
         intent = state.intent
+        if state.segment_result is not None and state.segment_result.absent:
+            # Nothing was found: the conversation goes on from what was current before.
+            intent = state.recalled_intent.revised(turn=state.turn_index, op=IntentOp.KEEP)
         if state.masks:
             intent = intent.model_copy(
                 update={"mask_id": None}
@@ -360,6 +388,32 @@ def build_turn_graph(
     builder.add_edge("respond", "remember")
     builder.add_edge("remember", END)
     return builder.compile(name="pixelrs-turn")
+
+
+def _leads(dialogue: list[DialogueTurn]) -> list[DialogueTurn]:
+    """Give the conversation as the tracker and backends read it: answers without their details
+    part (coordinates, cues and IoU are for people, not evidence of what the user means)."""
+    out = []
+    for turn in dialogue:
+        lead = answer.split(turn.text)[0] if turn.role == "assistant" else turn.text
+        out.append(turn if lead == turn.text else turn.model_copy(update={"text": lead}))
+    return out
+
+
+def _absent_reply(state: TurnState) -> str:
+    """Say plainly that the target is not there, why, and that the current mask is kept."""
+    result = state.segment_result
+    assert result is not None
+    target = target_phrase(state.intent, relations=False) or "that"
+    why = str(result.evidence.get("absent") or "").strip()
+    details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
+    if state.previous_mask is not None:
+        details.append(replies.ABSENT_KEPT)
+    part = result.evidence.get("part")
+    if part:
+        return compose(replies.PART_ABSENT.format(part=part, target=target), details)
+    article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
+    return compose(replies.ABSENT.format(target=article + target), details)
 
 
 def _after_segment(state: TurnState) -> Literal["explain", "respond"]:

@@ -67,6 +67,6 @@ def score(lines: list[str], modules: list[str]) -> dict[str, object]:
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args and args[0] == "--score":
-        print(json.dumps(score(sys.stdin.read().splitlines(), args[1:]), indent=2))
+        sys.stdout.write(json.dumps(score(sys.stdin.read().splitlines(), args[1:]), indent=2) + "\n")
     else:
         sys.stdout.write(config(args))

@@ -27,3 +27,8 @@ def decompression_bomb_png(side: int = 30000) -> bytes:
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
+
+PRIST_FOLDS = REPO / "data" / "prist" / "prist_dev_folds.json"
+"""The fixed split of the PRIST dev dialogues by image into folds (tuned and unseen)."""
+INTENT_SCENARIOS = REPO / "tests" / "intent_scenarios.yaml"
+"""The scripted multi-turn dialogues of the intent scenario suite."""

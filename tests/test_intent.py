@@ -232,7 +232,7 @@ def test_on_it_is_a_relation_but_a_fresh_place_stays_in_the_phrase(tracker):
         ("just the text", {"part": "text"}),
         ("the red part", {"colour": "red"}),
         ("the smaller one please", {"size": "smaller"}),
-        ("the left half", {"position": "left", "part": "half"}),
+        ("the left half", {"part": "left half"}),
         ("the third one", {"ordinal": "third"}),
         ("which one is the biggest?", {"size": "biggest"}),
         ("the blue car", {"colour": "blue"}),
@@ -607,3 +607,96 @@ def test_very_long_text_is_handled(tracker):
     short = track(tracker, text[:600], intent=Intent(target="car"), dialogue=dialogue, turn=1)
     assert isinstance(result.act, Act)
     assert result.act == short.act and result.intent.target == short.intent.target
+
+
+# --------------------------------------------------------------------------- robustness, evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这是什么颜色？",
+        "ما هذا الشيء الأحمر؟",
+        "¿de qué raza es el perro?",
+        "montre-moi la roue avant",
+        "Что написано на табличке?",
+        "\u200b\u200b\u200b",
+        "e\u0301\u0301\u0301 n\u0303",
+        "🙂🙂 👍",
+        "\x00\x01\x02",
+        "x" * 10_000,
+        ("find the red cup " + "🙂" * 50 + " ") * 200,
+    ],
+)
+def test_unicode_long_and_foreign_turns_never_crash(tracker, text):
+    current = Intent(target="cup", attributes={"colour": "red"}).revised(turn=0, op=IntentOp.NEW)
+    result = track(tracker, text, intent=current, turn=1)
+    assert isinstance(result.act, Act)
+    assert len(result.intent.history) == 2
+    assert result.intent.history[-1].reason == result.reason
+
+
+@pytest.mark.parametrize("text", ["这是什么颜色？", "¿de qué raza es el perro?", "finde den roten Ball"])
+def test_a_turn_the_parser_cannot_read_keeps_the_intent_and_says_so(tracker, text):
+    current = Intent(target="cup", attributes={"colour": "red"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert result.act is Act.EXPLAIN and result.intent.op is IntentOp.KEEP
+    assert result.intent.target == "cup" and result.intent.attributes == {"colour": "red"}
+    assert result.reason.startswith("could not read this turn") and "kept the intent" in result.reason
+    nothing = track(tracker, text)
+    assert nothing.act is Act.CHITCHAT and nothing.intent.target is None
+
+
+def test_typos_in_small_words_are_read_and_noted(tracker):
+    result = track(tracker, "fnd teh red cup on the rigth")
+    assert result.act is Act.NEW_TARGET and result.intent.target == "cup"
+    assert result.intent.attributes == {"colour": "red", "position": "right"}
+    assert "read 'fnd' as 'find'" in result.reason and "read 'rigth' as 'right'" in result.reason
+
+
+def test_each_revision_records_the_words_that_caused_it(tracker):
+    results = converse(
+        tracker,
+        [
+            ("find the HDMI label", "The label reads 'HDMI 2.0'."),
+            "now the port next to it",
+            "no, the one on the left",
+            "go back to the label",
+        ],
+    )
+    first, port, left, back = (r.intent.history[-1] for r in results)
+    assert {(e.role, e.words) for e in first.evidence} >= {("act", "find"), ("target", "the HDMI label")}
+    assert all(e.turn == 0 and e.source == "user" for e in first.evidence)
+    assert ("relation", "next to it") in {(e.role, e.words) for e in port.evidence}
+    assert {(e.role, e.words) for e in left.evidence} >= {("act", "no"), ("position", "on the left")}
+    assert [(e.turn, e.words) for e in back.evidence if e.source == "history"] == [(0, "HDMI label")]
+    assert back.reason.startswith("back to an earlier target")
+    assert results[-1].intent.target == "HDMI label" and results[-1].intent.attributes == {"text": "HDMI"}
+
+
+def test_answer_evidence_names_the_answer(tracker):
+    results = converse(
+        tracker,
+        [("What label is visible on the large bottle?", "The label on the large bottle reads 'Sky Cola'."), "why red?"],
+    )
+    evidence = results[-1].intent.history[-1].evidence
+    assert ("answer", "text", "Sky Cola") in {(e.source, e.role, e.words) for e in evidence}
+
+
+def test_count_and_part_attributes(tracker):
+    assert track(tracker, "segment all the people").intent.attributes == {"count": "all"}
+    assert track(tracker, "find both cups").intent.attributes == {"count": "2"}
+    assert track(tracker, "highlight the two men").intent.attributes == {"count": "2"}
+    assert track(tracker, "find the cups").intent.attributes == {"count": "all"}  # a plural command: all of them
+    assert "count" not in track(tracker, "what cups are on the table?").intent.attributes  # a question's plural
+    cup = Intent(target="cup")
+    handle = track(tracker, "the handle of the cup", intent=cup, turn=1)
+    assert (handle.act, handle.intent.target, handle.intent.attributes) == (Act.REFINE, "cup", {"part": "handle"})
+    fresh = track(tracker, "now the handle of the mug", intent=cup, turn=1)
+    assert (fresh.act, fresh.intent.target, fresh.intent.attributes) == (Act.NEW_TARGET, "mug", {"part": "handle"})
+    half = track(tracker, "only the left half of it", intent=cup, turn=1)
+    assert half.intent.attributes == {"part": "left half"} and half.intent.target == "cup"
+    assert target_phrase(half.intent) == "left half of the cup"
+    tie = track(tracker, "just his tie", intent=Intent(target="man"), turn=1)
+    assert tie.intent.attributes == {"part": "tie"}
+    assert target_phrase(Intent(target="cups", attributes={"count": "2", "colour": "red"})) == "two red cups"

@@ -248,12 +248,11 @@ def test_second_turn_on_same_image_does_not_run_ocr_again(photo):
     assert calls == [] and fresh.ocr.runs == 1
     assert second.evidence["analysis_cached"] is True
     other = squares()
-    fresh.segment(
-        SegmentRequest(
-            image=other, image_ref=ref_for(other), dialogue=[], intent=Intent(target="red")
-        )
-    )
-    assert calls == [1] and fresh.ocr.runs == 2  # a different image is analysed on its own
+    request = dict(image=other, image_ref=ref_for(other), dialogue=[])
+    fresh.segment(SegmentRequest(**request, intent=Intent(target="red")))
+    assert calls == [] and fresh.ocr.runs == 1  # a colour needs no OCR: it does not run
+    fresh.segment(SegmentRequest(**request, intent=Intent(target="the 'EXIT' sign")))
+    assert calls == [1] and fresh.ocr.runs == 2  # a different image is read on its own
 
 
 def test_ocr_engine_is_created_lazily():
@@ -390,13 +389,20 @@ def test_box_prompt(backend, sq):
 
 
 def test_no_cue_falls_back_with_low_score(backend, sq):
-    r = seg(backend, sq, Intent(target="the cat"))
+    # "gadget" is no detector category and carries no colour, position, size or text cue.
+    r = seg(backend, sq, Intent(target="the gadget"))
     assert r.masks and r.best.score < 0.3
     assert "fallback" in r.evidence and "guess" in r.evidence["fallback"]
     text = "".join(
-        explain(backend, sq, ref_for(sq), Intent(target="the cat"), r.best.mask.array, result=r)
+        explain(backend, sq, ref_for(sq), Intent(target="the gadget"), r.best.mask.array, result=r)
     )
     assert "guess" in text
+
+
+def test_a_category_with_no_detection_is_absent(backend, sq):
+    r = seg(backend, sq, Intent(target="the cat"))
+    assert r.absent and r.masks == []
+    assert "no cat was detected" in r.evidence["absent"]
 
 
 def test_text_cue_without_ocr_is_reported_unmatched(sq):
@@ -427,24 +433,31 @@ def test_explain_says_what_changed(backend, sq):
     assert "moved right" in text and "new region" in text and "IoU 0.00" in text
 
 
-def test_concurrent_first_turns_analyse_once(sq):
+def test_concurrent_first_turns_analyse_once(sq, monkeypatch):
+    from tools.backends.lite import regions
+
     b = LiteBackend()
     img = sq.copy()
     img[0, 0] = (1, 2, 3)  # a new image
     errors = []
+    levels = []
+    segment_levels = regions.segment_levels
+    monkeypatch.setattr(regions, "segment_levels", lambda rgb: levels.append(1) or segment_levels(rgb))
 
-    def run():
+    def run(target):
         try:
-            seg(b, img, Intent(target="the red one"))
+            seg(b, img, Intent(target=target))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    targets = ["the red one", "the 'EXIT' sign"] * 2  # superpixels and OCR, each on first use
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors and b.ocr.runs == 1 and b.cache.misses == 1
+    assert not errors and b.cache.misses == 1
+    assert b.ocr.runs == 1 and levels == [1]
 
 
 def test_cache_evicts_by_bytes():

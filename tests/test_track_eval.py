@@ -6,14 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from _data import PRIST_DEV
+from _data import PRIST_DEV, PRIST_FOLDS
 
 from agent.errors import BadInputError
 from agent.intent import RuleIntentTracker
 from agent.prist import PristDialogue, load_prist, tracker_turns
 from graphs.track_eval import (
+    Folds,
     baseline_target,
     evaluate,
+    evaluate_folds,
+    load_folds,
     split_by_image,
     token_f1,
     tokens,
@@ -196,3 +199,74 @@ def test_tracker_beats_the_baseline_on_the_dev_set(dev_items):
     for half in split_by_image(dev_items):
         part = evaluate(RuleIntentTracker(), half)
         assert part["mean_token_f1"] > part["baseline_f1"]
+
+
+# --------------------------------------------------------------------------- folds by image
+
+
+def test_the_shipped_folds_split_the_dev_images(dev_items):
+    folds = load_folds(PRIST_FOLDS)
+    images = {it.img_id for it in dev_items}
+    assert {i for fold in folds.folds for i in fold} == images
+    assert folds.tuned and folds.unseen and not set(folds.tuned) & set(folds.unseen)
+
+
+def test_bad_folds_files_are_one_line_errors(tmp_path):
+    with pytest.raises(BadInputError, match="not found"):
+        load_folds(tmp_path / "none.json")
+    bad = write(tmp_path, json.dumps({"folds": [["a.jpg"], ["a.jpg"]], "tuned": [0], "unseen": [1]}))
+    with pytest.raises(BadInputError, match="more than one fold") as err:
+        load_folds(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_fold_scores_and_the_gap(dev_items, capsys):
+    folds = load_folds(PRIST_FOLDS)
+    result = evaluate_folds(RuleIntentTracker(), dev_items, folds)
+    rows = result["folds"]
+    assert [r["n"] for r in rows] and sum(r["n"] for r in rows) == len(dev_items)
+    assert result["gap"] == pytest.approx(result["tuned_f1"] - result["unseen_f1"], abs=1e-3)
+    with capsys.disabled():
+        print(
+            "\nPRIST dev folds: "
+            + ", ".join(f"{r['fold']} ({r['split']}) {r['mean_token_f1']:.3f}" for r in rows)
+            + f"; tuned {result['tuned_f1']:.3f}, unseen {result['unseen_f1']:.3f}, gap {result['gap']:.3f}"
+        )
+    for r in rows:  # the tracker beats the first-answer baseline on the folds it was tuned on
+        if r["split"] == "tuned":
+            assert r["mean_token_f1"] > r["baseline_f1"]
+
+
+def test_folds_on_a_toy_split():
+    item = PristDialogue.model_validate(ITEM)
+    other = PristDialogue.model_validate({**ITEM, "img_id": "other.jpg", "focus": "a cat"})
+    folds = Folds(folds=[[ITEM["img_id"]], ["other.jpg"]], tuned=[0], unseen=[1])
+    result = evaluate_folds(RuleIntentTracker(), [item, other, item], folds)
+    assert [r["n"] for r in result["folds"]] == [2, 1]
+    assert result["tuned_f1"] == 1.0 and result["unseen_f1"] == 0.0 and result["gap"] == 1.0
+    assert result["worst_unseen_fold_f1"] == 0.0 and result["unassigned"] == 0
+
+
+def test_cli_track_folds_prints_the_fold_scores(dev_items):
+    import io
+
+    from ui.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["track", str(DEV), "--folds"], stdout=out, stderr=err) == 0
+    result = json.loads(out.getvalue())
+    assert {r["split"] for r in result["folds"]} == {"tuned", "unseen"} and "gap" in result
+    assert main(["track", str(DEV), "--tracker", "llm"], stdout=out, stderr=err) == 2
+    assert "needs a model" in err.getvalue()
+
+
+def test_cli_bad_tracker_setting_is_one_line(monkeypatch, tmp_path):
+    import io
+
+    from ui.cli import main
+
+    monkeypatch.setenv("PIXELRS_TRACKER", "bogus")
+    out, err = io.StringIO(), io.StringIO()
+    path = write(tmp_path, json.dumps([ITEM]))
+    assert main(["track", str(path)], stdout=out, stderr=err) == 2
+    assert err.getvalue().count("\n") == 1 and "PIXELRS_TRACKER" in err.getvalue()

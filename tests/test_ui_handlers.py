@@ -476,3 +476,29 @@ def test_overlay_png_is_written_once_per_content(ui: ChatUI, hdmi_path: str) -> 
     assert chat_images(reloaded.chat) == first  # same content -> same cached file
     decoded = np.asarray(Image.open(io.BytesIO(Path(chat_images(state.chat, ui)[0]).read_bytes())).convert("RGB"))
     assert decoded.shape == (427, 639, 3)
+
+
+def test_tracker_control_lets_a_browser_pick_the_llm(tmp_path, lite: LiteBackend) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from agent.intent import LLMIntentTracker, RuleIntentTracker
+    from ui.trackers import set_tracker, tracker_choices
+
+    llm = LLMIntentTracker(FakeListChatModel(responses=['{"act": "chitchat", "reason": "hello"}']), model_name="fake:model")
+    rt = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=lite,
+                 trackers={"rules": RuleIntentTracker(), "llm": llm})
+    app = ChatUI(rt)
+    try:
+        assert tracker_choices(rt) == [("Offline rules (spaCy)", "rules"), ("Language model: fake:model", "llm")]
+        state = set_tracker("llm", UIState())
+        assert state.tracker == "llm"
+        run(app.send("hi there", state))
+        turns = rt.history(state.session_id).turns
+        assert [c.tool for t in turns for c in t.tool_calls] == ["track_intent"]
+        assert "hello" in (turns[-1].intent.history[-1].reason if turns[-1].intent else "")
+        other = UIState()  # another browser keeps the default
+        run(app.send("hi", other))
+        assert not [c for t in rt.history(other.session_id).turns for c in t.tool_calls]
+    finally:
+        app.close()
+        rt.close()

@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agent.answer import compose
 from agent.errors import BadInputError
-from agent.types import Intent, IntentOp, Mask, Relation
+from agent.types import Intent, IntentOp, Mask, MaskOut, Relation, shown_masks
 from ui.auth import Authenticator, load_auth, parse_credential, read_auth_file, resolve_auth
-from ui.chat import ShownMask, TurnView, answer_text, mask_legend, plain_title, user_message
+from ui.chat import (
+    ShownMask,
+    TurnView,
+    answer_text,
+    mask_legend,
+    plain_title,
+    user_message,
+)
 from ui.files import FileStore, content_key
 from ui.render import (
     PALETTE,
@@ -160,10 +168,10 @@ def test_highlight_respects_word_boundaries_and_escapes_phrase_html() -> None:
 
 
 def test_answer_text_uses_the_best_mask_colour_and_legend() -> None:
-    masks = [ShownMask("port", 0.9, (10, 20, 30)), ShownMask("port", 0.2, (40, 50, 60), primary=False)]
-    out = answer_text("I found the port.", masks, "port")
-    assert "rgba(10, 20, 30, 0.28)" in out
-    assert "alternative" in out
+    masks = [ShownMask("person 1", 0.9, (10, 20, 30)), ShownMask("person 2", 0.8, (40, 50, 60))]
+    out = answer_text("I found 2 of them (person).", masks, "person")
+    assert "rgba(10, 20, 30, 0.28)" in out  # the target phrase in the first mask's colour
+    assert out.count('class="pr-legend"') == 2 and "rgb(40, 50, 60)" in out
     assert answer_text("It reads HDMI.", [], "HDMI", current=(7, 8, 9)).count("rgb(7, 8, 9)") == 1
     assert "pr-hl" not in answer_text("It reads HDMI.", [], "HDMI")
     assert "&lt;i&gt;" in mask_legend([ShownMask("<i>x</i>", None, (1, 2, 3))])
@@ -373,3 +381,42 @@ def test_links_are_signed_per_owner_and_name() -> None:
     assert not links.check_export("sid1", "session.zip", "7", q["u"], q["s"])
     tag = links.picture_html(name, "alice", 'a "quoted" <alt>')
     assert tag.startswith('<img class="pr-pic" src="pixelrs/img/') and "&amp;s=" in tag and "<alt>" not in tag
+
+
+def test_revision_history_shows_which_words_caused_each_revision():
+    from agent.intent import RuleIntentTracker
+    from agent.types import DialogueTurn, Intent
+    from ui.render import intent_html
+
+    tracker = RuleIntentTracker()
+    first = tracker.track(intent=Intent(), dialogue=[], user_text="find the red salt & pepper shaker", turn=0)
+    second = tracker.track(
+        intent=first.intent,
+        dialogue=[DialogueTurn(role="user", text="find the red cup"), DialogueTurn(role="assistant", text="Here.")],
+        user_text="no, the one on the left",
+        turn=2,
+    )
+    page = intent_html(second.intent, turn_numbers={0: 1, 2: 2})
+    assert "<th>why</th>" in page
+    assert "“red” <small>colour</small>" in page and "“on the left” <small>position</small>" in page
+    assert "correction:" in page  # the reason, as the cell's tooltip
+    assert "salt &amp; pepper shaker" in page and "salt & pepper" not in page  # escaped
+
+def test_answer_text_folds_the_details_away() -> None:
+    reply = compose("Here is the cup.", ["Cues used: detected cup.", "The mask is <big>."])
+    out = answer_text(reply, [ShownMask("cup", 0.9, (1, 2, 3))], "cup")
+    lead, _, folded = out.partition("<details>")
+    assert "Here is the" in lead and "Cues used" not in lead
+    assert folded.startswith("<summary>Details</summary>") and folded.rstrip().endswith("</details>")
+    assert "\n- Cues used" in folded and "&lt;big&gt;" in folded and "<big>" not in folded
+    assert "<details>" not in answer_text("It reads HDMI.", [], "HDMI")
+
+
+def test_shown_masks_are_the_instances_or_the_target() -> None:
+    def out(role: str, label: str) -> MaskOut:
+        return MaskOut(Mask(np.ones((2, 2), bool)), label=label, role=role)  # type: ignore[arg-type]
+
+    several = [out("target", "people"), out("instance", "person 1"), out("instance", "person 2")]
+    assert [m.label for m in shown_masks(several)] == ["person 1", "person 2"]
+    single = [out("target", "cup"), out("alternative", "cup"), out("alternative", "cup")]
+    assert [m.role for m in shown_masks(single)] == ["target"]

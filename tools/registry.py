@@ -24,6 +24,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "lite": "tools.backends.lite:LiteBackend",
     "miras": "tools.backends.miras:MirasBackend",
     "lisa": "tools.backends.lisa:LisaBackend",
+    "openvocab": "tools.backends.openvocab:OpenVocabBackend",
 }
 
 

@@ -23,7 +23,7 @@ import gradio as gr
 
 from agent.errors import PixelrsError, UnknownSessionError
 from agent.images import sha256_hex
-from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts
+from agent.types import BoxPrompt, Mask, MaskOut, PointPrompt, Prompts, shown_masks
 from graphs.runtime import Runtime, TurnEvent, TurnSummary
 from ui.chat import (
     ShownMask,
@@ -216,6 +216,7 @@ class ChatUI:
         state.confirm_delete = False
         state.turn_numbers = {}
         color_of: dict[int, int] = {}
+        palette = 0
         rows: list[LatencyRow] = []
         image_sha: str | None = None
         image_turn = -1
@@ -241,11 +242,14 @@ class ChatUI:
             shown: list[ShownMask] = []
             path = None
             if turn.masks:
-                for mask in turn.masks:
-                    color_of[mask.id] = len(color_of)
-                shown = [ShownMask(m.label, m.score, mask_color(color_of[m.id]), i == 0) for i, m in enumerate(turn.masks)]
+                drawn = shown_masks(turn.masks)
+                for mask in drawn:
+                    color_of[mask.id], palette = palette, palette + 1
+                # the current mask (the union, when several instances are drawn) takes the first colour
+                color_of.setdefault(turn.masks[0].id, color_of[drawn[0].id])
+                shown = [ShownMask(m.label, m.score, mask_color(color_of[m.id])) for m in drawn]
                 if image_sha is not None:
-                    path = self.pictures.overlay(image_sha, [m.mask() for m in turn.masks], [s.color for s in shown])
+                    path = self.pictures.overlay(image_sha, [m.mask() for m in drawn], [s.color for s in shown])
             state.chat.extend(
                 stored_turn_messages(
                     turn_id=f"turn-{turn.id}",
@@ -266,7 +270,7 @@ class ChatUI:
             last_act = turn.act
         state.image_sha = image_sha
         state.retry_index = retryable_index(history)
-        state.mask_count = len(color_of)
+        state.mask_count = palette
         current = history.current_mask
         if current is not None and current.turn_index > image_turn and current.id in color_of:
             state.mask_id, state.mask_rle = current.id, current.rle
@@ -549,7 +553,7 @@ class ChatUI:
         shown_before = (state.mask_rle, state.mask_id, state.mask_count, state.mask_color_index)
         intent_panel: str | None = None
         events = start_turn(self.runtime, state.session_id or "", text, image=image, image_name=image_name,
-                            prompts=prompts, owner=owner, stop=stop)
+                            prompts=prompts, owner=owner, stop=stop, tracker=state.tracker)
         finished = False
         while not finished:
             batch = drain(events)
@@ -623,12 +627,13 @@ class ChatUI:
         if not masks or state.image_sha is None:
             view.on_mask(None, [])
             return
-        colors = [mask_color(state.mask_count + i) for i in range(len(masks))]
-        shown = [ShownMask(m.label, m.score, c, i == 0) for i, (m, c) in enumerate(zip(masks, colors, strict=True))]
-        path = self.pictures.overlay(state.image_sha, [m.mask for m in masks], colors)
+        drawn = shown_masks(masks)
+        colors = [mask_color(state.mask_count + i) for i in range(len(drawn))]
+        shown = [ShownMask(m.label, m.score, c) for m, c in zip(drawn, colors, strict=True)]
+        path = self.pictures.overlay(state.image_sha, [m.mask for m in drawn], colors)
         view.on_mask(self.picture_html(path, state.owner, "mask overlay"), shown)
         state.mask_color_index = state.mask_count
-        state.mask_count += len(masks)
+        state.mask_count += len(drawn)
         state.mask_rle = masks[0].mask.to_rle()
         state.mask_id = masks[0].id
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from agent import answer
 from agent.types import Act, Intent, Prompts
 from ui.render import (
     RGB,
@@ -67,8 +68,6 @@ class ShownMask:
     label: str
     score: float | None
     color: RGB
-    primary: bool = True
-    """The turn's answer (filled); other candidates are drawn as outlines and marked as such."""
 
 
 def mask_legend(masks: Sequence[ShownMask]) -> str:
@@ -76,11 +75,9 @@ def mask_legend(masks: Sequence[ShownMask]) -> str:
     items = []
     for m in masks:
         score = f" {m.score:.2f}" if m.score is not None else ""
-        kind = "" if m.primary else " (alternative)"
-        dot = "●" if m.primary else "○"
         items.append(
-            f'<span class="pr-legend"><span style="color: {css_rgb(m.color)}">{dot}</span> '
-            f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score + kind)}</span>"
+            f'<span class="pr-legend"><span style="color: {css_rgb(m.color)}">●</span> '
+            f"{escape_markdown(one_line(m.label, 60))}{escape_markdown(score)}</span>"
         )
     return "  ".join(items)
 
@@ -88,17 +85,24 @@ def mask_legend(masks: Sequence[ShownMask]) -> str:
 def answer_text(reply: str, masks: Sequence[ShownMask], target: str | None, current: RGB | None = None) -> str:
     """Render the reply with the target phrase and mask labels highlighted in their colours.
 
-    A turn without new masks (a question about the current mask) highlights the target in the
-    current mask's colour ``current``.
+    The lead is shown; the details part (:mod:`agent.answer`) goes in a collapsed block. A turn
+    without new masks (a question about the current mask) highlights the target in the current
+    mask's colour ``current``.
     """
     phrases: list[tuple[str, RGB]] = []
-    lead = masks[0].color if masks else current
-    if target and lead is not None:
-        phrases.append((target, lead))
+    lead_color = masks[0].color if masks else current
+    if target and lead_color is not None:
+        phrases.append((target, lead_color))
     phrases.extend((m.label, m.color) for m in masks)
-    body = highlight(reply, phrases)
+    lead, details = answer.split(reply)
+    body = highlight(lead, phrases)
     if masks:
         body = f"{body}\n\n{mask_legend(masks)}"
+    if details:
+        lines = "\n".join(
+            f"- {escape_markdown(line.removeprefix('- '))}" for line in details.splitlines() if line.strip()
+        )
+        body += f"\n\n<details><summary>Details</summary>\n\n{lines}\n\n</details>"
     return body
 
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.errors import PixelrsError
+from pydantic import ValidationError
+
+from agent.errors import BadInputError, PixelrsError
 from agent.settings import Settings
 from ui.cli_errors import (
     EXIT_BAD_INPUT,
@@ -53,17 +55,30 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, help="backend name: lite (default), miras, lisa, or a plugin")
+    p.add_argument("--backend", default=None, help="backend name: lite (default), miras, lisa, openvocab, or a plugin")
     p.add_argument("--model-dir", help="checkpoint directory (miras/lisa)")
+    p.add_argument("--model", help="openvocab detector: a local directory or a Hugging Face model id")
+    p.add_argument("--threshold", type=float, help="openvocab: raw detector score at which a thing counts as present")
+    p.add_argument("--allow-download", action="store_true", default=None,
+                   help="openvocab: let transformers download a model id that is not in the local cache")
     p.add_argument("--clip", help="CLIP vision tower directory (overrides the checkpoint config)")
     p.add_argument("--convnext", help="ConvNeXt (open_clip) directory for MIRAS")
-    p.add_argument("--sam", help="SAM ViT-H checkpoint path")
+    p.add_argument("--sam", help="SAM checkpoint: ViT-H .pth (miras/lisa); openvocab: any segment-anything .pth or a transformers SAM")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa)")
     p.add_argument("--decode", choices=["auto", "eager", "graphs"],
                    help="token decoding (miras/lisa): CUDA graphs on one GPU by default, else eager")
     p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")
     p.add_argument("--load-in-8bit", action="store_true", default=None, help="8-bit weights via bitsandbytes")
+    _add_tracker(p)
+
+
+def _add_tracker(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracker", choices=["rules", "llm"], default=None,
+                   help="intent tracker: rules (offline, default) or llm (needs --llm)")
+    p.add_argument("--llm", metavar="PROVIDER:MODEL",
+                   help="chat model of the llm tracker (LangChain init_chat_model, e.g. openai:gpt-4o-mini, "
+                        "ollama:llama3.1; needs pixelrs[llm]), or 'backend' for the MIRAS/LISA model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     track = sub.add_parser("track", help="run the intent tracker over PRIST dialogues (JSON lines)")
     track.add_argument("dialogues", help="PRIST-format JSON file")
     track.add_argument("--summary", action="store_true", help="end with a summary line: mean token F1 of the tracked target vs the focus")
+    track.add_argument("--folds", nargs="?", const="default", metavar="FOLDS.json",
+                       help="print mean token F1 per fold of a fixed split by image and the tuned-vs-unseen "
+                            "gap (default: the split of prist_dev.json shipped in data/prist)")
+    _add_tracker(track)
 
     replay = sub.add_parser("replay", help="replay stored sessions through a backend and compare masks")
     target = replay.add_mutually_exclusive_group(required=True)
@@ -132,9 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(replay)
     _add_backend(replay)
 
-    evaluate = sub.add_parser("eval", help="run PRIST dialogues through a backend and score the final masks")
-    evaluate.add_argument("--dialogues", required=True, help="PRIST-format JSON")
-    evaluate.add_argument("--images", required=True, help="folder with the dialogues' images")
+    evaluate = sub.add_parser(
+        "eval",
+        help="score a backend: an evaluation set with hand-drawn masks (--set), or PRIST dialogues",
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--set", dest="evalset", metavar="JSON", help="evaluation set, e.g. data/eval/dev.json")
+    source.add_argument("--dialogues", help="PRIST-format JSON (with --images)")
+    evaluate.add_argument("--images", help="folder with the PRIST dialogues' images")
     evaluate.add_argument("--masks", help="ground truth: PNG masks or LabelMe JSON per image")
     evaluate.add_argument("--out", required=True, help="folder for masks, metrics.json and plots")
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N dialogues")
@@ -158,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     options = {
         "model_dir": getattr(args, "model_dir", None),
+        "model": getattr(args, "model", None),
+        "threshold": getattr(args, "threshold", None),
+        "allow_download": getattr(args, "allow_download", None),
         "clip": getattr(args, "clip", None),
         "convnext": getattr(args, "convnext", None),
         "sam": getattr(args, "sam", None),
@@ -172,7 +199,17 @@ def _settings(args: argparse.Namespace) -> Settings:
         values["db_url"] = args.db
     if getattr(args, "backend", None):
         values["backend"] = args.backend
-    return Settings(**values)
+    if getattr(args, "tracker", None):
+        values["tracker"] = args.tracker
+    if getattr(args, "llm", None):
+        values["llm"] = args.llm
+        values.setdefault("tracker", "llm")
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # a bad PIXELRS_* variable: one line, not a traceback
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        raise CliError(f"bad setting {where} (PIXELRS_{where.upper()}): {err['msg']}") from None
 
 
 def _memory(args: argparse.Namespace) -> Any:
@@ -295,6 +332,8 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
                 print(f"{t.index:3d} {t.role:9s}{act}{flag}: {t.text}", file=stdout)
                 if t.intent is not None and t.role == "assistant":
                     print(f"      intent: {t.intent.op} -> {t.intent.describe()}", file=stdout)
+                    for line in _why_lines(t.intent):
+                        print(f"      {line}", file=stdout)
                 for m in t.masks:
                     print(f"      mask {m.id}: '{m.label}' area {m.area} bbox {list(m.bbox)} score {m.score} ({m.source})", file=stdout)
             return EXIT_OK
@@ -315,14 +354,40 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
         memory.close()
 
 
+def _why_lines(intent: Any) -> list[str]:
+    """Return the last revision's reason and evidence: which words of which turn caused it."""
+    if not intent.history:
+        return []
+    rev = intent.history[-1]
+    lines = [f"why: {rev.reason}"] if rev.reason else []
+    if rev.evidence:
+        words = ", ".join(
+            f"{e.role}: {e.words!r}" + ("" if e.source == "user" else f" ({e.source}, turn {e.turn})")
+            for e in rev.evidence
+        )
+        lines.append(f"words: {words}")
+    return lines
+
+
 def cmd_track(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """Run the rule tracker over a PRIST file and print one JSON line per dialogue."""
-    from agent.intent import RuleIntentTracker
+    """Run the chosen tracker over a PRIST file: one JSON line per dialogue, or per-fold scores."""
+    from agent.intent import build_tracker
     from agent.prist import load_prist
-    from graphs.track_eval import token_f1, track_dialogues
+    from graphs.track_eval import (
+        DEFAULT_FOLDS,
+        evaluate_folds,
+        load_folds,
+        token_f1,
+        track_dialogues,
+    )
 
     items = load_prist(args.dialogues)
-    tracker = RuleIntentTracker()
+    settings = _settings(args)
+    tracker = build_tracker(settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s)
+    if args.folds:
+        folds = load_folds(DEFAULT_FOLDS if args.folds == "default" else args.folds)
+        print(json.dumps(evaluate_folds(tracker, items, folds)), file=stdout)
+        return EXIT_OK
     scores = []
     for row in track_dialogues(tracker, items):
         print(json.dumps(row), file=stdout)
@@ -355,16 +420,23 @@ def cmd_replay(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, stdout: TextIO) -> int:
-    """Evaluate a backend on PRIST dialogues; print the overall metrics JSON."""
+    """Evaluate a backend on an evaluation set or PRIST dialogues; print the overall metrics JSON."""
+    from graphs.evalset import load_evalset, run_evalset
     from graphs.evaluate import evaluate_prist
     from graphs.runtime import Runtime
 
     out = writable_dir(args.out)
     if not args.db:
         args.db = f"sqlite:///{out.resolve() / 'eval.db'}"  # keep eval sessions out of the user's list
+    if args.evalset is None and not args.images:
+        raise BadInputError("--dialogues needs --images (the folder with the dialogues' images)")
+    evalset = load_evalset(args.evalset) if args.evalset is not None else None
     runtime = Runtime.from_settings(_settings(args))
     try:
-        result = evaluate_prist(runtime, args.dialogues, args.images, args.masks, out_dir=out, limit=args.limit)
+        if evalset is not None:
+            result = run_evalset(runtime, evalset, out_dir=out, limit=args.limit)
+        else:
+            result = evaluate_prist(runtime, args.dialogues, args.images, args.masks, out_dir=out, limit=args.limit)
     finally:
         runtime.close()
     print(json.dumps(result.get("overall", result), indent=2, default=str), file=stdout)

@@ -15,6 +15,7 @@ import gradio as gr
 from ui.render import intent_html, marks_summary, status_html
 from ui.scroll import FOLLOW_NEWEST_JS
 from ui.state import UIState
+from ui.trackers import set_tracker, tracker_control
 
 if TYPE_CHECKING:
     from ui.protocols import ChatHandlers
@@ -155,6 +156,7 @@ def build_blocks(ui: ChatHandlers) -> gr.Blocks:
                     clear_btn = gr.Button("Clear clicks", size="sm", elem_id="pr-clear")
                 prompts_box = gr.Textbox(visible=False, elem_id="pr-prompts")
                 with gr.Accordion("Tracked intent", open=True):
+                    tracker_radio = tracker_control(ui.runtime)
                     intent_box = gr.HTML(intent_html(None), elem_id="pr-intent")
                 status_box = gr.HTML(status_html(ui.runtime.backend_name, []), elem_id="pr-status")
                 with gr.Accordion("Export", open=True):
@@ -193,5 +195,6 @@ def build_blocks(ui: ChatHandlers) -> gr.Blocks:
         rename_btn.click(ui.rename, [title_box, state], [*panel, gallery], api_name="rename", **busy)
         url_sync(delete_btn.click(ui.delete, [state], [*panel, gallery, *downloads], api_name="delete_session", **busy))
         refresh_btn.click(ui.refresh, [state], [gallery], api_name="list_sessions")
+        tracker_radio.change(set_tracker, [tracker_radio, state], [state], api_name="set_tracker", show_progress="hidden")
     demo.queue(default_concurrency_limit=ui.concurrency)
     return demo

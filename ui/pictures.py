@@ -56,12 +56,11 @@ class Pictures:
         self.max_display_side = max_display_side
 
     def overlay(self, sha: str, masks: Sequence[Mask], colors: Sequence[RGB]) -> str:
-        """Return the chat overlay of a turn: the answer (first mask) filled, alternatives outlined."""
+        """Return the chat overlay of a turn: each drawn mask (the target, or each instance) filled."""
         key = content_key("overlay", sha, *[m.array for m in masks], tuple(colors), MAX_CHAT_IMAGE_SIDE)
-        filled = [i == 0 for i in range(len(masks))]
 
         def make() -> np.ndarray:
-            return fit_within(overlay(self._image(sha), masks, colors, filled=filled), MAX_CHAT_IMAGE_SIDE)[0]
+            return fit_within(overlay(self._image(sha), masks, colors), MAX_CHAT_IMAGE_SIDE)[0]
 
         return self._files.picture(key, make, CHAT)
 

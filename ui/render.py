@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from agent.types import Intent, Mask
+from agent.types import Intent, IntentRevision, Mask
 
 RGB = tuple[int, int, int]
 ViewMode = Literal["overlay", "mask", "image"]
@@ -363,13 +363,14 @@ def intent_html(
         f"<td>{html.escape(', '.join(f'{k}: {v}' for k, v in rev.attributes.items()) or '–')}</td>"
         f"<td>{html.escape(', '.join(f'{r.kind} {r.anchor}' for r in rev.relations) or '–')}</td>"
         f"<td>{html.escape(', '.join(rev.exclusions) or '–')}</td>"
+        f"<td>{_why_cell(rev, number)}</td>"
         "</tr>"
         for rev in reversed(intent.history)
     )
     history = (
         '<details class="pr-history" open><summary>Revision history '
         f"({len(intent.history)})</summary><table><thead><tr><th>#</th><th>op</th><th>target</th>"
-        f"<th>attributes</th><th>relations</th><th>exclusions</th></tr></thead><tbody>{rows}</tbody></table></details>"
+        f"<th>attributes</th><th>relations</th><th>exclusions</th><th>why</th></tr></thead><tbody>{rows}</tbody></table></details>"
         if intent.history
         else ""
     )
@@ -382,6 +383,21 @@ def intent_html(
         f"<tr><th>op</th><td>{html.escape(intent.op.value)}</td></tr>"
         f"{act_cell}</table>{history}</div>"
     )
+
+
+def _why_cell(rev: IntentRevision, number: Callable[[int], int]) -> str:
+    """Which words of which turn caused a revision: ``"red" colour`` chips, with the reason as a tooltip."""
+    chips = []
+    for e in rev.evidence:
+        where = "" if e.source == "user" and e.turn == rev.turn else (
+            " (answer)" if e.source == "answer" else f" (turn {number(e.turn)})"
+        )
+        chips.append(
+            f'<span class="pr-ev" title="{html.escape(e.role)}">“{html.escape(e.words)}”'
+            f" <small>{html.escape(e.role)}{html.escape(where)}</small></span>"
+        )
+    body = " ".join(chips) or "–"
+    return f'<span title="{html.escape(rev.reason)}">{body}</span>' if rev.reason else body
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class UIState:
     """True after a first click on Delete; a second click deletes."""
     retry_index: int | None = None
     """Index of the session's last message when it was never answered (the Retry button sends it)."""
+    tracker: str | None = None
+    """The intent tracker this browser chose (None: the server's default)."""
 
     @property
     def marks(self) -> Marks:

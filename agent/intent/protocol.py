@@ -5,9 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agent.intent import lexicon as lx
-from agent.intent.phrases import parse_text_np, render_words
+from agent.intent import vocab as vb
 from agent.types import Act, DialogueTurn, Intent
+
+
+@dataclass(frozen=True)
+class TrackerCall:
+    """A model call made to track a turn (stored with the turn like a tool call)."""
+
+    tracker: str
+    """The tracker that was asked (``llm``)."""
+    model: str
+    duration_ms: float
+    status: str = "ok"
+    """``ok``, ``fallback`` (the model failed or answered badly) or ``timeout``."""
+    error: str | None = None
+    fallback: str | None = None
+    """The tracker that answered instead, when one did."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +33,8 @@ class TrackResult:
     """The updated intent, with one history entry appended for this turn."""
     reason: str
     """A short why, e.g. ``"correction: 'no, the other one'"``."""
+    call: TrackerCall | None = None
+    """The model call behind the decision (LLM trackers), if any."""
 
 
 @runtime_checkable
@@ -54,14 +70,18 @@ _POSITION_PHRASES = {
 }
 
 
+_NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+
+
 def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     """Render the intent as one natural noun phrase, e.g. ``"'Sky Cola' label on the large bottle"``.
 
-    Attribute words go where English puts them: ordinal, size, shape, colour and material
-    before the target ("second large red car"); the text value before it ("'HDMI' port") unless the target is
-    itself text ("text 'EXIT' on the door"); position and relations after it ("port on the
-    right next to the HDMI label"). A value already spelled in the target is not repeated.
-    Returns ``""`` when the intent has no target.
+    Attribute words go where English puts them: count, ordinal, size, shape, colour and
+    material before the target ("two large red cups"); the text value before it ("'HDMI' port")
+    unless the target is itself text ("text 'EXIT' on the door"); a part before it ("handle of
+    the cup", "left half of the sofa"); position and relations after it ("port on the right
+    next to the HDMI label"). A value already spelled in the target is not repeated. Returns
+    ``""`` when the intent has no target.
     """
     if not intent.target:
         return ""
@@ -70,6 +90,11 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     attrs = intent.attributes
     words = set(low_target.replace("'", " ").split())
     pre: list[str] = []
+    count = attrs.get("count")
+    if count and count != "1":
+        spoken = _NUMBER_WORDS[int(count)] if count.isdigit() and int(count) < len(_NUMBER_WORDS) else count
+        if spoken not in words and count not in words:
+            pre.append(spoken)
     for key in ("ordinal", "size", "shape", "colour", "material"):
         value = attrs.get(key)
         if value and not set(value.lower().split()) <= words:
@@ -79,23 +104,30 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     if text and text.lower() not in low_target:
         body = _with_text(target, text)
     phrase = " ".join([*pre, body])
+    part = attrs.get("part")
+    if part and not set(part.lower().split()) <= words:
+        phrase = f"{part} of the {phrase}"
     position = attrs.get("position")
     if position and not set(position.split()) <= words:
         phrase += " " + _POSITION_PHRASES.get(position, f"at the {position}")
     if relations:
         for rel in intent.relations:
-            phrase += f" {lx.RELATION_WORDS[rel.kind]} {_anchor_words(rel.anchor)}"
+            phrase += f" {vb.RELATION_WORDS[rel.kind]} {_anchor_words(rel.anchor)}"
     return phrase
 
 
+_PREPOSITIONS = frozenset("on in at of near under above below inside with next behind beside by".split())
+
+
 def _with_text(target: str, text: str) -> str:
-    """Put the quoted text before the target, or after a head that is itself text."""
+    """Put the quoted text before the target, or after a head that is itself text
+    ("text 'EXIT' on the door", "brand name 'KEEN' inside the shoe")."""
     quoted = f"'{text}'"
-    np = parse_text_np(target)
-    if np is not None and np.words and np.head in lx.PURE_TEXT_NOUNS:
-        head = render_words(np.words)
-        if target.startswith(head):
-            return f"{head} {quoted}{target[len(head) :]}"
+    words = target.split(" ")
+    cut = next((k for k, w in enumerate(words) if k and w.lower() in _PREPOSITIONS), len(words))
+    head = words[cut - 1].lower().strip("'\"")
+    if head in vb.PURE_TEXT_NOUNS or (head.endswith("s") and head[:-1] in vb.PURE_TEXT_NOUNS):
+        return " ".join([*words[:cut], quoted, *words[cut:]])
     return f"{quoted} {target}"
 
 
@@ -106,9 +138,12 @@ def _anchor_words(anchor: str) -> str:
     if not parts:
         return anchor
     proper = all(w[:1].isupper() or not w[:1].isalpha() for w in parts)
-    if proper or anchor[0] in "'\"‘“" or parts[0].lower() in lx.DETERMINERS:
+    if proper or anchor[0] in "'\"‘“" or parts[0].lower() in _DETERMINERS:
         return anchor
     return f"the {anchor}"
 
 
-__all__ = ["IntentTracker", "TrackResult", "target_phrase"]
+_DETERMINERS = frozenset("the a an this that these those its their his her my your our some any each every all both".split())
+
+
+__all__ = ["IntentTracker", "TrackResult", "TrackerCall", "target_phrase"]

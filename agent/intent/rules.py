@@ -1,70 +1,52 @@
-"""The deterministic, offline intent tracker.
+"""The offline intent tracker: rules over spaCy's parse of each turn.
 
-Each user turn goes through two steps.
+Each user turn goes through three steps.
 
-1. **Grounding** (:func:`agent.intent.grounding.ground_from_answer`). When the dialogue ends
-   with an assistant answer, that answer may name the target more precisely than the user did
-   ("What label is visible on the large bottle?" -> "The label on the large bottle reads 'Sky
-   Cola'."). The tracker only *fills in* what the intent lacks (a placeholder target, extra
-   modifiers, a missing text value or colour); nothing the user said is overwritten. A turn
-   whose act keeps the intent but whose grounding changed it is recorded with op ``REFINE``.
+1. **Grounding** (:func:`agent.intent.grounding.ground_from_answer`): the assistant's last answer
+   may name the target better than the user did; the tracker only *fills in* what the intent
+   lacks. A turn that keeps the intent but whose grounding changed it is recorded as ``REFINE``.
+2. **Reading** (:func:`agent.intent.reading.read`): is the turn English at all, its sentence
+   frame (command, question, bare noun phrase), the phrase it is about, negation, "only/just".
+   A turn the parser cannot read (another language, another script) keeps the intent and the
+   reason says so.
+3. **The act** (first match wins):
 
-2. **The act** of the user's own words, checked in this order (first match wins):
+   * ``SEGMENT_REQUEST`` -- PRIST's "segment the conversation above" or "segment it";
+   * ``RESET`` -- "start over", "forget that", "never mind";
+   * ``CHITCHAT`` -- greetings, thanks, acknowledgements, small talk, an empty turn;
+   * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "you picked the wrong one": negated
+     phrases become exclusions, a new noun the target, "the other one"/"the one on the right"
+     another instance (``other=yes``) of the kept target;
+   * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
+     target is restored from the history with its attributes and relations (``NEW_TARGET``);
+   * ``REFINE`` -- the turn narrows the current target: a placeholder ("the left one", "the
+     bigger one", "which one is the tallest?"), the current noun with new attributes, a part
+     ("the handle of the cup", "only the top half of it", "just his tie"), something left out
+     ("leave out the child", "but not the red ones");
+   * ``NEW_TARGET`` -- a command or a bare phrase that names another thing, a question that names
+     a thing when nothing is tracked yet, or asks where/which/whether there is a different thing;
+   * ``EXPLAIN`` -- any other question or "describe/explain ..." (the intent is kept).
 
-   * ``SEGMENT_REQUEST`` -- "segment/divide/structure/outline ... the conversation above" (all
-     11 PRIST templates) or a bare "segment it"; the intent is kept.
-   * ``RESET`` -- "start over", "forget that", "reset", "never mind", "clear it"; the intent is
-     cleared (target, attributes, relations, exclusions, mask), the history is kept.
-   * ``CORRECT`` -- the turn opens with "no"/"wrong"/"not"/"that's not it"/"I meant", or asks
-     for "the other one". Clauses are read one by one: "not X" adds X to the exclusions,
-     "I meant X" or a new noun sets the target, "the other one" sets ``other=yes`` and "the one
-     on the right" sets ``position=right`` (and ``other=yes``) on the kept target.
-   * ``CHITCHAT`` -- a short turn made only of greeting/thanks/acknowledgement words ("hi",
-     "thanks", "ok cool"), or small talk ("who are you").
-   * ``REFINE`` -- "only/just ..." or a phrase whose head is a placeholder ("the bigger one", "the
-     red part", "the left half"), or the current target's noun with new attributes: the target is
-     kept, attributes change ("just the text" -> ``part=text``).
-   * ``NEW_TARGET`` -- a command that names a thing ("find/segment/show me X"), a bare noun
-     phrase ("now the port next to it"), or a question that names a thing when nothing is
-     tracked yet (the first question names the target) or that asks which/where a *different*
-     thing is ("where is the TISSOT logo?").
-   * ``EXPLAIN`` -- any other question or "describe/explain ...", in particular questions that
-     point back with a pronoun ("what does it say?", "why is it important?") or that mention
-     the current target; the intent is kept (op ``KEEP``).
-
-Target phrases (decision, details in :mod:`agent.intent.attributes`): colour, size, position
-and ordinal words are moved out of the phrase into attributes ("red car" -> target "car",
-``colour=red``) so that a later "the blue one" can replace them; words printed on the thing
-stay in the phrase and are also stored (``"HDMI label"``, ``text=HDMI``). Prepositional phrases
-stay in the target ("label on the large bottle") unless they are relations: directional ones
-("next to", "left of", "above", "under") always are, ``on``/``in``/``inside`` only when their
-anchor is a pronoun or the current target ("the cap on it"). A pronoun anchor resolves to the
-thing last named in the same turn ("not the logo, the text under it" -> below "logo"), else to
-the current target phrase. :func:`agent.intent.target_phrase` puts it back together.
+Target phrases: colour, size, position, ordinal and count words move out into attributes
+(:meth:`agent.intent.phrase.Phrase.split`); printed words and compounds stay; prepositional
+phrases stay unless they are relations ("next to", "left of", "above"; "on"/"in" only when the
+anchor is the current target or a pronoun). A pronoun anchor is the thing last named in the same
+turn, else the current target. Every revision records which words of which turn caused it.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from agent.intent import lexicon as lx
-from agent.intent.attributes import split_attributes
-from agent.intent.frames import TurnParse, analyse_turn, strip_openers
-from agent.intent.grounding import MAX_PARSE_CHARS, ground_from_answer
-from agent.intent.phrases import (
-    NP,
-    clean,
-    is_concrete,
-    noun_phrases,
-    parse_np,
-    parse_text_np,
-    render_words,
-    unwrap,
-)
+from agent import nlp
+from agent.intent import vocab as vb
+from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
+from agent.intent.history import find_earlier, head_lemmas
+from agent.intent.phrase import Phrase, Split, lower
 from agent.intent.protocol import TrackResult, target_phrase
-from agent.intent.tokens import Tok, TokenCache, analyse_tokens, reading_with
-from agent.types import Act, DialogueTurn, Intent, IntentOp
+from agent.intent.reading import Reading, ReadingCache, prepared, read
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
 
 _OP_FOR_ACT = {
     Act.NEW_TARGET: IntentOp.NEW,
@@ -72,22 +54,41 @@ _OP_FOR_ACT = {
     Act.CORRECT: IntentOp.CORRECT,
     Act.RESET: IntentOp.RESET,
 }
+_CLEARED: dict[str, Any] = {"target": None, "attributes": {}, "relations": [], "exclusions": [], "mask_id": None}
+_NEW_THING_FRAMES = frozenset({"where", "exists", "count"})
+"""Question frames that, once something is tracked, ask for a different thing: "where is the
+calendar?", "is there a dog?", "how many cars are there?". A "what/which X ..." question is
+answered about the scene and keeps the intent (in PRIST-style dialogues it never moves the focus)."""
+_POINTING_WORDS = frozenset("it that this them these those one ones now please again too out for me us".split())
+"""All a "segment it" request may say besides its verb."""
 
-Decision = tuple[Act, dict, str]
-"""An act, the intent fields it changes, and the reason."""
+
+@dataclass
+class Decision:
+    """An act, the intent fields it changes, the reason and the words that caused it."""
+
+    act: Act
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+    """(role, words) of the user's turn."""
+    history: list[Evidence] = field(default_factory=list)
+    """Evidence from an earlier revision (going back to a target)."""
 
 
 class RuleIntentTracker:
-    """Deterministic tracker built from the lexicons in :mod:`agent.intent.lexicon`.
+    """Deterministic offline tracker over spaCy's parse (module docstring for the rules).
 
-    See the module docstring for the act rules. It never raises on odd text (HTML, SQL, emoji,
-    4000 characters): such text is read as words like any other; only the first
-    :data:`~agent.intent.grounding.MAX_PARSE_CHARS` characters are parsed.
+    It never raises on odd text (markup, SQL, emoji, other scripts, 4000 characters): the
+    parser reads a bounded prefix, and what it cannot read keeps the intent. Parses are cached
+    per tracker (:class:`agent.nlp.ParseCache`); the pipeline loads once per process.
     """
 
+    name = "rules"
+
     def __init__(self, *, cache_entries: int = 512) -> None:
-        self.tokens = TokenCache(cache_entries)
-        """Tagged tokens of the texts this tracker read (bounded, content-keyed)."""
+        self.cache = ReadingCache(cache_entries)
+        """Parses and readings of the texts this tracker read (bounded, content-keyed, its own)."""
 
     def track(
         self,
@@ -100,259 +101,425 @@ class RuleIntentTracker:
         has_mask: bool = False,
     ) -> TrackResult:
         """Classify ``user_text`` and return the updated intent (one history entry added)."""
-        text = " ".join((user_text or "").split())[:MAX_PARSE_CHARS]
-        with reading_with(self.tokens):
-            grounded, note = ground_from_answer(intent, dialogue)
-            act, changes, reason = classify(grounded, text)
-        op = _OP_FOR_ACT.get(act, IntentOp.KEEP)
+        self._prefetch(intent, dialogue, user_text)
+        grounded, note, answer_evidence = ground_from_answer(self.cache, intent, dialogue)
+        reading = read(self.cache, user_text or "")
+        decision = classify(self.cache, grounded, reading)
+        op = _OP_FOR_ACT.get(decision.act, IntentOp.KEEP)
         if op is IntentOp.KEEP and note:
             op = IntentOp.REFINE
+        reason = decision.reason
+        if reading.notes and reading.english:
+            reason += f" ({'; '.join(reading.notes)})"
         if note:
             reason = f"{reason}; {note}"
-        if not has_image and act.segments:
+        if not has_image and decision.act.segments:
             reason += " (no image yet)"
-        return TrackResult(
-            act=act, intent=grounded.revised(turn=turn, op=op, **changes), reason=reason
-        )
+        evidence = [Evidence(turn=turn, words=w, role=r, source="answer") for r, w in answer_evidence]
+        evidence += [Evidence(turn=turn, words=w, role=r) for r, w in decision.evidence if w]
+        evidence += decision.history
+        revised = grounded.revised(turn=turn, op=op, reason=reason, evidence=evidence, **decision.changes)
+        return TrackResult(act=decision.act, intent=revised, reason=reason)
 
 
-# --------------------------------------------------------------------------- helpers
+    def _prefetch(self, intent: Intent, dialogue: list[DialogueTurn], user_text: str) -> None:
+        """Parse the texts this turn will read (the message, the answer before it, the target)
+        in one batch; the reading steps then find them in the cache."""
+        texts = [prepared(self.cache, user_text or "")[0]]
+        if answer_needed(self.cache, intent, dialogue):
+            texts.append(prepared(self.cache, first_sentence(dialogue[-1].text))[0])
+        if intent.target:
+            texts.append(f"the {intent.target}")
+        try:
+            self.cache.parse_many([t for t in texts if t])
+        except Exception:  # noqa: BLE001 - only an optimisation; reading parses what it needs
+            return
 
-_PUNCT_RE = re.compile(r"[^\w' ]+")
-_OPENER_WORDS = frozenset(
-    "no nope nah wrong incorrect not quite really that's that it's it is this actually oops "
-    "sorry i meant mean wanted said".split()
-)
-_MEANT = frozenset({"meant", "mean", "wanted", "said"})
-_OTHER = frozenset({"other", "another", "different"})
-_CLAUSE_BREAKS = frozenset({",", ";", ".", "!", "?", "-", "—", "–"})
 
-
-def _norm(text: str) -> str:
-    return " ".join(_PUNCT_RE.sub(" ", text.lower().replace("’", "'")).split())
+# --------------------------------------------------------------------------- acts
 
 
 def _quote(text: str, limit: int = 60) -> str:
     return f"'{text}'" if len(text) <= limit else f"'{text[: limit - 1]}…'"
 
 
-def _current_heads(intent: Intent) -> set[str]:
-    np = parse_text_np(intent.target) if intent.target else None
-    return np.heads if np is not None else set()
+def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decision:
+    """Decide the act of a read turn given the (grounded) intent (module docstring order)."""
+    text = reading.text
+    if not text:
+        return Decision(Act.CHITCHAT, reason="empty message: kept the intent", evidence=[("kept", "")])
+    if not reading.english or reading.doc is None:
+        act = Act.EXPLAIN if intent.target else Act.CHITCHAT
+        why = "; ".join(reading.notes) or "not readable"
+        return Decision(act, reason=f"could not read this turn ({why}): kept the intent", evidence=[("kept", text[:80])])
+    low = " ".join(text.lower().replace("’", "'").split())
+    body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
+    if vb.SEGMENT_REQUEST.search(low) or _segment_it(reading):
+        return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {_quote(text)}", evidence=[("act", text[:80])])
+    if vb.RESET.search(body) or vb.RESET.search(low):
+        return Decision(Act.RESET, dict(_CLEARED), f"reset: {_quote(text)}", [("act", text[:80])])
+    if _chitchat(reading, body):
+        return Decision(Act.CHITCHAT, reason=f"chit-chat: {_quote(text)}", evidence=[("act", text[:80])])
+    current = head_lemmas(cache, intent.target) if intent.target else set()
+    asks_other = reading.main is not None and not reading.question and (
+        reading.main.placeholder or reading.main.lemmas & current
+    ) and any(lower(t) in vb.OTHER_WORDS for t in reading.main.words)
+    if (reading.negative or asks_other) and (intent.target or any(p.concrete for p in reading.phrases)):
+        return _correct(cache, intent, reading, current)
+    if reading.command == "return" or (reading.returning and reading.frame in {"command", "np"}):
+        back = _go_back(cache, intent, reading)
+        if back is not None:
+            return back
+    if reading.command == "exclude" and intent.target:
+        return _exclude(intent, reading, current)
+    if intent.target:
+        refined = _refine(intent, reading, current)
+        if refined is not None:
+            return refined
+    return _new_or_explain(intent, reading, current)
 
 
-def _anchor(intent: Intent) -> str | None:
+def _segment_it(reading: Reading) -> bool:
+    """"segment it", "ok segment that one", "mask them": a command on what is already tracked."""
+    if reading.command != "segment" or reading.verb is None or reading.doc is None:
+        return False
+    rest = [lower(t) for t in reading.doc if t.i > reading.verb.i and t.is_alpha]
+    return all(w in _POINTING_WORDS for w in rest)
+
+
+def _chitchat(reading: Reading, body: str) -> bool:
+    if vb.CHITCHAT.search(body):
+        return True
+    words = [lower(t) for t in reading.doc or [] if t.is_alpha]
+    if not words:
+        return True  # emoji, punctuation
+    return len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words)
+
+
+def _anchor_of(intent: Intent) -> str | None:
     return target_phrase(intent, relations=False) or None
 
 
-def _first_np(toks: list[Tok]) -> NP | None:
-    found = noun_phrases(toks)
-    return found[0] if found else None
+def _relations(split: Split, last_named: str | None, intent: Intent) -> list[Relation]:
+    out: list[Relation] = []
+    for kind, anchor in split.relations:
+        text = anchor.split().target if anchor is not None else (last_named or _anchor_of(intent))
+        if anchor is not None and not text:
+            text = last_named or _anchor_of(intent)
+        if text:
+            out.append(Relation(kind=kind, anchor=text))  # type: ignore[arg-type]
+    return out
 
 
-# --------------------------------------------------------------------------- acts
+def _exclusion_text(phrase: Phrase, intent: Intent) -> str:
+    """Return an excluded phrase as words; "the one on the left" names the target's noun instead."""
+    split = phrase.split(keep_count=False)
+    if split.target:
+        return split.target
+    words = phrase.text()
+    for det in ("the ", "a ", "an "):
+        if words.lower().startswith(det):
+            words = words[len(det) :]
+    head = (intent.target or "").split(" ")[0] if intent.target else ""
+    if head and lower(phrase.head) in {"one", "ones"}:
+        words = words.replace(phrase.head.text, head, 1)
+    return words
 
 
-def classify(intent: Intent, text: str) -> Decision:
-    """Decide the act of ``text`` given the (grounded) ``intent`` (module docstring order)."""
-    if not text:
-        return Act.CHITCHAT, {}, "empty message"
-    low = _norm(text)
-    if any(p.search(low) for p in lx.SEGMENT_REQUEST_PATTERNS):
-        return Act.SEGMENT_REQUEST, {}, f"segmentation request: {_quote(text)}"
-    toks = analyse_tokens(text)
-    stripped = strip_openers(toks)
-    body = _norm(render_words(stripped)) if stripped else ""
-    if any(p.search(body) or p.search(low) for p in lx.RESET_PATTERNS):
-        cleared: dict[str, Any] = {
-            "target": None,
-            "attributes": {},
-            "relations": [],
-            "exclusions": [],
-            "mask_id": None,
-        }
-        return Act.RESET, cleared, f"reset: {_quote(text)}"
-    if _is_correction(low, body) and (
-        intent.target or any(is_concrete(np) for np in noun_phrases(stripped))
-    ):
-        return _correct(intent, toks, text)
-    words = [t.low for t in toks if t.kind == "word"]
-    if not words or (len(words) <= 10 and all(w in lx.CHITCHAT_WORDS for w in words)):
-        return Act.CHITCHAT, {}, f"chit-chat: {_quote(text)}"
-    if any(p.search(body) for p in lx.CHITCHAT_PATTERNS):
-        return Act.CHITCHAT, {}, f"small talk: {_quote(text)}"
-    parse = analyse_turn(text)
-    return _refine(intent, parse, stripped) or _new_or_explain(intent, parse, text)
-
-
-def _is_correction(low: str, body: str) -> bool:
-    if any(p.match(low) for p in lx.CORRECTION_OPENERS):
-        return True
-    return bool(
-        re.search(
-            r"^(the|that) (other|different)\b|\b(the )?(other|another|different) one\b|\bi meant\b"
-            r"|\bwrong (one|object|thing|part)\b",
-            body,
-        )
-    )
-
-
-def _clauses(toks: list[Tok]) -> list[list[Tok]]:
-    out: list[list[Tok]] = [[]]
-    for t in toks:
-        if (t.kind == "punct" and t.text in _CLAUSE_BREAKS) or t.low == "but":
-            out.append([])
-        else:
-            out[-1].append(t)
-    return [c for c in out if c]
-
-
-def _correct(intent: Intent, toks: list[Tok], text: str) -> Decision:
-    """Read a correction clause by clause: "not X", "I meant X", "the other one", a new noun."""
-    exclusions = list(intent.exclusions)
+def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision:
+    """Read a correction phrase by phrase: negated ones are left out, a new noun is the target,
+    a placeholder or the current noun asks for another instance."""
     attrs = dict(intent.attributes)
+    attrs.pop("part", None)
+    exclusions = list(intent.exclusions)
     relations = list(intent.relations)
-    heads = _current_heads(intent)
     target: str | None = None
     last_named: str | None = None
+    said = " ".join(t.text for t in reading.openers if not t.is_punct)
+    evidence: list[tuple[str, str]] = [("act", said or reading.text[:40])]
     why: list[str] = []
-    for clause in _clauses(toks):
-        i, negated, meant = 0, False, False
-        while i < len(clause) and (clause[i].low in _OPENER_WORDS or clause[i].low in lx.FILLERS):
-            negated = negated or clause[i].low == "not"
-            meant = meant or clause[i].low in _MEANT
-            i += 1
-        rest = analyse_tokens(render_words(clause[i:])) if clause[i:] else []
-        np = _first_np(rest)
-        if np is None:
-            if negated or any(t.low in {"no", "nope", "wrong", "incorrect"} for t in clause):
-                attrs["other"] = "yes"
+    other = False
+    for phrase in reading.phrases:
+        if phrase.pronoun and not phrase.refers_back:
             continue
-        np = clean(unwrap(np)[0])
-        other = np.det == "another" or any(t.low in _OTHER for t in np.words)
-        np = NP(
-            words=[t for t in np.words if t.low not in _OTHER] or np.words, det=np.det, pps=np.pps
-        )
-        split = split_attributes(
-            np, anchor_for_pronoun=last_named or _anchor(intent), current_heads=heads
-        )
-        if negated and not meant:
-            if split.target and np.head not in lx.PRONOUNS:
-                phrase = np.render()
-                if phrase not in exclusions:
-                    exclusions.append(phrase)
-                last_named = phrase
-                why.append(f"exclude {phrase!r}")
+        negated = phrase.negated or _after_not(phrase)
+        split = phrase.split(current=current)
+        if negated and not reading.meant:
+            if (split.target or split.placeholder) and not phrase.pronoun:
+                text = split.target or _exclusion_text(phrase, intent)
+                if text not in exclusions:
+                    exclusions.append(text)
+                last_named = text
+                why.append(f"exclude {text!r}")
+                evidence.append(("exclusion", phrase.text()))
             else:
-                attrs["other"] = "yes"
+                other = True
             continue
-        if split.placeholder or not split.target or (other and np.heads & heads):
-            attrs.update(split.attributes)
-            attrs["other"] = "yes"
-            relations += [r for r in split.relations if r not in relations]
+        wrong = any(lower(t) == "wrong" for t in phrase.words)
+        same = bool(phrase.lemmas & current)
+        if wrong or split.placeholder or not split.target or phrase.pronoun:
+            other = True
+            attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
+            if lower(phrase.head) == "one":
+                attrs.pop("count", None)
+            relations += [r for r in _relations(split, last_named, intent) if r not in relations]
             why.append("another instance")
+            evidence.extend(split.evidence)
+            continue
+        if same and split.attributes and not phrase.preps:
+            attrs = {k: v for k, v in attrs.items() if k in {"text"}}
+            attrs.update(split.attributes)
+            why.append(f"same target, {', '.join(f'{k}={v}' for k, v in split.attributes.items())}")
+            evidence.extend(split.evidence)
             continue
         target, last_named = split.target, split.target
-        attrs, relations = dict(split.attributes), list(split.relations)
+        attrs = dict(split.attributes)
+        relations = _relations(split, last_named if target is None else _last_excluded(exclusions, intent), intent)
+        evidence.extend(split.evidence)
         why.append(f"target {split.target!r}")
-    if not why:
-        attrs["other"] = "yes"  # a bare "no" / "wrong": another instance of the same thing
-    changes: dict = {"attributes": attrs, "exclusions": exclusions, "relations": relations}
+    if other or not why:
+        attrs["other"] = "yes"
+    changes: dict[str, Any] = {"attributes": attrs, "exclusions": exclusions, "relations": relations}
     if target is not None:
         changes["target"] = target
         if not intent.target:
-            return Act.NEW_TARGET, changes, f"new target (nothing to correct yet): {_quote(text)}"
+            return Decision(Act.NEW_TARGET, changes, f"new target (nothing to correct yet): {_quote(reading.text)}", evidence)
+    elif not intent.target:
+        return Decision(Act.EXPLAIN, {}, f"nothing to correct yet: {_quote(reading.text)}", evidence)
+    leaving_out = reading.openers and all(lower(t) in {"but", "and", "not"} for t in reading.openers)
+    if leaving_out and target is None and not other and exclusions != intent.exclusions:
+        return Decision(Act.REFINE, changes, f"leave out: {', '.join(why)}", evidence)
     detail = f" ({', '.join(why)})" if why else ""
-    return Act.CORRECT, changes, f"correction: {_quote(text)}{detail}"
+    return Decision(Act.CORRECT, changes, f"correction: {_quote(reading.text)}{detail}", evidence)
 
 
-def _refine(intent: Intent, parse: TurnParse, stripped: list[Tok]) -> Decision | None:
-    """REFINE when the turn narrows the current target: "only ...", "the bigger one", ..."""
-    if not intent.target or (parse.question and parse.frame not in {"np", "other", "command"}):
+def _last_excluded(exclusions: list[str], intent: Intent) -> str | None:
+    new = [e for e in exclusions if e not in intent.exclusions]
+    return new[-1] if new else None
+
+
+def _after_not(phrase: Phrase) -> bool:
+    """Whether "not" stands right before the phrase ("..., not the red one")."""
+    doc = phrase.head.doc
+    start = phrase.start
+    return start > 0 and lower(doc[start - 1]) in {"not", "n't"}
+
+
+def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decision | None:
+    """Restore an earlier target from the history ("go back to the logo", "the previous one")."""
+    main = reading.main
+    split = main.split() if main is not None else Split(target=None)
+    found = find_earlier(cache, intent, main, split.attributes)
+    if found is None:
         return None
-    only = bool(stripped) and stripped[0].low in {"only", "just", "merely"}
-    rest = stripped[1:] if only else stripped
-    np = (
-        parse.target
-        if parse.frame == "command"
-        else (parse_np(rest, 0)[0] if rest else None) or parse.target
-    )
-    if np is None:
-        return None
-    np = clean(unwrap(np)[0])
-    heads = _current_heads(intent)
-    split = split_attributes(np, anchor_for_pronoun=_anchor(intent), current_heads=heads)
-    same = (
-        bool(split.target) and bool(np.heads & heads) and bool(split.attributes or split.relations)
-    )
-    if only and split.target and not split.placeholder and not same:
-        attrs = {**intent.attributes, **split.attributes, "part": split.target}
-        return Act.REFINE, {"attributes": attrs}, f"refinement to a part: {split.target!r}"
-    if not (split.placeholder or same):
-        return None
-    attrs = {**intent.attributes, **split.attributes}
-    attrs.pop("other", None)
-    relations = list(intent.relations) + [r for r in split.relations if r not in intent.relations]
-    detail = ", ".join(f"{k}={v}" for k, v in split.attributes.items()) or "same target"
-    return Act.REFINE, {"attributes": attrs, "relations": relations}, f"refinement: {detail}"
-
-
-def _mentions_current(parse: TurnParse, intent: Intent) -> bool:
-    """Whether the turn names the current target other than as a spatial anchor."""
-    heads = _current_heads(intent)
-    text = intent.attributes.get("text", "").lower()
-
-    def walk(np: NP) -> bool:
-        if np.heads & heads or (text and any(q.lower() == text for q in np.quotes)):
-            return True
-        return any(
-            walk(sub)
-            for prep, sub in np.pps
-            if lx.RELATION_PREPOSITIONS.get(prep.replace("_", " ")) not in lx.DIRECTIONAL_KINDS
-        )
-
-    return any(walk(m) for m in parse.mentions)
-
-
-def _new_or_explain(intent: Intent, parse: TurnParse, text: str) -> Decision:
-    np = parse.target
-    if np is not None and (parse.refers or np.head in lx.PRONOUNS):
-        np = None  # the turn points back ("this label"): nothing new is named
-    if np is not None and parse.frame in {"command", "np"}:
-        return _new_target(intent, np, text, "new target", question=False)
-    if not intent.target:
-        if np is not None:
-            why = "the question names the target" if parse.question else "new target"
-            return _new_target(intent, np, text, why, question=parse.question)
-        return Act.EXPLAIN, {}, f"question without a target: {_quote(text)}"
-    if (
-        np is not None
-        and parse.frame in {"ident", "where", "exists"}
-        and not (np.heads & _current_heads(intent))
-    ):
-        if parse.generic or not _mentions_current(parse, intent):
-            return _new_target(intent, np, text, "asks for another thing", question=True)
-    return Act.EXPLAIN, {}, f"about the current target: {_quote(text)}"
-
-
-def _new_target(intent: Intent, np: NP, text: str, why: str, *, question: bool) -> Decision:
-    split = split_attributes(
-        np,
-        anchor_for_pronoun=_anchor(intent),
-        current_heads=_current_heads(intent),
-        placeholders=not question,
-    )
-    if split.placeholder and not split.target:
-        attrs = {**intent.attributes, **split.attributes}
-        relations = list(intent.relations) + [
-            r for r in split.relations if r not in intent.relations
-        ]
-        detail = ", ".join(f"{k}={v}" for k, v in split.attributes.items()) or "same target"
-        return Act.REFINE, {"attributes": attrs, "relations": relations}, f"refinement: {detail}"
-    changes = {
-        "target": split.target,
-        "attributes": split.attributes,
-        "relations": split.relations,
-        "exclusions": [],
+    changes: dict[str, Any] = {
+        "target": found.target,
+        "attributes": dict(found.attributes),
+        "relations": list(found.relations),
+        "exclusions": list(found.exclusions),
+        "mask_id": None,
     }
-    return Act.NEW_TARGET, changes, f"{why}: {split.target!r} from {_quote(text)}"
+    words = reading.text
+    history = [Evidence(turn=found.turn, words=found.target, role="target", source="history")]
+    return Decision(
+        Act.NEW_TARGET, changes, f"back to an earlier target: {found.target!r} (turn {found.turn})",
+        [("act", words[:80])], history,
+    )
+
+
+def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
+    """"leave out the child", "don't include the plates": refine with exclusions."""
+    exclusions = list(intent.exclusions)
+    evidence = [("act", reading.verb.text if reading.verb is not None else "")]
+    for phrase in reading.phrases:
+        if phrase.pronoun:
+            continue
+        text = _exclusion_text(phrase, intent)
+        if text and text not in exclusions:
+            exclusions.append(text)
+            evidence.append(("exclusion", phrase.text()))
+    return Decision(Act.REFINE, {"exclusions": exclusions}, f"leave out: {', '.join(exclusions)}", evidence)
+
+
+def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
+    """REFINE when the turn narrows the current target; None when it does not."""
+    main = reading.main
+    if reading.command == "explain":
+        return None
+    if main is None:
+        return None
+    if reading.question and reading.frame not in {"about", "np", "which", "wh", "command"}:
+        return None
+    split = main.split(current=current)
+    attrs = dict(intent.attributes)
+    evidence = list(split.evidence)
+    whole = main.part_of
+    if whole is not None and (whole.pronoun or whole.lemmas & current):
+        part = split.attributes.get("part") or _part_words(main)
+        attrs["part"] = part
+        attrs.pop("count", None) if lower(main.head) == "one" else None
+        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
+    if reading.question and reading.frame in {"wh", "which"} and not main.placeholder:
+        return None
+    exclusions = [e for e in split.exclusions]
+    predicate = _predicate_attributes(reading, main)
+    same = bool(main.lemmas & current)
+    if split.placeholder or main.pronoun:
+        new = {**split.attributes, **predicate}
+        if not new and not exclusions and not reading.only:
+            return None if main.pronoun or reading.question else _refined(intent, attrs, {}, main, evidence, reading)
+        return _refined(intent, attrs, new, main, evidence, reading)
+    if reading.only and split.target and not same:
+        attrs["part"] = _part_words(main)
+        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
+    if same and not reading.question and (split.attributes or not main.preps):
+        new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
+        kept = {k: v for k, v in attrs.items() if k not in {"other"}}
+        if not new or _whole_again(main):
+            kept.pop("part", None)
+        return _refined(intent, kept, new, main, evidence, reading, replace=True)
+    return None
+
+
+def _whole_again(main: Phrase) -> bool:
+    return any(lower(t) in {"whole", "entire", "all"} for t in main.words)
+
+
+def _part_words(phrase: Phrase) -> str:
+    split = phrase.split(keep_count=False)
+    if split.attributes.get("part"):
+        return split.attributes["part"]
+    words = [t for t in phrase.words if t.dep_ not in {"det", "predet", "poss", "case", "advmod"} and not (t.pos_ == "PRON")]
+    from agent.intent.phrase import render
+
+    return render(words) or phrase.head.text
+
+
+def _predicate_attributes(reading: Reading, main: Phrase) -> dict[str, str]:
+    """"which one is the tallest?": the predicate adjective is an attribute of the placeholder."""
+    from agent.intent.phrase import size_value
+
+    out: dict[str, str] = {}
+    root = main.head.head
+    for child in root.children:
+        if child.dep_ in {"attr", "acomp"} and child.pos_ == "ADJ":
+            size = size_value(child)
+            if size:
+                out["size"] = size
+            elif lower(child) in vb.COLOURS:
+                out["colour"] = lower(child)
+    return out
+
+
+def _refined(
+    intent: Intent, attrs: dict[str, str], new: dict[str, str], main: Phrase, evidence: list[tuple[str, str]],
+    reading: Reading, *, replace: bool = False,
+) -> Decision:
+    attrs = {k: v for k, v in attrs.items() if k != "other"}
+    if "part" in new:
+        attrs.pop("position", None)
+    if lower(main.head) == "one":
+        attrs.pop("count", None)
+    attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
+    split = main.split()
+    relations = list(intent.relations) + [r for r in _relations(split, None, intent) if r not in intent.relations]
+    exclusions = list(intent.exclusions) + [
+        _exclusion_text(p, intent) for p in split.exclusions if _exclusion_text(p, intent) not in intent.exclusions
+    ]
+    detail = ", ".join(f"{k}={v}" for k, v in new.items()) or "same target"
+    changes = {"attributes": attrs, "relations": relations, "exclusions": exclusions}
+    return Decision(Act.REFINE, changes, f"refinement: {detail}", [("act", main.text()), *evidence])
+
+
+def _mentions_current(reading: Reading, intent: Intent, current: set[str]) -> bool:
+    """Whether the turn names the current target (or its text) other than as its main phrase."""
+    text = intent.attributes.get("text", "").lower()
+    main = reading.main
+    if text and main is not None and any(q.lower() == text for q in main.quotes):
+        return True
+
+    def inside(phrase: Phrase, depth: int = 0) -> bool:
+        for _, sub in phrase.preps:
+            if sub.lemmas & current or (text and any(q.lower() == text for q in sub.quotes)):
+                return True
+            if depth < 3 and inside(sub, depth + 1):
+                return True
+        return False
+
+    for phrase in reading.phrases:
+        if phrase is not main and (phrase.lemmas & current or (text and any(q.lower() == text for q in phrase.quotes))):
+            return True
+        if inside(phrase):
+            return True
+    return False
+
+
+def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Decision:
+    main = reading.main
+    if main is not None and (main.refers_back or main.pronoun):
+        main = None
+    text = reading.text
+    names = main is not None and (main.concrete or main.generic)
+    if main is not None and names and reading.command in {"segment", "return"}:
+        return _new_target(intent, main, reading, "new target")
+    if main is not None and names and reading.frame in {"np", "about", "other"} and not (reading.question and reading.frame == "other"):
+        if not (main.lemmas & current) or not intent.target:
+            return _new_target(intent, main, reading, "new target")
+    if not intent.target:
+        if main is not None and (main.concrete or main.generic or main.property_noun == "text"):
+            why = "the question names the target" if reading.question else "new target"
+            return _new_target(intent, main, reading, why)
+        return Decision(Act.EXPLAIN, {}, f"question without a target: {_quote(text)}", [("act", text[:80])])
+    if (
+        main is not None
+        and main.concrete
+        and reading.frame in _NEW_THING_FRAMES
+        and not _about_pronoun(reading)
+        and not main.clauses
+        and not (main.lemmas & current)
+        and not _mentions_current(reading, intent, current)
+    ):
+        return _new_target(intent, main, reading, "asks for another thing")
+    return Decision(Act.EXPLAIN, {}, f"about the current target: {_quote(text)}", [("act", text[:80])])
+
+
+def _about_pronoun(reading: Reading) -> bool:
+    """Read "what pattern does it have?", "what language is it?": a question whose subject or object
+    is a pronoun pointing back asks about the current target, not for the noun it names."""
+    return any(p.pronoun and p.refers_back and p.head.dep_ in {"nsubj", "nsubjpass", "attr", "dobj"} for p in reading.phrases)
+
+
+def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Decision:
+    whole = main.part_of
+    split = main.split(current=set(), plural_count=not reading.question, clauses=not reading.question)
+    attrs = dict(split.attributes)
+    if reading.frame == "count":
+        attrs.pop("count", None)
+    target = split.target
+    evidence = list(split.evidence)
+    if whole is not None and not whole.pronoun:
+        whole_split = whole.split(current=set())
+        attrs = {**whole_split.attributes, **{k: v for k, v in attrs.items() if k != "part"}}
+        attrs["part"] = split.attributes.get("part") or _part_words(main)
+        target = whole_split.target
+        evidence.append(("part", main.text()))
+    relations = _relations(split, None, intent)
+    exclusions = [_exclusion_text(p, intent) for p in split.exclusions]
+    if reading.command == "segment" and reading.verb is not None:
+        for child in reading.verb.children:
+            if child.dep_ == "prep" and lower(child) in vb.EXCLUDE_PREPOSITIONS:
+                obj = next((c for c in child.children if c.dep_ == "pobj"), None)
+                if obj is not None:
+                    exclusions.append(obj.text if obj.pos_ != "NOUN" else _noun_words(obj))
+                    evidence.append(("exclusion", f"{child.text} {obj.text}"))
+    changes = {"target": target, "attributes": attrs, "relations": relations, "exclusions": exclusions}
+    return Decision(Act.NEW_TARGET, changes, f"{why}: {target!r}", [("act", reading.verb.text if reading.verb is not None else ""), *evidence])
+
+
+def _noun_words(tok: Any) -> str:
+    from agent.intent.parsing import phrase_at
+
+    return phrase_at(tok).split().target or tok.text
+
+
+__all__ = ["Decision", "RuleIntentTracker", "classify"]

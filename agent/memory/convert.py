@@ -90,7 +90,7 @@ def mask_record(row: MaskRow, turn_index: int) -> MaskRecord:
     x, y, w, h = (int(v) for v in row.bbox)
     return MaskRecord(
         id=row.id, turn_id=row.turn_id, turn_index=turn_index, label=row.label, rle=dict(row.rle),
-        area=row.area, bbox=(x, y, w, h), score=row.score, source=row.source,
+        area=row.area, bbox=(x, y, w, h), score=row.score, source=row.source, role=row.role,
     )
 
 

@@ -167,7 +167,10 @@ class MaskRow(CreatedAtMixin, Base):
     """A mask produced (or edited by the user) in an assistant turn, stored as COCO RLE."""
 
     __tablename__ = "masks"
-    __table_args__ = (sa.CheckConstraint("source IN ('model', 'user-edit')", name="source"),)
+    __table_args__ = (
+        sa.CheckConstraint("source IN ('model', 'user-edit')", name="source"),
+        sa.CheckConstraint("role IN ('target', 'instance', 'alternative')", name="role"),
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     turn_id: Mapped[int] = mapped_column(
@@ -179,6 +182,9 @@ class MaskRow(CreatedAtMixin, Base):
     bbox: Mapped[list[Any]] = mapped_column(sa.JSON)
     score: Mapped[float | None] = mapped_column(sa.Float)
     source: Mapped[str] = mapped_column(sa.String(16), default="model")
+    role: Mapped[str] = mapped_column(sa.String(16), default="target", server_default="target")
+    """``target`` (what the answer is about), ``instance`` (one of several targets) or
+    ``alternative`` (a runner-up); see :class:`agent.types.MaskOut`."""
 
     turn: Mapped[TurnRow] = relationship(back_populates="masks")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut
 
@@ -70,6 +70,8 @@ class MaskRecord:
     bbox: tuple[int, int, int, int]
     score: float | None
     source: str
+    role: str = "target"
+    """``target``, ``instance`` or ``alternative`` (see :class:`agent.types.MaskOut`)."""
 
     def mask(self) -> Mask:
         """Decode the RLE back into a boolean mask."""
@@ -80,6 +82,7 @@ class MaskRecord:
         return MaskOut(
             mask=self.mask(), label=self.label, score=self.score,
             source="user-edit" if self.source == "user-edit" else "model", id=self.id,
+            role=_role(self.role),
         )
 
 
@@ -196,3 +199,10 @@ class Recall:
     current_intent: Intent | None
     current_mask: MaskRecord | None
     next_index: int
+
+
+def _role(value: str) -> Literal["target", "instance", "alternative"]:
+    """Narrow a stored role to the literal type (the database's check constraint allows only these)."""
+    if value == "instance":
+        return "instance"
+    return "alternative" if value == "alternative" else "target"

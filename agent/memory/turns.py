@@ -187,6 +187,7 @@ def mask_values(out: MaskOut) -> dict[str, object]:
         "bbox": list(bbox),
         "score": None if out.score is None else float(out.score),
         "source": out.source,
+        "role": out.role,
         "created_at": utcnow(),
     }
 
@@ -440,6 +441,7 @@ def _stored_mask(mask_id: int, turn_id: int, turn_index: int, values: dict[str, 
         bbox=(x, y, w, h),
         score=values["score"],
         source=values["source"],
+        role=values["role"],
     )
 
 

@@ -1,7 +1,13 @@
-"""Per-image work done once and cached by content hash: downscaled copy, Lab, colour names, superpixels, OCR."""
+"""Per-image work, done once and cached by content hash: a downscaled copy, Lab, colour names and
+the whole-image object detection at once; superpixels and OCR on first use.
+
+Superpixels (~0.3-0.5 s) serve cue-ranked regions and click corrections, OCR (~0.3-1 s) serves
+printed text: a request for a detected object needs neither, so they run only when a turn does.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -9,7 +15,11 @@ import cv2
 import numpy as np
 
 from tools.backends.lite import colours, regions
-from tools.backends.lite.ocr import OcrReader, OcrWord
+from tools.backends.lite.detector import CocoDetector
+from tools.backends.lite.geometry import resize_mask
+from tools.backends.lite.objects import ObjectIndex, detect
+from tools.backends.lite.ocr import OCR_MAX_SIDE, OcrReader, OcrWord
+from tools.backends.lite.salient import SalientMasker
 
 
 @dataclass(eq=False)
@@ -24,17 +34,82 @@ class ImageAnalysis:
     lab: np.ndarray
     cmap: np.ndarray
     """Colour-name index per pixel (see :data:`colours.BASIC`)."""
-    levels: list[np.ndarray]
-    """Superpixel label maps, fine then coarse."""
-    segments: list[regions.Candidate]
-    words: list[OcrWord]
-    """OCR lines and words, original coordinates."""
+    objects: ObjectIndex = field(default_factory=lambda: ObjectIndex([]))
+    """Detected objects (working pixels) and their masks, made on demand."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ocr_rgb: np.ndarray | None = field(default=None, repr=False)
+    """The image at OCR size (long side at most :data:`OCR_MAX_SIDE`), kept until read."""
+    reader: OcrReader | None = field(default=None, repr=False)
+    _levels: list[np.ndarray] | None = field(default=None, repr=False)
+    _segments: list[regions.Candidate] | None = field(default=None, repr=False)
+    _words: list[OcrWord] | None = field(default=None, repr=False)
+    _salient: np.ndarray | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) of the working copy."""
         return self.rgb.shape[:2]
+
+    @property
+    def levels(self) -> list[np.ndarray]:
+        """Superpixel label maps, fine then coarse (computed on first use)."""
+        self._superpixels()
+        assert self._levels is not None
+        return self._levels
+
+    @property
+    def segments(self) -> list[regions.Candidate]:
+        """Candidate regions of every superpixel level (computed on first use)."""
+        self._superpixels()
+        assert self._segments is not None
+        return self._segments
+
+    @property
+    def words(self) -> list[OcrWord]:
+        """OCR lines and words, original coordinates (read on first use)."""
+        if self._words is None:
+            with self._lock:
+                if self._words is None:
+                    mark = time.perf_counter()
+                    words: list[OcrWord] = []
+                    if self.reader is not None and self.ocr_rgb is not None:
+                        words = self.reader.read(self.ocr_rgb)
+                        factor = self.orig_w / self.ocr_rgb.shape[1]
+                        words = [w.scaled(factor) for w in words] if factor != 1.0 else words
+                    self.timings_ms["ocr_ms"] = (time.perf_counter() - mark) * 1000
+                    self._words, self.ocr_rgb = words, None
+        return self._words
+
+    @property
+    def words_read(self) -> bool:
+        """Whether OCR has run on this image (a turn may mention text only when it has)."""
+        return self._words is not None
+
+    def salient(self, masker: SalientMasker) -> np.ndarray:
+        """Return the salient-object mask of the whole working image (computed on first use)."""
+        if self._salient is None:
+            with self._lock:
+                if self._salient is None:
+                    mark = time.perf_counter()
+                    self._salient = masker.saliency(self.rgb) >= 0.5
+                    self.timings_ms["salient_ms"] = (time.perf_counter() - mark) * 1000
+        return self._salient
+
+    def _superpixels(self) -> None:
+        if self._segments is not None:
+            return
+        with self._lock:
+            if self._segments is None:
+                mark = time.perf_counter()
+                levels = regions.segment_levels(self.rgb)
+                self._segments = [
+                    c
+                    for i, labels in enumerate(levels)
+                    for c in regions.segment_candidates(labels, i, self.cmap, self.lab)
+                ]
+                self._levels = levels
+                self.timings_ms["superpixels_ms"] = (time.perf_counter() - mark) * 1000
 
     def segment_mask(self, cand: regions.Candidate) -> np.ndarray:
         """Return the boolean working-size mask of a candidate."""
@@ -51,48 +126,40 @@ class ImageAnalysis:
 
     def to_orig(self, mask: np.ndarray) -> np.ndarray:
         """Upsample a working-size mask to the original image size."""
-        from tools.backends.lite.geometry import resize_mask
-
         return resize_mask(mask, self.orig_w, self.orig_h)
 
     def to_work(self, mask: np.ndarray) -> np.ndarray:
         """Downsample an original-size mask to the working size."""
-        from tools.backends.lite.geometry import resize_mask
-
         h, w = self.shape
         return resize_mask(mask, w, h)
 
 
-def analyse(rgb: np.ndarray, *, max_side: int, reader: OcrReader) -> ImageAnalysis:
-    """Run the per-image steps (OCR, superpixels, colour naming) on an RGB image."""
+def _shrunk(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Return a contiguous uint8 copy with its long side at most ``max_side`` (area interpolation)."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def analyse(
+    rgb: np.ndarray, *, max_side: int, reader: OcrReader, detector: CocoDetector | None = None
+) -> ImageAnalysis:
+    """Run the eager per-image steps (colour naming, detection) and set up the lazy ones."""
     t: dict[str, float] = {}
     start = time.perf_counter()
     h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    work = (
-        rgb
-        if scale >= 1.0
-        else cv2.resize(
-            rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA
-        )
-    )
-    work = np.ascontiguousarray(work, dtype=np.uint8)
-    scale = work.shape[1] / w
+    work = _shrunk(rgb, max_side)
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB)
     cmap = colours.colour_map(work)
     t["colour_ms"] = (time.perf_counter() - start) * 1000
     mark = time.perf_counter()
-    levels = regions.segment_levels(work)
-    segments = [
-        c
-        for i, labels in enumerate(levels)
-        for c in regions.segment_candidates(labels, i, cmap, lab)
-    ]
-    t["superpixels_ms"] = (time.perf_counter() - mark) * 1000
-    mark = time.perf_counter()
-    words = reader.read(np.ascontiguousarray(rgb)) if reader.enabled else []
-    t["ocr_ms"] = (time.perf_counter() - mark) * 1000
+    objects = detect(work, detector) if detector is not None else ObjectIndex([])
+    t["detect_ms"] = (time.perf_counter() - mark) * 1000
     return ImageAnalysis(
-        orig_w=w, orig_h=h, scale=scale, rgb=work, lab=lab, cmap=cmap,
-        levels=levels, segments=segments, words=words, timings_ms=t,
+        orig_w=w, orig_h=h, scale=work.shape[1] / w, rgb=work, lab=lab, cmap=cmap,
+        objects=objects, timings_ms=t,
+        ocr_rgb=_shrunk(rgb, OCR_MAX_SIDE) if reader.enabled else None, reader=reader,
     )  # fmt: skip

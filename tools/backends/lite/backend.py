@@ -1,7 +1,9 @@
-"""The ``lite`` backend: CPU-only segmentation from OCR, colour, position, size and relation cues.
+"""The ``lite`` backend: CPU-only segmentation of detected objects, printed text and cue-ranked regions.
 
-No downloaded weights: OCR comes from RapidOCR's bundled ONNX models, regions from Felzenszwalb
-superpixels, refinement from OpenCV GrabCut. Per-image work is cached by content hash.
+No downloaded weights: objects come from SSD-MobileNet-v2 (COCO-80) and their masks from U²-Net-p,
+text from RapidOCR, regions from Felzenszwalb superpixels, refinement from OpenCV GrabCut; every
+model ships inside a pip package. Per-image work is cached by content hash. How the target is
+found is in :mod:`tools.backends.lite.finder`; parts of a target in :mod:`tools.backends.lite.parts`.
 """
 
 from __future__ import annotations
@@ -12,29 +14,36 @@ from typing import Any
 
 import numpy as np
 
+from agent import nlp
 from agent.cache import ByteLRU
 from agent.errors import BadInputError
-from agent.types import ImageRef, Mask, MaskOut
+from agent.types import ImageRef, IntentOp, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
+from tools.backends.lite import parts
 from tools.backends.lite.analysis import ImageAnalysis, analyse
-from tools.backends.lite.cues import from_intent
+from tools.backends.lite.categories import Vocabulary
+from tools.backends.lite.cues import Cues, from_intent
+from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.explain import describe_mask
-from tools.backends.lite.geometry import iou
+from tools.backends.lite.finder import Finder, Found, Scored
 from tools.backends.lite.ocr import OcrReader
-from tools.backends.lite.rank import Ranker, Ranking
-from tools.backends.lite.refine import apply_box, apply_points, polish
-
-MAX_MASKS = 3
+from tools.backends.lite.refine import apply_box, apply_points
+from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import CocoObjects
 
 
 class LiteBackend:
-    """CPU default backend: reads text, names colours and positions, and refines with GrabCut."""
+    """CPU default backend: recognises COCO objects and people, reads text, names colours and positions."""
 
     name = "lite"
 
     def __init__(
-        self, max_side: int = 640, cache_bytes: int = 256 * 2**20, ocr: bool = True
+        self,
+        max_side: int = 640,
+        cache_bytes: int = 256 * 2**20,
+        ocr: bool = True,
+        objects: bool = True,
     ) -> None:
         if int(max_side) < 32:
             raise BadInputError(f"lite: max_side must be at least 32, got {max_side}")
@@ -43,10 +52,19 @@ class LiteBackend:
         self.max_side = int(max_side)
         self.cache = ByteLRU(int(cache_bytes))
         self.ocr = OcrReader(enabled=bool(ocr))
+        self.detector = CocoDetector() if objects else None
+        self.masker = SalientMasker()
+        source = (
+            CocoObjects(self.detector, self.masker, Vocabulary())
+            if self.detector is not None
+            else None
+        )
+        self.finder = Finder(source, saliency=self.masker if source is not None else None)
+        self.parts = parts.PartFinder(source)
 
     # -- per-image analysis ------------------------------------------------
     def analysis(self, image: np.ndarray, ref: ImageRef) -> ImageAnalysis:
-        """Return the cached per-image analysis (OCR, superpixels, colours), computed on first use."""
+        """Return the cached per-image analysis (OCR, superpixels, colours, detections), computed on first use."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] < 3:
             raise BadInputError(f"lite: expected an (H, W, 3) RGB image, got shape {image.shape}")
@@ -55,96 +73,132 @@ class LiteBackend:
             if image.dtype == np.uint8
             else np.clip(image[:, :, :3], 0, 255).astype(np.uint8)
         )
-        key = (ref.sha256, rgb.shape[0], rgb.shape[1], self.max_side)
+        key = self._key(ref, rgb)
         return self.cache.get_or_create(
-            key, lambda: analyse(rgb, max_side=self.max_side, reader=self.ocr)
+            key,
+            lambda: analyse(rgb, max_side=self.max_side, reader=self.ocr, detector=self.detector),
         )
 
     # -- segmentation ----------------------------------------------------------
     def segment(self, request: SegmentRequest) -> SegmentResult:
-        """Find the tracked target from the intent's cues (or apply click/box prompts) and return up to 3 masks."""
+        """Find the tracked target (or apply click/box prompts, or take a part of the current mask)."""
         start = time.perf_counter()
         cached = self._cached(request.image_ref, request.image)
         an = self.analysis(request.image, request.image_ref)
-        prev = None
+        prev = prev_orig = None
         pm = request.previous_mask
         if pm is not None and pm.array.shape == (an.orig_h, an.orig_w) and pm.array.any():
-            prev = an.to_work(pm.array)
+            prev_orig = pm.array
+            prev = an.to_work(prev_orig)
         cues = from_intent(request.intent, request.dialogue)
         label = request.intent.target or request.intent.describe()
-        evidence: dict[str, Any] = {"backend": self.name, "analysis_cached": cached}
-
         if not request.prompts.empty:
-            masks, cue_notes = self._from_prompts(an, request, prev)
-            scored = [(m, 0.9, "prompt") for m in masks]
-            evidence["cues"] = cue_notes
-            evidence["ocr"] = []
-        elif cues.part and prev is not None:
-            scored = [(self._half(prev, cues.part), 0.8, "previous")]
-            evidence["cues"] = [f"{cues.part} half of the previous mask"]
-            evidence["ocr"] = []
+            found = self._from_prompts(an, request, prev)
         else:
-            ranking = Ranker(an, cues, prev).rank()
-            scored = self._choose(an, ranking)
-            evidence["cues"] = ranking.cues
-            evidence["ocr"] = [m.word.to_evidence() for m in ranking.matches]
-            if ranking.unmatched:
-                evidence["unmatched"] = ranking.unmatched
-            if ranking.fallback:
-                evidence["fallback"] = ranking.fallback
-            evidence["candidates"] = len(ranking.ranked)
-
-        outs = []
-        for work_mask, score, _ in scored[:MAX_MASKS]:
-            full = an.to_orig(work_mask)
-            outs.append(
-                MaskOut(Mask(full), label=label, score=round(float(min(1.0, max(0.0, score))), 3))
-            )
-        if outs:
-            region = describe_mask(an, outs[0].mask.array)
-            region["kind"] = scored[0][2]
-            evidence["region"] = region
+            found = self._find(an, cues, request.intent.target, prev)
+        result = self._result(an, found, label, cues, prev_orig)
+        self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
+        result.evidence["analysis_cached"] = cached
         elapsed = (time.perf_counter() - start) * 1000
-        evidence["timings_ms"] = {
+        result.evidence["timings_ms"] = {
             **({} if cached else an.timings_ms),
             "total_ms": round(elapsed, 1),
         }
-        return SegmentResult(masks=outs, text="", evidence=evidence, backend_ms=elapsed)
+        result.backend_ms = elapsed
+        return result
+
+    def _find(
+        self, an: ImageAnalysis, cues: Cues, target: str | None, prev: np.ndarray | None
+    ) -> Found:
+        """Locate the target, then cut the part the user asked for (of it, or of the current mask)."""
+        wants_part = cues.part is not None or cues.part_noun is not None
+        if wants_part and prev is not None and cues.op in (IntentOp.REFINE, IntentOp.KEEP):
+            found = Found(targets=[Scored(prev, 0.9, "previous", target or "")])
+            found.evidence = {"cues": ["the current mask"], "ocr": []}
+        else:
+            found = self.finder.find(an, cues, target, prev)
+        if not wants_part or not found.targets or found.several:
+            return found
+        base = found.targets[0]
+        if cues.part is not None:  # cut at the original size, in _result (exact halves)
+            name = "centre" if cues.part == "center" else f"{cues.part} half"
+            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
+            found.evidence["part"] = name
+            found.alternatives = []
+            return found
+        assert cues.part_noun is not None
+        part = self.parts.find(an, base.mask, cues.part_noun, base.label or (target or ""))
+        if part.mask is None:
+            return Found(absent=part.note, evidence={**found.evidence, "part": cues.part_noun})
+        found.targets = [Scored(part.mask, part.score, "part", cues.part_noun)]
+        found.alternatives = []
+        found.evidence["cues"] = [*found.evidence.get("cues", []), part.note]
+        found.evidence["part"] = cues.part_noun
+        return found
+
+    def _result(
+        self,
+        an: ImageAnalysis,
+        found: Found,
+        label: str,
+        cues: Cues,
+        previous: np.ndarray | None = None,
+    ) -> SegmentResult:
+        """Turn what was found into masks at the original size, with roles and evidence."""
+        evidence: dict[str, Any] = {"backend": self.name, **found.evidence}
+        evidence.setdefault("cues", [])
+        evidence.setdefault("ocr", [])
+        if found.category is not None:
+            evidence["category"] = found.category
+        if found.absent is not None or not found.targets:
+            if found.absent is not None:
+                evidence["absent"] = found.absent
+            return SegmentResult(masks=[], evidence=evidence, absent=found.absent is not None)
+        outs: list[MaskOut] = []
+        if found.several:
+            instances = [an.to_orig(s.mask) for s in found.targets]
+            top = min(s.score for s in found.targets)
+            union = np.logical_or.reduce(instances)
+            outs.append(MaskOut(Mask(union), label=label, score=_clip(top)))
+            for i, (s, mask) in enumerate(zip(found.targets, instances, strict=True), start=1):
+                outs.append(
+                    MaskOut(
+                        Mask(mask), label=f"{s.label or label} {i}", score=_clip(s.score),
+                        role="instance",
+                    )  # fmt: skip
+                )
+        else:
+            best = found.targets[0]
+            # The current mask itself, not its round trip through the working size.
+            use_previous = best.kind == "previous" and previous is not None
+            mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
+            if cues.part is not None and found.evidence.get("part"):
+                mask = parts.geometric(mask, cues.part)
+            outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
+            for alt in found.alternatives:
+                outs.append(
+                    MaskOut(
+                        Mask(an.to_orig(alt.mask)),
+                        label=label,
+                        score=_clip(alt.score),
+                        role="alternative",
+                    )
+                )
+        region = describe_mask(an, outs[0].mask.array)
+        region["kind"] = found.targets[0].kind
+        evidence["region"] = region
+        return SegmentResult(masks=outs, text="", evidence=evidence)
+
+    def _key(self, ref: ImageRef, image: np.ndarray) -> tuple[str, int, int, int]:
+        shape = np.asarray(image).shape
+        return (ref.sha256, shape[0], shape[1], self.max_side)
 
     def _cached(self, ref: ImageRef, image: np.ndarray) -> bool:
-        shape = np.asarray(image).shape
-        return (ref.sha256, shape[0], shape[1], self.max_side) in self.cache
-
-    def _choose(self, an: ImageAnalysis, ranking: Ranking) -> list[tuple[np.ndarray, float, str]]:
-        """Pick up to 3 distinct masks best first, polish the best, subtract excluded regions, calibrate scores."""
-        chosen: list[tuple[np.ndarray, float, str]] = []
-        for r in ranking.ranked[:40]:
-            m = an.segment_mask(r.cand)
-            if ranking.subtract is not None:
-                m = m & ~ranking.subtract
-            if not m.any() or any(iou(m, c[0]) > 0.7 for c in chosen):
-                continue
-            chosen.append((m, r.score, r.cand.kind))
-            if len(chosen) == MAX_MASKS:
-                break
-        if not chosen:
-            return []
-        best_mask, best_score, kind = chosen[0]
-        if kind in ("segment", "colour"):
-            best_mask = polish(an, best_mask)
-            if ranking.subtract is not None:
-                best_mask &= ~ranking.subtract
-        if ranking.fallback:
-            return [(best_mask, best_score, kind)] + chosen[1:]
-        second = chosen[1][1] if len(chosen) > 1 else 0.0
-        margin = (best_score - second) / best_score if best_score > 0 else 0.0
-        out = [(best_mask, best_score * (0.6 + 0.4 * margin), kind)]
-        out += [(m, sc * 0.6, k) for m, sc, k in chosen[1:]]
-        return out
+        return self._key(ref, image) in self.cache
 
     def _from_prompts(
         self, an: ImageAnalysis, request: SegmentRequest, prev: np.ndarray | None
-    ) -> tuple[list[np.ndarray], list[str]]:
+    ) -> Found:
         s = an.scale
         points = [(p.x * s, p.y * s, p.positive) for p in request.prompts.points]
         box = request.prompts.box
@@ -155,25 +209,11 @@ class LiteBackend:
                 f"{'positive' if p else 'negative'} click at ({x / s:.0f}, {y / s:.0f})"
                 for x, y, p in points
             ]
-            return [mask], notes
-        mask, notes = apply_points(an, prev, points)
-        if prev is not None:
-            notes.insert(0, "edited the previous mask")
-        return [mask], notes
-
-    @staticmethod
-    def _half(prev: np.ndarray, side: str) -> np.ndarray:
-        ys, xs = np.nonzero(prev)
-        out = prev.copy()
-        if side in ("left", "right"):
-            mid = (xs.min() + xs.max()) / 2
-            cols = np.arange(prev.shape[1])
-            out[:, cols > mid if side == "left" else cols <= mid] = False
-        elif side in ("top", "bottom"):
-            mid = (ys.min() + ys.max()) / 2
-            rows = np.arange(prev.shape[0])
-            out[rows > mid if side == "top" else rows <= mid, :] = False
-        return out
+        else:
+            mask, notes = apply_points(an, prev, points)
+            if prev is not None:
+                notes.insert(0, "edited the previous mask")
+        return Found(targets=[Scored(mask, 0.9, "prompt")], evidence={"cues": notes, "ocr": []})
 
     # -- explanation -----------------------------------------------------------
     def explain(self, request: ExplainRequest) -> Iterator[str]:
@@ -183,14 +223,25 @@ class LiteBackend:
         if mask is not None and mask.shape != (an.orig_h, an.orig_w):
             mask = None
         if request.result is not None and mask is not None:
-            sentences = explaining.segment_explanation(an, request, mask)
+            text = explaining.segment_explanation(an, request, mask)
         else:
-            sentences = explaining.question_explanation(an, request, mask)
-        yield from explaining.stream(sentences)
+            text = explaining.question_explanation(an, request, mask)
+        self.cache.remeasure(self._key(request.image_ref, request.image))  # OCR may have run
+        yield from explaining.stream(text)
 
     def forget_session(self, session_id: str) -> None:
         """Lite keeps no per-session state (only per-image caches), so there is nothing to drop."""
 
     def warm(self) -> None:
-        """Create the OCR engine ahead of the first image (optional; otherwise it is created lazily)."""
+        """Load every model ahead of the first image (else each loads on first use): the OCR
+        engine, the detector, the mask model and the English parser."""
         self.ocr.warm()
+        if self.detector is not None:
+            self.detector.warm()
+            self.masker.warm()
+            nlp.pipeline()
+
+
+def _clip(score: float) -> float:
+    """Round a score to 3 decimals, clipped to 0..1."""
+    return round(float(min(1.0, max(0.0, score))), 3)

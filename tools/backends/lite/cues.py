@@ -69,7 +69,11 @@ class Cues:
     exclusions: list[str] = field(default_factory=list)
     op: IntentOp = IntentOp.NEW
     part: str | None = None
-    """'left'/'right'/'top'/'bottom' when the user asked for a half of the previous mask."""
+    """'left'/'right'/'top'/'bottom'/'center' when the user asked for that part of the target."""
+    part_noun: str | None = None
+    """A semantic part of the target ("tie", "face", "handle") when the user asked for one."""
+    count: int | None = None
+    """How many instances are meant: None for one, 0 for all, n for exactly n."""
 
 
 def _tokens(phrase: str) -> list[str]:
@@ -183,10 +187,12 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
         elif ordinal_raw.isdigit() and int(ordinal_raw) > 0:
             target.ordinal = int(ordinal_raw) - 1
     other = attrs.get("other", "").lower() in {"yes", "true", "1"} or intent.op == IntentOp.CORRECT
-    part = None
+    part, part_noun = read_part(attrs.get("part"))
     phrase_words = set(_tokens(f"{intent.target or ''} {last_user}".lower()))
     if (
-        intent.op == IntentOp.REFINE
+        part is None
+        and part_noun is None
+        and intent.op == IntentOp.REFINE
         and target.positions
         and phrase_words & {"half", "part", "side", "portion"}
     ):
@@ -198,4 +204,31 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
         exclusions=[e for e in intent.exclusions if e and e.strip()],
         op=intent.op,
         part=part,
+        part_noun=part_noun,
+        count=read_count(attrs.get("count")),
     )
+
+
+def read_part(value: str | None) -> tuple[str | None, str | None]:
+    """Split the intent's ``part`` into a geometric side ("left half" -> left) or a part noun."""
+    tokens = _tokens((value or "").lower())
+    cut = next((i for i, w in enumerate(tokens) if w in _PART_OF), len(tokens))
+    words = [w for w in tokens[:cut] if w not in STOPWORDS]  # "handle of the cup" -> handle
+    sides = [POSITION_WORDS[w] for w in words if w in POSITION_WORDS]
+    if sides:
+        return sides[0], None
+    nouns = [w for w in words if w not in {"half", "part", "portion", "side", "bit", "piece"}]
+    return None, (" ".join(nouns) or None)
+
+
+_PART_OF = frozenset({"of", "on", "in", "at", "from", "inside"})
+
+
+def read_count(value: str | None) -> int | None:
+    """Read the intent's ``count`` as a number: "all"/"every"/"each" -> 0, "2" -> 2, else None (one)."""
+    raw = (value or "").strip().lower()
+    if raw in {"all", "every", "each", "both"}:
+        return 0 if raw != "both" else 2
+    if raw.isdigit() and int(raw) > 1:
+        return int(raw)
+    return None

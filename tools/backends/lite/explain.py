@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from agent.answer import compose
 from tools.backends.base import ExplainRequest
 from tools.backends.lite import colours
 from tools.backends.lite.analysis import ImageAnalysis
-from tools.backends.lite.geometry import bbox, centroid, iou, position_name
+from tools.backends.lite.geometry import bbox, box_iou, centroid, iou, position_name
 from tools.backends.lite.ocr import OcrWord
 
 READ_QUESTION = re.compile(
@@ -28,9 +29,8 @@ LIMITS = (
 )
 
 
-def stream(sentences: list[str]) -> Iterator[str]:
-    """Yield the sentences word by word (each chunk keeps its trailing space)."""
-    text = " ".join(s.strip() for s in sentences if s and s.strip())
+def stream(text: str) -> Iterator[str]:
+    """Yield the text word by word (each chunk keeps its trailing space; newlines stay in place)."""
     words = text.split(" ")
     for i, word in enumerate(words):
         yield word if i == len(words) - 1 else word + " "
@@ -56,7 +56,7 @@ def describe_mask(an: ImageAnalysis, mask: np.ndarray) -> dict[str, Any]:
     hist = colours.histogram(an.cmap, work) if work.any() else np.zeros(len(colours.BASIC))
     return {
         "bbox": list(b),
-        "area_fraction": round(float(mask.mean()), 4),
+        "area_fraction": float(mask.mean()),  # unrounded: the answer rounds it once
         "position": position_name(c[0] / mask.shape[1], c[1] / mask.shape[0]),
         "dominant_colour": colours.dominant(hist),
     }
@@ -84,6 +84,29 @@ def words_inside(an: ImageAnalysis, mask: np.ndarray) -> list[OcrWord]:
     return found
 
 
+_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children",
+              "mouse": "mice", "knife": "knives", "sheep": "sheep", "skis": "skis"}  # fmt: skip
+
+
+def plural(noun: str) -> str:
+    """Make an English plural of a category name: person -> people, bus -> buses, cup -> cups."""
+    head, _, last = noun.rpartition(" ")
+    if last in _IRREGULAR:
+        word = _IRREGULAR[last]
+    elif last.endswith(("s", "x", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def where_phrase(position: str) -> str:
+    """Put a position name in a phrase: "at the top", "in the upper left", "in the centre"."""
+    return f"at the {position}" if position in ("top", "bottom", "left", "right") else f"in the {position}"
+
+
 def region_sentence(facts: dict[str, Any], subject: str = "The mask") -> str:
     """One sentence on where the region is, how big it is and its main colour."""
     if facts["bbox"] is None:
@@ -91,7 +114,7 @@ def region_sentence(facts: dict[str, Any], subject: str = "The mask") -> str:
     pct = 100 * facts["area_fraction"]
     size = f"{pct:.1f}%" if pct >= 0.1 else "less than 0.1%"
     return (
-        f"{subject} is in the {facts['position']} of the image ({_span(facts['bbox'])}), "
+        f"{subject} is {where_phrase(facts['position'])} of the image ({_span(facts['bbox'])}), "
         f"covers {size} of it, and its dominant colour is {facts['dominant_colour']}."
     )
 
@@ -131,77 +154,182 @@ def _where_sentences(words: list[OcrWord]) -> list[str]:
     return [f"'{w.text}' is at {_span(w.box)} (OCR confidence {w.conf:.2f})." for w in words[:6]]
 
 
-def segment_explanation(an: ImageAnalysis, request: ExplainRequest, mask: np.ndarray) -> list[str]:
-    """Sentences explaining this turn's segmentation from its evidence and the mask itself."""
+CAVEAT_BELOW = 0.5
+"""A mask scored below this always comes with the low-confidence caveat."""
+
+
+def direction(previous: np.ndarray, current: np.ndarray) -> dict[str, bool]:
+    """Which way ``current`` lies from ``previous``, read off their boxes and centroids.
+
+    ``right`` is true only when the current mask's centroid is right of the previous mask's box
+    centre and the masks are not the same region; likewise for the other sides.
+    """
+    pb, cb = bbox(previous), bbox(current)
+    pc, cc = centroid(previous), centroid(current)
+    if pb is None or cb is None or pc is None or cc is None or iou(previous, current) > 0.5:
+        return {"left": False, "right": False, "top": False, "bottom": False}
+    mx, my = (pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2
+    return {
+        "right": cc[0] > mx and cc[0] > pc[0],
+        "left": cc[0] < mx and cc[0] < pc[0],
+        "bottom": cc[1] > my and cc[1] > pc[1],
+        "top": cc[1] < my and cc[1] < pc[1],
+    }
+
+
+def _relative_sentence(request: ExplainRequest, mask: np.ndarray) -> str:
+    """Check a requested direction from the previous mask ("the one on the right") against the mask."""
+    attrs = request.intent.attributes
+    side = attrs.get("position", "")
+    other = attrs.get("other", "").lower() in {"yes", "true", "1"}
+    previous = request.previous_mask.array if request.previous_mask is not None else None
+    if not other or previous is None or previous.shape != mask.shape or not previous.any():
+        return ""
+    side = {"center": "", "centre": ""}.get(side, side)
+    if side in ("left", "right", "top", "bottom"):
+        where = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}[side]
+        if direction(previous, mask)[side]:
+            return f"It is {where} the previous one."
+        return f"I found nothing {where} the previous one; this is the closest match."
+    if iou(previous, mask) > 0.5:
+        return "I found no other one; this is mostly the same region as before."
+    return ""
+
+
+def _lead(
+    an: ImageAnalysis, request: ExplainRequest, mask: np.ndarray, label: str, score: float | None
+) -> str:
+    """One plain sentence on what the mask is, where it is and how sure lite is."""
+    result = request.result
+    assert result is not None
+    ev = result.evidence or {}
+    instances = [m for m in result.masks if m.role == "instance"]
+    sure = "" if score is None else f" (confidence {score:.2f})"
+    if ev.get("fallback"):
+        return (
+            f"I could not recognise '{label}', so this is a guess: the most salient region"
+            f"{sure}. Tell me its colour, position or the words printed on it."
+        )
+    facts = describe_mask(an, mask)
+    where = "" if facts["bbox"] is None else f" {where_phrase(facts['position'])} of the image"
+    if instances:
+        noun = str(ev.get("category") or instances[0].label.rsplit(" ", 1)[0])
+        many = plural(noun) if len(instances) > 1 else noun
+        lead = f"I found {len(instances)} {many}, numbered from left to right{sure}."
+    elif ev.get("part"):
+        lead = f"Here is the {ev['part']} of the {label}{where}{sure}."
+    else:
+        lead = f"Here is the {label}{where}{sure}."
+    relative = _relative_sentence(request, mask)
+    if relative:
+        lead = f"{lead} {relative}"
+    if score is not None and score < CAVEAT_BELOW:
+        lead += " I am not confident about this one; tell me more about where it is."
+    return lead
+
+
+def segment_explanation(an: ImageAnalysis, request: ExplainRequest, mask: np.ndarray) -> str:
+    """Write the answer to a segmenting turn: a plain lead, then the details (evidence, geometry, change)."""
     result = request.result
     assert result is not None
     ev = result.evidence or {}
     best = result.best
     label = (best.label if best else None) or request.intent.target or "the target"
-    score = f" (confidence {best.score:.2f})" if best and best.score is not None else ""
-    out: list[str] = []
+    score = best.score if best is not None else None
+    details: list[str] = []
     if ev.get("fallback"):
-        out.append(
-            f"I could not find '{label}' from anything I can see: {ev['fallback']}{score}. "
-            "Treat this mask as a guess, and tell me a colour, position or text to look for."
-        )
-    else:
-        out.append(f"I segmented '{label}'{score}.")
+        details.append(f"Why a guess: {ev['fallback']}.")
     cited = []
     for item in ev.get("ocr", [])[:6]:
-        out.append(
+        details.append(
             f"I read '{item['text']}' at {_span(item['box'])} (OCR confidence {item['conf']:.2f})."
         )
         cited.append(item["text"].lower())
     cues = [c for c in ev.get("cues", []) if not c.startswith("saliency")]
     if cues:
-        out.append("Cues used: " + ", ".join(cues) + ".")
+        details.append("Cues used: " + ", ".join(cues) + ".")
     if ev.get("unmatched"):
-        out.append("What I could not use: " + "; ".join(ev["unmatched"]) + ".")
-    out.append(region_sentence(describe_mask(an, mask)))
-    more = [w for w in words_inside(an, mask) if w.text.lower() not in cited]
+        details.append("What I could not use: " + "; ".join(ev["unmatched"]) + ".")
+    details.append(region_sentence(describe_mask(an, mask)))
+    for i, inst in enumerate((m for m in result.masks if m.role == "instance"), start=1):
+        details.append(region_sentence(describe_mask(an, inst.mask.array), f"Number {i}"))
+    # Text is mentioned only when this turn (or an earlier one) read it: OCR is not run for it.
+    inside = words_inside(an, mask) if an.words_read else []
+    more = [w for w in inside if w.text.lower() not in cited]
     if more:
-        out.append("Inside it I can also read " + ", ".join(f"'{w.text}'" for w in more[:5]) + ".")
-    out.append(
+        details.append(
+            "Inside it I can also read " + ", ".join(f"'{w.text}'" for w in more[:5]) + "."
+        )
+    details.append(
         change_sentence(
             request.previous_mask.array if request.previous_mask is not None else None, mask
         )
     )
-    return out
+    alternatives = [m for m in result.masks if m.role == "alternative"]
+    if alternatives:
+        scores = ", ".join(f"{m.score:.2f}" for m in alternatives if m.score is not None)
+        details.append(f"Other candidates I did not choose: {len(alternatives)} (scores {scores}).")
+    return compose(_lead(an, request, mask, label, score), details)
+
+
+COLOUR_QUESTION = re.compile(r"\b(colou?rs?|shade|hue)\b", re.I)
+WHERE_QUESTION = re.compile(r"\b(where|located|location|position)\b", re.I)
+SIZE_QUESTION = re.compile(r"\b(how (big|large|small|much)|size|area)\b", re.I)
+WHAT_QUESTION = re.compile(r"\bwhat(?:'s| is| are)? (it|this|that|they|those|these)\b", re.I)
+
+
+def _identity(an: ImageAnalysis, mask: np.ndarray) -> str:
+    """Name the detector category whose box best matches the mask's box, if any does."""
+    b = bbox(an.to_work(mask))
+    if b is None:
+        return ""
+    best = max(
+        an.objects.detections,
+        key=lambda d: box_iou(b, d.box) * d.score,
+        default=None,
+    )
+    if best is None or box_iou(b, best.box) < 0.5 or best.score < 0.3:
+        return ""
+    return f"It looks like a {best.category} (detector confidence {best.score:.2f})."
 
 
 def question_explanation(
     an: ImageAnalysis, request: ExplainRequest, mask: np.ndarray | None
-) -> list[str]:
-    """Sentences answering a question about the current mask without segmenting again."""
+) -> str:
+    """Answer a question about the current mask without segmenting again: a lead, then details."""
     question = next((t.text for t in reversed(request.dialogue) if t.role == "user"), "")
     if mask is None or not mask.any():
-        return [
+        return compose(
             "There is no mask yet, so I have nothing to describe.",
-            "Tell me what to find first (a word printed on it, a colour, or where it is).",
-        ]
+            ["Tell me what to find first (a word printed on it, a colour, or where it is)."],
+        )
     facts = describe_mask(an, mask)
     subject = (
         f"The current mask ({request.intent.target})"
         if request.intent.target
         else "The current mask"
     )
-    if READ_QUESTION.search(question):
-        words = words_inside(an, mask)
-        if words:
-            text = " ".join(w.text for w in words)
-            return (
-                [f"It reads '{text}'."]
-                + _where_sentences(words)
-                + [region_sentence(facts, subject)]
-            )
-        return [
-            "I cannot read any text inside the current mask.",
-            region_sentence(facts, subject),
-        ]
-    out = [region_sentence(facts, subject)]
-    words = words_inside(an, mask)
+    reading = bool(READ_QUESTION.search(question))
+    words = words_inside(an, mask) if reading or an.words_read else []
+    details = [region_sentence(facts, subject)]
+    if reading:
+        if not words:
+            return compose("I cannot read any text inside the current mask.", details)
+        text = " ".join(w.text for w in words)
+        return compose(f"It reads '{text}'.", _where_sentences(words) + details)
     if words:
-        out.append("Inside it I can read " + ", ".join(f"'{w.text}'" for w in words[:5]) + ".")
-    out.append(LIMITS)
-    return out
+        details.append("Inside it I can read " + ", ".join(f"'{w.text}'" for w in words[:5]) + ".")
+    pct = 100 * facts["area_fraction"]
+    if COLOUR_QUESTION.search(question):
+        lead = f"It is mostly {facts['dominant_colour']}."
+    elif WHERE_QUESTION.search(question):
+        lead = f"It is {where_phrase(facts['position'])} of the image."
+    elif SIZE_QUESTION.search(question):
+        x0, y0, x1, y1 = facts["bbox"]
+        lead = f"It covers {pct:.1f}% of the image, {x1 - x0 + 1} x {y1 - y0 + 1} pixels."
+    elif WHAT_QUESTION.search(question) and _identity(an, mask):
+        lead = _identity(an, mask)
+    else:
+        lead = _identity(an, mask) or region_sentence(facts, "It")
+        details.append(LIMITS)
+    return compose(lead, details)

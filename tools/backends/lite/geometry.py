@@ -49,6 +49,14 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     return float(inter / area)
 
 
+def box_inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> float:
+    """Fraction of the ``inner`` box's area that lies inside ``outer`` (x0, y0, x1, y1 boxes)."""
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return ix * iy / area if area > 0 else 0.0
+
+
 def position_name(cx: float, cy: float) -> str:
     """Name a normalised (0..1) centre point: 'upper left', 'top', 'centre', 'lower right', ..."""
     vert = "upper" if cy < 1 / 3 else "lower" if cy > 2 / 3 else ""

@@ -43,6 +43,11 @@ class OcrWord:
         q = np.asarray(self.quad, dtype=float)
         return float((np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2)
 
+    def scaled(self, factor: float) -> OcrWord:
+        """Return the same word with its quadrilateral multiplied by ``factor`` (to another image size)."""
+        quad = tuple((x * factor, y * factor) for x, y in self.quad)
+        return OcrWord(self.text, quad, self.conf, self.line, self.is_line)
+
     def to_evidence(self) -> dict[str, Any]:
         """JSON-ready form cited in evidence: text, box [x0, y0, x1, y1] and confidence."""
         return {"text": self.text, "box": list(self.box), "conf": round(float(self.conf), 3)}

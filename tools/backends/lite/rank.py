@@ -13,11 +13,13 @@ from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
 from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
-from tools.backends.lite.spatial import position_score, relation_score
+from tools.backends.lite.spatial import extremal, position_score, relation_score
 from tools.backends.lite.textmatch import TextMatch, match
 
 FLOOR = 0.05
 """A cue that fails completely multiplies a candidate's score by this, not by zero."""
+DETECTION_SURE = 0.6
+"""A detection scoring this much (or more) counts as certainly of its category."""
 
 
 @dataclass
@@ -68,13 +70,21 @@ class _Overlap:
 class Ranker:
     """Scores candidates of one image for one turn's cues."""
 
-    def __init__(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        an: ImageAnalysis,
+        cues: Cues,
+        previous: np.ndarray | None,
+        objects: list[Candidate] | None = None,
+    ) -> None:
+        """Rank ``objects`` (detections of the named category) when given, else superpixels."""
         self.an = an
         self.cues = cues
         self.previous = previous if previous is not None and previous.any() else None
         h, w = an.shape
         self.w, self.h = w, h
-        self.pool: list[Candidate] = list(an.segments)
+        self.objects = bool(objects)
+        self.pool: list[Candidate] = list(objects) if objects else list(an.segments)
         self._blobs: dict[str, list[Candidate]] = {}
 
     # -- candidate helpers -------------------------------------------------
@@ -106,7 +116,7 @@ class Ranker:
         With ``many`` (exclusions) every blob of a named colour counts, not only the best one.
         """
         pc = parse_phrase(phrase, target_threshold=0.75)
-        matches = match(pc.text, self.an.words)
+        matches = match(pc.text, self.an.words) if pc.text else []
         if matches:
             best = matches[0].similarity
             chosen = [m for m in matches if m.similarity >= best - 0.1]
@@ -145,7 +155,7 @@ class Ranker:
         extra: list[Candidate] = []
 
         # text read in the image
-        matches = match(t.text, self.an.words)
+        matches = match(t.text, self.an.words) if t.text else []  # OCR only when text is sought
         for q in t.text:
             if q.source != "target" and not any(m.query == q for m in matches):
                 out.unmatched.append(f"no text matching '{q.text}' was read")
@@ -186,9 +196,15 @@ class Ranker:
                 f[id(c)] = best
             factors.append(f)
 
+        # detections of the named category: how sure the detector is
+        if self.objects:
+            factors.append({id(c): min(1.0, c.confidence / DETECTION_SURE) for c in self.pool})
+            out.cues.append(f"detected {self.pool[0].label}")
+
         # colours
         for col in t.colours:
-            extra += [b for b in self.blobs(col) if b not in extra]
+            if not self.objects:  # a colour blob is not an instance of the category
+                extra += [b for b in self.blobs(col) if b not in extra]
             factors.append(
                 {
                     id(c): min(1.0, colours.colour_score(c.hist, col) / 0.7)
@@ -230,20 +246,26 @@ class Ranker:
         elif cues.other:
             out.unmatched.append("no previous mask to pick a different one from")
 
-        # position words
-        if t.positions:
+        # position words (with an ordinal they only say which way to count)
+        if t.positions and t.ordinal is None:
             ref = None
             if cues.other and prev_ov is not None:
                 ys, xs = np.nonzero(prev_ov.mask)
                 ref = (float(xs.mean()) / self.w, float(ys.mean()) / self.h)
-            factors.append(
-                {
-                    id(c): float(
-                        np.mean([position_score(c, p, ref, (self.w, self.h)) for p in t.positions])
-                    )
-                    for c in all_cands
-                }
-            )
+            if self.objects and ref is None:
+                # Among instances of one thing, "the one on the left" is the leftmost one.
+                factors.append(extremal(all_cands, t.positions))
+            else:
+                factors.append(
+                    {
+                        id(c): float(
+                            np.mean(
+                                [position_score(c, p, ref, (self.w, self.h)) for p in t.positions]
+                            )
+                        )
+                        for c in all_cands
+                    }
+                )
             where = " ".join(dict.fromkeys(t.positions))
             out.cues.append(f"position {where}" + (" of the previous mask" if ref else ""))
 
@@ -291,7 +313,9 @@ class Ranker:
             out.cues.append(f"size {'bigger' if t.size == 'big' else 'smaller'}")
         if t.ordinal is not None:
             self._ordinal(all_cands, scores, t.ordinal)
-            out.cues.append(f"ordinal {'last' if t.ordinal < 0 else t.ordinal + 1} from the left")
+            side = next((p for p in t.positions if p != "center"), "left")
+            nth = "last" if t.ordinal < 0 else _nth(t.ordinal + 1)
+            out.cues.append(f"{nth} from the {side}")
 
         ranked = sorted(all_cands, key=lambda c: -scores[id(c)])
         out.ranked = self._prefer_wholes([Ranked(c, float(scores[id(c)])) for c in ranked])
@@ -346,7 +370,11 @@ class Ranker:
         for c in plaus:
             if all(box_iou(c.bbox, d.bbox) < 0.6 for d in distinct):
                 distinct.append(c)
-        distinct.sort(key=lambda c: (c.cx, c.cy))
+        # Counted from the left unless a side is named: "the second from the right/top/bottom".
+        side = next((p for p in self.cues.target.positions if p != "center"), "left")
+        along = {"left": lambda c: c.cx, "right": lambda c: -c.cx,
+                 "top": lambda c: c.cy, "bottom": lambda c: -c.cy}[side]  # fmt: skip
+        distinct.sort(key=along)
         if not distinct:
             return
         chosen = distinct[min(ordinal, len(distinct) - 1)] if ordinal >= 0 else distinct[-1]
@@ -376,3 +404,9 @@ def _rel_words(rel: Relation) -> str:
     return {"left_of": "left of", "right_of": "right of", "next_to": "next to"}.get(
         rel.kind, rel.kind
     )
+
+
+def _nth(n: int) -> str:
+    """Spell an ordinal: 1 -> first, 2 -> second, 11 -> 11th."""
+    words = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+    return words[n - 1] if 1 <= n <= len(words) else f"{n}th"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.geometry import bbox, disk, iou
+
+if TYPE_CHECKING:
+    from tools.backends.lite.analysis import ImageAnalysis
 
 MAX_ROI_PIXELS = 40_000
 """GrabCut runs on a crop around the region, shrunk to at most this many pixels (keeps turns fast)."""

@@ -24,7 +24,8 @@ class Candidate:
     """One region the ranker may choose, with the features cues are scored on (working-size pixels)."""
 
     kind: str
-    """'segment' (superpixel), 'text' (OCR box), 'colour' (colour blob), 'prompt' or 'previous'."""
+    """'segment' (superpixel), 'object' (a detection's mask), 'text' (OCR box), 'colour' (colour
+    blob), 'prompt' or 'previous'."""
     bbox: tuple[int, int, int, int]
     """Inclusive (x0, y0, x1, y1) in working pixels."""
     area: float
@@ -46,15 +47,20 @@ class Candidate:
     """Pixels in the working image (to turn ``bbox`` into a fraction)."""
     pixels: np.ndarray | None = field(default=None, repr=False)
     """The mask for non-segment candidates."""
+    confidence: float = 1.0
+    """How sure the source is that the region is what it is labelled (a detection's score)."""
 
     @property
     def background_like(self) -> bool:
-        """Touches three or more image sides, or covers most of the image: probably background."""
-        return self.borders >= 3 or self.area > 0.5
+        """Touches three or more image sides, or covers most of the image: probably background.
+
+        Never for a detected object: a bus filling the photo is still the bus.
+        """
+        return self.kind != "object" and (self.borders >= 3 or self.area > 0.5)
 
     def objectness(self) -> float:
         """Prior 0..1 that the region is a thing one would point at (not background, not a speck)."""
-        if self.kind == "text":
+        if self.kind in ("text", "object"):
             return 1.0
         prior = min(1.0, self.area / 0.01) ** 0.5  # specks under 1% of the image count less
         x0, y0, x1, y1 = self.bbox

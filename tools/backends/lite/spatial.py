@@ -35,6 +35,34 @@ def position_score(
     }.get(word, 1.0)  # fmt: skip
 
 
+EXTREMAL_SCALE = 0.15
+"""How fast the score falls with the distance (image fraction) from the most extreme instance."""
+
+
+def extremal(cands: list[Candidate], words: list[str]) -> dict[int, float]:
+    """Score instances by how close each is to the extreme one on the named side(s), 0..1.
+
+    The leftmost instance scores 1 for "left", one 15 % of the image further right about 0.37;
+    "center" scores by distance from the instance nearest the centre.
+    """
+    if not cands:
+        return {}
+    axes = {
+        "left": lambda c: c.cx, "right": lambda c: 1.0 - c.cx,
+        "top": lambda c: c.cy, "bottom": lambda c: 1.0 - c.cy,
+        "center": lambda c: math.hypot(c.cx - 0.5, c.cy - 0.5),
+    }  # fmt: skip
+    out = {id(c): 1.0 for c in cands}
+    for word in words:
+        key = axes.get(word)
+        if key is None:
+            continue
+        best = min(key(c) for c in cands)
+        for c in cands:
+            out[id(c)] *= math.exp(-(key(c) - best) / EXTREMAL_SCALE)
+    return out
+
+
 def relation_score(c: Candidate, kind: str, anchor: Candidate, w: int, h: int) -> float:
     """0..1: how well candidate ``c`` stands in relation ``kind`` to the anchor region."""
     cx0, cy0, cx1, cy1 = c.bbox

@@ -114,6 +114,13 @@ class SegVLMBackend:
                     raise BackendError(str(exc)) from exc
             return self._predictor
 
+    def chat_model(self, *, max_new_tokens: int = 256) -> Any:
+        """Return this backend's language model as a LangChain chat model (the ``llm`` tracker's
+        ``--llm backend``); loads the checkpoint if it is not loaded yet."""
+        from .chat import SegVLMChatModel
+
+        return SegVLMChatModel(predictor=self.load(), max_new_tokens=max_new_tokens)
+
     @property
     def predictor(self) -> SegVLMPredictor:
         """The loaded predictor (loads on first access)."""

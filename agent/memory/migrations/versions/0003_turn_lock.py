@@ -1,7 +1,7 @@
 """Turn lock and interrupted turns: turns.runner/lease_until, a pending-turns index, status 'interrupted'.
 
-Revision ID: 0002_turn_lock
-Revises: 0001
+Revision ID: 0003_turn_lock
+Revises: 0002_mask_role
 Create Date: 2025-06-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_turn_lock"
-down_revision = "0001"
+revision = "0003_turn_lock"
+down_revision = "0002_mask_role"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,200 @@
+"""Is a turn English, and what text is parsed: cleaning, a bounded length, chat spellings, typos.
+
+English or not is read from the pipeline's own vocabulary (its stop words and lemmatizer
+tables): a turn mostly made of words the English pipeline does not know, or written in another
+script, is not read at all, so the tracker keeps the intent and says so. Typos are fixed only
+for words the pipeline does not know and only when the fix is clear (:func:`fix_typo`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+
+from agent import nlp
+from agent.intent import vocab as vb
+
+MAX_CHARS = 600
+"""Only the first sentences of a longer turn are parsed (a request is read, not a document)."""
+
+QUOTE_RE = re.compile(
+    r"(?<![\w])'(?P<a>(?:[^'\n]|(?<=\w)'(?=\w)){1,80}?)'(?![\w])|‘(?P<b>[^’\n]{1,80}?)’"
+    r"|\"(?P<c>[^\"\n]{1,80}?)\"|“(?P<d>[^”\n]{1,80}?)”"
+)
+_POLITE_EDGES = re.compile(
+    r"^(?:please|pls|plz)\b[\s,]*|[\s,]*\b(?:please|pls|plz|thanks|thank you|thx)(?P<end>[.!?]*)\s*$",
+    re.IGNORECASE,
+)
+"""A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
+@functools.lru_cache(maxsize=1)
+def english_vocabulary() -> frozenset[str]:
+    """Every word the English pipeline's lemmatizer tables and stop words know (model data)."""
+    pipe = nlp.pipeline()
+    words: set[str] = set(pipe.Defaults.stop_words)
+    try:
+        lookups = pipe.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
+        for name in ("lemma_index", "lemma_exc"):
+            if lookups.has_table(name):
+                for entries in lookups.get_table(name).values():
+                    words.update(entries if isinstance(entries, list) else [])
+        if lookups.has_table("lemma_exc"):
+            for entries in lookups.get_table("lemma_exc").values():
+                if isinstance(entries, dict):
+                    words.update(entries)
+    except (KeyError, ValueError):  # a pipeline without a rule lemmatizer: stop words only
+        pass
+    words.update(vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS | set(vb.POSITIONS) | set(vb.ORDINALS))
+    words.update(vb.POLITE_WORDS | set(vb.SLANG) | vb.NEGATIVE_OPENERS | vb.OPENER_WORDS)
+    return frozenset(w.lower() for w in words)
+
+
+@functools.lru_cache(maxsize=1)
+def _closed_words() -> tuple[str, ...]:
+    """Words a typo is corrected to: function words and the tracker's command/attribute words."""
+    pipe = nlp.pipeline()
+    words = set(pipe.Defaults.stop_words) | vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS
+    words |= set(vb.POSITIONS) | set(vb.ORDINALS) | vb.OTHER_WORDS | {"one", "ones", "wrong", "half"}
+    return tuple(sorted(w for w in words if len(w) >= 3 and "'" not in w))
+
+
+def known(word: str) -> bool:
+    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline."""
+    vocab = english_vocabulary()
+    if word in vocab:
+        return True
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
+            return True
+    return False
+
+
+def _transposed(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with two neighbouring letters swapped ("teh" -> "the")."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits(word: str) -> set[str]:
+    """Words one deletion, insertion or substitution away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    out |= {a + c + b for a, b in splits for c in _LETTERS}
+    out.discard(word)
+    return out
+
+
+def fix_typo(word: str) -> tuple[str, bool] | None:
+    """Return the word an unknown word is a typo of, and whether the fix is a swap of two letters.
+
+    Closed-class words (function words, command, colour and position words) are fixed when
+    one edit away and that word is the clear best match ("fnd" -> "find", "teh" -> "the");
+    other English words only when two neighbouring letters were swapped and the word is long
+    enough to be unambiguous ("lable" -> "label"). Quoted and capitalised words are never
+    touched (the caller skips them).
+    """
+    closed = _closed_words()
+    swapped = [c for c in closed if _transposed(word, c)]
+    if len(swapped) == 1:
+        return swapped[0], True
+    near = sorted(
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in _edits(word) if c in closed_set()),
+        reverse=True,
+    )
+    if near and (len(near) == 1 or near[0][0] > near[1][0]) and near[0][0] >= 0.75:
+        return near[0][1], False
+    if len(word) >= 5:
+        vocab = english_vocabulary()
+        swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        found = sorted(w for w in swaps if w in vocab and w != word)
+        if len(found) == 1:
+            return found[0], True
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def closed_set() -> frozenset[str]:
+    """:func:`_closed_words` as a set."""
+    return frozenset(_closed_words())
+
+
+def _script_is_latin(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return latin >= 0.5 * len(letters)
+
+
+def prepare(text: str) -> tuple[str, bool, list[str]]:
+    """Clean a turn for parsing: (text, is it English, notes on what was changed)."""
+    text = _MARKUP_RE.sub(" ", text or "")
+    text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
+    text = " ".join(text.split())
+    if len(text) > MAX_CHARS:
+        cut = text.rfind(" ", 0, MAX_CHARS)
+        text = text[: cut if cut > MAX_CHARS // 2 else MAX_CHARS]
+    text = _POLITE_EDGES.sub(lambda m: m.group("end") or "", text).strip()
+    if not text:
+        return "", True, []
+    plain = QUOTE_RE.sub(" ", text)
+    if not _script_is_latin(plain):
+        return text, False, ["written in another script"]
+    stop = nlp.pipeline().Defaults.stop_words
+    notes: list[str] = []
+    score, counted = 0.0, 0
+    for k, w in enumerate(_WORD_RE.findall(plain)):
+        if not (w.islower() or (k == 0 and w[:1].isupper() and w[1:].islower())):
+            continue  # names, ALL-CAPS and capitalised words say nothing about the language
+        low = w.lower().replace("’", "'")
+        if low in stop or low in vb.SLANG:
+            score, counted = score + 1, counted + 1
+        elif len(low) >= 3:
+            counted += 1
+            if known(low):
+                score += 1
+            else:
+                fix = fix_typo(low)
+                score += 0 if fix is None else (1 if fix[1] else 0.5)
+    if counted >= 2 and score <= 0.5 * counted:
+        return text, False, ["not English to the parser"]
+
+    def repl(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = word.lower().replace("’", "'")
+        if low in vb.SLANG:
+            return vb.SLANG[low]
+        if not word.islower() or len(low) < 3 or known(low):
+            return word
+        fix = fix_typo(low)
+        if fix is None:
+            return word
+        notes.append(f"read {word!r} as {fix[0]!r}")
+        return fix[0]
+
+    fixed = _fix_outside_quotes(text, repl)
+    return fixed, True, notes
+
+
+def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
+    out, pos = [], 0
+    for m in QUOTE_RE.finditer(text):
+        out.append(_WORD_RE.sub(repl, text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_WORD_RE.sub(repl, text[pos:]))
+    return "".join(out)
+
+
+
+__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "known", "prepare"]

@@ -1,0 +1,189 @@
+"""Noun phrases out of spaCy's parse: quoted strings merged, phrases built from the dependency tree.
+
+:func:`parse` reads a text with the owner's cache and merges each quoted string into one token;
+:func:`phrases_of` lists the top-level noun phrases (:class:`agent.intent.phrase.Phrase`), each
+with its own modifiers, attached prepositional phrases ("next to it", "to the left of the
+label", "on top of the box") and relative clauses. :func:`verb_as_noun` repairs the tagger's
+most common slip on short requests ("the stop *sign*" read as a verb).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agent import nlp
+from agent.intent import vocab as vb
+from agent.intent.language import QUOTE_RE
+from agent.intent.phrase import LEFT_DEPS, Phrase, is_quote, lemma, lower
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
+"""Penn tags of question words."""
+
+
+def parse(cache: nlp.ParseCache, text: str) -> Doc:
+    """Parse with the owner's cache and merge quoted strings into single tokens (once per doc)."""
+    doc = cache.parse(text)
+    if not doc.user_data.get("pixelrs_quotes"):
+        spans: list[Span] = []
+        for m in QUOTE_RE.finditer(doc.text):
+            span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+            if span is not None and len(span) > 1 and not spans_overlap(spans, span):
+                spans.append(span)
+        if spans:
+            with doc.retokenize() as retok:
+                for span in spans:
+                    retok.merge(span, attrs={"POS": "PROPN", "TAG": "NNP", "LEMMA": span.text})
+        doc.user_data["pixelrs_quotes"] = True
+    return doc
+
+
+def spans_overlap(spans: list[Span], span: Span) -> bool:
+    """Return whether ``span`` overlaps one of ``spans``."""
+    return any(s.start < span.end and span.start < s.end for s in spans)
+
+
+def phrase_at(head: Token, depth: int = 0) -> Phrase:
+    """Build the phrase headed by ``head``: its own words, attached phrases and clauses."""
+    words: dict[int, Token] = {head.i: head}
+    preps: list[tuple[str, Phrase]] = []
+    clauses = []
+    as_noun = verb_as_noun(head)
+    for child in head.children:
+        dep = child.dep_
+        if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
+            for t in child.subtree:
+                words[t.i] = t
+        elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
+            for t in child.subtree:
+                words[t.i] = t
+        elif dep == "conj" and child.pos_ in {"NOUN", "PROPN"} and child.i > head.i:
+            for t in child.subtree:
+                if t.dep_ != "prep" and not any(a.dep_ == "prep" for a in t.ancestors if a.i > child.i and a in child.subtree):
+                    words[t.i] = t
+            words.update({c.i: c for c in head.children if c.dep_ == "cc"})
+        elif dep == "prep" and depth < 3:
+            found = prep_object(child, depth)
+            if found:
+                preps.append(found)
+        elif child.i > head.i and lower(child) in vb.PREPOSITION_PREFIXES and dep in {"advmod", "amod", "acl", "acomp", "npadvmod"}:
+            for sub in child.children:
+                if sub.dep_ == "prep" and depth < 3:
+                    found = prep_object(sub, depth, name_prefix=lower(child))
+                    if found:
+                        preps.append(found)
+        elif dep in {"relcl", "acl"} and depth < 2:
+            if child.tag_ == "VBN" or (child.pos_ == "ADJ"):
+                preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
+            else:
+                clauses.append(child.doc[child.left_edge.i : child.right_edge.i + 1])
+        elif dep == "amod" and child.i > head.i:
+            preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
+    phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
+    phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
+    return phrase
+
+
+def prep_object(prep: Token, depth: int, name_prefix: str = "") -> tuple[str, Phrase] | None:
+    """Read "on the bottle", "next to it", "to the left of the label" into (name, object phrase)."""
+    obj = next((c for c in prep.children if c.dep_ in {"pobj", "pcomp"}), None)
+    if obj is None or obj.pos_ in {"VERB", "AUX"}:
+        return None
+    name = f"{name_prefix} {lower(prep)}".strip()
+    of = next((c for c in obj.children if c.dep_ == "prep" and lower(c) == "of"), None)
+    if of is not None and lemma(obj) in {"left", "right", "top", "front", "back", "side"}:
+        inner = next((c for c in of.children if c.dep_ == "pobj"), None)
+        if inner is not None:
+            side = lower(obj)
+            if side == "side":
+                side = next((lower(c) for c in obj.children if lower(c) in {"left", "right"}), "side")
+            kind = {"left": "left of", "right": "right of", "top": "on top of", "front": "in front of"}.get(side, f"{name} {side} of")
+            return kind, phrase_at(inner, depth + 1)
+    return name, phrase_at(obj, depth + 1)
+
+
+def _noun_heads(doc: Doc) -> list[Token]:
+    """Heads of top-level noun phrases: nouns, names, quotes, pronouns and "one" not inside another phrase."""
+    heads = []
+    for tok in doc:
+        if verb_as_noun(tok):
+            heads.append(tok)
+            continue
+        if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
+            continue
+        if tok.pos_ not in {"NOUN", "PROPN", "PRON", "NUM"} and not is_quote(tok):
+            if not (lower(tok) in {"one", "ones"} or (tok.pos_ == "ADJ" and tok.dep_ in {"pobj", "dobj", "ROOT", "nsubj", "attr"} and lower(tok) in vb.POSITIONS)):
+                continue
+        if tok.pos_ == "NUM" and lower(tok) not in {"one", "ones"} and tok.dep_ in {"nummod"}:
+            continue
+        # a noun the parser hung on a verb or on a discourse word ("ok, the bus then") heads its own phrase
+        under_verb = tok.head.pos_ in {"VERB", "AUX", "INTJ"} and not verb_as_noun(tok.head) and tok.pos_ in {"NOUN", "PROPN"}
+        if tok.dep_ in {"compound", "poss", "nmod", "amod", "nummod", "quantmod", "npadvmod", "det", "predet", "case", "expl"} and not (
+            under_verb and tok.dep_ in {"compound", "amod", "npadvmod"}
+        ):
+            continue
+        if tok.pos_ == "PRON" and tok.tag_ in WH_TAGS:
+            continue
+        if tok.pos_ == "PRON" and lower(tok) in {"i", "you", "we", "me", "us", "there"}:
+            continue
+        heads.append(tok)
+    return heads
+
+
+def phrases_of(doc: Doc) -> list[Phrase]:
+    """Top-level phrases of a parse, left to right (objects of attached phrases are inside them)."""
+    heads = _noun_heads(doc)
+    used: set[int] = set()
+    out: list[Phrase] = []
+    for head in sorted(heads, key=lambda t: (_depth(t), t.i)):
+        if head.i in used:
+            continue
+        phrase = phrase_at(head)
+        toks = phrase.tokens()
+        if any(t.i in used for t in toks if t.i != head.i) and head.dep_ == "pobj":
+            continue
+        used.update(t.i for t in toks)
+        out.append(phrase)
+    return sorted(out, key=lambda p: p.head.i)
+
+
+_CLAUSE_DEPS = frozenset({"dobj", "aux", "auxpass", "ccomp", "xcomp", "attr", "acomp", "dative", "neg", "prt"})
+
+
+def verb_as_noun(tok: Token) -> bool:
+    """Return a word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
+    "a trident and laurel *leaves*", "Jameson *branding*". It has no clause of its own (object,
+    auxiliary, complement) and either stands as an object or has a noun right before it."""
+    if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"}:
+        return False
+    if any(c.dep_ in _CLAUSE_DEPS for c in tok.children):
+        return False
+    if any(c.dep_ == "nsubj" and lower(c) in {"i", "you", "we", "he", "she", "it", "they", "this", "that"} for c in tok.children):
+        return False
+    if tok.i == 0:
+        return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
+    before = tok.doc[tok.i - 1]
+    noun_before = before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
+    if noun_before and before.dep_ in {"compound", "amod"}:
+        return True
+    if noun_before and before.dep_ == "nsubj":
+        # "the stop sign" read as "the stop [will] sign": a bare base form after "the/a + noun",
+        # or any verb form standing where an object should be
+        plain_det = any(c.dep_ == "det" and c.tag_ not in WH_TAGS for c in before.children)
+        return (tok.tag_ == "VB" and plain_det) or tok.dep_ in {"dobj", "pobj", "ccomp"}
+    return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
+
+
+def _depth(tok: Token) -> int:
+    """Return how many heads lie between a token and its sentence root."""
+    depth = 0
+    while tok.head.i != tok.i and depth < 50:
+        tok = tok.head
+        depth += 1
+    return depth
+
+
+
+__all__ = ["WH_TAGS", "parse", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]

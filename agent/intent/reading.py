@@ -1,0 +1,420 @@
+"""Reading one turn with spaCy: is it English, what kind of sentence it is, and what it names.
+
+:func:`read` prepares the text (:mod:`agent.intent.language`), parses it with the tracker's
+:class:`ReadingCache` (:mod:`agent.intent.parsing`), and returns a :class:`Reading`: the sentence frame (a command, a
+question and its kind, a bare noun phrase), the noun phrases (:class:`agent.intent.phrase.Phrase`)
+and the one the turn is about (``main``), negation, "only/just", and the words that decided.
+
+A turn that is not English to the parser is not read at all (``english=False``), so the
+tracker keeps the intent and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent import nlp
+from agent.intent import vocab as vb
+from agent.intent.language import MAX_CHARS, prepare
+from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
+from agent.intent.phrase import FILLER_OBJECTS, Phrase, is_quote, lemma, lower, unwrap
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
+
+@dataclass
+class Reading:
+    """What a user turn says, as read from its parse."""
+
+    text: str
+    """The text that was parsed (whitespace collapsed, cut, chat spellings and typos fixed)."""
+    doc: Doc | None = None
+    english: bool = True
+    notes: list[str] = field(default_factory=list)
+    """What was changed before parsing ("read 'fnd' as 'find'")."""
+    frame: str = "other"
+    """``command``, ``np`` (a bare noun phrase), ``where``, ``which`` (what/which X), ``count``
+    (how many), ``exists`` (is there), ``about`` (what about X), ``yesno``, ``wh`` (other
+    questions), ``other``."""
+    question: bool = False
+    verb: Token | None = None
+    """The command verb ("find", "describe", "leave"), if the turn is one."""
+    command: str | None = None
+    """``segment``, ``explain``, ``exclude`` or ``return`` for a command verb."""
+    main: Phrase | None = None
+    """The phrase the turn is about."""
+    phrases: list[Phrase] = field(default_factory=list)
+    """Every top-level noun phrase, in order."""
+    asked: str | None = None
+    """The property a question asks about (``colour``, ``text``, ``position``, ...)."""
+    openers: list[Token] = field(default_factory=list)
+    negative: bool = False
+    """The turn opens with a negation or says something is wrong ("no", "not the logo", "wrong")."""
+    meant: bool = False
+    """"I meant X": the turn restates the target."""
+    only: bool = False
+    """"only"/"just"/"merely" before the main phrase."""
+    returning: bool = False
+    """The turn asks to go back to an earlier target ("go back to the logo", "the cup again")."""
+    excluding: bool = False
+    """The turn leaves something out ("leave out the child", "don't include the plates")."""
+
+    def words(self, tokens: list[Token]) -> str:
+        """Return the text of some tokens of this turn."""
+        return " ".join(t.text for t in sorted(tokens, key=lambda t: t.i))
+
+
+# --------------------------------------------------------------------------- the turn
+
+
+class ReadingCache(nlp.ParseCache):
+    """A tracker's parse cache that also keeps what it derived from a text (its cleaned form,
+    its reading, a stored target's phrase): bounded, content-keyed, owned by one tracker.
+
+    Kept values are used read-only once built, so a turn that reads a text again (the previous
+    question when grounding, the current target) does not redo the work."""
+
+    def __init__(self, entries: int = 512) -> None:
+        super().__init__(entries)
+        self._memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    def memo(self, kind: str, key: str, make: Callable[[], Any]) -> Any:
+        """Return the value kept for (``kind``, ``key``), building it with ``make`` the first time."""
+        slot = (kind, key[:MAX_CHARS])
+        with self._memo_lock:
+            if slot in self._memo:
+                self._memo.move_to_end(slot)
+                return self._memo[slot]
+        value = make()
+        if self.entries:
+            with self._memo_lock:
+                self._memo[slot] = value
+                while len(self._memo) > 3 * self.entries:
+                    self._memo.popitem(last=False)
+        return value
+
+
+def prepared(cache: nlp.ParseCache, text: str) -> tuple[str, bool, list[str]]:
+    """:func:`prepare`, kept by a :class:`ReadingCache`."""
+    if isinstance(cache, ReadingCache):
+        return cache.memo("prepare", text, lambda: prepare(text))  # type: ignore[no-any-return]
+    return prepare(text)
+
+
+def read(cache: nlp.ParseCache, raw: str) -> Reading:
+    """Read one user turn (see the module docstring); kept by a :class:`ReadingCache`."""
+    if isinstance(cache, ReadingCache):
+        return cache.memo("read", raw, lambda: _read(cache, raw))  # type: ignore[no-any-return]
+    return _read(cache, raw)
+
+
+def _read(cache: nlp.ParseCache, raw: str) -> Reading:
+    text, english, notes = prepare(raw)
+    reading = Reading(text=text, english=english, notes=notes)
+    if not text or not english:
+        return reading
+    doc = parse(cache, text)
+    reading.doc = doc
+    reading.phrases = [p for p in phrases_of(doc) if not _is_chat_word(p)]
+    toks = [t for t in doc if not t.is_space]
+    i = 0
+    while i < len(toks) and (toks[i].is_punct or (lemma(toks[i]) in vb.OPENER_WORDS | vb.NEGATIVE_OPENERS and toks[i].dep_ not in {"det"}) or toks[i].pos_ == "INTJ"):
+        if lower(toks[i]) in vb.NEGATIVE_OPENERS or lower(toks[i]) in {"no", "nope", "nah"}:
+            reading.negative = True
+        reading.openers.append(toks[i])
+        i += 1
+    body = toks[i:]
+    opener_ids = {t.i for t in reading.openers}
+    reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
+    reading.question = text.rstrip().endswith("?")
+    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
+    reading.only = any(lower(t) in {"only", "just", "merely", "solely"} for t in body[:3])
+    reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
+    _frame(reading, body)
+    return reading
+
+
+def _is_chat_word(phrase: Phrase) -> bool:
+    """Return a phrase that is only a greeting or a thanks ("thanks", "pls")."""
+    return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank"}
+
+
+def _says_wrong(doc: Doc, body: list[Token]) -> bool:
+    """"that's not it", "still not right", "you picked the wrong animal", "I meant X"."""
+    for tok in body:
+        low = lower(tok)
+        if low in {"wrong", "incorrect"}:
+            return True
+        if tok.dep_ == "neg" and tok.head.dep_ == "ROOT" and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
+            return True
+    return False
+
+
+def _frame(reading: Reading, body: list[Token]) -> None:
+    """Find the sentence frame, the command verb and the main phrase."""
+    if not body:
+        return
+    doc = body[0].doc
+    first = body[0]
+    phrases = reading.phrases
+
+    def phrase_of(tok: Token | None) -> Phrase | None:
+        if tok is None:
+            return None
+        return next((p for p in phrases if p.head.i == tok.i), None) or next(
+            (p for p in phrases if tok in p.tokens()), None
+        )
+
+    def after(tok: Token) -> Phrase | None:
+        return next((p for p in phrases if p.head.i > tok.i and not p.pronoun or (p.head.i > tok.i and p.refers_back)), None)
+
+    # "I meant X", "I want (to see) X", "can you find X", "let's find X", "please show X"
+    verb = _command_verb(body)
+    wh = next((t for t in body[:2] if t.tag_ in WH_TAGS), None)
+    if lower(first) in {"i"} and any(lemma(t) in {"mean", "say"} for t in body[1:3]):
+        reading.meant = True
+        reading.negative = True
+    if wh is not None and not (verb is not None and verb.i < wh.i):
+        reading.question = True
+        _question(reading, wh, body, phrase_of, after)
+        return
+    if first.pos_ == "AUX" and lemma(first) in {"be", "do", "can", "could", "will", "would", "have", "may", "should"}:
+        reading.question = True
+        if any(t.dep_ == "expl" for t in body[:3]):
+            reading.frame = "exists"
+            reading.main = phrase_of(next((t for t in body if t.dep_ in {"attr", "nsubj"} and t.dep_ != "expl" and t.pos_ != "PRON"), None)) or after(first)
+            return
+        subject = next((t for t in body if t.dep_ in {"nsubj", "nsubjpass"}), None)
+        seeing = next((t for t in body if lemma(t) in {"see", "spot", "notice"} and t.pos_ == "VERB"), None)
+        if seeing is not None and subject is not None and lower(subject) in {"you", "we"}:
+            reading.frame = "exists"  # "can you see any animals?": is there one, and which
+            reading.main = _object_of(seeing, phrase_of, after)
+            return
+        if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"}):
+            reading.frame, reading.verb = "command", verb
+            reading.command = _command_kind(verb)
+            reading.main = _object_of(verb, phrase_of, after)
+            return
+        reading.frame = "yesno"
+        subj = next((t for t in body if t.dep_ in {"nsubj", "nsubjpass"}), None)
+        reading.main = phrase_of(subj) or after(first)
+        return
+    if verb is not None:
+        reading.frame, reading.verb = "command", verb
+        reading.command = _command_kind(verb)
+        reading.main = _object_of(verb, phrase_of, after)
+        if reading.command == "exclude":
+            reading.excluding = True
+        return
+    if lower(first) == "what" or lower(first) == "how":
+        reading.question = True
+    root = next((t for t in body if t.dep_ == "ROOT"), body[0])
+    main = phrase_of(root) if root.pos_ in {"NOUN", "PROPN", "PRON", "NUM", "ADJ"} or is_quote(root) else None
+    if main is None and phrases:
+        starting = [p for p in phrases if p.start <= body[0].i + 2]
+        main = starting[0] if starting else None
+    if main is not None:
+        reading.frame, reading.main = "np", main
+        return
+    reading.frame = "other"
+    reading.main = next((p for p in phrases if p.concrete), None)
+    del doc
+
+
+def _command_verb(body: list[Token]) -> Token | None:
+    """Return the imperative or requested verb of a command, by lemma (the tagger may call it a noun)."""
+    for k, tok in enumerate(body[:6]):
+        lem, low = lemma(tok), lower(tok)
+        if lem in {"go", "come", "switch", "return", "get"} and any(lower(t) in {"back", "again", "to"} for t in body[k + 1 : k + 3]):
+            return tok
+        if lem == "leave" and any(lower(t) == "out" for t in body[k + 1 : k + 4]):
+            return tok
+        if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
+            return tok
+        if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
+            tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
+            or k == 0
+        ):
+            if k > 0 and tok.tag_ not in {"VB", "VBP"} and body[k - 1].pos_ in {"DET", "ADJ", "NOUN"}:
+                continue  # "the stop sign": a noun, not a command
+            if lem == "see" and not any(lower(t) in {"me", "i", "let"} for t in body[:k]):
+                continue  # "what can you see": a question, handled as one
+            return tok
+    return None
+
+
+def _command_kind(verb: Token) -> str:
+    lem, low = lemma(verb), lower(verb)
+    if lem in {"go", "come", "switch", "return", "get"}:
+        return "return"
+    if lem in {"leave", "include"} or lem in vb.EXCLUDE_VERBS:
+        return "exclude"
+    if lem in vb.EXPLAIN_VERBS:
+        return "explain"
+    return "segment" if lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS else "explain"
+
+
+def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[no-untyped-def]
+    """Return the object of a command verb: its direct object, "at X", "to X", or the next phrase.
+
+    Location phrases the parser hung on the verb ("select the cup *on the left*") belong to it.
+    """
+    for child in verb.children:
+        if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
+            found = phrase_of(child)
+            if found is not None:
+                for extra in verb.children:
+                    if extra.i > child.i and extra.dep_ in {"prep", "advmod"}:
+                        for place in _location_of(extra):
+                            if place[1].head.i not in {t.i for t in found.tokens()}:
+                                found.preps.append(place)
+                return found
+    for child in verb.subtree:
+        if child.dep_ == "pobj" and child.i > verb.i and lower(child.head) in {"at", "to", "on", "for", "out"}:
+            found = phrase_of(child)
+            if found is not None:
+                return found
+    return after(verb)
+
+
+def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) -> None:  # type: ignore[no-untyped-def]
+    """Frame of a wh-question and the phrase it asks about (property nouns peeled off)."""
+    low = lower(wh)
+    doc = wh.doc
+    root = next((t for t in body if t.dep_ == "ROOT"), wh.head)
+    subj = next((t for t in root.children if t.dep_ in {"nsubj", "nsubjpass"} and t.tag_ not in WH_TAGS), None)
+    if lemma(root) in {"write", "print", "say", "read", "label", "inscribe"}:
+        reading.asked = "text"  # "what is written on it?", "what does the sign say?"
+    if low == "what" and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) == "about":
+        reading.frame = "about"
+        reading.main = phrase_of(next((c for c in doc[wh.i + 1].children if c.dep_ == "pobj"), None)) or after(wh)
+        return
+    if low == "where":
+        reading.frame = "where"
+        reading.main = _peeled(reading, phrase_of(subj) or after(wh))
+        return
+    if low == "how" and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) in {"many", "much"}:
+        reading.frame = "count"
+        reading.main = phrase_of(doc[wh.i + 1].head) or after(wh)
+        return
+    if low in {"what", "which"} and wh.dep_ == "det":
+        asked = phrase_of(wh.head)
+        if asked is None:
+            reading.frame, reading.main = "wh", after(wh)
+            return
+        asked = _with_predicate_preps(asked, root)
+        if asked.property_noun and asked.lemma in vb.VALUE_NOUNS and asked.of_object is None and asked.preps:
+            reading.frame, reading.asked, reading.main = "which", "text", asked  # the printed value
+            return
+        if asked.property_noun:
+            reading.asked = asked.property_noun
+            args = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass", "attr", "dobj"} and c.i != asked.head.i]
+            other = next((p for p in (phrase_of(c) for c in args) if p is not None and not p.pronoun), None)
+            reading.frame = "wh"
+            inner, _ = unwrap(asked)
+            reading.main = _peeled(reading, other) if other is not None else (
+                inner if inner is not asked else _predicate_object(root, phrase_of) or asked
+            )
+            return
+        seeing = lemma(asked.head.head) in {"see", "notice", "spot", "find", "observe", "identify", "show"}
+        if asked.head.dep_ in {"nsubj", "nsubjpass", "attr"} or (asked.head.dep_ == "dobj" and seeing):
+            reading.frame, reading.main = "which", asked
+            return
+        # "what inference can you make about X", "what message does the awning convey": asks
+        # for information about the other argument, not for a thing
+        reading.frame = "wh"
+        args = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass", "dobj"} and c.i != asked.head.i]
+        reading.main = next((p for p in (phrase_of(c) for c in args) if p is not None and not p.pronoun), None) or asked
+        return
+    if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None:
+        # "what is on the plate?", "what is written on the sign?", "who is next to the car?"
+        preps = [found for c in root.children if c.dep_ in {"prep", "advmod"} for found in _location_of(c)]
+        if preps:
+            written = lemma(root) in {"write", "print", "inscribe", "say"}
+            stand_in = "person" if low == "who" else "text" if written else "thing"
+            reading.frame = "which"
+            reading.main = Phrase(head=wh, words=[wh], preps=preps, stand_in=stand_in)
+            return
+    main = _peeled(reading, phrase_of(subj)) if subj is not None else None
+    as_object = wh.dep_ == "dobj" or (wh.dep_ == "attr" and root.pos_ == "VERB" and lemma(root) != "be")
+    if low == "what" and as_object and main is not None and main.concrete and lemma(root) not in vb.MEANING_VERBS:
+        reading.frame, reading.main = "object", main  # "what is the man holding?": the answer names it
+        return
+    if low in {"what", "which"} and main is not None:
+        identifies = lemma(root) == "be" and wh.dep_ in {"attr", "nsubj"} and not main.property_noun
+        reading.frame = "which" if identifies and not main.refers_back else "wh"
+        if reading.frame == "which":
+            reading.main = _with_predicate_preps(main, root)
+            return
+        reading.main = main
+        if root.tag_ == "VBN" and main.pronoun:
+            reading.main = _predicate_object(root, phrase_of) or main
+        return
+    reading.frame = "wh"
+    reading.main = main or after(wh)
+    if root.tag_ == "VBN" and reading.main is None:
+        reading.main = _predicate_object(root, phrase_of)
+
+
+def _location_of(child: Token) -> list[tuple[str, Phrase]]:
+    """Return a predicate's location phrase ("on the plate", "next to the car"), if ``child`` is one."""
+    if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS:
+        found = prep_object(child, 0)
+    elif child.dep_ == "advmod" and lower(child) in vb.PREPOSITION_PREFIXES:
+        sub = next((c for c in child.children if c.dep_ == "prep"), None)
+        found = prep_object(sub, 0, name_prefix=lower(child)) if sub is not None else None
+    else:
+        return []
+    if found is None or found[1].lemma in FILLER_OBJECTS or found[1].image:
+        return []
+    return [found]
+
+
+def _peeled(reading: Reading, phrase: Phrase | None) -> Phrase | None:
+    """Unwrap a property noun and note the property asked about."""
+    if phrase is None:
+        return None
+    inner, asked = unwrap(phrase)
+    if asked:
+        reading.asked = reading.asked or asked
+    return inner
+
+
+def _predicate_object(root: Token, phrase_of) -> Phrase | None:  # type: ignore[no-untyped-def]
+    """Return the object of a location phrase on the predicate ("what is written *on the sign*")."""
+    for child in root.children:
+        if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS:
+            obj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            found = phrase_of(obj)
+            if found is not None and found.lemma not in FILLER_OBJECTS:
+                return found
+    return None
+
+
+def _with_predicate_preps(phrase: Phrase, root: Token) -> Phrase:
+    """Attach a predicate's location phrases to the subject it describes.
+
+    "What label is visible on the large bottle?" -> "label on the large bottle"; the same for a
+    passive ("is shown on"), and an intransitive verb ("appears on the sign").
+    """
+    if phrase.preps or phrase.head.dep_ not in {"nsubj", "nsubjpass", "attr", "dobj"}:
+        return phrase
+    sources = [c for c in root.children if c.dep_ in {"acomp", "attr", "oprd"} and c.pos_ == "ADJ"]
+    no_object = not any(c.dep_ in {"dobj", "ccomp", "xcomp"} for c in root.children)
+    if lemma(root) == "be" or root.tag_ == "VBN" or (root.pos_ == "VERB" and no_object):
+        sources.insert(0, root)
+    for src in sources:
+        for child in src.children:
+            if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS:
+                found = prep_object(child, 0)
+                if found and found[1].lemma not in FILLER_OBJECTS and not found[1].image:
+                    phrase.preps.append(found)
+    return phrase
+
+
+__all__ = ["Reading", "ReadingCache", "prepared", "read"]

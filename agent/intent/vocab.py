@@ -1,0 +1,244 @@
+"""The few word lists the tracker needs that spaCy's parse does not give (small, general English).
+
+Everything else comes from the parse (:mod:`agent.intent.reading`): parts of speech, lemmas,
+dependency labels, comparative/superlative degree (``Degree=Cmp/Sup``), number and pronoun type,
+and which words are English at all (the pipeline's stop words and lemmatizer tables). What stays
+here is what a grammar cannot know:
+
+* which verbs ask to segment or to explain (:data:`SEGMENT_VERBS`, :data:`EXPLAIN_VERBS`), to
+  leave something out (:data:`EXCLUDE_VERBS`) or to return to an earlier target
+  (:data:`RETURN_WORDS`);
+* the closed sets of attribute values the backends read: colour terms (:data:`COLOURS`),
+  position words (:data:`POSITIONS`), size adjectives (:data:`SIZES`), ordinals
+  (:data:`ORDINALS`; the packaged tagger has no ``NumType=Ord``), geometric parts
+  (:data:`GEOMETRIC_PART_HEADS`);
+* noun classes: property nouns a question asks *about* (:data:`PROPERTY_NOUNS`, "the colour of
+  the beer" is about the beer), placeholders an answer or the current target fills in
+  (:data:`PLACEHOLDER_NOUNS`, :data:`GENERIC_NOUNS`), nouns for the picture itself
+  (:data:`IMAGE_NOUNS`), nouns that carry printed words (:data:`TEXT_NOUNS`), group nouns that
+  are not parts ("a pair of shoes", :data:`GROUP_NOUNS`);
+* presentational adjectives that never pick an object out (:data:`WEAK_ADJECTIVES`);
+* relation prepositions (:data:`RELATION_KINDS`) and the dialogue formulas: resets, greetings,
+  the fixed PRIST "segment the conversation above" requests (:data:`SEGMENT_REQUEST`).
+"""
+
+from __future__ import annotations
+
+import re
+
+SEGMENT_VERBS = frozenset(
+    "find segment show highlight select mark outline locate detect isolate mask circle get pick "
+    "point give display cut extract choose indicate spot grab crop box draw colour color paint "
+    "look search identify see target track".split()
+)
+"""Lemmas of imperative verbs that ask for a mask ("find the HDMI label", "show me the port")."""
+
+EXPLAIN_VERBS = frozenset("describe explain tell read say discuss summarize summarise".split())
+"""Lemmas of imperative verbs that ask for an explanation ("describe it")."""
+
+EXCLUDE_VERBS = frozenset("exclude remove skip ignore omit drop subtract".split())
+"""Lemmas of verbs that leave something out of the target ("leave out" is read from its particle)."""
+
+EXCLUDE_PREPOSITIONS = frozenset({"except", "without", "excluding", "minus", "besides"})
+"""Prepositions whose object is left out ("every chair except the one on the left")."""
+
+RETURN_WORDS = frozenset({"back", "again", "return", "previous", "earlier", "before"})
+"""Words that send the user back to an earlier target ("go back to the logo", "the cup again")."""
+
+COLOURS = frozenset(
+    "red green blue yellow orange purple violet pink brown black white grey gray silver gold "
+    "golden beige tan cyan magenta turquoise teal navy maroon olive lime cream ivory khaki "
+    "crimson scarlet indigo lavender bronze copper amber colorful colourful multicolored "
+    "multicoloured transparent".split()
+)
+"""Colour terms (the value of ``attributes["colour"]``)."""
+
+BASIC_COLOURS = frozenset("red green blue yellow orange purple pink brown black white grey gray".split())
+"""Basic colour terms: a colour even as a noun modifier ("the orange cup"), unlike "ice *cream*"."""
+
+COLOUR_SHADES = frozenset("light dark bright pale deep pastel neon".split())
+"""Words that qualify a colour ("dark blue")."""
+
+POSITIONS: dict[str, str] = {
+    "left": "left", "leftmost": "left", "right": "right", "rightmost": "right",
+    "top": "top", "upper": "top", "topmost": "top", "bottom": "bottom", "lower": "bottom",
+    "bottommost": "bottom", "center": "center", "centre": "center", "central": "center",
+    "middle": "center",
+}  # fmt: skip
+"""Position word -> value of ``attributes["position"]`` (the image plane: no front/back)."""
+
+SIZES: dict[str, str] = {
+    "big": "big", "large": "big", "huge": "big", "giant": "big", "great": "big",
+    "small": "small", "little": "small", "tiny": "small",
+    "tall": "tall", "short": "short", "long": "long", "wide": "wide", "narrow": "narrow",
+    "thin": "thin", "thick": "thick", "high": "high", "low": "low",
+}  # fmt: skip
+"""Size adjective lemmas; the value is the word as said ("bigger", "tallest", "large")."""
+
+MEANING_VERBS = frozenset(
+    "do say mean suggest indicate imply tell think conclude infer make represent signify "
+    "symbolize symbolise convey reveal explain relate contribute affect reflect".split()
+)
+"""Verbs whose "what" object is information, not a thing ("what does it suggest?")."""
+
+ORDINALS: dict[str, str] = {
+    "first": "first", "1st": "first", "second": "second", "2nd": "second", "third": "third",
+    "3rd": "third", "fourth": "fourth", "4th": "fourth", "fifth": "fifth", "5th": "fifth",
+    "sixth": "sixth", "6th": "sixth", "seventh": "seventh", "eighth": "eighth", "ninth": "ninth",
+    "tenth": "tenth", "last": "last", "final": "last",
+}  # fmt: skip
+"""Ordinal word -> value of ``attributes["ordinal"]``."""
+
+COUNT_DETERMINERS = {"all": "all", "every": "all", "each": "all", "both": "2"}
+"""Determiners that say how many instances are meant (``attributes["count"]``)."""
+
+GEOMETRIC_PART_HEADS = frozenset({"half", "side", "top", "bottom", "center", "centre", "middle", "corner", "edge"})
+"""Head nouns of geometric parts: "the left half", "the top", "the left side"."""
+
+PLACEHOLDER_NOUNS = frozenset(
+    "one ones part parts bit bits piece pieces portion portions area areas region regions "
+    "section sections".split()
+)
+"""Heads that stand for the current target ("the left one", "the red part")."""
+
+GENERIC_NOUNS = frozenset(
+    "element elements item items object objects thing things stuff feature features detail "
+    "details structure structures product products accessory accessories entity entities "
+    "symbol symbols marking markings component components something anything subject "
+    "subjects".split()
+)
+"""Nouns an answer names more precisely ("What elements are near the bus?" -> "traffic cones")."""
+
+PROPERTY_NOUNS: dict[str, str] = {
+    "color": "colour", "colour": "colour", "shade": "colour", "hue": "colour", "tint": "colour",
+    "shape": "shape", "form": "shape", "size": "size", "dimension": "size", "height": "size",
+    "width": "size", "length": "size", "position": "position", "location": "position",
+    "placement": "position", "positioning": "position", "orientation": "position",
+    "arrangement": "position", "material": "material", "texture": "material",
+    "name": "text", "title": "text", "wording": "text", "content": "text", "message": "text",
+    "text": "text", "brand": "text", "type": "type", "kind": "type", "sort": "type",
+    "style": "type", "design": "type", "appearance": "type", "look": "type", "condition": "type",
+    "purpose": "meaning", "role": "meaning", "function": "meaning", "meaning": "meaning",
+    "significance": "meaning", "importance": "meaning", "relevance": "meaning",
+    "symbolism": "meaning", "use": "meaning", "time": "text", "date": "text", "year": "text",
+    "price": "text", "distance": "text", "number": "text", "value": "text", "count": "text",
+    "amount": "text", "presence": "meaning", "pose": "position", "posture": "position",
+    "expression": "type", "mood": "type", "direction": "position", "angle": "position",
+    "aspect": "type", "information": "text", "info": "text", "speed": "text",
+    "temperature": "text", "score": "text", "percentage": "text", "address": "text",
+}  # fmt: skip
+"""Nouns naming a property of a thing -> the attribute a question about it fills."""
+
+VALUE_NOUNS = frozenset(
+    "distance time date year price number speed temperature score percentage amount address".split()
+)
+"""Property nouns for a printed value: "what distance is shown on the sign?" asks for the printed
+distance (the target is "distance on the sign"), not about the sign."""
+
+GROUP_NOUNS = frozenset(
+    "pair group set bunch row stack pile couple lot number collection series line cluster "
+    "crowd team flock herd".split()
+)
+"""Nouns that gather their "of" object rather than being a part of it ("a pair of shoes")."""
+
+TEXT_NOUNS = frozenset(
+    "text word letter label logo sign signage title name brand sticker badge banner poster tag "
+    "plate caption heading headline slogan writing inscription lettering number numeral digit "
+    "code emblem message display screen board billboard placard plaque stamp trademark "
+    "phrase note notice menu".split()
+)
+"""Lemmas of nouns that carry printed words: a capitalised name before them is their text."""
+
+PURE_TEXT_NOUNS = frozenset(
+    "text word letter title name phrase number numeral digit inscription lettering writing "
+    "caption slogan heading headline wording".split()
+)
+"""Lemmas of nouns that *are* text; their text value reads after them ("text 'EXIT'")."""
+
+IMAGE_NOUNS = frozenset(
+    "image picture photo photograph scene frame shot question view screenshot".split()
+)
+"""Lemmas of nouns for the picture itself: "in the image" and "in question" add nothing."""
+
+WEAK_ADJECTIVES = frozenset(
+    "visible specific particular certain additional prominent noticeable notable distinct "
+    "distinctive main primary various clear obvious recognizable recognisable identifiable "
+    "visual significant important unique special exact actual entire whole respective "
+    "relevant apparent evident overall".split()
+)
+"""Adjectives that say a thing is seen or matters, not which thing it is; left out of targets."""
+
+OTHER_WORDS = frozenset({"other", "another", "different", "else"})
+"""Words asking for another instance than the current mask ("the other one")."""
+
+RELATION_KINDS: dict[str, str] = {
+    "next to": "next_to", "beside": "next_to", "near": "next_to", "close to": "next_to",
+    "adjacent to": "next_to", "by": "next_to", "alongside": "next_to",
+    "left of": "left_of", "right of": "right_of",
+    "above": "above", "over": "above", "on top of": "above", "atop": "above",
+    "below": "below", "under": "below", "beneath": "below", "underneath": "below",
+    "inside": "inside", "in": "inside", "within": "inside", "on": "on", "upon": "on",
+}  # fmt: skip
+"""Preposition (as read from the parse) -> :class:`agent.types.Relation` kind."""
+
+DIRECTIONAL_KINDS = frozenset({"next_to", "left_of", "right_of", "above", "below"})
+"""Relation kinds that always become relations; ``inside``/``on`` only with a known anchor."""
+
+RELATION_WORDS = {
+    "next_to": "next to", "left_of": "left of", "right_of": "right of", "above": "above",
+    "below": "below", "inside": "inside", "on": "on",
+}  # fmt: skip
+"""Relation kind -> how it reads in a phrase."""
+
+OPENER_WORDS = frozenset(
+    "ok okay so and now then also please well hmm um uh alright great cool nice next oh ah hey "
+    "yes yeah yep sure fine good perfect but".split()
+)
+"""Discourse words that open a turn and carry no request ("ok, now the port next to it")."""
+
+NEGATIVE_OPENERS = frozenset({"no", "nope", "nah", "wrong", "incorrect", "not", "oops", "sorry", "actually"})
+"""Words that open a correction ("no, the other one", "actually I meant the cup")."""
+
+LOCATION_PREPOSITIONS = frozenset(
+    "on in at inside near beside behind under below above over within beneath underneath along "
+    "around atop upon against next to close".split()
+)
+"""Prepositions of place: their phrase on a predicate locates the subject ("visible *on the sign*")."""
+
+PREPOSITION_PREFIXES = frozenset({"next", "close", "adjacent", "left", "right", "relative", "such"})
+"""Words that make one preposition with the next: "next to", "left of", "such as"."""
+
+POLITE_WORDS = frozenset(
+    "hi hello hey hiya yo greetings thanks thank thx ty cheers bye goodbye ok okay cool great "
+    "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
+    "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
+    "done well work works sounds right got it you that this is was looks there".split()
+)
+"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!")."""
+
+SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
+"""Chat spellings read as their words before parsing."""
+
+CHITCHAT = re.compile(
+    r"^(who|what) are you\b|^what can you do\b|^how are you\b|^(nice|good) to meet you\b|^help$"
+)
+"""Small-talk questions (on the lower-cased turn)."""
+
+RESET = re.compile(
+    r"^(let'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|from scratch)\b|^(let'?s )?restart\b"
+    r"|^reset\b|^forget (it|that|this|everything|all|about it)\b"
+    r"|^clear (it|that|this|everything|all|the (selection|mask|target))\b|^never ?mind\b"
+    r"|^scratch that\b|^new (session|conversation)\b"
+)
+"""Turns that clear the intent (on the lower-cased turn, openers removed)."""
+
+SEGMENT_REQUEST = re.compile(
+    r"\b(segment|segments|segmentation|segmenting|divide|structure|outline|split|partition|mask)\b"
+    r".*\b(conversation|dialogue|dialog|discussion|chat|answers?)\b"
+    r"|\b(conversation|dialogue|dialog|discussion|chat)\b.*\b(segment|segments|segmentation|divide"
+    r"|structure|outline|mask)\b"
+    r"|^(show|give) (me )?the (mask|segmentation)\b|^(do|run|produce|generate|make) (the |a )?(segmentation|mask)\b"
+)
+"""The fixed "segment the conversation above" requests of PRIST and short asks for the mask."""
+
+__all__ = [name for name in dir() if name.isupper()]

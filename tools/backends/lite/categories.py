@@ -1,0 +1,125 @@
+"""Mapping the noun a user says to one of the 80 COCO categories the detector knows.
+
+The head noun comes from the shared English parse (:mod:`agent.nlp`): its lemma (so "cups",
+"men" and "people" work) and, for two-word names, the compound before it ("wine glass", "cell
+phone", "teddy bear"). A noun matches a category by the category's own name or by one of the
+everyday names in :data:`ALIASES`: what people call those 80 things ("guy", "kitty", "mug",
+"motorbike", "sofa"). The table is deliberately a closed, reviewed list: static word embeddings
+(tried: wordllama) rank "hair" next to "hair drier", "snow" next to "snowboard" and "tablet"
+next to "dining table", which would turn part and scene words into wrong detections. A noun the
+table does not know is not a detector category; lite then falls back to its other cues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.nlp import ParseCache
+from tools.backends.lite.detector import CATEGORIES
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "person": (
+        "people", "human", "man", "men", "woman", "women", "guy", "guys", "lady", "ladies",
+        "gentleman", "boy", "girl", "kid", "child", "children", "baby", "toddler", "teenager",
+        "adult", "someone", "somebody", "pedestrian", "passenger", "player", "athlete", "rider",
+        "astronaut", "officer", "soldier", "worker", "photographer", "cameraman", "driver",
+        "coach", "referee", "tourist", "student", "admiral", "dude", "fellow", "individual",
+        "figure", "crowd", "folks", "mother", "father", "mom", "dad", "husband", "wife",
+    ),
+    "bicycle": ("bike", "cycle", "pushbike"),
+    "car": ("automobile", "sedan", "taxi", "cab", "jeep", "suv", "hatchback", "vehicle"),
+    "motorcycle": ("motorbike", "scooter", "moped", "motor bike", "dirt bike", "chopper"),
+    "airplane": ("plane", "aeroplane", "aircraft", "jet", "airliner"),
+    "bus": ("coach", "minibus", "trolleybus"),
+    "train": ("locomotive", "tram", "railcar"),
+    "truck": ("lorry", "pickup", "van", "trailer"),
+    "boat": ("ship", "yacht", "canoe", "kayak", "sailboat", "ferry"),
+    "bench": ("park bench",),
+    "bird": ("pigeon", "seagull", "gull", "duck", "sparrow", "parrot", "crow", "swan"),
+    "cat": ("kitty", "kitten", "tabby", "feline", "moggy"),
+    "dog": ("puppy", "pup", "doggo", "doggy", "hound", "canine", "pooch"),
+    "horse": ("pony", "foal", "stallion", "mare"),
+    "sheep": ("lamb", "ram"),
+    "cow": ("cattle", "bull", "calf", "ox"),
+    "tie": ("necktie", "bow tie", "bowtie"),
+    "handbag": ("purse", "bag", "clutch"),
+    "backpack": ("rucksack", "knapsack", "schoolbag"),
+    "suitcase": ("luggage", "trolley case"),
+    "sports ball": ("ball", "football", "soccer ball", "basketball", "tennis ball", "baseball"),
+    "bottle": ("flask", "water bottle"),
+    "wine glass": ("goblet", "glass", "wineglass"),
+    "cup": ("mug", "teacup", "coffee cup", "espresso cup", "tea cup", "beaker", "tumbler"),
+    "bowl": ("dish",),
+    "dining table": ("table", "desk", "kitchen table"),
+    "couch": ("sofa", "settee", "loveseat"),
+    "chair": ("armchair", "stool", "seat"),
+    "potted plant": ("plant", "houseplant", "pot plant"),
+    "tv": ("television", "telly", "tv set", "monitor", "screen"),
+    "laptop": ("notebook", "computer", "macbook", "notebook computer"),
+    "mouse": ("computer mouse",),
+    "remote": ("remote control", "controller", "clicker"),
+    "keyboard": ("keypad",),
+    "cell phone": ("phone", "cellphone", "smartphone", "mobile", "iphone", "mobile phone"),
+    "refrigerator": ("fridge",),
+    "teddy bear": ("teddy", "stuffed animal", "plush"),
+    "clock": ("watch", "wall clock"),
+    "donut": ("doughnut",),
+    "hot dog": ("hotdog", "sausage"),
+}  # fmt: skip
+"""Everyday names of the detector's categories (a reviewed, closed list; see the module doc)."""
+
+_LOOKUP: dict[str, str] = {
+    **{alias: cat for cat, names in ALIASES.items() for alias in names},
+    **{cat: cat for cat in CATEGORIES},
+}
+
+
+@dataclass(frozen=True)
+class CategoryMatch:
+    """The detector category a phrase names, the user's noun, and whether it was plural."""
+
+    category: str
+    noun: str
+    plural: bool = False
+    alias: bool = False
+    """True when the noun is an everyday name, not the category's own ("mug" for cup)."""
+
+
+class Vocabulary:
+    """Finds the detector category in a target phrase; one per backend (it owns a parse cache)."""
+
+    def __init__(self, cache_entries: int = 256) -> None:
+        self.parses = ParseCache(cache_entries)
+
+    def match(self, phrase: str | None, *, head_only: bool = False) -> CategoryMatch | None:
+        """Return the category the phrase's head noun names, or None when no category fits.
+
+        Without ``head_only`` the phrase's other nouns are tried too ("the guy's jacket" still
+        names a person); with it only the head counts ("handle of the cup" names no category).
+        """
+        phrase = " ".join((phrase or "").split())
+        if not phrase:
+            return None
+        doc = self.parses.parse(phrase.lower())
+        nouns = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.is_alpha]
+        if not nouns:
+            nouns = [t for t in doc if t.is_alpha and not t.is_stop]
+        # The head is the noun the others hang on: the root of the first noun chunk, else the last.
+        chunk = next(iter(doc.noun_chunks), None)
+        heads = [chunk.root] if chunk is not None and chunk.root in nouns else []
+        if not head_only or not heads:
+            heads += [t for t in reversed(nouns) if t not in heads]
+        if head_only:
+            heads = heads[:1]
+        for head in heads:
+            before = doc[head.i - 1] if head.i > 0 else None
+            keys = []
+            if before is not None and before.is_alpha and before.dep_ in ("compound", "amod"):
+                keys += [f"{before.text} {head.text}", f"{before.lemma_} {head.lemma_}"]
+            keys += [head.text, head.lemma_.lower()]
+            for key in keys:
+                category = _LOOKUP.get(key)
+                if category is not None:
+                    plural = "Plur" in head.morph.get("Number", []) or head.text in ("people", "men")
+                    return CategoryMatch(category, key, plural, alias=key != category)
+        return None

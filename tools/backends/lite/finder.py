@@ -1,0 +1,304 @@
+"""Finding the tracked target in one image: detected objects of a named category, else cue-ranked regions.
+
+The decision order:
+
+1. The target names printed text ("the HDMI label", "the word 'EXIT'"): OCR-ranked regions.
+2. The object source knows what the target names (lite: one of the detector's 80 categories,
+   "the cup", "the guy on the left", "all the people"; an open-vocabulary source: any noun
+   phrase): its detections are the only candidates, ranked by the turn's other cues (position,
+   ordinal, size, colour, relations, "the other one"). No detection at all means the thing is
+   **absent**.
+3. Anything else ("the rocket", "the red part"): superpixel regions ranked by the cues, or the
+   most salient region as a flagged guess when no cue applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from tools.backends.lite import regions
+from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.cues import Cues, strip_relations
+from tools.backends.lite.detector import Detection
+from tools.backends.lite.geometry import box_inside, iou
+from tools.backends.lite.rank import Ranked, Ranker, Ranking
+from tools.backends.lite.refine import polish
+from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import Lookup, ObjectSource
+
+MAX_ALTERNATIVES = 2
+PERSON = "person"
+EXPLAINED = 0.6
+"""A detection this sure explains its salient region (it is not the unknown thing asked for)."""
+UNEXPLAINED_MIN = 0.01
+"""An unexplained salient region must cover this share of the image to be offered as a guess."""
+AMBIGUOUS = 0.8
+"""A runner-up detection scoring this share of the best one is returned as an alternative."""
+MAX_INSTANCES = 12
+"""At most this many instances are returned for "all the ..." (the best scoring ones)."""
+
+
+@dataclass
+class Scored:
+    """One candidate mask (working pixels) with its score and the kind of region it came from."""
+
+    mask: np.ndarray
+    score: float
+    kind: str
+    label: str = ""
+
+
+@dataclass
+class Found:
+    """What the search found: target masks (several for "all the ..."), alternatives, evidence."""
+
+    targets: list[Scored] = field(default_factory=list)
+    alternatives: list[Scored] = field(default_factory=list)
+    several: bool = False
+    """The user asked for several instances: ``targets`` holds one mask per instance."""
+    absent: str | None = None
+    """Why the target is judged not to be in the image (no mask is returned)."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    category: str | None = None
+    """What the object source looked for ("cup"), when it was asked."""
+
+
+class Finder:
+    """Locates the target of one turn; the models sit behind an :class:`ObjectSource`."""
+
+    def __init__(
+        self, objects: ObjectSource | None, saliency: SalientMasker | None = None
+    ) -> None:
+        """Without ``objects`` (lite built with ``objects=False``) only regions are ranked; with
+        ``saliency``, a target no model knows is guessed from the salient objects."""
+        self.objects = objects
+        self.saliency = saliency
+
+    def ranker(
+        self,
+        an: ImageAnalysis,
+        cues: Cues,
+        previous: np.ndarray | None,
+        objects: list[regions.Candidate] | None = None,
+    ) -> Ranker:
+        """Build the turn's ranker (a subclass may resolve anchors and exclusions differently)."""
+        return Ranker(an, cues, previous, objects=objects)
+
+    def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
+        """Ask the object source for the target, unless the target is printed text."""
+        if self.objects is None or not target or cues.target.text_noun:
+            return None
+        if any(q.source != "target" for q in cues.target.text):
+            return None
+        t = cues.target  # every instance matters when choosing among them by order, side or size
+        every = cues.count is not None or cues.other or t.ordinal is not None
+        every = every or bool(t.positions) or t.size is not None
+        phrase = strip_relations(target, cues.relations) or target
+        return self.objects.lookup(an, phrase, every=every)
+
+    def find(
+        self, an: ImageAnalysis, cues: Cues, target: str | None, previous: np.ndarray | None
+    ) -> Found:
+        """Search the image for the target (see the module docstring for the order)."""
+        lookup = self.lookup(an, cues, target)
+        if lookup is None:
+            return self._regions(an, cues, previous)
+        return self._objects(an, cues, previous, lookup)
+
+    # -- detected objects ----------------------------------------------------------------
+    def _objects(
+        self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None, lookup: Lookup
+    ) -> Found:
+        """Rank the detections on stand-in masks (the ellipse in each box), then make real masks
+        only for what is returned: one model run for a single target instead of one per box."""
+        source = self.objects
+        assert source is not None
+        several = cues.count is not None
+        found = Found(category=lookup.name, several=several)
+        found.evidence["detections"] = len(lookup.detections)
+        if not lookup.detections:
+            found.absent = f"no {lookup.name} was detected anywhere in the image" + (
+                f" (the best guess scored {lookup.best:.2f})" if lookup.best > 0 else ""
+            )
+            return found
+        det_of: dict[int, Detection] = {}
+        cands = []
+        for det in lookup.detections[:MAX_INSTANCES]:
+            cand = regions.mask_candidate(
+                _ellipse(an.shape, det.box), "object", an.cmap, an.lab,
+                label=det.category, confidence=det.score,
+            )  # fmt: skip
+            if cand is not None:
+                det_of[id(cand)] = det
+                cands.append(cand)
+        cues.target.text = [q for q in cues.target.text if q.source != "target"]
+        ranking = self.ranker(an, cues, previous, objects=cands).rank()
+        found.evidence.update(_ranking_evidence(ranking))
+        if lookup.weak:
+            found.evidence.setdefault("unmatched", []).append(
+                f"the detector is unsure: its best {lookup.name} scored {lookup.best:.2f}"
+            )
+        damp = 0.5 if lookup.weak else 1.0
+
+        def real(r: Ranked) -> Scored:
+            det = det_of[id(r.cand)]
+            mask = source.mask(an, det) & ~self._people_in_front(an, det, lookup.name)
+            if ranking.subtract is not None:
+                mask = mask & ~ranking.subtract
+            return Scored(mask, r.score * damp, "object", r.cand.label)
+
+        ranked = ranking.ranked
+        if cues.other and previous is not None:
+            ranked = [r for r in ranked if iou(real(r).mask, previous) < 0.5]
+            if not ranked:
+                found.absent = f"I see no other {lookup.name} than the one already selected"
+                return found
+        if several:
+            found.targets = _instances([real(r) for r in ranked], cues.count or 0)
+            found.evidence["instances"] = len(found.targets)
+            return found
+        top = [real(r) for r in ranked[:1]]
+        if len(ranked) > 1 and ranked[1].score >= AMBIGUOUS * ranked[0].score:
+            top.append(real(ranked[1]))  # a close runner-up is worth showing as an alternative
+        found.targets, found.alternatives = _calibrated(top)
+        return found
+
+    def _people_in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
+        """Return the pixels of people standing in front of a thing (a bus, a motorcycle's rider): a
+        thing's mask, like a drawn one, covers only what is visible of it."""
+        out = np.zeros(an.shape, bool)
+        if name == PERSON or self.objects is None:
+            return out
+        people = self.objects.lookup(an, PERSON)
+        for person in people.detections if people is not None else []:
+            if person.score >= EXPLAINED and box_inside(person.box, det.box) >= 0.2:
+                out |= self.objects.mask(an, person)
+        return out
+
+    # -- cue-ranked regions (no category) ------------------------------------------------
+    def _regions(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> Found:
+        ranking = self.ranker(an, cues, previous).rank()
+        found = Found(evidence=_ranking_evidence(ranking))
+        found.evidence["candidates"] = len(ranking.ranked)
+        chosen: list[Scored] = []
+        for r in ranking.ranked[:40]:
+            m = an.segment_mask(r.cand)
+            if ranking.subtract is not None:
+                m = m & ~ranking.subtract
+            if not m.any() or any(iou(m, c.mask) > 0.7 for c in chosen):
+                continue
+            chosen.append(Scored(m, r.score, r.cand.kind, r.cand.label))
+            if len(chosen) == 1 + MAX_ALTERNATIVES:
+                break
+        if not chosen:
+            return found
+        best = chosen[0]
+        if best.kind in ("segment", "colour"):
+            best.mask = polish(an, best.mask)
+            if ranking.subtract is not None:
+                best.mask &= ~ranking.subtract
+        if ranking.fallback:
+            if self.saliency is not None:
+                return self._unexplained(an, cues, found)
+            found.targets, found.alternatives = [best], chosen[1:]
+            return found
+        found.targets, found.alternatives = _calibrated(chosen)
+        return found
+
+    def _unexplained(self, an: ImageAnalysis, cues: Cues, found: Found) -> Found:
+        """For a thing no model here knows: the most prominent salient region that is not a
+        confidently detected object of a known category, as a flagged guess; absent when the
+        salient objects are all explained."""
+        assert self.saliency is not None
+        salient = an.salient(self.saliency)
+        known = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        if self.objects is not None:
+            for det in known:
+                salient = salient & ~self.objects.mask(an, det)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            salient.astype(np.uint8), connectivity=8
+        )
+        areas = stats[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(0, int)
+        noun = cues.target.phrase or "that"
+        names = sorted({d.category for d in known})
+        found.evidence["cues"] = []
+        if areas.size == 0 or areas.max() < UNEXPLAINED_MIN * salient.size:
+            found.absent = (
+                f"'{noun}' is nothing my models know, and nothing in the image stands out"
+                + (f" apart from what I recognise ({', '.join(names)})" if names else "")
+            )
+            return found
+        mask = labels == 1 + int(areas.argmax())
+        found.evidence["fallback"] = (
+            f"'{noun}' is nothing my models know; this is the most prominent region"
+            + (f" that is not a {' or '.join(names)}" if names else "")
+            + " (salient-object model), a guess"
+        )
+        found.evidence["cues"] = ["salient region not explained by a detection"]
+        found.targets = [Scored(mask, 0.25, "salient", noun)]
+        found.alternatives = []
+        return found
+
+
+def _ranking_evidence(ranking: Ranking) -> dict[str, Any]:
+    """Collect the ranking's cues, OCR matches, unmatched cues and fallback note, as evidence."""
+    ev: dict[str, Any] = {
+        "cues": ranking.cues,
+        "ocr": [m.word.to_evidence() for m in ranking.matches],
+    }
+    if ranking.unmatched:
+        ev["unmatched"] = list(ranking.unmatched)
+    if ranking.fallback:
+        ev["fallback"] = ranking.fallback
+    return ev
+
+
+def _calibrated(
+    ranked: list[Scored], subtract: np.ndarray | None = None
+) -> tuple[list[Scored], list[Scored]]:
+    """Keep the best mask (score scaled by its margin over the runner-up) and up to two alternatives."""
+    distinct: list[Scored] = []
+    for s in ranked:
+        mask = s.mask & ~subtract if subtract is not None else s.mask
+        if mask.any() and all(iou(mask, d.mask) <= 0.7 for d in distinct):
+            distinct.append(Scored(mask, s.score, s.kind, s.label))
+        if len(distinct) == 1 + MAX_ALTERNATIVES:
+            break
+    if not distinct:
+        return [], []
+    best = distinct[0]
+    second = distinct[1].score if len(distinct) > 1 else 0.0
+    margin = (best.score - second) / best.score if best.score > 0 else 0.0
+    best.score *= 0.6 + 0.4 * margin
+    for alt in distinct[1:]:
+        alt.score *= 0.6
+    return [best], distinct[1:]
+
+
+def _instances(ranked: list[Scored], count: int) -> list[Scored]:
+    """One mask per instance for "all the ..." (count 0) or "the two ..." (count n), left to right."""
+    distinct: list[Scored] = []
+    top = ranked[0].score if ranked else 0.0
+    for s in ranked:
+        if count == 0 and s.score < 0.3 * top:
+            break
+        if all(iou(s.mask, d.mask) <= 0.5 for d in distinct):
+            distinct.append(s)
+        if count and len(distinct) == count:
+            break
+    distinct.sort(key=lambda s: float(np.nonzero(s.mask)[1].mean()))
+    return distinct
+
+
+def _ellipse(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """Draw the ellipse inscribed in a box: a cheap stand-in for an object's mask while ranking."""
+    out = np.zeros(shape, np.uint8)
+    x0, y0, x1, y1 = box
+    centre = ((x0 + x1) // 2, (y0 + y1) // 2)
+    axes = (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2))
+    cv2.ellipse(out, centre, axes, 0, 0, 360, 1, -1)
+    return out.astype(bool)

@@ -1,0 +1,97 @@
+"""Detected objects of one image as ranker candidates: detections in working pixels, masks on demand.
+
+The whole-image detection runs with the rest of the per-image analysis; the tile pass (small
+objects) and the masks (U²-Net-p on each box, GrabCut when the salient mask is implausible) run
+only for the detections a request needs, once per image, and are kept for later turns.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tools.backends.lite import regions
+from tools.backends.lite.detector import CocoDetector, Detection
+from tools.backends.lite.refine import apply_box
+from tools.backends.lite.salient import SalientMasker
+
+if TYPE_CHECKING:
+    from tools.backends.lite.analysis import ImageAnalysis
+
+MIN_FILL = 0.12
+MAX_FILL = 0.97
+"""A salient mask filling less (or more) of its box than this is implausible: GrabCut instead."""
+SUPPORTS = frozenset({"dining table", "bed", "couch", "bench"})
+"""Categories other things stand or lie on: masked as their box minus the salient objects."""
+
+
+@dataclass(eq=False)
+class ObjectIndex:
+    """What the detector found in one image (working pixels) and the masks made so far."""
+
+    detections: list[Detection]
+    tiled: bool = False
+    """Whether the small-object tile pass has run."""
+    _masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def of(self, category: str, min_score: float) -> list[Detection]:
+        """Return the detections of ``category`` scoring at least ``min_score``, best first."""
+        return [d for d in self.detections if d.category == category and d.score >= min_score]
+
+    def best_score(self, category: str) -> float:
+        """Return the highest score any detection of ``category`` got (0 when none)."""
+        return max((d.score for d in self.detections if d.category == category), default=0.0)
+
+    def add_small(self, an: ImageAnalysis, detector: CocoDetector) -> None:
+        """Run the tile pass once for this image (finds objects too small for the 300-px pass)."""
+        with self._lock:
+            if self.tiled:
+                return
+            self.detections = detector.detect_small(an.rgb, self.detections)
+            self.tiled = True
+
+    def mask(self, an: ImageAnalysis, det: Detection, masker: SalientMasker) -> np.ndarray:
+        """Return the working-size mask of one detection (cached)."""
+        with self._lock:
+            cached = self._masks.get(det.box)
+        if cached is not None:
+            return cached
+        x0, y0, x1, y1 = det.box
+        if det.category in SUPPORTS:
+            # A table's box holds what stands on it, and the salient model finds those things:
+            # the support is the box minus the salient objects.
+            mask = np.zeros(an.shape, bool)
+            mask[y0 : y1 + 1, x0 : x1 + 1] = True
+            mask &= ~an.salient(masker)
+        else:
+            mask = masker.mask_in_box(an.rgb, det.box)
+            box_area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
+            fill = float(mask.sum()) / box_area
+            if not MIN_FILL <= fill <= MAX_FILL:
+                mask = apply_box(an, (x0, y0, x1, y1), [])
+        with self._lock:
+            self._masks[det.box] = mask
+        return mask
+
+    def candidates(
+        self, an: ImageAnalysis, dets: list[Detection], masker: SalientMasker
+    ) -> list[regions.Candidate]:
+        """Ranker candidates for ``dets`` (kind ``object``, confidence = detection score)."""
+        out = []
+        for det in dets:
+            mask = self.mask(an, det, masker)
+            cand = regions.mask_candidate(
+                mask, "object", an.cmap, an.lab, label=det.category, confidence=det.score
+            )
+            if cand is not None:
+                out.append(cand)
+        return out
+
+
+def detect(rgb: np.ndarray, detector: CocoDetector) -> ObjectIndex:
+    """Run the whole-image detection on the working copy and start the image's index."""
+    return ObjectIndex(detector.detect(rgb))

@@ -1,0 +1,90 @@
+"""Where object detections come from: the seam between lite's target search and a detector.
+
+:class:`ObjectSource` is what :class:`~tools.backends.lite.finder.Finder` asks for the instances
+of the thing a phrase names, and for their masks. :class:`CocoObjects` answers from the packaged
+COCO-80 detector and U²-Net-p; an open-vocabulary backend answers any phrase with its own models
+and reuses everything else (cues, ranking, several targets, absent targets, parts, answers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.categories import Vocabulary
+from tools.backends.lite.detector import CocoDetector, Detection
+from tools.backends.lite.salient import SalientMasker
+
+PRESENT = 0.3
+"""A COCO detection scoring at least this counts as the category being there."""
+WEAK = 0.15
+"""COCO detections between this and :data:`PRESENT` are used only when nothing better exists,
+and the answer then carries the low-confidence caveat."""
+
+
+@dataclass
+class Lookup:
+    """The instances of what a phrase names in one image (working pixels), best first."""
+
+    name: str
+    """What was looked for, as the answer should call it ("cup", "red kite")."""
+    detections: list[Detection] = field(default_factory=list)
+    weak: bool = False
+    """Only low-scoring detections were found: the answer must carry the caveat."""
+    best: float = 0.0
+    """The highest score any detection of it got, including those below every threshold."""
+
+
+@runtime_checkable
+class ObjectSource(Protocol):
+    """Finds instances of a named thing and masks them; per-image work is cached by the source."""
+
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
+        """Return the instances of what ``phrase`` names; None when the source does not know
+        that kind of thing (the caller then ranks regions by other cues). An empty
+        ``detections`` means the source knows the thing and found none: it is absent.
+        ``every``: the caller needs every instance (several targets, ordinals, "the other one").
+        ``head_only``: only the phrase's head names the thing ("handle of the cup" is a handle).
+        """
+        ...
+
+    def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
+        """Return the working-size boolean mask of one detection."""
+        ...
+
+
+class CocoObjects:
+    """The packaged source: SSD-MobileNet-v2 detections of 80 COCO categories, U²-Net-p masks."""
+
+    def __init__(
+        self, detector: CocoDetector, masker: SalientMasker, vocabulary: Vocabulary
+    ) -> None:
+        self.detector = detector
+        self.masker = masker
+        self.vocabulary = vocabulary
+
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
+        """Return the detections of the COCO category the phrase's noun names (tiles when needed)."""
+        match = self.vocabulary.match(phrase, head_only=head_only)
+        if match is None:
+            return None
+        index = an.objects
+        dets = index.of(match.category, PRESENT)
+        if not dets or every:
+            index.add_small(an, self.detector)
+            dets = index.of(match.category, PRESENT)
+        weak = not dets
+        if weak:
+            dets = index.of(match.category, WEAK)
+        return Lookup(match.category, dets, weak, index.best_score(match.category))
+
+    def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
+        """U²-Net-p's mask of the box, cached with the image's analysis."""
+        return an.objects.mask(an, det, self.masker)
