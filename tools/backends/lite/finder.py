@@ -22,6 +22,7 @@ import numpy as np
 
 from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, iou
@@ -84,9 +85,12 @@ class Finder:
         cues: Cues,
         previous: np.ndarray | None,
         objects: list[regions.Candidate] | None = None,
+        extra: list[regions.Candidate] | None = None,
     ) -> Ranker:
-        """Build the turn's ranker (a subclass may resolve anchors and exclusions differently)."""
-        return Ranker(an, cues, previous, objects=objects)
+        """Build the turn's ranker: anchors and exclusions may be the source's detections."""
+        if self.objects is None:
+            return Ranker(an, cues, previous, objects=objects, extra=extra)
+        return DetectionRanker(an, cues, previous, objects, extra=extra, source=self.objects)
 
     def lookup(self, an: ImageAnalysis, cues: Cues, target: str | None) -> Lookup | None:
         """Ask the object source for the target, unless the target is printed text."""
@@ -167,6 +171,22 @@ class Finder:
         found.targets, found.alternatives = _calibrated(top)
         return found
 
+    def _unexplained_parts(self, an: ImageAnalysis) -> list[np.ndarray]:
+        """Return the salient regions no confident detection explains, largest first (each at least
+        :data:`UNEXPLAINED_MIN` of the image); none without a salient-object model."""
+        if self.saliency is None or self.objects is None:
+            return []
+        salient = an.salient(self.saliency)
+        for det in an.objects.detections:
+            if det.score >= EXPLAINED:
+                salient = salient & ~self.objects.mask(an, det)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            salient.astype(np.uint8), connectivity=8
+        )
+        order = [int(i) + 1 for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])] if n > 1 else []
+        least = UNEXPLAINED_MIN * salient.size
+        return [labels == i for i in order if stats[i, cv2.CC_STAT_AREA] >= least]
+
     def _people_in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
         """Return the pixels of people standing in front of a thing (a bus, a motorcycle's rider): a
         thing's mask, like a drawn one, covers only what is visible of it."""
@@ -181,7 +201,14 @@ class Finder:
 
     # -- cue-ranked regions (no category) ------------------------------------------------
     def _regions(self, an: ImageAnalysis, cues: Cues, previous: np.ndarray | None) -> Found:
-        ranking = self.ranker(an, cues, previous).rank()
+        # What stands out but no detection explains competes with the superpixels: a thing no
+        # model knows is often one of those ("the plate under the cup").
+        extra = [
+            c
+            for part in self._unexplained_parts(an)
+            if (c := regions.mask_candidate(part, "salient", an.cmap, an.lab)) is not None
+        ]
+        ranking = self.ranker(an, cues, previous, extra=extra).rank()
         found = Found(evidence=_ranking_evidence(ranking))
         found.evidence["candidates"] = len(ranking.ranked)
         chosen: list[Scored] = []
@@ -213,26 +240,17 @@ class Finder:
         """For a thing no model here knows: the most prominent salient region that is not a
         confidently detected object of a known category, as a flagged guess; absent when the
         salient objects are all explained."""
-        assert self.saliency is not None
-        salient = an.salient(self.saliency)
-        known = [d for d in an.objects.detections if d.score >= EXPLAINED]
-        if self.objects is not None:
-            for det in known:
-                salient = salient & ~self.objects.mask(an, det)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            salient.astype(np.uint8), connectivity=8
-        )
-        areas = stats[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(0, int)
+        parts = self._unexplained_parts(an)
         noun = cues.target.phrase or "that"
-        names = sorted({d.category for d in known})
+        names = sorted({d.category for d in an.objects.detections if d.score >= EXPLAINED})
         found.evidence["cues"] = []
-        if areas.size == 0 or areas.max() < UNEXPLAINED_MIN * salient.size:
+        if not parts:
             found.absent = (
                 f"'{noun}' is nothing my models know, and nothing in the image stands out"
                 + (f" apart from what I recognise ({', '.join(names)})" if names else "")
             )
             return found
-        mask = labels == 1 + int(areas.argmax())
+        mask = parts[0]
         found.evidence["fallback"] = (
             f"'{noun}' is nothing my models know; this is the most prominent region"
             + (f" that is not a {' or '.join(names)}" if names else "")

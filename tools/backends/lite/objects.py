@@ -38,6 +38,11 @@ class ObjectIndex:
     _masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def nbytes(self) -> int:
+        """Approximate memory held: the masks made so far plus the detections."""
+        with self._lock:
+            return sum(m.nbytes for m in self._masks.values()) + 100 * len(self.detections)
+
     def of(self, category: str, min_score: float) -> list[Detection]:
         """Return the detections of ``category`` scoring at least ``min_score``, best first."""
         return [d for d in self.detections if d.category == category and d.score >= min_score]

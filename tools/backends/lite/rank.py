@@ -76,15 +76,17 @@ class Ranker:
         cues: Cues,
         previous: np.ndarray | None,
         objects: list[Candidate] | None = None,
+        extra: list[Candidate] | None = None,
     ) -> None:
-        """Rank ``objects`` (detections of the named category) when given, else superpixels."""
+        """Rank ``objects`` (detections of the named category) when given, else superpixels and
+        the ``extra`` regions (salient regions no detection explains)."""
         self.an = an
         self.cues = cues
         self.previous = previous if previous is not None and previous.any() else None
         h, w = an.shape
         self.w, self.h = w, h
         self.objects = bool(objects)
-        self.pool: list[Candidate] = list(objects) if objects else list(an.segments)
+        self.pool: list[Candidate] = list(objects) if objects else [*an.segments, *(extra or [])]
         self._blobs: dict[str, list[Candidate]] = {}
 
     # -- candidate helpers -------------------------------------------------
@@ -287,6 +289,11 @@ class Ranker:
         # exclusions
         subtract = np.zeros(self.an.shape, bool)
         for phrase in cues.exclusions:
+            if self.previous is not None and _points_back(phrase):
+                # "not that one" / "not this guy": the current mask, whatever it is
+                subtract |= self.previous
+                out.cues.append("excluding the previous mask")
+                continue
             found, _, name = self.resolve(phrase, many=True)
             if not found:
                 out.unmatched.append(f"could not find '{phrase}' to exclude")
@@ -410,3 +417,12 @@ def _nth(n: int) -> str:
     """Spell an ordinal: 1 -> first, 2 -> second, 11 -> 11th."""
     words = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
     return words[n - 1] if 1 <= n <= len(words) else f"{n}th"
+
+
+_DEMONSTRATIVES = frozenset({"that", "this", "it", "those", "these", "them"})
+
+
+def _points_back(phrase: str) -> bool:
+    """Tell whether an excluded phrase points at the current mask ("that one", "this guy", "it")."""
+    words = phrase.lower().split()
+    return bool(words) and words[0] in _DEMONSTRATIVES

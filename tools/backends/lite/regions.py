@@ -24,8 +24,8 @@ class Candidate:
     """One region the ranker may choose, with the features cues are scored on (working-size pixels)."""
 
     kind: str
-    """'segment' (superpixel), 'object' (a detection's mask), 'text' (OCR box), 'colour' (colour
-    blob), 'prompt' or 'previous'."""
+    """'segment' (superpixel), 'object' (a detection's mask), 'salient' (a salient region no
+    detection explains), 'text' (OCR box), 'colour' (colour blob), 'prompt' or 'previous'."""
     bbox: tuple[int, int, int, int]
     """Inclusive (x0, y0, x1, y1) in working pixels."""
     area: float
@@ -60,7 +60,7 @@ class Candidate:
 
     def objectness(self) -> float:
         """Prior 0..1 that the region is a thing one would point at (not background, not a speck)."""
-        if self.kind in ("text", "object"):
+        if self.kind in ("text", "object", "salient"):
             return 1.0
         prior = min(1.0, self.area / 0.01) ** 0.5  # specks under 1% of the image count less
         x0, y0, x1, y1 = self.bbox
