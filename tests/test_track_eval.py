@@ -182,8 +182,6 @@ def test_evaluate_empty():
 
 @pytest.fixture(scope="module")
 def dev_items():
-    if not DEV.exists():
-        pytest.skip(f"{DEV} is not available")
     return load_prist(DEV)
 
 
