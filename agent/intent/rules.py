@@ -390,6 +390,8 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
     attrs = dict(split.attributes)
     if reading.frame == "count":
         attrs.pop("count", None)
+    if reading.frame == "exists":
+        attrs["asked"] = "exists"  # "is there a dog?": the answer may well be "no"
     target = split.target
     evidence = list(split.evidence)
     if whole is not None and not whole.pronoun:
