@@ -25,14 +25,15 @@ from agent.settings import Settings
 from agent.text import clean_user_text
 from agent.types import Act, Intent, MaskOut, Prompts
 from graphs.caches import ImageCache, MaskCache
-from graphs.state import TurnInput
+from graphs.planner import Planner, RulePlanner, build_planner
+from graphs.state import PictureRef, TurnInput
 from graphs.turn import TurnContext, build_turn_graph
 from tools.backends.base import Backend
 from tools.explain import ExplainTool
 from tools.registry import create_backend, extra_tools
 from tools.segment import SegmentTool
 
-EventKind = Literal["progress", "stored", "intent", "mask", "token", "done", "error"]
+EventKind = Literal["progress", "stored", "intent", "mask", "token", "picture", "done", "error"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class TurnSummary:
     reply: str
     latency_ms: float
     backend_ms: float
+    pictures: list[PictureRef] = field(default_factory=list)
+    """Pictures an extra tool returned (stored by sha256; read them with ``Runtime.image``)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class TurnEvent:
 
     ``progress``: ``stage``/``message``; ``stored``: the user message is committed;
     ``intent``: ``act``/``intent``; ``mask``: ``masks``; ``token``: ``text`` chunk;
-    ``done``: ``turn``; ``error``: ``message`` (one line; the session carries on).
+    ``picture``: ``pictures`` an extra tool returned; ``done``: ``turn``; ``error``: ``message``
+    (one line; the session carries on).
     """
 
     kind: EventKind
@@ -66,6 +70,7 @@ class TurnEvent:
     masks: list[MaskOut] = field(default_factory=list)
     text: str = ""
     turn: TurnSummary | None = None
+    pictures: list[PictureRef] = field(default_factory=list)
 
 
 class Runtime:
@@ -79,9 +84,12 @@ class Runtime:
         tracker: IntentTracker | None = None,
         tools: Sequence[BaseTool] = (),
         trackers: dict[str, IntentTracker] | None = None,
+        planner: Planner | None = None,
     ) -> None:
         """``tracker`` is the default tracker; ``trackers`` every tracker a turn may pick by name
-        (``run_turn(..., tracker="llm")``), the default among them under its ``name``."""
+        (``run_turn(..., tracker="llm")``), the default among them under its ``name``. ``tools``
+        are the extra tools (plug-ins); ``planner`` chooses which node answers each turn
+        (default: the rules)."""
         self.memory = memory
         self.backend = backend
         self.tracker = tracker or next(iter((trackers or {}).values()), None) or RuleIntentTracker()
@@ -90,6 +98,7 @@ class Runtime:
         self.images = ImageCache(memory)
         self.masks = MaskCache()
         self.extra_tools = list(tools)
+        self.planner: Planner = planner or RulePlanner()
         self.segment_tool = SegmentTool(backend=backend)
         self.explain_tool = ExplainTool(backend=backend)
         self.graph = self._compile(self.tracker)
@@ -106,6 +115,7 @@ class Runtime:
             load_image=self.images.get,
             masks=self.masks,
             extra_tools=self.extra_tools,
+            planner=self.planner,
         )
 
     def graph_for(self, tracker: str | None) -> Any:
@@ -128,12 +138,16 @@ class Runtime:
         trackers = build_trackers(
             settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
         )
+        planner = build_planner(
+            settings.planner, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+        )
         memory = Memory(settings.resolved_db_url())
         return cls(
             memory=memory,
             backend=backend,
-            tools=extra_tools(backend=backend, memory=memory),
+            tools=extra_tools(backend=backend, memory=memory, names=settings.tools),
             trackers=trackers,
+            planner=planner,
         )
 
     @property
@@ -324,6 +338,7 @@ class Runtime:
             reply=str(final.get("reply", "")),
             latency_ms=(time.perf_counter() - started) * 1000,
             backend_ms=float(final.get("backend_ms", 0.0)),
+            pictures=list(final.get("pictures", [])),
         )
         yield TurnEvent(
             kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
@@ -349,6 +364,8 @@ class Runtime:
             return TurnEvent(kind="mask", masks=list(payload.get("masks", [])))
         if kind == "token":
             return TurnEvent(kind="token", text=str(payload.get("text", "")))
+        if kind == "picture":
+            return TurnEvent(kind="picture", pictures=list(payload.get("pictures", [])))
         return None
 
     def close(self) -> None:

@@ -52,6 +52,7 @@ from ui.render import (
 from ui.routes import build_routes
 from ui.state import UIState
 from ui.stream import END, drain, start_turn
+from ui.tool_pictures import event_pictures, picture_tags, stored_pictures
 
 if TYPE_CHECKING:
     from agent.memory import SessionHistory
@@ -257,6 +258,7 @@ class ChatUI:
                     overlay_html=self.picture_html(path, state.owner, "mask overlay"),
                     masks=shown,
                     current_color=mask_color(color_of[current_id]) if current_id in color_of else None,
+                    pictures=picture_tags(self, stored_pictures(turn), state.owner),
                 )
             )
             if turn.masks:
@@ -560,6 +562,9 @@ class ChatUI:
                     dirty = True
                 elif event.kind == "token":
                     view.on_token(event.text)
+                    dirty = True
+                elif event.kind == "picture":
+                    view.on_pictures(picture_tags(self, event_pictures(event.pictures), state.owner))
                     dirty = True
                 elif event.kind == "done" and event.turn is not None:
                     status = self._finish(state, view, event.turn, prompts)
