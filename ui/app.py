@@ -99,6 +99,7 @@ class ChatUI:
             database URL).
         max_display_side: the side picture is scaled to this longest side; clicks are mapped back.
         files: where pictures are written (default: a fresh temporary folder).
+        mcp: also offer the segment, explain and session tools to MCP clients (needs ``mcp``).
 
     Example:
         >>> ui = ChatUI(Runtime(memory=Memory("sqlite:///pixelrs.db"), backend=LiteBackend()))
@@ -115,6 +116,7 @@ class ChatUI:
         browser_secret: str | None = None,
         max_display_side: int = 1280,
         files: FileStore | None = None,
+        mcp: bool = False,
     ) -> None:
         if anonymous not in ("browser", "shared"):
             raise ValueError(f"anonymous must be 'browser' or 'shared', not {anonymous!r}")
@@ -127,6 +129,8 @@ class ChatUI:
         memory_url = getattr(runtime.memory, "url", repr(runtime.memory))
         self.browser_secret = browser_secret or hashlib.sha256(f"pixelrs-ui:{memory_url}".encode()).hexdigest()[:32]
         self.max_display_side = max_display_side
+        self.mcp = mcp
+        """Serve the segment, explain and session tools over MCP too (:mod:`ui.mcp_tools`)."""
         self.files = files or FileStore()
         # Pictures are content-addressed and never rewritten: Gradio may serve them in place
         # instead of hashing and copying every chat image again on each streamed update.
@@ -725,6 +729,10 @@ class ChatUI:
     def launch(self, **kwargs: Any) -> Any:
         """Build and launch the app (blocking unless ``prevent_thread_lock=True``)."""
         demo = self.demo or self.create_app()
+        if self.mcp:
+            from ui.mcp_tools import launch_with_mcp
+
+            return launch_with_mcp(demo, self.launch_kwargs(**kwargs))
         return demo.launch(**self.launch_kwargs(**kwargs))
 
     def close(self) -> None:
