@@ -128,7 +128,7 @@ def _files(memory: Memory, history: SessionHistory) -> dict[str, bytes]:
 
 
 def _tool_pictures(history: SessionHistory) -> set[str]:
-    """The sha256 of every picture an extra tool returned in the session (listed in its call's args)."""
+    """Return the sha256 of every picture an extra tool returned in the session (listed in its call's args)."""
     found: set[str] = set()
     for turn in history.turns:
         for call in turn.tool_calls:

@@ -194,9 +194,10 @@ class LLMPlanner:
             raise ValueError(f"the model called an unknown tool {choice[:60]!r}")
         tool = by_name[choice]
         schema = tool.tool_call_schema
-        if not isinstance(schema, dict):
+        validate = getattr(schema, "model_validate", None)
+        if callable(validate):
             try:
-                schema.model_validate(args)
+                validate(args)
             except ValidationError as exc:
                 raise ValueError(f"bad arguments for {choice}: {exc.errors()[0]['msg']}") from None
         if choice in BUILTIN_TOOLS:

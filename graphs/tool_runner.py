@@ -103,7 +103,7 @@ def text_args(tool: BaseTool, text: str) -> dict[str, Any] | None:
         required = schema.get("required", [])
         kinds = {name: props.get(name, {}).get("type") for name in required}
     else:
-        model_fields = schema.model_fields
+        model_fields: dict[str, Any] = getattr(schema, "model_fields", {})
         kinds = {
             name: "string" if info.annotation is str else "other"
             for name, info in model_fields.items()

@@ -149,7 +149,7 @@ def _decode_base64(text: str) -> bytes:
 
 
 def _turn_json(summary: TurnSummary) -> str:
-    """A finished turn as JSON text: reply, act, target and masks (COCO RLE) with the shown ones marked."""
+    """Return a finished turn as JSON text: reply, act, target and masks (COCO RLE), the shown ones marked."""
     shown = {id(m) for m in shown_masks(summary.masks)}
     return json.dumps({
         "session_id": summary.session_id,

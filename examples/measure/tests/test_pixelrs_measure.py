@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from pixelrs_measure import SPEC, MeasureTool, measure
+from pixelrs_measure.measures import colour_name, part_labels
 
 from agent.images import decode_image
 from agent.types import Act, Intent, Mask
 from graphs.tool_runner import run_extra_tool
-from pixelrs_measure import SPEC, MeasureTool, measure
-from pixelrs_measure.measures import colour_name, part_labels
 from tools.contract import ToolContext, spec_of
 
 

@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from pixelrs_zoom import SPEC, close_up, crop_box, zoom
+from pixelrs_zoom.view import OUTLINE_RGB
 
 from agent.images import decode_image
 from agent.types import Act, Intent, Mask
 from graphs.tool_runner import injected_args, run_extra_tool
-from pixelrs_zoom import SPEC, close_up, crop_box, zoom
-from pixelrs_zoom.view import OUTLINE_RGB
 from tools.contract import ToolContext, spec_of
 
 
