@@ -156,9 +156,13 @@ class Runtime:
         return getattr(self.backend, "name", type(self.backend).__name__)
 
     # sessions -------------------------------------------------------------------------------
-    def new_session(self, *, owner: str | None = None, title: str | None = None) -> str:
-        """Create an empty session and return its id."""
-        return self.memory.create_session(owner=owner, title=title, backend=self.backend_name).id
+    def new_session(
+        self, *, owner: str | None = None, title: str | None = None, session_id: str | None = None
+    ) -> str:
+        """Create an empty session and return its id (``session_id``: a UUID to use instead of a new one)."""
+        return self.memory.create_session(
+            owner=owner, title=title, backend=self.backend_name, session_id=session_id
+        ).id
 
     def list_sessions(self, *, owner: str | None = None) -> list[SessionSummary]:
         """Return the owner's sessions, most recently updated first."""

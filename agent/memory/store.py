@@ -111,10 +111,16 @@ class Memory:
         return turns.owned_or_raise(db.get(SessionRow, key), key, owner)
 
     def create_session(
-        self, *, owner: str | None = None, title: str | None = None, backend: str = "lite"
+        self,
+        *,
+        owner: str | None = None,
+        title: str | None = None,
+        backend: str = "lite",
+        session_id: str | None = None,
     ) -> SessionRecord:
-        """Create an empty session and return it."""
+        """Create an empty session and return it (``session_id``: a UUID to use, e.g. a LangGraph thread id)."""
         row = SessionRow(
+            id=_session_key(session_id) if session_id is not None else None,
             owner=convert.opt_text(owner),
             title=convert.one_line(title, 200) if title else None,
             backend=str(backend),
