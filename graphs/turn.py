@@ -335,7 +335,8 @@ def build_turn_graph(
             "pictures": pictures,
             "tool_calls": [*state.tool_calls, call],
             "intent": state.recalled_intent.revised(turn=state.turn_index, op=IntentOp.KEEP, reason=reason),
-            "act": Act.EXPLAIN if state.act.segments else state.act,
+            # a trigger can beat the tracker ("grow it by 5 px" read as a new target): say what happened
+            "act": (Act.REFINE if outcome.masks else Act.EXPLAIN) if state.act.segments else state.act,
         }
 
     def respond(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
