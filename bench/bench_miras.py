@@ -7,11 +7,14 @@ Per turn:
 
 * cached: image features and the SAM embedding come from the per-image cache, the KV prefix from
   the session cache (only the new tokens are prefilled), SAM only runs when ``[SEG]`` appears;
-* recompute: CLIP + ConvNeXt + SAM re-encode the image and the whole dialogue is prefilled again
-  every turn (what ``MIRAS/chat.py`` does), the mask decoder runs when ``[SEG]`` appears.
+* recompute: exactly what ``MIRAS/chat.py`` does per turn -- one CLIP + ConvNeXt encode, one SAM
+  encode (every turn, whether or not a mask is produced) and a prefill of the whole dialogue --
+  and the mask decoder when ``[SEG]`` appears (theirs also runs it on an empty prompt otherwise,
+  a negligible cost left out here).
 
 Both paths use the model's own previous answers as history and the same greedy decoding; the last
-turn forces one ``[SEG]``. Prints one JSON object: per-turn medians over ``--runs`` runs and the
+turn forces one ``[SEG]``. Prints one JSON object: per-turn medians over ``--runs`` runs, the
+encodes and prefilled positions each path did over one dialogue (``work_per_dialogue``), and the
 ratio cached/recompute summed over turns 2..N (target <= 0.35).
 """
 
@@ -80,14 +83,12 @@ def run_dialogue(pred: SegVLMPredictor, image, sha, questions, *, cached: bool, 
         last = i == len(questions) - 1
         params = GenerationParams(max_new_tokens=max_new, logits_processor=(ForceTokens(seg, {1} if last else set(), ban=(eos,)),))
         t0 = time.perf_counter()
-        if not cached:
-            # The authors re-encode SAM every turn, whether or not a mask is produced.
-            entry, _ = pred.image_entry(image, sha, use_cache=False)
-            pred._sam_embedding(image, sha, entry, use_cache=False)
+        # The authors encode CLIP + ConvNeXt and SAM once per turn, whether or not a mask is produced.
+        entry = None if cached else pred.encode_for_turn(image, sha)
         out = pred.start_turn(image, sha, history, session_id=session if cached else "", params=params,
-                              use_cache=cached).run()
+                              use_cache=cached, image_entry=entry).run()
         if out.seg_hidden is not None:
-            pred.masks(image, sha, out.seg_hidden, use_cache=cached)
+            pred.masks(image, sha, out.seg_hidden, use_cache=cached, image_entry=entry)
         times.append(time.perf_counter() - t0)
         answers.append(out.text)
         history.append(("assistant", out.text))
@@ -130,12 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     answers_match = True
     # Warm-up (allocator, kernels).
     run_dialogue(pred, image, sha, questions[:2], cached=False, max_new=4, session="")
+    work: dict[str, dict[str, int]] = {}
+
+    def counted(path: str, **kwargs):
+        before = dict(pred.stats)
+        result = run_dialogue(pred, image, sha, questions, max_new=args.max_new_tokens, **kwargs)
+        work[path] = {k: pred.stats[k] - before[k] for k in before}
+        return result
+
     for r in range(args.runs):
         pred.cache.clear()
-        c_times, c_ans = run_dialogue(pred, image, sha, questions, cached=True, max_new=args.max_new_tokens,
-                                      session=f"run{r}")
-        f_times, f_ans = run_dialogue(pred, image, sha, questions, cached=False, max_new=args.max_new_tokens,
-                                      session="")
+        c_times, c_ans = counted("cached", cached=True, session=f"run{r}")
+        f_times, f_ans = counted("recompute", cached=False, session="")
         answers_match &= c_ans == f_ans
         cached_runs.append(c_times)
         fresh_runs.append(f_times)
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "recompute_turn_s_median": [round(x, 4) for x in f_med],
         "turns_2_to_n_cached_s": round(later_c, 4),
         "turns_2_to_n_recompute_s": round(later_f, 4),
+        "work_per_dialogue": work,
         "ratio_cached_over_recompute": round(later_c / later_f, 3),
         "target_ratio": 0.35,
         "same_answers": bool(answers_match),

@@ -32,6 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from agent.errors import BadInputError, PixelrsError
+from agent.parts import geometric_part
 from agent.types import MaskOut
 from graphs.evaluate import labelme_mask
 from graphs.metrics import iou
@@ -125,23 +126,8 @@ class LoadedSet:
 
 
 def cut_part(mask: np.ndarray, part: str) -> np.ndarray:
-    """Keep the half of ``mask`` on one side of its bounding box's midline (the set's definition)."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return mask
-    out = mask.copy()
-    mx, my = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
-    cols, rows = np.arange(mask.shape[1]), np.arange(mask.shape[0])
-    side = part.split()[0]
-    if side == "left":
-        out[:, cols >= mx] = False
-    elif side == "right":
-        out[:, cols < mx] = False
-    elif side == "top":
-        out[rows >= my, :] = False
-    elif side == "bottom":
-        out[rows < my, :] = False
-    return out
+    """Keep the half a turn names ("left half") of ``mask`` (:func:`agent.parts.geometric_part`)."""
+    return geometric_part(mask, part.split()[0])
 
 
 def load_evalset(path: str | Path) -> LoadedSet:
@@ -212,6 +198,8 @@ class TurnScore:
     """Masks the turn made current: 0 (none), 1, or the number of instances."""
     wanted: int
     instance_iou: float | None = None
+    confidence: float | None = None
+    """The confidence the backend gave the turn's target mask (None without a mask)."""
     latency_ms: float = 0.0
     first_on_image: bool = False
     reply: str = ""
@@ -289,6 +277,7 @@ def _score_turn(
     target = next((m for m in masks if m.role == "target"), masks[0] if masks else None)
     instances = [m.mask.array for m in masks if m.role == "instance"]
     score.returned = len(instances) or int(target is not None)
+    score.confidence = target.score if target is not None else None
     truth = evalset.truth(dialogue.image, expect)
     if truth is None:  # absent: right when nothing was segmented
         score.iou = 1.0 if target is None else 0.0
@@ -347,6 +336,7 @@ def summarise(scores: list[TurnScore], *, split: str = "") -> dict[str, Any]:
         if several
         else None,
         "several_instance_iou": _giou([s.instance_iou or 0.0 for s in several]),
+        "reliability": _reliability(present),
         "giou_by_kind": {k: _giou(v) for k, v in sorted(by_kind.items())},
         "turns_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
         "latency_ms_first_turn_median": round(statistics.median(first), 1) if first else None,
@@ -356,6 +346,23 @@ def summarise(scores: list[TurnScore], *, split: str = "") -> dict[str, Any]:
             for s in sorted(scores, key=lambda s: s.iou)[:10]
         ],
     }
+
+
+def _reliability(present: list[TurnScore]) -> dict[str, Any]:
+    """How often a mask was right (IoU >= 0.5) when the backend was sure (confidence >= 0.5)
+    and when it was not: a calibrated backend is right more often when it says it is sure."""
+    out: dict[str, Any] = {}
+    for name, keep in (("sure", lambda c: c >= 0.5), ("unsure", lambda c: c < 0.5)):
+        group = [s for s in present if s.confidence is not None and keep(s.confidence)]
+        right = sum(1 for s in group if s.iou >= 0.5)
+        out[name] = {
+            "turns": len(group),
+            "right": round(right / len(group), 3) if group else None,
+            "mean_confidence": round(statistics.fmean(s.confidence or 0.0 for s in group), 3)
+            if group
+            else None,
+        }
+    return out
 
 
 def _plot(metrics: dict[str, Any], path: Path) -> None:

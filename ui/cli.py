@@ -54,6 +54,10 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
                    help="token decoding (miras/lisa): CUDA graphs on one GPU by default, else eager")
     p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")
     p.add_argument("--load-in-8bit", action="store_true", default=None, help="8-bit weights via bitsandbytes")
+    p.add_argument("--im-start-end", choices=["on", "off"],
+                   help="image start/end tokens (miras/lisa; default: on, as the authors' runtime, whatever config.json says)")
+    p.add_argument("--aux-size", type=int, metavar="N",
+                   help="ConvNeXt input side for miras (default: 768, the authors' runtime value)")
     _add_tracker(p)
 
 
@@ -175,6 +179,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "load_in_4bit": getattr(args, "load_in_4bit", None),
         "load_in_8bit": getattr(args, "load_in_8bit", None),
         "decode": getattr(args, "decode", None),
+        "im_start_end": {"on": True, "off": False}.get(getattr(args, "im_start_end", None) or ""),
+        "aux_image_size": getattr(args, "aux_size", None),
     }
     values: dict[str, Any] = {"backend_options": {k: v for k, v in options.items() if v is not None}}
     if getattr(args, "db", None):

@@ -34,6 +34,8 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     check.add_argument("--clip", default=None, help="HF CLIP directory (when CLIP is not in the checkpoint)")
     check.add_argument("--convnext", default=None, help="open_clip ConvNeXt directory (MIRAS)")
     check.add_argument("--sam", default=None, help="SAM checkpoint, e.g. sam_vit_h_4b8939.pth")
+    check.add_argument("--im-start-end", choices=["on", "off"], default=None,
+                       help="image start/end tokens (default: on, the authors' runtime value)")
     check.set_defaults(handler=run_model_command)
     return model
 
@@ -58,7 +60,8 @@ def run_model_command(args: argparse.Namespace, *, out: TextIO | None = None, er
 
     try:
         config = SegVLMConfig.from_dir(args.model_dir, variant=args.backend, clip_dir=args.clip,
-                                       convnext_dir=args.convnext)
+                                       convnext_dir=args.convnext,
+                                       im_start_end={"on": True, "off": False}.get(args.im_start_end or ""))
         _, plan = plan_for_dir(args.model_dir, config, clip=args.clip, convnext=args.convnext, sam=args.sam)
     except IncompleteCheckpointError as exc:
         out.write(f"incomplete\t{exc.one_line()}\n")

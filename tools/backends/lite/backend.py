@@ -17,11 +17,13 @@ import numpy as np
 from agent import nlp
 from agent.cache import ByteLRU, nbytes_of
 from agent.errors import BadInputError
+from agent.parts import geometric_part
 from agent.types import ImageRef, IntentOp, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
 from tools.backends.lite import parts
 from tools.backends.lite.analysis import ImageAnalysis, analyse
+from tools.backends.lite.calibration import confidence
 from tools.backends.lite.categories import Vocabulary
 from tools.backends.lite.cues import Cues, from_intent
 from tools.backends.lite.detector import CocoDetector
@@ -157,13 +159,14 @@ class LiteBackend:
         outs: list[MaskOut] = []
         if found.several:
             instances = [an.to_orig(s.mask) for s in found.targets]
-            top = min(s.score for s in found.targets)
+            top = min(confidence(s.score, s.kind) for s in found.targets)
             union = np.logical_or.reduce(instances)
-            outs.append(MaskOut(Mask(union), label=label, score=_clip(top)))
+            outs.append(MaskOut(Mask(union), label=label, score=top))
             for i, (s, mask) in enumerate(zip(found.targets, instances, strict=True), start=1):
                 outs.append(
                     MaskOut(
-                        Mask(mask), label=f"{s.label or label} {i}", score=_clip(s.score),
+                        Mask(mask), label=f"{s.label or label} {i}",
+                        score=confidence(s.score, s.kind),
                         role="instance",
                     )  # fmt: skip
                 )
@@ -173,14 +176,14 @@ class LiteBackend:
             use_previous = best.kind == "previous" and previous is not None
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
             if cues.part is not None and found.evidence.get("part"):
-                mask = parts.geometric(mask, cues.part)
-            outs.append(MaskOut(Mask(mask), label=label, score=_clip(best.score)))
+                mask = geometric_part(mask, cues.part)
+            outs.append(MaskOut(Mask(mask), label=label, score=confidence(best.score, best.kind)))
             for alt in found.alternatives:
                 outs.append(
                     MaskOut(
                         Mask(an.to_orig(alt.mask)),
                         label=label,
-                        score=_clip(alt.score),
+                        score=confidence(alt.score, alt.kind),
                         role="alternative",
                     )
                 )
@@ -240,11 +243,6 @@ class LiteBackend:
             self.detector.warm()
             self.masker.warm()
             nlp.pipeline()
-
-
-def _clip(score: float) -> float:
-    """Round a score to 3 decimals, clipped to 0..1."""
-    return round(float(min(1.0, max(0.0, score))), 3)
 
 
 def _analysis_bytes(value: object) -> int:

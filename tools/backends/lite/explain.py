@@ -16,6 +16,7 @@ from agent.answer import compose
 from tools.backends.base import ExplainRequest
 from tools.backends.lite import colours
 from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.calibration import CAVEAT_BELOW
 from tools.backends.lite.geometry import bbox, box_iou, centroid, iou, position_name
 from tools.backends.lite.ocr import OcrWord
 
@@ -154,8 +155,6 @@ def _where_sentences(words: list[OcrWord]) -> list[str]:
     return [f"'{w.text}' is at {_span(w.box)} (OCR confidence {w.conf:.2f})." for w in words[:6]]
 
 
-CAVEAT_BELOW = 0.5
-"""A mask scored below this always comes with the low-confidence caveat."""
 
 
 def direction(previous: np.ndarray, current: np.ndarray) -> dict[str, bool]:

@@ -1,7 +1,7 @@
 """Parts of the current target: geometric parts always, a few semantic parts where a model knows them.
 
-* Geometric: the left/right/top/bottom half of a mask (split at its bounding box's midline, the
-  definition the evaluation set uses) or its centre (the middle half in both directions).
+* Geometric: the left/right/top/bottom half of a mask or its centre,
+  :func:`agent.parts.geometric_part` (the definition the evaluation set uses too).
 * Semantic, inside the target's box: anything the COCO detector knows ("just his tie", "the
   phone in her hand"), and faces, heads and eyes from OpenCV's bundled Haar cascades (human
   faces, and cat faces for a cat). Other parts ("the handle of the cup") are not known to any
@@ -24,30 +24,6 @@ FACE_WORDS = frozenset({"face", "head", "eye", "eyes"})
 """Part nouns answered with the face cascades."""
 INSIDE = 0.6
 """A part's detection box must lie at least this much inside the target's box."""
-
-
-def geometric(mask: np.ndarray, side: str) -> np.ndarray:
-    """Cut the ``side`` part of ``mask``: a half split at the bounding box's midline, or the centre."""
-    b = bbox(mask)
-    if b is None:
-        return mask
-    x0, y0, x1, y1 = b
-    out = mask.copy()
-    cols, rows = np.arange(mask.shape[1]), np.arange(mask.shape[0])
-    mx, my = (x0 + x1 + 1) / 2, (y0 + y1 + 1) / 2
-    if side == "left":
-        out[:, cols >= mx] = False
-    elif side == "right":
-        out[:, cols < mx] = False
-    elif side == "top":
-        out[rows >= my, :] = False
-    elif side == "bottom":
-        out[rows < my, :] = False
-    elif side == "center":
-        qx, qy = (x1 - x0 + 1) / 4, (y1 - y0 + 1) / 4
-        out[:, (cols < x0 + qx) | (cols >= x1 + 1 - qx)] = False
-        out[(rows < y0 + qy) | (rows >= y1 + 1 - qy), :] = False
-    return out
 
 
 @dataclass

@@ -45,6 +45,9 @@ class SegVLMBackend:
       device: where the model runs (``"cpu"``, ``"cuda:0"``, ...).
       device_map: ``"auto"`` or a prefix -> device dict to split the LM over several GPUs.
       load_in_4bit, load_in_8bit: quantise the LM's linears with bitsandbytes (if installed).
+      im_start_end: wrap the image in ``<im_start>``/``<im_end>`` (default: as the authors' runtime
+        does, True, whatever config.json says; see :mod:`.runtime_values`).
+      aux_image_size: ConvNeXt input side for MIRAS (default: the runtime's 768).
       max_new_tokens: generation budget per turn.
       seg_position: ``"predicting"`` or ``"authors_offset"`` (default: the variant's).
       cache_bytes: byte budget of the per-image and per-session caches.
@@ -70,6 +73,8 @@ class SegVLMBackend:
         device_map: str | dict[str, str] | None = None,
         load_in_4bit: bool = False,
         load_in_8bit: bool = False,
+        im_start_end: bool | None = None,
+        aux_image_size: int | None = None,
         max_new_tokens: int = 128,
         seg_position: SegPosition | None = None,
         cache_bytes: int = 4 << 30,
@@ -82,6 +87,7 @@ class SegVLMBackend:
         self._load_kwargs: dict[str, Any] = dict(
             clip=clip, convnext=convnext, sam=sam, dtype=dtype, device=device, device_map=device_map,
             load_in_4bit=load_in_4bit, load_in_8bit=load_in_8bit, progress=progress,
+            im_start_end=im_start_end, aux_image_size=aux_image_size,
         )
         self.model_dir = model_dir
         self.seg_position = seg_position

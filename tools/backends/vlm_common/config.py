@@ -20,8 +20,21 @@ from transformers import CLIPVisionConfig, LlamaConfig
 
 from agent.errors import CheckpointError
 
+from .runtime_values import resolve_runtime_settings
+
 Variant = Literal["miras", "lisa"]
 SegPosition = Literal["predicting", "authors_offset"]
+TokenizerRule = Literal["current", "legacy_slow"]
+"""How the authors' runtime turned prompt text into ids (their pinned ``transformers``):
+
+* ``"current"`` -- what transformers >= 4.34 does (MIRAS pins 4.36.2): text around added tokens is
+  kept as it is.
+* ``"legacy_slow"`` -- what the slow ``LlamaTokenizer`` of transformers <= 4.33 does (LISA pins 4.31.0,
+  and trained with it): whitespace next to a token added with ``add_tokens`` (``<im_start>``,
+  ``<im_end>``, ``[SEG]``) is dropped -- so the newline after ``<im_end>`` and the space before
+  ``<im_start>`` vanish -- and every piece of text between added or special tokens is encoded on its
+  own, starting with the ``▁`` prefix.
+"""
 
 IMAGE_PLACEHOLDER = -200
 """Id of the ``<image>`` placeholder in unexpanded token ids (LLaVA's ``IMAGE_TOKEN_INDEX``)."""
@@ -134,6 +147,9 @@ class SegVLMConfig:
         it prepends ``256 - 1`` zeros to the ``[SEG]`` mask).
       preprocess: ``"mgm"`` (shortest edge to ``aux.image_size``, centre crop, bilinear down to
         CLIP size; C.7) or ``"clip"`` (CLIPImageProcessor: bicubic shortest edge, centre crop).
+      tokenizer_rule: how the authors' pinned transformers tokenizes prompt text around added tokens
+        (:data:`TokenizerRule`): ``"current"`` for MIRAS (4.36.2), ``"legacy_slow"``
+        for LISA (4.31.0).
     """
 
     variant: Variant
@@ -149,6 +165,7 @@ class SegVLMConfig:
     seg_position: SegPosition = "predicting"
     authors_assumed_image_tokens: int = 256
     preprocess: Literal["mgm", "clip"] = "clip"
+    tokenizer_rule: TokenizerRule = "current"
     extra: dict[str, Any] = field(default_factory=dict)
     """The raw config.json (tower paths and other keys, for messages)."""
 
@@ -163,6 +180,8 @@ class SegVLMConfig:
             raise CheckpointError(
                 f"out_dim {self.out_dim} must equal SAM's prompt dim {self.sam.prompt_embed_dim}"
             )
+        if self.tokenizer_rule not in ("current", "legacy_slow"):
+            raise CheckpointError(f"unknown tokenizer rule {self.tokenizer_rule!r} (current, legacy_slow)")
         if self.seg_position not in ("predicting", "authors_offset"):
             raise CheckpointError(f"unknown [SEG] position rule {self.seg_position!r}")
         grid = self.clip_grid
@@ -214,15 +233,21 @@ class SegVLMConfig:
         variant: Variant,
         clip_dir: str | os.PathLike[str] | None = None,
         convnext_dir: str | os.PathLike[str] | None = None,
+        im_start_end: bool | None = None,
+        aux_image_size: int | None = None,
     ) -> SegVLMConfig:
         """Build from a checkpoint's ``config.json`` content.
 
         Tower settings come from, in order: the ``"pixelrs"`` section of ``raw``; the CLIP
         directory's own ``config.json`` (``clip_dir`` or the path stored in ``raw`` when it
         exists here); the registries (ViT-L/14-336 for MIRAS, ViT-L/14 for LISA; ConvNeXt-L
-        d_320; SAM ViT-H).
+        d_320; SAM ViT-H). The image start/end tokens and the ConvNeXt input side are the
+        authors' runtime values unless ``im_start_end`` / ``aux_image_size`` override them
+        (:mod:`.runtime_values` says why, key by key).
         """
         ours: dict[str, Any] = dict(raw.get("pixelrs") or {})
+        aux_override = aux_image_size or (ours.get("convnext") or {}).get("image_size")
+        runtime = resolve_runtime_settings(raw, variant, im_start_end=im_start_end, aux_image_size=aux_override)
         llm_keys = {k: v for k, v in raw.items() if k not in ("pixelrs", "architectures", "model_type")}
         try:
             llm = LlamaConfig(**llm_keys)
@@ -239,10 +264,11 @@ class SegVLMConfig:
         aux: ConvNeXtSpec | None = None
         if variant == "miras":
             spec = dict(ours.get("convnext") or _convnext_from_name(raw, convnext_dir))
+            assert runtime.aux_image_size is not None  # MIRAS always has one
             aux = ConvNeXtSpec(
                 depths=tuple(spec["depths"]),
                 dims=tuple(spec["dims"]),
-                image_size=int(spec.get("image_size", raw.get("image_size_aux", 768))),
+                image_size=runtime.aux_image_size,
                 feature_size=int(spec.get("feature_size", 48)),
             )
             declared = raw.get("mm_hidden_size_aux")
@@ -250,8 +276,6 @@ class SegVLMConfig:
                 raise CheckpointError(
                     f"config mm_hidden_size_aux={declared} but the ConvNeXt tower gives {aux.channels}"
                 )
-            if int(raw.get("image_grid", 1)) != 1 or raw.get("image_global", False):
-                raise CheckpointError("only image_grid=1 and image_global=false are supported (G.2 item 11)")
 
         sam_raw = dict(ours.get("sam") or {})
         sam_name = sam_raw.pop("name", "vit_h")
@@ -273,11 +297,12 @@ class SegVLMConfig:
             projector_type=projector,
             out_dim=int(raw.get("out_dim", sam.prompt_embed_dim)),
             select_layer=int(raw.get("mm_vision_select_layer", -2)),
-            use_im_start_end=bool(raw.get("mm_use_im_start_end", True)),
+            use_im_start_end=runtime.use_im_start_end,
             seg_token_idx=raw.get("seg_token_idx"),
             seg_position=seg_position,
             authors_assumed_image_tokens=int(ours.get("authors_assumed_image_tokens", 256)),
             preprocess="mgm" if variant == "miras" else "clip",
+            tokenizer_rule=ours.get("tokenizer_rule", "legacy_slow" if variant == "lisa" else "current"),
             extra=raw,
         )
 
@@ -289,8 +314,11 @@ class SegVLMConfig:
         variant: Variant,
         clip_dir: str | os.PathLike[str] | None = None,
         convnext_dir: str | os.PathLike[str] | None = None,
+        im_start_end: bool | None = None,
+        aux_image_size: int | None = None,
     ) -> SegVLMConfig:
-        """Read ``model_dir/config.json`` (clear error when the directory or file is wrong)."""
+        """Read ``model_dir/config.json`` (clear error when the directory or file is wrong); the
+        keyword arguments are those of :meth:`from_dict`."""
         path = Path(model_dir)
         if not path.is_dir():
             raise CheckpointError(f"model directory {str(path)!r} does not exist or is not a directory")
@@ -301,7 +329,8 @@ class SegVLMConfig:
             raw = json.loads(cfg_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"cannot read {cfg_path}: {exc}") from exc
-        return cls.from_dict(raw, variant=variant, clip_dir=clip_dir, convnext_dir=convnext_dir)
+        return cls.from_dict(raw, variant=variant, clip_dir=clip_dir, convnext_dir=convnext_dir,
+                             im_start_end=im_start_end, aux_image_size=aux_image_size)
 
 
 def _clip_config(
@@ -309,21 +338,23 @@ def _clip_config(
 ) -> CLIPVisionConfig:
     if ours.get("clip"):
         return CLIPVisionConfig(**ours["clip"])
-    candidates = [clip_dir, raw.get("mm_vision_tower"), raw.get("vision_tower")]
+    # The runtime's order: MIRAS copies vision_tower into mm_vision_tower, LISA the other way round.
+    keys = ("vision_tower", "mm_vision_tower") if variant == "miras" else ("mm_vision_tower", "vision_tower")
+    candidates = [clip_dir, raw.get(keys[0]), raw.get(keys[1])]
     for cand in candidates:
         if cand and (Path(cand) / "config.json").is_file():
             data = json.loads((Path(cand) / "config.json").read_text(encoding="utf-8"))
             data = data.get("vision_config", data)
             data = {k: v for k, v in data.items() if k not in ("architectures", "model_type")}
             return CLIPVisionConfig(**data)
-    name = str(raw.get("mm_vision_tower") or raw.get("vision_tower") or "")
+    name = str(raw.get(keys[0]) or raw.get(keys[1]) or "")
     if "336" in name or (not name and variant == "miras"):
         return CLIPVisionConfig(**CLIP_REGISTRY["vit_l14_336"])
     return CLIPVisionConfig(**CLIP_REGISTRY["vit_l14"])
 
 
 def _convnext_from_name(raw: dict[str, Any], convnext_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
-    name = str(convnext_dir or raw.get("mm_vision_tower_aux") or raw.get("vision_tower_aux") or "")
+    name = str(convnext_dir or raw.get("vision_tower_aux") or raw.get("mm_vision_tower_aux") or "")
     lowered = name.lower()
     if "xxlarge" in lowered:
         return dict(CONVNEXT_REGISTRY["convnext_xxlarge"])

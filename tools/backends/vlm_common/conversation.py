@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from transformers import PreTrainedTokenizerBase
 
-from .config import IMAGE_PLACEHOLDER
+from .config import IMAGE_PLACEHOLDER, TokenizerRule
 
 SYSTEM = (
     "A chat between a curious human and an artificial intelligence assistant. "
@@ -45,12 +46,40 @@ def build_prompt(dialogue: Sequence[tuple[str, str]], *, use_im_start_end: bool 
     return out + "ASSISTANT:"
 
 
-def tokenize_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
+def tokenize_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, *, rule: TokenizerRule = "current") -> list[int]:
     """Tokenize with BOS, replacing each ``<image>`` with ``IMAGE_PLACEHOLDER`` (-200)."""
     ids: list[int] = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    encode = _encode if rule == "current" else _encode_legacy_slow
     for i, chunk in enumerate(prompt.split(IMAGE_TOKEN)):
         if i:
             ids.append(IMAGE_PLACEHOLDER)
         if chunk:
-            ids.extend(tokenizer(chunk, add_special_tokens=False)["input_ids"])
+            ids.extend(encode(tokenizer, chunk))
+    return ids
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _encode_legacy_slow(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Tokenize ``text`` as transformers <= 4.33's slow LLaMA tokenizer does (see ``TokenizerRule``)."""
+    core = {t for t in (tokenizer.bos_token, tokenizer.eos_token, tokenizer.unk_token) if isinstance(t, str)}
+    added = sorted((t for t in tokenizer.get_added_vocab() if t), key=len, reverse=True)
+    if not added:
+        return _encode(tokenizer, text)
+    parts = re.split("(" + "|".join(re.escape(t) for t in added) + ")", text)
+    for i, part in enumerate(parts):
+        if i % 2 and part not in core:  # an added token eats the whitespace on both sides
+            parts[i - 1] = parts[i - 1].rstrip()
+            if i + 1 < len(parts):
+                parts[i + 1] = parts[i + 1].lstrip()
+    ids: list[int] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            token_id = tokenizer.convert_tokens_to_ids(part)
+            assert isinstance(token_id, int)
+            ids.append(token_id)
+        elif part:
+            ids.extend(_encode(tokenizer, part))
     return ids

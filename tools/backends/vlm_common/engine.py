@@ -247,7 +247,7 @@ class SegVLMPredictor:
         return entry, False
 
     def _sam_embedding(self, image: np.ndarray, sha: str, entry: ImageEntry, use_cache: bool) -> ImageEntry:
-        if entry.sam_embedding is not None and use_cache:
+        if entry.sam_embedding is not None:  # a cached entry, or one the caller computed for this turn
             return entry
         px, input_size = preprocess_sam(image, size=self.config.sam.image_size)
         entry.sam_embedding = self.model.sam_image_embedding(px)
@@ -256,6 +256,13 @@ class SegVLMPredictor:
         if use_cache and ("image", sha) in self.cache:
             self.cache.put(("image", sha), entry, entry.nbytes())
         return entry
+
+    def encode_for_turn(self, image: np.ndarray, sha: str) -> ImageEntry:
+        """Encode ``image`` once for one turn, uncached: CLIP (+ ConvNeXt) and SAM, as the authors'
+        runtime does on every turn. Pass the result as ``image_entry`` to :meth:`start_turn` and
+        :meth:`masks` so that neither encodes again (the recompute baseline of the benchmarks)."""
+        entry, _ = self.image_entry(image, sha, use_cache=False)
+        return self._sam_embedding(image, sha, entry, use_cache=False)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class SegVLMPredictor:
     def prompt_ids(self, dialogue: Sequence[tuple[str, str]], *, with_image: bool = True) -> list[int]:
         """Token ids of the llava_v1 prompt for ``dialogue`` (with the ``-200`` placeholder)."""
         prompt = build_prompt(dialogue, use_im_start_end=self.config.use_im_start_end, image=with_image)
-        return tokenize_prompt(self.tokenizer, prompt)
+        return tokenize_prompt(self.tokenizer, prompt, rule=self.config.tokenizer_rule)
 
     def start_turn(
         self,
@@ -286,6 +293,7 @@ class SegVLMPredictor:
         use_cache: bool = True,
         ban_seg: bool = False,
         seg_position: SegPosition | None = None,
+        image_entry: ImageEntry | None = None,
     ) -> Turn:
         """Prepare one turn; iterate the returned :class:`Turn` for text chunks.
 
@@ -298,10 +306,12 @@ class SegVLMPredictor:
           use_cache: ``False`` recomputes everything (the authors' behaviour; for benchmarks).
           ban_seg: forbid ``[SEG]`` (text-only answers).
           seg_position: override the ``[SEG]`` position rule for this turn.
+          image_entry: image features already computed for this turn (:meth:`encode_for_turn`);
+            used instead of the per-image cache.
         """
         turn = Turn(iter(()))
         turn._gen = self._generate(turn, image, image_sha, list(dialogue), session_id, params or self.generation,
-                                   use_cache, ban_seg, seg_position or self.seg_position)
+                                   use_cache, ban_seg, seg_position or self.seg_position, image_entry)
         return turn
 
     @torch.no_grad()
@@ -316,13 +326,14 @@ class SegVLMPredictor:
         use_cache: bool,
         ban_seg: bool,
         rule: SegPosition,
+        given: ImageEntry | None,
     ) -> Iterator[str]:
         model, tok = self.model, self.tokenizer
         ids = self.prompt_ids(dialogue)
         placeholders = [i for i, t in enumerate(ids) if t == IMAGE_PLACEHOLDER]
         if len(placeholders) > 1:
             raise ValueError("only one <image> per conversation is supported")
-        entry, hit = self.image_entry(image, image_sha, use_cache=use_cache)
+        entry, hit = (given, False) if given is not None else self.image_entry(image, image_sha, use_cache=use_cache)
         n_image = int(entry.tokens.shape[0])
 
         key = ("session", session_id)
@@ -433,10 +444,12 @@ class SegVLMPredictor:
         prompts: Prompts | None = None,
         *,
         use_cache: bool = True,
+        image_entry: ImageEntry | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Decode masks for (n, hidden) ``[SEG]`` states plus user points/box.
 
         With no ``[SEG]`` state but a point/box, one prompt-only SAM mask is returned.
+        ``image_entry`` (from :meth:`encode_for_turn`) supplies the SAM embedding instead of the cache.
 
         Returns:
           per mask: (boolean (H, W) mask, fp32 (H, W) probabilities, IoU score).
@@ -444,7 +457,7 @@ class SegVLMPredictor:
         has_prompts = prompts is not None and not prompts.empty
         if (seg_hidden is None or seg_hidden.shape[0] == 0) and not has_prompts:
             return []
-        entry, _ = self.image_entry(image, image_sha, use_cache=use_cache)
+        entry = image_entry if image_entry is not None else self.image_entry(image, image_sha, use_cache=use_cache)[0]
         entry = self._sam_embedding(image, image_sha, entry, use_cache)
         assert entry.sam_embedding is not None and entry.sam_input_size is not None
         original = (int(image.shape[0]), int(image.shape[1]))

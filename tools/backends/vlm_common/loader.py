@@ -292,8 +292,16 @@ def load_model(
     load_in_4bit: bool = False,
     progress: bool = True,
     config_overrides: dict[str, Any] | None = None,
+    im_start_end: bool | None = None,
+    aux_image_size: int | None = None,
+    config: SegVLMConfig | None = None,
 ) -> LoadedModel:
     """Load a MIRAS (``variant="miras"``) or LISA checkpoint directory strictly.
+
+    ``im_start_end`` and ``aux_image_size`` override the authors' runtime values that are used
+    instead of config.json's (:mod:`.runtime_values`). ``config`` replaces the configuration read
+    from config.json (for towers whose sizes config.json cannot state, e.g. the parity harness's
+    tiny ones); the weights and tokenizer still come from ``model_dir``.
 
     Raises:
       CheckpointError: wrong/incomplete directory, missing shard, missing/unexpected/mis-shaped
@@ -302,7 +310,9 @@ def load_model(
     if load_in_8bit and load_in_4bit:
         raise CheckpointError("choose one of load_in_8bit and load_in_4bit")
     torch_dtype = parse_dtype(dtype)
-    config = SegVLMConfig.from_dir(model_dir, variant=variant, clip_dir=clip, convnext_dir=convnext)
+    if config is None:
+        config = SegVLMConfig.from_dir(model_dir, variant=variant, clip_dir=clip, convnext_dir=convnext,
+                                       im_start_end=im_start_end, aux_image_size=aux_image_size)
     for key, value in (config_overrides or {}).items():
         setattr(config, key, value)
     tokenizer, seg_id = load_tokenizer(model_dir, config)

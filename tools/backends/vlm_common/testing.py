@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from .checkpoint import CLIP_PREFIX, CONVNEXT_PREFIX
 from .config import SegVLMConfig, Variant
@@ -42,6 +42,32 @@ def tiny_tokenizer(extra_words: str = "") -> PreTrainedTokenizerFast:
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                   pad_token="<unk>")
+    tok.add_tokens(["[SEG]"])
+    tok.add_tokens(["<im_start>", "<im_end>"], special_tokens=True)
+    return tok
+
+
+def sentencepiece_tokenizer(directory: str | os.PathLike[str], corpus: str) -> PreTrainedTokenizerBase:
+    """Train a LLaMA-style sentencepiece model on ``corpus`` (BPE, byte fallback, ``▁`` prefix,
+    unk/bos/eos = 0/1/2), save it as a slow-tokenizer checkpoint (``tokenizer.model`` only, like the
+    authors' checkpoints) and load it the way :func:`.loader.load_tokenizer` does; ``[SEG]``,
+    ``<im_start>`` and ``<im_end>`` are added as the authors' training scripts add them."""
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "corpus.txt").write_text(corpus)
+    spm.SentencePieceTrainer.train(
+        input=str(out / "corpus.txt"), model_prefix=str(out / "tokenizer"), vocab_size=300, model_type="bpe",
+        byte_fallback=True, normalization_rule_name="identity", add_dummy_prefix=True,
+        remove_extra_whitespaces=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0,
+        hard_vocab_limit=False, minloglevel=2,
+    )
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "add_eos_token": False, "legacy": False}))
+    tok = AutoTokenizer.from_pretrained(str(out), local_files_only=True)
     tok.add_tokens(["[SEG]"])
     tok.add_tokens(["<im_start>", "<im_end>"], special_tokens=True)
     return tok
