@@ -110,7 +110,7 @@ def test_a_plugin_answers_the_turns_it_serves(plugged: Runtime, coffee: LoadedIm
     out = export_session(plugged.memory, sid, tmp_path / "export")
     coco = json.loads((out / "masks.json").read_text())
     assert {m.id for m in count.masks} <= {a["id"] for a in coco["annotations"]}
-    assert (out / f"picture_{picture.sha256[:12]}.png").exists()
+    assert [p.name for p in out.glob(f"picture_{picture.sha256[:12]}.*")] == [f"picture_{picture.sha256[:12]}.jpg"]
     turns = json.loads((out / "session.json").read_text())["turns"]
     assert any(c["tool"] == "zoom" for t in turns for c in t["tool_calls"])
 

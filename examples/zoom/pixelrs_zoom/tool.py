@@ -49,7 +49,7 @@ def zoom(
     caption = f"Close-up of the {name} ({view.scale:g}x)"
     text = f"Here is a close-up of the {name}: the region x {x}-{x + w - 1}, y {y}-{y + h - 1}, enlarged {view.scale:g}x."
     data = {"box": [x, y, w, h], "scale": view.scale, "size": list(view.size)}
-    return caption, ToolResult(text=text, pictures=[Picture(data=view.png, caption=caption)], data=data)
+    return caption, ToolResult(text=text, pictures=[Picture(data=view.data, caption=caption)], data=data)
 
 
 describe_tool(zoom, SPEC)
