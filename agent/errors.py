@@ -33,3 +33,11 @@ class TurnStopped(PixelrsError):
     def __init__(self, message: str = "stopped: you stopped this turn before its answer was stored; "
                  "your message is kept and you can go on.") -> None:
         super().__init__(message)
+
+
+class SessionBusyError(PixelrsError):
+    """Another turn of the same session is still running (in this process or another one)."""
+
+    def __init__(self, message: str = "a turn is still running in this session; wait for its "
+                 "answer, then send your message again.") -> None:
+        super().__init__(message)

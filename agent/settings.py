@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, WORKING_PIXELS, ImageLimits
+
 
 def default_home() -> Path:
     """Where pixelrs keeps its SQLite database and exports unless told otherwise."""
@@ -49,6 +51,29 @@ class Settings(BaseSettings):
         default=None,
         description="Names of the pixelrs.tools entry points to load (None: every installed one).",
     )
+    turn_wait_s: float = Field(
+        default=10.0, ge=0, description="How long a second turn of a busy session waits before it is refused."
+    )
+    turn_lease_s: float = Field(
+        default=30.0, gt=0, description="How long a turn's session lock holds unless its process renews it."
+    )
+    image_max_bytes: int = Field(default=MAX_IMAGE_BYTES, gt=0, description="Largest encoded image accepted.")
+    image_max_pixels: int = Field(
+        default=MAX_IMAGE_PIXELS, gt=0, description="Images with more pixels are refused before decoding."
+    )
+    image_working_pixels: int = Field(
+        default=WORKING_PIXELS,
+        ge=64 * 64,
+        description="Images with more pixels are reduced to this many while decoding (JPEG: in the decoder).",
+    )
+
+    def image_limits(self) -> ImageLimits:
+        """Return the per-image cost limits these settings ask for."""
+        return ImageLimits(
+            max_bytes=self.image_max_bytes,
+            max_pixels=self.image_max_pixels,
+            working_pixels=self.image_working_pixels,
+        )
 
     def resolved_db_url(self) -> str:
         """Return the database URL, creating the home folder for the default SQLite file."""

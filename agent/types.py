@@ -206,7 +206,8 @@ class Intent(BaseModel):
     or "the two people"; absent means one), ``part`` (a part of the current target: a geometric
     part ``left half``/``right half``/``top half``/``bottom half``/``top``/``bottom``/``left``/
     ``right``/``center``, or a noun naming a semantic part, e.g. ``tie`` in "just his tie" or
-    ``handle`` in "the handle of the cup").
+    ``handle`` in "the handle of the cup"), ``asked`` (``exists`` when the user asked whether the
+    thing is there at all: "is there a dog?").
     """
 
     target: str | None = None

@@ -25,7 +25,7 @@ from agent.types import DialogueTurn, ImageRef, Intent, Relation  # noqa: E402
 from tools.backends.base import ExplainRequest, SegmentRequest  # noqa: E402
 from tools.backends.lite import LiteBackend  # noqa: E402
 
-DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "textcaps_hdmi.jpg"
+DEFAULT_IMAGE = REPO / "data" / "photos" / "textcaps_hdmi.jpg"
 FIRST_TURN_TARGET_MS = 1500.0
 LATER_TURN_TARGET_MS = 250.0
 

@@ -47,9 +47,8 @@ from tools.backends.vlm_common.testing import (  # noqa: E402
     tiny_tokenizer,
 )
 
-DATA = REPO.parent / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+PRIST_DEV = REPO / "data" / "prist" / "prist_dev.json"
+HDMI_JPG = REPO / "data" / "photos" / "textcaps_hdmi.jpg"
 
 
 def small_config(words: str) -> tuple[dict, object]:
@@ -105,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    dialogues = json.loads((DATA / "prist_dev.json").read_text())
+    dialogues = json.loads((PRIST_DEV).read_text())
     dialogue = next(d for d in dialogues if sum(t["from"] == "human" for t in d["dialogue"]) >= args.turns)
     questions = [t["value"] for t in dialogue["dialogue"] if t["from"] == "human"][: args.turns]
     words = " ".join(" ".join(t["value"] for t in d["dialogue"]) for d in dialogues[:20])
     words = words.replace("?", " ").replace(".", " ").replace(",", " ").replace("'", " ")
-    image = np.array(Image.open(DATA / "textcaps_hdmi.jpg").convert("RGB"))
+    image = np.array(Image.open(HDMI_JPG).convert("RGB"))
     sha = hashlib.sha256(image.tobytes()).hexdigest()
 
     raw, tok = small_config(words)

@@ -26,15 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-DATA = REPO.parent / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+PRIST_DEV = REPO / "data" / "prist" / "prist_dev.json"
+HDMI_JPG = REPO / "data" / "photos" / "textcaps_hdmi.jpg"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda:0", help="CUDA device, e.g. cuda:0")
-    parser.add_argument("--data-dir", type=Path, default=DATA, help="folder with prist_dev.json and textcaps_hdmi.jpg")
+    parser.add_argument("--dialogues", type=Path, default=PRIST_DEV, help="PRIST-format JSON")
+    parser.add_argument("--image", type=Path, default=HDMI_JPG, help="the image of the dialogue")
     parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"])
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     from tools.backends.vlm_common.modeling import SegVLMForCausalLM
     from tools.backends.vlm_common.testing import ForceTokens, tiny_tokenizer
 
-    dialogues = json.loads((args.data_dir / "prist_dev.json").read_text())
+    dialogues = json.loads((args.dialogues).read_text())
     dialogue = next(d for d in dialogues if sum(t["from"] == "human" for t in d["dialogue"]) >= args.turns)
     questions = [t["value"] for t in dialogue["dialogue"] if t["from"] == "human"][: args.turns]
     words = " ".join(" ".join(t["value"] for t in d["dialogue"]) for d in dialogues[:20])
     for ch in "?.,'":
         words = words.replace(ch, " ")
     tok = tiny_tokenizer(extra_words=words)
-    image = np.array(Image.open(args.data_dir / "textcaps_hdmi.jpg").convert("RGB"))
+    image = np.array(Image.open(args.image).convert("RGB"))
     sha = hashlib.sha256(image.tobytes()).hexdigest()
 
     cfg = SegVLMConfig.full_size("miras")

@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--turns", type=int, default=20)
-    parser.add_argument("--image", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/textcaps_hdmi.jpg")
+    parser.add_argument("--image", type=Path, default=Path(__file__).resolve().parents[1] / "data/photos/textcaps_hdmi.jpg")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         backend = TimedBackend(LiteBackend())

@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=20, help="measured segmenting turns per run")
     parser.add_argument("--runs", type=int, default=1, help="independent runs (fresh server, browser, session)")
-    parser.add_argument("--image", type=Path, default=REPO.parent / "shared/data/textcaps_hdmi.jpg")
+    parser.add_argument("--image", type=Path, default=REPO / "data/photos/textcaps_hdmi.jpg")
     args = parser.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:

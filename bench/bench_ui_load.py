@@ -8,7 +8,10 @@ ok, and reports per-turn latency as the client sees it (queueing included) and a
 stored it (the turn itself). Prints one JSON object.
 
 Target (issue 3): 20 users x 5 turns: zero errors, all 100 turns stored, median latency reported.
-Usage: ``python bench/bench_ui_load.py [--users 20] [--turns 5] [--concurrency 4]``.
+Issue 13: each user uploads a *different* photo (the TextCaps photo cropped, mirrored and
+brightened differently per user, so every first turn analyses a new image), the client-observed
+p90, and the server's resident memory after warm-up, after the run, and its peak.
+Usage: ``python bench/bench_ui_load.py [--users 20] [--turns 5] [--concurrency 4] [--same-photo]``.
 """
 
 from __future__ import annotations
@@ -70,12 +73,17 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+SERVER_PID: dict[str, int] = {}
+"""The server process's pid while it runs (script-level, read for its memory)."""
+
+
 @contextmanager
 def _server(db: str, concurrency: int) -> Iterator[str]:
     """Run the app in its own process (as in production), so client threads do not share its GIL."""
     port = free_port()
     code = SERVER.format(repo=str(REPO), db=db, port=port, concurrency=concurrency)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    SERVER_PID["pid"] = proc.pid
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -99,13 +107,42 @@ def _server(db: str, concurrency: int) -> Iterator[str]:
             proc.kill()
 
 
+def _rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory of a process now and at its peak (Linux /proc), in MB."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    values = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in lines if line.startswith(("VmRSS", "VmHWM"))}
+    return {"rss": round(values.get("VmRSS", float("nan")), 1), "peak": round(values.get("VmHWM", float("nan")), 1)}
+
+
+def distinct_photos(source: Path, count: int, folder: Path) -> list[Path]:
+    """Write ``count`` different JPEGs made from one photo (crop, mirror, brightness vary per user)."""
+    from PIL import Image, ImageEnhance, ImageOps
+
+    base = Image.open(source).convert("RGB")
+    out = []
+    for i in range(count):
+        dx, dy = 4 * (i % 5), 3 * (i // 5)
+        image = base.crop((dx, dy, base.width - (12 - dx % 12), base.height - (9 - dy % 9)))
+        if i % 2:
+            image = ImageOps.mirror(image)
+        image = ImageEnhance.Brightness(image).enhance(0.9 + 0.01 * i)
+        path = folder / f"user{i:02d}.jpg"
+        image.save(path, quality=90)
+        out.append(path)
+    return out
+
+
 def main() -> None:
     """Run the benchmark and print JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4, help="Gradio queue concurrency (the app default is 4)")
-    parser.add_argument("--image", type=Path, default=REPO.parent / "shared/data/textcaps_hdmi.jpg")
+    parser.add_argument("--image", type=Path, default=REPO / "data/photos/textcaps_hdmi.jpg")
+    parser.add_argument("--same-photo", action="store_true", help="every user uploads the same photo (the issue-3 run)")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
@@ -116,6 +153,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, _server(f"sqlite:///{tmp}/bench.db", args.concurrency) as url:
         warm = Client(url, verbose=False, download_files=False)  # warm-up: OCR engine and the photo's analysis
         warm.predict({"text": "find the HDMI label", "files": [handle_file(str(args.image))]}, api_name="/send")
+        photos = [args.image] * args.users if args.same_photo else distinct_photos(args.image, args.users, Path(tmp))
+        memory_before = _rss_mb(SERVER_PID["pid"])
         barrier = threading.Barrier(args.users)
 
         def user(index: int) -> None:
@@ -131,7 +170,7 @@ def main() -> None:
             except threading.BrokenBarrierError:
                 pass
             for turn in range(args.turns):
-                files = [handle_file(str(args.image))] if turn == 0 else []
+                files = [handle_file(str(photos[index]))] if turn == 0 else []
                 start = time.perf_counter()
                 try:
                     out = client.predict({"text": SCRIPT[turn % len(SCRIPT)], "files": files}, api_name="/send")
@@ -157,6 +196,7 @@ def main() -> None:
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
+        memory_after = _rss_mb(SERVER_PID["pid"])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu_s = usage.ru_utime + usage.ru_stime - client_cpu_start
         memory = Memory(f"sqlite:///{tmp}/bench.db")
@@ -174,6 +214,13 @@ def main() -> None:
         "users": args.users,
         "turns_per_user": args.turns,
         "queue_concurrency": args.concurrency,
+        "distinct_photos": not args.same_photo,
+        "server_memory_mb": {
+            "after_warmup": memory_before.get("rss"),
+            "after_run": memory_after.get("rss"),
+            "growth": round(memory_after.get("rss", float("nan")) - memory_before.get("rss", float("nan")), 1),
+            "peak": memory_after.get("peak"),
+        },
         "errors": len(errors),
         "error_samples": errors[:5],
         "turns_sent": args.users * args.turns,

@@ -7,7 +7,7 @@ session another session's data, and both are bounded by bytes (:class:`agent.cac
 from __future__ import annotations
 
 from agent.cache import ByteLRU
-from agent.images import LoadedImage, decode_image
+from agent.images import STORED_LIMITS, LoadedImage, decode_image
 from agent.memory import MaskRecord, Memory
 from agent.types import Mask
 
@@ -25,11 +25,23 @@ class ImageCache:
             self._images.put(image.ref.sha256, image)
 
     def get(self, sha256: str) -> LoadedImage:
-        """Return the decoded image for a stored sha, decoding from memory on a miss."""
-        image: LoadedImage = self._images.get_or_create(
-            sha256, lambda: decode_image(self._memory.image_bytes(sha256))
-        )
+        """Return the decoded image for a stored sha, decoding from memory on a miss.
+
+        It is decoded at the size it was stored with, so that its stored masks fit it whatever
+        the working budget is now.
+        """
+
+        def decode() -> LoadedImage:
+            data, width, height = self._memory.stored_image(sha256)
+            return decode_image(data, limits=STORED_LIMITS, size=(width, height))
+
+        image: LoadedImage = self._images.get_or_create(sha256, decode)
         return image
+
+
+    def forget(self, sha256: str) -> None:
+        """Drop a deleted image."""
+        self._images.pop(sha256)
 
 
 class MaskCache:

@@ -343,7 +343,7 @@ def _evaluate_one(
         tally.skipped.append({"index": item.index, "img_id": item.img_id, "reason": "image not found"})
         return
     try:
-        image = load_image_file(image_path)
+        image = load_image_file(image_path, limits=runtime.image_limits)
     except PixelrsError as exc:
         tally.skipped.append({"index": item.index, "img_id": item.img_id, "reason": exc.one_line()})
         return
@@ -352,10 +352,13 @@ def _evaluate_one(
         tally.latency_by_turn[t["turn"]].append(float(t["latency_ms"]))
         tally.acts[t["act"] or "error"] += 1
     current = runtime.history(session_id, owner=owner).current_mask
-    size = (image.ref.width, image.ref.height)
-    pred = current.mask().array if current is not None else np.zeros((size[1], size[0]), bool)
-    if pred.shape != (size[1], size[0]):  # a mask from another image cannot be the answer
-        pred = np.zeros((size[1], size[0]), bool)
+    work = (image.ref.width, image.ref.height)
+    pred = current.mask().array if current is not None else np.zeros((work[1], work[0]), bool)
+    if pred.shape != (work[1], work[0]):  # a mask from another image cannot be the answer
+        pred = np.zeros((work[1], work[0]), bool)
+    size = image.original_size or work  # ground truth is drawn on the image as displayed
+    if size != work:  # the image was reduced to the working budget: score at full size
+        pred = cv2.resize(pred.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     name = f"{item.index}_{Path(item.img_id).stem}.png"
     (out / "masks" / name).write_bytes(Mask(pred).to_png())
     entry: dict[str, Any] = {

@@ -7,5 +7,6 @@ NOTHING_FOUND = "I could not find {target} in this image. Try naming its colour,
 NO_MASK_YET = "Nothing is segmented yet. Tell me what to find first (e.g. 'find the red label')."
 USER_EDIT = "Updated the mask from your {what}; it is now the current target."
 ABSENT = "I don't see {target} in this image."
+UNKNOWN = "I can't find {target}: it is nothing the current backend's models recognise."
 PART_ABSENT = "I can't find the {target}."
 ABSENT_KEPT = "The current mask stays as it was."

@@ -9,16 +9,19 @@ uses is chosen per call by name (``rules``, ``llm``), so each browser or command
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from agent.errors import PixelrsError, TurnStopped
-from agent.images import LoadedImage, decode_image
+from agent.corrections import check_prompts
+from agent.errors import BadInputError, PixelrsError, TurnStopped
+from agent.images import DEFAULT_LIMITS, ImageLimits, LoadedImage, decode_image
 from agent.intent import IntentTracker, RuleIntentTracker, build_trackers
 from agent.memory import Memory, SessionHistory, SessionSummary
 from agent.settings import Settings
@@ -32,6 +35,8 @@ from tools.backends.base import Backend
 from tools.explain import ExplainTool
 from tools.registry import create_backend, extra_tools
 from tools.segment import SegmentTool
+
+log = logging.getLogger(__name__)
 
 EventKind = Literal["progress", "stored", "intent", "mask", "token", "picture", "done", "error"]
 
@@ -85,6 +90,7 @@ class Runtime:
         tools: Sequence[BaseTool] = (),
         trackers: dict[str, IntentTracker] | None = None,
         planner: Planner | None = None,
+        image_limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
         """``tracker`` is the default tracker; ``trackers`` every tracker a turn may pick by name
         (``run_turn(..., tracker="llm")``), the default among them under its ``name``. ``tools``
@@ -95,6 +101,8 @@ class Runtime:
         self.tracker = tracker or next(iter((trackers or {}).values()), None) or RuleIntentTracker()
         self.tracker_name = str(getattr(self.tracker, "name", "rules"))
         self.trackers: dict[str, IntentTracker] = {self.tracker_name: self.tracker, **(trackers or {})}
+        self.image_limits = image_limits
+        """What one uploaded image may cost (refusal limits and the working pixel budget)."""
         self.images = ImageCache(memory)
         self.masks = MaskCache()
         self.extra_tools = list(tools)
@@ -130,24 +138,37 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None) -> Runtime:
-        """Build memory, backend (by registry name) and extra tools (entry points) from settings."""
-        backend = backend or create_backend(settings.backend, **settings.backend_options)
-        prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
-        if callable(prepare):
-            prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
-        trackers = build_trackers(
-            settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+        """Build memory, backend (by registry name), trackers and extra tools (entry points) from settings.
+
+        The database opens first, so a bad ``--db`` is reported before any model loads.
+        """
+        memory = Memory(
+            settings.resolved_db_url(),
+            turn_wait_s=settings.turn_wait_s,
+            turn_lease_s=settings.turn_lease_s,
         )
-        planner = build_planner(
-            settings.planner, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
-        )
-        memory = Memory(settings.resolved_db_url())
+        try:
+            backend = backend or create_backend(settings.backend, **settings.backend_options)
+            prepare = getattr(backend, "load", None) or getattr(backend, "warm", None)
+            if callable(prepare):
+                prepare()  # load weights / OCR now, so a bad checkpoint is reported before any chat
+            trackers = build_trackers(
+                settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+            )
+            planner = build_planner(
+                settings.planner, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+            )
+            tools = extra_tools(backend=backend, memory=memory, names=settings.tools)
+        except BaseException:
+            memory.close()
+            raise
         return cls(
             memory=memory,
             backend=backend,
-            tools=extra_tools(backend=backend, memory=memory, names=settings.tools),
+            tools=tools,
             trackers=trackers,
             planner=planner,
+            image_limits=settings.image_limits(),
         )
 
     @property
@@ -173,8 +194,9 @@ class Runtime:
         self.memory.rename_session(session_id, clean_user_text(title)[:200], owner=owner)
 
     def delete_session(self, session_id: str, *, owner: str | None = None) -> None:
-        """Delete a session with its turns and masks, and drop the backend's caches for it."""
-        self.memory.delete_session(session_id, owner=owner)
+        """Delete a session with its turns, masks and unshared images; drop the caches for it."""
+        for sha in self.memory.delete_session(session_id, owner=owner):
+            self.images.forget(sha)
         self.backend.forget_session(session_id)
 
     def history(self, session_id: str, *, owner: str | None = None) -> SessionHistory:
@@ -280,8 +302,10 @@ class Runtime:
             loaded = (
                 image
                 if isinstance(image, LoadedImage) or image is None
-                else decode_image(image, name=image_name)
+                else decode_image(image, name=image_name, limits=self.image_limits)
             )
+            if not prompts.empty:
+                self._check_correction(session_id, prompts, loaded, owner)
         except PixelrsError as exc:
             yield TurnEvent(kind="error", message=exc.one_line())
             return
@@ -326,12 +350,12 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - any failure must leave the session usable
             message = exc.one_line() if isinstance(exc, PixelrsError) else _describe_failure(exc)
             if stored:
-                self.memory.fail_turn(stored[0], message)
+                self._settle(stored[0], message)
             yield TurnEvent(kind="error", message=message, stage="stopped" if isinstance(exc, TurnStopped) else "")
             return
-        except BaseException:  # interrupted (Ctrl-C, client gone): keep the message, mark the turn
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM, client gone): keep the message
             if stored and not final.get("assistant_turn_id"):
-                self.memory.fail_turn(stored[0], "interrupted before the answer was stored")
+                self._settle(stored[0], None)
             raise
         summary = TurnSummary(
             session_id=session_id,
@@ -347,6 +371,31 @@ class Runtime:
         yield TurnEvent(
             kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
         )
+
+    def _check_correction(
+        self, session_id: str, prompts: Prompts, image: LoadedImage | None, owner: str | None
+    ) -> None:
+        """Refuse clicks and boxes that are not finite points on the turn's image (before storing)."""
+        if image is None:
+            sha = self.memory.recall(session_id, owner=owner).current_image_sha
+            if sha is None:
+                raise BadInputError("upload an image and ask for something before correcting a mask.")
+            image = self.images.get(sha)
+        check_prompts(prompts, image.ref.width, image.ref.height)
+
+    def _settle(self, user_turn_id: int, error: str | None) -> None:
+        """Mark a turn failed with ``error`` (None: interrupted); never raises (the session may be gone)."""
+        try:
+            if error is None:
+                self.memory.interrupt_turn(user_turn_id)
+            else:
+                self.memory.fail_turn(user_turn_id, error)
+        except Exception:  # noqa: BLE001 - deleted session, database gone: the log has it
+            log.warning("could not settle turn %s", user_turn_id, exc_info=True)
+
+    def recover(self, session_id: str | None = None) -> int:
+        """Mark turns left pending by dead processes interrupted (all sessions, or one)."""
+        return self.memory.recover(session_id)
 
     @staticmethod
     def _to_event(payload: dict[str, Any]) -> TurnEvent | None:
@@ -390,11 +439,21 @@ def _merge_update(final: dict[str, Any], update: Any) -> None:
 
 
 def _describe_failure(exc: BaseException) -> str:
-    """One line for an unexpected failure, naming GPU out-of-memory plainly."""
+    """One plain line for an unexpected failure; the details (type, text, traceback) go to the log.
+
+    The line carries a short reference that is also in the log record, so an operator finds the
+    traceback of what a user reports. GPU out-of-memory is named plainly.
+    """
     name = type(exc).__name__
     text = " ".join(str(exc).split())
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
+        log.warning("turn failed: out of memory: %s", text[:500])
         return (
             "the model ran out of GPU memory on this turn; try a smaller image or another backend."
         )
-    return f"this turn failed ({name}: {text[:300]}); the session is kept, you can try again."
+    reference = uuid.uuid4().hex[:8]
+    log.error("turn failed (reference %s)", reference, exc_info=exc)
+    return (
+        f"this turn failed because of an internal error (reference {reference}); "
+        "the session is kept, you can try again."
+    )

@@ -451,6 +451,8 @@ def _absent_reply(state: TurnState) -> str:
     if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
         return compose(replies.PART_ABSENT.format(target=target), details)
     article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
+    if result.evidence.get("unknown"):  # the backend cannot recognise it: it does not know
+        return compose(replies.UNKNOWN.format(target=article + target), details)
     return compose(replies.ABSENT.format(target=article + target), details)
 
 

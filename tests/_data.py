@@ -1,4 +1,4 @@
-"""Paths to the shared test data (``../shared/data`` beside the repository) and small builders."""
+"""Paths to the test data kept in the repository (``data/``) and small builders."""
 
 from __future__ import annotations
 
@@ -6,20 +6,14 @@ import struct
 import zlib
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-HDMI_JPG = SHARED_DATA / "textcaps_hdmi.jpg"
-PRIST_DEV = SHARED_DATA / "prist_dev.json"
+DATA = REPO / "data"
+HDMI_JPG = DATA / "photos" / "textcaps_hdmi.jpg"
+"""A 639x427 TextCaps photo of a laptop's HDMI port (source and licence: data/photos/SOURCES-tests.md)."""
+PRIST_DEV = DATA / "prist" / "prist_dev.json"
+"""102 PRIST test-split dialogues, text only (source: data/prist/README.md)."""
 HDMI_WORD_BOX = (208, 198, 266, 240)
 """Where RapidOCR reads 'HDMI' on the photo: x0, y0, x1, y1."""
-
-
-def require_shared() -> None:
-    """Skip when ../shared/data is not beside the checkout."""
-    if not HDMI_JPG.exists():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 from agent.memory import Memory
 from agent.types import Mask
 from graphs.runtime import Runtime
-from tests._data import HDMI_JPG, require_shared
+from tests._data import HDMI_JPG
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI
@@ -42,7 +42,6 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, chromium: str) -> Iterator[tuple[str, Runtime]]:
-    require_shared()
     db = tmp_path_factory.mktemp("browser") / "db.sqlite"
     runtime = Runtime(memory=Memory(f"sqlite:///{db}"), backend=LiteBackend())
     ui = ChatUI(runtime)
@@ -282,7 +281,6 @@ def test_sessions_list_open_rename_new_delete(live, browser) -> None:
 
 def test_resume_after_server_restart(tmp_path, browser) -> None:
     """Stop the server, start a new one (new runtime, same database and port), reload the page."""
-    require_shared()
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     port = free_port()
     context = browser.new_context(viewport={"width": 1400, "height": 950})
@@ -330,7 +328,6 @@ class SlowLite:
 
 
 def test_stop_button_stops_a_streaming_answer(tmp_path, browser) -> None:
-    require_shared()
     backend = SlowLite(delay_s=0.3)
     runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'db.sqlite'}"), backend=backend)  # type: ignore[arg-type]
     context = browser.new_context(viewport={"width": 1400, "height": 950})

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from _data import HDMI_JPG, HDMI_WORD_BOX, REPO, decompression_bomb_png, require_shared
+from _data import HDMI_JPG, HDMI_WORD_BOX, REPO, decompression_bomb_png
 
 from agent.types import Mask
 
@@ -43,7 +43,6 @@ def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
 @pytest.fixture(scope="module")
 def hdmi_chat(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Run the scripted conversation once on SQLite and share its outputs."""
-    require_shared()
     tmp = tmp_path_factory.mktemp("chat")
     db = f"sqlite:///{tmp / 'pixelrs.db'}"
     proc = run_cli("chat", "--image", str(HDMI_JPG), "--db", db, "--out", str(tmp / "masks"), "--json", stdin="\n".join(CONVERSATION) + "\n")
@@ -123,7 +122,6 @@ def test_continue_session_and_export(hdmi_chat: dict[str, object]) -> None:
 
 
 def test_conversation_on_postgres(postgres_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    require_shared()
     proc = run_cli("chat", "--image", str(HDMI_JPG), "--db", postgres_url, "--json", stdin="\n".join(CONVERSATION) + "\n")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -144,7 +142,6 @@ def test_conversation_on_postgres(postgres_url: str, tmp_path) -> None:  # type:
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, setup: str, stdin: str, expect: str) -> None:  # type: ignore[no-untyped-def]
-    require_shared()
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     image = tmp_path / "img.png"
     if setup == "missing":
@@ -165,7 +162,6 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, setup: str, stdin: str, e
 
 
 def test_bad_text_turns_keep_the_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    require_shared()
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     huge = "x" * 100_000
     hostile = "<script>alert(1)</script> '); DROP TABLE turns; -- find the HDMI label"

@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _data import HDMI_JPG, HDMI_WORD_BOX, require_shared
+from _data import HDMI_JPG, HDMI_WORD_BOX
 from PIL import Image
 
 from agent.errors import BadInputError
+from agent.images import ImageLimits, fit_size
+from agent.memory import Memory
 from agent.types import Mask
 from graphs.evaluate import (
     evaluate_prist,
@@ -150,7 +152,6 @@ def prist_item(img_id: str, questions: list[str], focus: str = "HDMI label") -> 
 
 
 def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     images.mkdir()
     masks.mkdir()
@@ -174,8 +175,13 @@ def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> Non
     assert counts["skipped"] == 1 and counts["skipped_missing_image"] == 1
     assert result["skipped"] == [{"index": 2, "img_id": "0123456789abcdef.jpg", "reason": "image not found"}]
     assert any("image not found" in n for n in result["notes"])
-    assert result["overall"]["giou"] > 0 and result["overall"]["ciou"] > 0
     first, second = result["per_dialogue"]
+    # the scores are those of the saved masks against the ground truth, computed here independently
+    gt = Mask.from_png((out / "gt" / "0_e1de30143f9c16b6.png").read_bytes())
+    ious = [Mask.from_png((out / "masks" / f"{i}_e1de30143f9c16b6.png").read_bytes()).iou(gt) for i in (0, 1)]
+    assert [first["iou"], second["iou"]] == pytest.approx(ious, abs=1e-9)
+    assert result["overall"]["giou"] == pytest.approx(sum(ious) / 2, abs=1e-9)
+    assert ious[0] > 0.5  # "Where is the HDMI label?": the deterministic lite backend finds the printed label
     assert len(first["turns"]) == 2 and len(second["turns"]) == 3
     assert first["acts"][-1] in {"segment_request", "new_target", "refine", "correct"}
     assert first["iou"] > 0 and first["ground_truth"]["labels"] == ["HDMI label"]
@@ -197,7 +203,6 @@ def test_evaluate_prist_end_to_end(tmp_path: Path, lite_runtime: Runtime) -> Non
 
 
 def test_evaluate_prist_without_masks_and_with_limit(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")
@@ -229,7 +234,6 @@ def test_evaluate_prist_bad_inputs_are_one_line_errors(tmp_path: Path, lite_runt
 
 
 def test_evaluate_prist_writes_partial_results_on_interrupt(tmp_path: Path, lite_runtime: Runtime) -> None:
-    require_shared()
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")
@@ -268,3 +272,28 @@ def test_read_mask_png_modes(tmp_path: Path) -> None:
     assert read_mask_png(tmp_path / "a.png").sum() == 4
     Image.fromarray((rect((4, 4), 0, 2, 0, 4) * 255).astype(np.uint8)).convert("1").save(tmp_path / "b.png")
     assert read_mask_png(tmp_path / "b.png").sum() == 8
+
+
+def test_an_image_reduced_to_the_working_budget_is_scored_at_its_full_size(tmp_path: Path, lite) -> None:
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    masks.mkdir()
+    shutil.copy(HDMI_JPG, images / "e1de30143f9c16b6.jpg")
+    x0, y0, x1, y1 = HDMI_WORD_BOX
+    (masks / "e1de30143f9c16b6.json").write_text(json.dumps({
+        "imageWidth": 639, "imageHeight": 427, "shapes": [box_shape("HDMI label", x0, y0, x1, y1)],
+    }))
+    dialogues = tmp_path / "prist.json"
+    dialogues.write_text(json.dumps([prist_item("e1de30143f9c16b6.jpg", ["Where is the HDMI label on the laptop?"])]))
+    runtime = Runtime(memory=Memory(f"sqlite:///{tmp_path / 'e.db'}"), backend=lite,
+                      image_limits=ImageLimits(working_pixels=540 * 361))
+    try:
+        result = evaluate_prist(runtime, dialogues, images, masks, out_dir=out, progress=False)
+        (entry,) = result["per_dialogue"]
+        stored = runtime.memory.session_masks(entry["session_id"])
+        width, height = fit_size(639, 427, 540 * 361)
+        assert stored and all(m.rle["size"] == [height, width] for m in stored)  # segmented at the budget
+    finally:
+        runtime.close()
+    assert result["counts"]["scored"] == 1 and entry["scored"] and entry["iou"] > 0.3
+    assert Image.open(out / "masks" / "0_e1de30143f9c16b6.png").size == (639, 427)

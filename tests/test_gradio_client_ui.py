@@ -13,7 +13,7 @@ import pytest
 from agent.memory import Memory
 from agent.types import Mask
 from graphs.runtime import Runtime
-from tests._data import HDMI_JPG, require_shared
+from tests._data import HDMI_JPG
 from tools.backends.lite import LiteBackend
 from ui import serve
 from ui.state import UIState
@@ -27,7 +27,6 @@ CHAT, SIDE, INTENT, STATUS, SESSION_ID = 1, 2, 3, 4, 5
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[tuple[str, Runtime]]:
-    require_shared()
     db = tmp_path_factory.mktemp("client") / "db.sqlite"
     users = tmp_path_factory.mktemp("auth") / "users.txt"
     users.write_text("# one user:password per line\nbob:b-pass\n")
@@ -119,9 +118,18 @@ def test_users_are_isolated(live) -> None:
 
 
 def test_login_is_required(live) -> None:
+    from gradio_client.exceptions import AuthenticationError
+
     url, _, _ = live
-    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types per version
-        gradio_client.Client(url, auth=("alice", "wrong"), verbose=False)
+    refused = (AuthenticationError, ValueError)  # 401 or 400, by gradio_client version
+    for user, password in (("alice", "wrong"), ("mallory", "a-pass"), ("alice", "")):
+        with pytest.raises(refused, match="Could not login"):  # a refused login, not any failure
+            gradio_client.Client(url, auth=(user, password), verbose=False)
+        answer = httpx.post(f"{url}/login", data={"username": user, "password": password})
+        assert answer.status_code in (400, 401, 422) and not answer.cookies  # 422: an empty password
+    signed_in = httpx.post(f"{url}/login", data={"username": "alice", "password": "a-pass"})
+    assert signed_in.status_code == 200 and signed_in.cookies
+    assert gradio_client.Client(url, auth=("bob", "b-pass"), verbose=False) is not None
 
 
 def test_pictures_and_exports_are_served_to_their_owner_only(live) -> None:
@@ -160,3 +168,24 @@ def test_pictures_and_exports_are_served_to_their_owner_only(live) -> None:
     finally:
         for client in (as_alice, as_bob, nobody):
             client.close()
+
+
+def test_side_pictures_and_thumbnails_are_served_to_their_owner_only(live) -> None:
+    """Gradio's file route serves any file under the app's picture folder; with login only to its viewer."""
+    url, runtime, ui = live
+    alice = _client(url, "alice", "a-pass")
+    alice.predict({"text": "find the HDMI label", "files": [gradio_client.handle_file(str(HDMI_JPG))]}, api_name="/send")
+    pictures = sorted((ui.files.root / "img").glob("*.jpg"), key=lambda p: p.stat().st_mtime)
+    side = pictures[-1]
+    assert ui.files.granted(side.name, ui.links.owner_id("alice"))
+    as_alice, as_bob = _login(url, "alice", "a-pass"), _login(url, "bob", "b-pass")
+    try:
+        got = as_alice.get(f"/gradio_api/file={side}")
+        assert got.status_code == 200 and got.content[:2] == b"\xff\xd8"
+        assert as_bob.get(f"/gradio_api/file={side}").status_code == 404
+        assert as_bob.get(f"/gradio_api/file={side.parent}/../img/{side.name}").status_code == 404
+        assert httpx.get(f"{url}/gradio_api/file={side}").status_code in (401, 403, 404)
+    finally:
+        as_alice.close()
+        as_bob.close()
+

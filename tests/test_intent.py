@@ -482,6 +482,55 @@ def test_later_where_question_about_another_thing_is_a_new_target(tracker):
     assert results[1].intent.target == "TISSOT logo"
 
 
+@pytest.mark.parametrize(
+    ("turns", "act", "target", "rule_off"),
+    [
+        (["find the bottle", "what does the label on the bottle say?"], Act.NEW_TARGET, "label on the bottle", "on_current"),
+        (["find the menu board", "which item is the cheapest?"], Act.NEW_TARGET, "item", "which_names"),
+        (["find the keys", "what is the star key for?"], Act.NEW_TARGET, "star key", "same_noun_more_words"),
+    ],
+)
+def test_a_later_question_naming_a_more_specific_thing_moves_the_target(turns, act, target, rule_off):
+    from agent.intent.focus import FocusOptions
+
+    results = converse(RuleIntentTracker(), turns)
+    assert results[-1].act is act and results[-1].intent.target == target
+    assert "more specific" in results[-1].reason or "on the current" in results[-1].reason or "which" in results[-1].reason
+    # with that rule off the question is about the current target
+    off = converse(RuleIntentTracker(focus=FocusOptions(**{rule_off: False})), turns)
+    assert off[-1].act is Act.EXPLAIN and off[-1].intent.target == results[0].intent.target
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what colour is the big tank on it?", "how many roofs does it have?", "what is written on the rocket?", "is the rocket white?"],
+)
+def test_questions_about_the_current_target_keep_it(tracker, question):
+    results = converse(tracker, ["now the rocket", question])
+    assert results[1].act is Act.EXPLAIN and results[1].intent.target == "rocket"
+
+
+def test_an_answer_whose_object_is_the_asked_thing_specifies_it(tracker):
+    results = converse(
+        tracker,
+        [("What gesture is the cartoon character making?", "The character is giving a thumbs-up gesture."), "What might it imply?"],
+    )
+    assert results[1].intent.target == "thumbs-up gesture"
+
+
+def test_a_negative_answer_grounds_nothing(tracker):
+    # the runtime keeps the previous (empty) intent when the target is absent; the answer that
+    # says so must not then become the target
+    dialogue = [
+        DialogueTurn(role="user", text="segment the cat", act=Act.NEW_TARGET),
+        DialogueTurn(role="assistant", text="I don't see a cat in this image."),
+    ]
+    result = tracker.track(intent=Intent(), dialogue=dialogue, user_text="is there a pagoda?", turn=1)
+    assert result.intent.target == "pagoda" and "from the answer" not in result.reason
+    result = tracker.track(intent=Intent(), dialogue=dialogue, user_text="what colour is it?", turn=1)
+    assert result.intent.target is None
+
+
 def test_question_mentioning_the_current_target_is_explained(tracker):
     results = converse(
         tracker,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _data import HDMI_JPG
 from PIL import Image
 
 from agent.errors import CheckpointError
@@ -21,9 +22,7 @@ from tools.backends.vlm_common.loader import build_meta_model, expected_shapes, 
 from tools.backends.vlm_common.preprocess import preprocess_clip
 from tools.backends.vlm_common.testing import ForceTokens, make_tiny_checkpoint
 
-IMAGE = Path("/work/shared/data/textcaps_hdmi.jpg")
-if not IMAGE.exists():  # pragma: no cover
-    IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "textcaps_hdmi.jpg"
+IMAGE = HDMI_JPG
 
 
 @pytest.fixture(scope="module")

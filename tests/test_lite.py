@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from _data import HDMI_JPG, HDMI_WORD_BOX, require_shared
+from _data import HDMI_JPG, HDMI_WORD_BOX
 
 from agent.images import load_image_file
 from agent.types import (
@@ -91,7 +91,6 @@ def backend() -> LiteBackend:
 
 @pytest.fixture(scope="module")
 def photo():
-    require_shared()
     return load_image_file(HDMI_JPG)
 
 

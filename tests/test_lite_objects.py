@@ -172,3 +172,11 @@ def test_an_anchor_can_be_a_detected_object(lite, drawn):
     got = result.masks[0].mask.array
     ious = {name: iou(got, mask) for name, mask in drawn["bus.jpg"].items() if name.startswith("person")}
     assert max(ious, key=ious.get) == "person-3", ious  # right of the surest person, the man in beige
+
+
+def test_asked_whether_an_unknown_thing_is_there_lite_does_not_guess(lite):
+    result = segment(lite, "coffee.png", Intent(target="croissant", attributes={"asked": "exists"}))
+    assert result.absent and result.masks == [] and result.evidence["unknown"]
+    assert "cannot tell whether it is there" in result.evidence["absent"]
+    guessed = segment(lite, "coffee.png", Intent(target="croissant"))  # asked to segment: a guess
+    assert guessed.masks and guessed.masks[0].score < 0.5

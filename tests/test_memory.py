@@ -94,7 +94,7 @@ def test_list_sessions_order_counts_thumbnail(mem):
     first = mem.create_session().id
     second = mem.create_session().id
     assert [s.id for s in mem.list_sessions()] == [second, first]
-    mem.add_user_turn(first, "no image yet")
+    complete(mem, mem.add_user_turn(first, "no image yet").id)
     mem.add_user_turn(first, "now an image", image_sha=img.sha256)
     listed = mem.list_sessions()
     assert [s.id for s in listed] == [first, second]  # touched most recently
@@ -105,7 +105,7 @@ def test_list_sessions_order_counts_thumbnail(mem):
 def test_title_from_first_user_text(mem):
     sid = mem.create_session().id
     long_text = "find the " + "very " * 30 + "red mug"
-    mem.add_user_turn(sid, long_text)
+    complete(mem, mem.add_user_turn(sid, long_text).id)
     mem.add_user_turn(sid, "something else")
     assert mem.get_session(sid).title == long_text[:60]
     titled = mem.create_session(title="Mine").id
@@ -169,10 +169,10 @@ def test_image_dedup(mem):
     assert mem.image_bytes(ref1.sha256) == image.data
     a, b = mem.create_session().id, mem.create_session().id
     mem.add_user_turn(a, "look", image_sha=ref1.sha256)
-    mem.add_user_turn(b, "look too", image_sha=ref1.sha256)
+    complete(mem, mem.add_user_turn(b, "look too", image_sha=ref1.sha256).id)
     with mem.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM images")).scalar_one() == 1
-    mem.delete_session(a)
+    assert mem.delete_session(a) == []
     assert mem.image_bytes(ref1.sha256) == image.data  # shared images survive
     assert mem.history(b).current_image_sha == ref1.sha256
     with pytest.raises(UnknownImageError):
@@ -182,6 +182,16 @@ def test_image_dedup(mem):
     forged = LoadedImage(ref=make_image(2).ref, data=image.data, rgb=image.rgb)
     with pytest.raises(BadInputError):
         mem.put_image(forged)
+    own = mem.put_image(make_image(3))
+    complete(mem, mem.add_user_turn(b, "another one", image_sha=own.sha256).id)
+    c = mem.create_session().id
+    complete(mem, mem.add_user_turn(c, "mine", image_sha=own.sha256).id)
+    assert mem.delete_session(b) == [ref1.sha256]  # the last user of the first image; own is c's too
+    with pytest.raises(UnknownImageError):
+        mem.image_bytes(ref1.sha256)
+    assert mem.delete_session(c) == [own.sha256]
+    with mem.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM images")).scalar_one() == 0
 
 
 # turns ----------------------------------------------------------------------------------------

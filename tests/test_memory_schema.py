@@ -114,7 +114,11 @@ def test_query_counts_stay_flat(db_url):
 
 
 def test_threads_share_one_memory(db_url):
-    """Gradio serves requests on threads: concurrent turns must neither lock up nor collide."""
+    """Gradio serves requests on threads: concurrent turns must neither lock up nor collide.
+
+    Four threads write turns into one shared session (the turn lock makes each wait for the
+    other's answer) and into their own sessions; every message keeps its own answer.
+    """
     with Memory(db_url) as mem:
         shared = mem.create_session().id
         errors: list[BaseException] = []
@@ -123,7 +127,11 @@ def test_threads_share_one_memory(db_url):
             try:
                 own = mem.create_session(owner=f"user{k}").id
                 for i in range(5):
-                    mem.add_user_turn(shared, f"w{k} msg {i}")
+                    asked = mem.add_user_turn(shared, f"w{k} msg {i}")
+                    mem.complete_turn(
+                        asked.id, act="chitchat", reply=f"re w{k} msg {i}", intent=None,
+                        masks=[], tool_calls=[], latency_ms=0.1,
+                    )
                     turn = mem.add_user_turn(own, f"mine {i}")
                     mem.complete_turn(
                         turn.id, act="chitchat", reply="ok", intent=None, masks=[],
@@ -139,8 +147,41 @@ def test_threads_share_one_memory(db_url):
         for t in threads:
             t.join()
         assert errors == []
-        indexes = [t.index for t in mem.history(shared).turns]
-        assert indexes == list(range(20))
+        shared_turns = mem.history(shared).turns
+        assert [t.index for t in shared_turns] == list(range(40))
+        pairs = list(zip(shared_turns[::2], shared_turns[1::2], strict=True))
+        assert all(("re " + u.text, u.status) == (a.text, "ok") for u, a in pairs)
+        assert sorted(u.text for u, _ in pairs) == sorted(f"w{k} msg {i}" for k in range(4) for i in range(5))
         for k in range(4):
             (own,) = mem.list_sessions(owner=f"user{k}")
             assert [t.index for t in mem.history(own.id).turns] == list(range(10))
+
+
+def test_upgrading_a_populated_database_keeps_every_row(db_url):
+    """0001 -> head rebuilds the turns table on SQLite: children must survive (no cascade on drop)."""
+    from agent.memory import upgrade
+
+    with Memory(db_url, migrate=False) as mem:
+        upgrade(mem.engine, "0001")
+        with mem.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO sessions (id, title, backend, created_at, updated_at) "
+                "VALUES ('a' || '0000000000000000000000000000000', 't', 'lite', :t, :t)"), {"t": "2025-01-01"})
+            for tid, index, role, status in ((1, 0, "user", "ok"), (2, 1, "assistant", "ok"), (3, 2, "user", "pending")):
+                conn.execute(sa.text(
+                    "INSERT INTO turns (id, session_id, \"index\", role, text, status, created_at) "
+                    "VALUES (:i, 'a0000000000000000000000000000000', :x, :r, 'hi', :s, :t)"),
+                    {"i": tid, "x": index, "r": role, "s": status, "t": "2025-01-01"})
+            conn.execute(sa.text(
+                "INSERT INTO masks (turn_id, label, rle, area, bbox, source, created_at) "
+                "VALUES (2, 'cup', '{}', 1, '[0, 0, 1, 1]', 'model', :t)"), {"t": "2025-01-01"})
+            conn.execute(sa.text(
+                "INSERT INTO intents (turn_id, target, attributes, relations, exclusions, op, history) "
+                "VALUES (2, 'cup', '{}', '[]', '[]', 'new', '[]')"))
+        upgrade(mem.engine)
+        with mem.engine.connect() as conn:
+            counts = [conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ("turns", "masks", "intents")]
+            statuses = conn.execute(sa.text("SELECT id, status FROM turns ORDER BY id")).all()
+        assert counts == [3, 1, 1]
+        assert [tuple(r) for r in statuses] == [(1, "ok"), (2, "ok"), (3, "interrupted")]
+        assert _diffs(mem) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _data import HDMI_JPG
 from PIL import Image
 
 from agent.errors import CheckpointError
@@ -24,9 +25,7 @@ from tools.backends.vlm_common.testing import (
     tiny_tokenizer,
 )
 
-IMAGE = Path("/work/shared/data/textcaps_hdmi.jpg")
-if not IMAGE.exists():  # pragma: no cover - repository checkout layout
-    IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "textcaps_hdmi.jpg"
+IMAGE = HDMI_JPG
 
 
 @pytest.fixture(scope="module")

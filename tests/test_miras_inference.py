@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _data import HDMI_JPG
 from PIL import Image
 
 from agent.types import BoxPrompt, DialogueTurn, ImageRef, Intent, PointPrompt, Prompts
@@ -18,9 +18,7 @@ from tools.backends.vlm_common.generation import GenerationParams
 from tools.backends.vlm_common.loader import load_model
 from tools.backends.vlm_common.testing import ForceTokens, make_tiny_checkpoint
 
-IMAGE = Path("/work/shared/data/textcaps_hdmi.jpg")
-if not IMAGE.exists():  # pragma: no cover
-    IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "textcaps_hdmi.jpg"
+IMAGE = HDMI_JPG
 
 Q1 = "What is the HDMI label on the laptop ?"
 Q2 = "Please segment it ."

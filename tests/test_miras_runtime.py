@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _data import HDMI_JPG, require_shared
+from _data import HDMI_JPG
 
 from agent.images import load_image_file
 from agent.memory import Memory
@@ -25,7 +25,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_prist_style_dialogue_through_the_runtime(tiny: dict[str, Path], tmp_path: Path) -> None:
-    require_shared()
     loaded = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], progress=False)
     predictor = SegVLMPredictor(loaded, generation=GenerationParams(max_new_tokens=6))
     backend = MirasBackend(predictor=predictor)
@@ -55,7 +54,6 @@ def test_prist_style_dialogue_through_the_runtime(tiny: dict[str, Path], tmp_pat
 
 
 def test_cli_chat_with_the_miras_backend(tiny: dict[str, Path], tmp_path: Path) -> None:
-    require_shared()
     import app
 
     out, err = io.StringIO(), io.StringIO()
@@ -74,7 +72,6 @@ def test_cli_chat_with_the_miras_backend(tiny: dict[str, Path], tmp_path: Path) 
 
 
 def test_cli_reports_a_bad_model_dir_in_one_line(tmp_path: Path) -> None:
-    require_shared()
     from ui.cli import main
 
     err = io.StringIO()
@@ -89,7 +86,6 @@ def test_cli_reports_a_bad_model_dir_in_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_graph_decoding_without_a_gpu_is_one_line(tiny: dict[str, Path], tmp_path: Path) -> None:
-    require_shared()
     from ui.cli import main
 
     err = io.StringIO()
@@ -109,7 +105,6 @@ def test_stop_during_generation_keeps_the_model_caches_consistent(tiny: dict[str
 
     from agent.errors import TurnStopped
 
-    require_shared()
     loaded = load_model(tiny["model_dir"], variant="miras", convnext=tiny["convnext"], progress=False)
     predictor = SegVLMPredictor(loaded, decode="static")
     predictor.generation = GenerationParams(max_new_tokens=12, logits_processor=(ForceTokens(loaded.seg_token_idx, {1}),))

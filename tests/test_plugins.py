@@ -219,3 +219,24 @@ def test_a_failing_plugin_costs_one_line_not_the_session(
     finally:
         release.set()
         runtime.close()
+
+
+def test_deleting_a_session_deletes_the_pictures_its_tools_returned(db_url: str, lite: Any, coffee: LoadedImage) -> None:
+    from pixelrs_zoom import zoom
+
+    from agent.memory.exceptions import UnknownImageError
+
+    runtime = Runtime(memory=Memory(db_url), backend=lite, tools=[zoom])
+    try:
+        keep, drop = runtime.new_session(), runtime.new_session()
+        for sid in (keep, drop):
+            runtime.run_turn_sync(sid, "find the cup", image=coffee)
+        runtime.run_turn_sync(keep, "what colour is it?")
+        [picture] = runtime.run_turn_sync(drop, "zoom in").pictures
+        assert runtime.memory.image_bytes(picture.sha256)
+        runtime.delete_session(drop)
+        with pytest.raises(UnknownImageError):
+            runtime.memory.image_bytes(picture.sha256)
+        assert runtime.memory.image_bytes(runtime.history(keep).current_image_sha)  # the shared upload stays
+    finally:
+        runtime.close()

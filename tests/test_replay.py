@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _data import HDMI_JPG, require_shared
+from _data import HDMI_JPG
 
 from agent.errors import UnknownSessionError
 from agent.images import load_image_file
@@ -23,7 +23,6 @@ TURNS = ["find the HDMI label", "the port to the right of it", "what is it?"]
 
 @pytest.fixture(scope="module")
 def hdmi() -> Any:
-    require_shared()
     return load_image_file(HDMI_JPG)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _data import HDMI_JPG, require_shared
+from _data import HDMI_JPG
 from langchain_core.tools import tool
 
 from agent.errors import PixelrsError, TurnStopped
@@ -29,7 +29,6 @@ def runtime(db_url: str, lite: LiteBackend) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def hdmi() -> Any:
-    require_shared()
     return load_image_file(HDMI_JPG)
 
 

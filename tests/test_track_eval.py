@@ -16,6 +16,7 @@ from graphs.track_eval import (
     baseline_target,
     evaluate,
     evaluate_folds,
+    leave_one_fold_out,
     load_folds,
     split_by_image,
     token_f1,
@@ -181,8 +182,6 @@ def test_evaluate_empty():
 
 @pytest.fixture(scope="module")
 def dev_items():
-    if not DEV.exists():
-        pytest.skip(f"{DEV} is not available")
     return load_prist(DEV)
 
 
@@ -247,6 +246,39 @@ def test_folds_on_a_toy_split():
     assert [r["n"] for r in result["folds"]] == [2, 1]
     assert result["tuned_f1"] == 1.0 and result["unseen_f1"] == 0.0 and result["gap"] == 1.0
     assert result["worst_unseen_fold_f1"] == 0.0 and result["unassigned"] == 0
+
+
+def test_leave_one_fold_out_scores_each_fold_with_the_variant_the_others_chose():
+    from agent.intent.focus import FocusOptions
+
+    def item(img: str, focus: str) -> PristDialogue:
+        return PristDialogue.model_validate({
+            "img_id": img,
+            "focus": focus,
+            "dialogue": [
+                {"from": "human", "value": "What signs are visible in the background?"},
+                {"from": "gpt", "value": "There are several signs."},
+                {"from": "human", "value": "How can you identify the logo on the sign?"},
+                {"from": "gpt", "value": "It is a red circle."},
+                {"from": "human", "value": "Segment the provided conversation to match the answers accordingly."},
+                {"from": "gpt", "value": "[SEG]."},
+            ],
+        })
+
+    # folds 0 and 1 want the later question's "logo on the sign"; fold 2 wants the signs
+    items = [item("a.jpg", "logo on the sign"), item("b.jpg", "logo on the sign"), item("c.jpg", "signs in the background")]
+    folds = Folds(folds=[["a.jpg"], ["b.jpg"], ["c.jpg"]], tuned=[0, 1], unseen=[2])
+    trackers = {
+        "never": RuleIntentTracker(focus=FocusOptions(on_current=False, same_noun_more_words=False, which_names=False)),
+        "moves": RuleIntentTracker(focus=FocusOptions()),
+    }
+    result = leave_one_fold_out(trackers, items, folds)
+    assert result["variants"] == {"never": [0.0, 0.0, 1.0], "moves": [1.0, 1.0, 0.0]}
+    # fold 0 is scored with the choice of folds 1-2 (a tie: the earlier variant), fold 2 with
+    # that of folds 0-1 (moves), so no fold is scored by the variant it chose
+    assert [h["chosen"] for h in result["held_out"]] == ["never", "never", "moves"]
+    assert [h["f1"] for h in result["held_out"]] == [0.0, 0.0, 0.0]
+    assert result["lofo_f1"] == 0.0
 
 
 def test_cli_track_folds_prints_the_fold_scores(dev_items):

@@ -21,7 +21,7 @@ from agent.memory import Memory
 from agent.types import Mask
 from graphs import replies
 from graphs.runtime import Runtime
-from tests._data import HDMI_JPG, decompression_bomb_png, require_shared
+from tests._data import HDMI_JPG, decompression_bomb_png
 from tools.backends.lite import LiteBackend
 from ui.app import ChatUI, PanelUpdate
 from ui.exports import build_export
@@ -50,12 +50,14 @@ def ui(runtime: Runtime) -> ChatUI:
 
 @pytest.fixture(scope="module")
 def hdmi_path() -> str:
-    require_shared()
     return str(HDMI_JPG)
 
 
 def run(gen) -> list[tuple[Any, ...]]:
     return list(gen)
+
+
+PANEL = len(PanelUpdate._fields)
 
 
 def panel(update: tuple[Any, ...]) -> PanelUpdate:
@@ -153,7 +155,7 @@ def test_resume_after_reload_and_after_restart(ui: ChatUI, runtime: Runtime, hdm
     converse(ui, state, hdmi_path)
     browser = {"token": state.owner, "session": state.session_id}
     fresh = UIState()
-    loaded = PanelUpdate(*ui.on_load(browser, fresh)[:10])
+    loaded = PanelUpdate(*ui.on_load(browser, fresh)[:PANEL])
     assert loaded.state.session_id == state.session_id and loaded.state.owner == state.owner
     assert len(chat_images(loaded.chat)) == 2
     assert loaded.state.mask_id == state.mask_id
@@ -164,7 +166,7 @@ def test_resume_after_reload_and_after_restart(ui: ChatUI, runtime: Runtime, hdm
     # a new ChatUI over the same database (server restart) with the same browser storage
     restarted = ChatUI(runtime)
     try:
-        again = PanelUpdate(*restarted.on_load(browser, UIState())[:10])
+        again = PanelUpdate(*restarted.on_load(browser, UIState())[:PANEL])
         assert again.state.session_id == state.session_id and len(chat_images(again.chat)) == 2
     finally:
         restarted.close()
@@ -181,7 +183,7 @@ def test_sessions_are_private_per_browser(ui: ChatUI, runtime: Runtime, hdmi_pat
     assert alice.session_id in alice.listed_ids and bob.session_id not in alice.listed_ids
     assert bob.session_id in bob.listed_ids and alice.session_id not in bob.listed_ids
     # bob cannot open alice's session by id: one-line message, nothing of alice's shown
-    opened = PanelUpdate(*ui.open_session(alice.session_id, bob)[:10])
+    opened = PanelUpdate(*ui.open_session(alice.session_id, bob)[:PANEL])
     assert opened.state.session_id is None
     assert len(opened.chat) == 1 and "belongs to another user" in opened.chat[0]["content"]
     assert not chat_images(opened.chat)
@@ -201,13 +203,13 @@ def test_login_owner_and_query_param_resume(ui: ChatUI, runtime: Runtime, hdmi_p
     assert state.owner == "alice"
     assert runtime.memory.get_session(state.session_id).owner == "alice"
     # alice on another device: ?session= in the URL resumes it
-    other = PanelUpdate(*ui.on_load({}, UIState(), _Request("alice", {"session": state.session_id}))[:10])
+    other = PanelUpdate(*ui.on_load({}, UIState(), _Request("alice", {"session": state.session_id}))[:PANEL])
     assert other.state.session_id == state.session_id
     # mallory with the same URL gets a one-line refusal
-    refused = PanelUpdate(*ui.on_load({}, UIState(), _Request("mallory", {"session": state.session_id}))[:10])
+    refused = PanelUpdate(*ui.on_load({}, UIState(), _Request("mallory", {"session": state.session_id}))[:PANEL])
     assert refused.state.session_id is None and "another user" in refused.chat[0]["content"]
     # alice's session remembered by a shared browser: mallory silently gets a fresh session
-    remembered = PanelUpdate(*ui.on_load({"session": state.session_id}, UIState(), _Request("mallory"))[:10])
+    remembered = PanelUpdate(*ui.on_load({"session": state.session_id}, UIState(), _Request("mallory"))[:PANEL])
     assert remembered.state.session_id is None and remembered.chat == []
 
 
@@ -263,9 +265,9 @@ def test_image_less_first_message_asks_for_an_image(ui: ChatUI) -> None:
 
 def test_unknown_session_id(ui: ChatUI) -> None:
     state = UIState()
-    out = PanelUpdate(*ui.open_session("no-such-session", state)[:10])
+    out = PanelUpdate(*ui.open_session("no-such-session", state)[:PANEL])
     assert "No session" in out.chat[0]["content"] and out.state.session_id is None
-    out = PanelUpdate(*ui.open_session("  ", state)[:10])
+    out = PanelUpdate(*ui.open_session("  ", state)[:PANEL])
     assert "Type a session id" in out.chat[-1]["content"]
 
 
@@ -334,12 +336,12 @@ def test_rename_and_two_step_delete(ui: ChatUI, runtime: Runtime, hdmi_path: str
     run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
     sid = state.session_id
     out = ui.rename("My <b>HDMI</b> port", state)
-    assert PanelUpdate(*out[:10]).title == "My <b>HDMI</b> port"
-    gallery = out[10]
+    assert PanelUpdate(*out[:PANEL]).title == "My <b>HDMI</b> port"
+    gallery = out[PANEL]
     assert any(caption.startswith("My <b>HDMI</b> port") for _, caption in gallery)  # captions are plain text
-    first = PanelUpdate(*ui.delete(state)[:10])
+    first = PanelUpdate(*ui.delete(state)[:PANEL])
     assert first.state.confirm_delete and runtime.memory.get_session(sid)
-    second = PanelUpdate(*ui.delete(state)[:10])
+    second = PanelUpdate(*ui.delete(state)[:PANEL])
     assert second.state.session_id is None and sid not in state.listed_ids
     assert sid not in [s.id for s in runtime.list_sessions(owner=state.owner)]
 
@@ -348,7 +350,7 @@ def test_new_session_then_first_message_creates_it(ui: ChatUI, runtime: Runtime,
     state = UIState()
     run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
     old = state.session_id
-    PanelUpdate(*ui.new_session(state)[:10])
+    PanelUpdate(*ui.new_session(state)[:PANEL])
     assert state.session_id is None and state.chat == []
     run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
     assert state.session_id not in (None, old)
@@ -397,7 +399,7 @@ def test_backend_error_is_one_line_and_session_continues(flaky, hdmi_path: str) 
     history = rt.history(state.session_id, owner=state.owner)
     assert [t.status for t in history.turns if t.role == "user"] == ["ok", "failed", "ok"]
     # the failed turn is shown again after a reload, with its one-line error
-    again = PanelUpdate(*app.on_load({"token": state.owner, "session": state.session_id}, UIState())[:10])
+    again = PanelUpdate(*app.on_load({"token": state.owner, "session": state.session_id}, UIState())[:PANEL])
     assert any("Not answered" in str(m["content"]) for m in again.chat)
     assert "failed" in again.status
 
@@ -470,7 +472,7 @@ def test_overlay_png_is_written_once_per_content(ui: ChatUI, hdmi_path: str) -> 
     run(ui.send({"text": "find the HDMI label", "files": [hdmi_path]}, state))
     first = chat_images(state.chat)
     reloaded = UIState(owner=state.owner)
-    PanelUpdate(*ui.open_session(state.session_id, reloaded)[:10])
+    PanelUpdate(*ui.open_session(state.session_id, reloaded)[:PANEL])
     assert chat_images(reloaded.chat) == first  # same content -> same cached file
     decoded = np.asarray(Image.open(io.BytesIO(Path(chat_images(state.chat, ui)[0]).read_bytes())).convert("RGB"))
     assert decoded.shape == (427, 639, 3)

@@ -49,7 +49,8 @@ from ui.render import (
     status_html,
     to_image_coords,
 )
-from ui.routes import build_routes
+from ui.retry import UNANSWERED, retry_request, retryable_index
+from ui.routes import build_routes, picture_guard
 from ui.state import UIState
 from ui.stream import END, drain, start_turn
 from ui.tool_pictures import event_pictures, picture_tags, stored_pictures
@@ -73,6 +74,7 @@ class PanelUpdate(NamedTuple):
     title: Any
     marks: Any
     delete_button: Any
+    retry_button: Any
     state: UIState
     browser: Any
 
@@ -172,7 +174,7 @@ class ChatUI:
         path, state.display_scale = self.pictures.side(
             state.image_sha, mask, state.view, mask_color(state.mask_color_index), state.marks
         )
-        return path
+        return self.files.grant(path, self.links.owner_id(state.owner))
 
     # panels -----------------------------------------------------------------------------------
     def _status(self, state: UIState, rows: Sequence[LatencyRow]) -> str:
@@ -196,7 +198,7 @@ class ChatUI:
         if light:  # chat, side picture, intent and status only; the rest stays as it is
             skip = gr.skip()
             extra = (skip if intent is None else intent, skip if status is None else status)
-            return PanelUpdate(list(state.chat), side, *extra, skip, skip, skip, skip, skip, skip)
+            return PanelUpdate(list(state.chat), side, *extra, skip, skip, skip, skip, skip, skip, skip)
         return PanelUpdate(
             chat=list(state.chat),
             side_image=self.side_picture(state) if side is None else side,
@@ -206,6 +208,7 @@ class ChatUI:
             title=gr.skip() if title is None else title,
             marks=marks_summary(state.marks, state.click_mode),
             delete_button=self._delete_button(state),
+            retry_button=gr.update(visible=state.retry_index is not None),
             state=state,
             browser=self._browser_value(state),
         )
@@ -238,8 +241,8 @@ class ChatUI:
                 if turn.status == "failed":
                     state.chat.append(notice_message(f"Not answered: {turn.error or 'failed'}"))
                     rows.append(LatencyRow(turn=user_number, act=None, latency_ms=None, status="failed"))
-                elif turn.status == "pending":
-                    state.chat.append(notice_message("This turn is still running or was interrupted."))
+                elif turn.status in UNANSWERED:
+                    state.chat.append(notice_message(UNANSWERED[turn.status]))
                 continue
             shown: list[ShownMask] = []
             path = None
@@ -272,6 +275,7 @@ class ChatUI:
             rows.append(LatencyRow(turn=user_number, act=turn.act, latency_ms=turn.latency_ms))
             last_act = turn.act
         state.image_sha = image_sha
+        state.retry_index = retryable_index(history)
         state.mask_count = palette
         current = history.current_mask
         if current is not None and current.turn_index > image_turn and current.id in color_of:
@@ -288,7 +292,11 @@ class ChatUI:
         """Thumbnails and captions of the owner's sessions; remembers their ids in the state."""
         summaries = self.runtime.list_sessions(owner=state.owner)
         state.listed_ids = [s.id for s in summaries]
-        return [(self.pictures.thumbnail(s.thumbnail_sha), session_caption(s.title, s.turn_count, s.updated_at)) for s in summaries]
+        viewer = self.links.owner_id(state.owner)
+        return [
+            (self.files.grant(self.pictures.thumbnail(s.thumbnail_sha), viewer), session_caption(s.title, s.turn_count, s.updated_at))
+            for s in summaries
+        ]
 
     def exports(self, state: UIState) -> str:
         """Return the export panel: signed links; each file is built only when its link is followed."""
@@ -328,7 +336,9 @@ class ChatUI:
     def _open(self, state: UIState, session_id: str, *, quiet: bool = False) -> PanelUpdate:
         session_id = " ".join(str(session_id).split())
         try:
-            history = self.runtime.history(session_id, owner=state.owner)
+            history = self.runtime.history(session_id, owner=state.owner)  # the owner's, or raises
+            if self.runtime.recover(session_id):  # turns a dead process left: now interrupted
+                history = self.runtime.history(session_id, owner=state.owner)
         except PixelrsError as exc:
             state.reset_session()
             if isinstance(exc, UnknownSessionError):
@@ -506,6 +516,24 @@ class ChatUI:
             if self._stops.get(state.session_id) is stop:
                 del self._stops[state.session_id]
 
+    def retry(self, state: UIState, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Send the session's unanswered last message (interrupted or failed) again as a new turn."""
+        owner = self.owner_for(state, request)
+        state.confirm_delete = False
+        again = None
+        if state.session_id is not None and state.retry_index is not None:
+            try:
+                history = self.runtime.history(state.session_id, owner=owner)
+                again = retry_request(history, state.retry_index, self.runtime.memory.image_bytes)
+            except PixelrsError as exc:
+                log.info("retry refused: %s", exc.one_line())
+        state.retry_index = None
+        if again is None:
+            state.chat = [*state.chat, notice_message("Nothing to retry: every message here was answered.")]
+            yield (gr.skip(), *self._panel(state))
+            return
+        yield from self._stream_turn(state, owner, text=again.text, image=again.image, image_mime=again.image_mime)
+
     def stop(self, state: UIState) -> None:
         """Stop this browser's running turn at its next step; its message is kept, marked stopped."""
         switch = self._stops.get(state.session_id or "")
@@ -645,6 +673,7 @@ class ChatUI:
                 state.turn_numbers = {t.index: n for n, t in enumerate((t for t in history.turns if t.role == "user"), 1)}
                 state.latency_rows = latency_rows(history)
                 status = self._status(state, state.latency_rows)
+                state.retry_index = retryable_index(history)
                 current = history.current_mask
                 if current is not None and current.id != state.mask_id and state.image_sha == mask_image_sha(history, current):
                     state.mask_id, state.mask_rle = current.id, current.rle
@@ -657,6 +686,7 @@ class ChatUI:
             side,
             state.session_id or "",
             title,
+            gr.update(visible=state.retry_index is not None),
             self._browser_value(state),
             state,
         )
@@ -723,6 +753,7 @@ class ChatUI:
         kwargs.update(overrides)
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         app_kwargs["routes"] = [*build_routes(self), *app_kwargs.get("routes", [])]
+        app_kwargs["middleware"] = [picture_guard(self), *app_kwargs.get("middleware", [])]
         kwargs["app_kwargs"] = app_kwargs
         return kwargs
 

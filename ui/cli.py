@@ -17,13 +17,19 @@ from pydantic import ValidationError
 
 from agent.errors import BadInputError, PixelrsError
 from agent.settings import Settings
+from ui.cli_errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    CliError,
+    check_port_free,
+    port_number,
+    run_guarded,
+    stdin_lines,
+    writable_dir,
+    writable_file,
+)
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-
-
-class CliError(PixelrsError):
-    """A user mistake on the command line (bad argument, unreadable input)."""
+__all__ = ["CliError", "build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +38,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         """Print a one-line usage error and exit 2."""
         self.exit(EXIT_BAD_INPUT, f"pixelrs: error: {message}\n")
+
+
+def _version() -> str:
+    """Return the installed pixelrs version ("unknown" when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pixelrs")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -75,13 +91,21 @@ def _add_tracker(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser (also used by the docs and tests)."""
     parser = _Parser(prog="pixelrs", description="Multi-turn pixel-level reasoning segmentation.")
+    parser.add_argument("--version", action="version", version=f"pixelrs {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="start the Gradio chat app")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--auth", help="user:pass, or a file with one user:pass per line")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every one)")
+    serve.add_argument("--port", type=port_number, default=7860, help="TCP port (default 7860)")
+    serve.add_argument(
+        "--auth", action="append",
+        help="user:pass, or a file with one user:pass per line; repeat for several users",
+    )
     serve.add_argument("--concurrency", type=int, default=4, help="turns that run at the same time (default 4)")
+    serve.add_argument(
+        "--grace", type=float, default=20.0, metavar="SECONDS",
+        help="on SIGTERM or Ctrl-C, how long running turns may finish before they are marked interrupted",
+    )
     serve.add_argument(
         "--anonymous",
         choices=["browser", "shared"],
@@ -105,24 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list, show, export or delete stored sessions")
     ssub = sessions.add_subparsers(dest="action", required=True, parser_class=_Parser)
     s_list = ssub.add_parser("list", help="list sessions, newest first")
-    s_list.add_argument("--json", action="store_true")
+    s_list.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_db(s_list)
     s_show = ssub.add_parser("show", help="print a session's conversation, intents and masks")
-    s_show.add_argument("id")
-    s_show.add_argument("--json", action="store_true")
+    s_show.add_argument("id", help="session id (from sessions list)")
+    s_show.add_argument("--json", action="store_true", help="the whole transcript as JSON")
     _add_db(s_show)
     s_export = ssub.add_parser("export", help="write masks (PNG + COCO RLE), transcript and image")
-    s_export.add_argument("id")
-    s_export.add_argument("--out", required=True)
+    s_export.add_argument("id", help="session id (from sessions list)")
+    s_export.add_argument("--out", required=True, help="folder to write into (with --zip: the zip file; .zip is added)")
     s_export.add_argument("--zip", action="store_true", help="write one zip file instead of a folder")
     _add_db(s_export)
-    s_delete = ssub.add_parser("delete", help="delete a session and its turns and masks")
-    s_delete.add_argument("id")
+    s_delete = ssub.add_parser("delete", help="delete a session, its turns and masks, and images no other session uses")
+    s_delete.add_argument("id", help="session id (from sessions list)")
     _add_db(s_delete)
 
     track = sub.add_parser("track", help="run the intent tracker over PRIST dialogues (JSON lines)")
     track.add_argument("dialogues", help="PRIST-format JSON file")
-    track.add_argument("--summary", action="store_true", help="also print mean token F1 vs focus on stderr")
+    track.add_argument("--summary", action="store_true", help="end with a summary line: mean token F1 of the tracked target vs the focus")
     track.add_argument("--folds", nargs="?", const="default", metavar="FOLDS.json",
                        help="print mean token F1 per fold of a fixed split by image and the tuned-vs-unseen "
                             "gap (default: the split of prist_dev.json shipped in data/prist)")
@@ -152,14 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend(evaluate)
 
     score = sub.add_parser("score", help="score PNG masks against ground truth, matched by file name")
-    score.add_argument("--pred", required=True)
-    score.add_argument("--gt", required=True)
+    score.add_argument("--pred", required=True, help="folder of predicted PNG masks")
+    score.add_argument("--gt", required=True, help="folder of ground-truth PNG masks with the same file names")
 
     try:
         from tools.backends.model_cli import add_model_commands
     except ImportError:  # the model tooling needs the [miras] extra
         model = sub.add_parser("model", help="checkpoint tooling (needs the [miras] extra)")
-        model.add_argument("rest", nargs=argparse.REMAINDER)
+        model.add_argument("rest", nargs=argparse.REMAINDER, help="keys | check ...")
     else:
         add_model_commands(sub)
     return parser
@@ -209,26 +233,32 @@ def _memory(args: argparse.Namespace) -> Any:
 
 
 def cmd_chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    """Read user lines from stdin, run a turn for each, print replies or JSON lines."""
+    """Read user lines from stdin, run a turn for each, print replies or JSON lines.
+
+    Everything the user gave is checked before any model loads or anything is stored: the
+    image, standard input (UTF-8, not empty) and the ``--out`` folder. A new session that ends
+    with no stored message (every line refused) is removed again.
+    """
     from agent.images import load_image_file
     from graphs.runtime import Runtime
 
     if not args.image and not args.session:
         raise CliError("give --image PATH for a new session or --session ID to continue one")
-    image = load_image_file(args.image) if args.image else None
-    lines = [line.rstrip("\n") for line in stdin]
+    settings = _settings(args)
+    image = load_image_file(args.image, limits=settings.image_limits()) if args.image else None
+    lines = stdin_lines(stdin)
     if not any(line.strip() for line in lines):
         raise CliError("no messages on standard input; write one user message per line")
-    runtime = Runtime.from_settings(_settings(args))
+    out_dir = writable_dir(args.out) if args.out else None
+    runtime = Runtime.from_settings(settings)
+    created: str | None = None
     try:
         if args.session:
             runtime.memory.get_session(args.session)
+            runtime.recover(args.session)
             session_id = args.session
         else:
-            session_id = runtime.new_session()
-        out_dir = Path(args.out) if args.out else None
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            session_id = created = runtime.new_session()
         status = EXIT_OK
         first = True
         for line in lines:
@@ -251,7 +281,10 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
                 print(f"[{summary.act.value}] {summary.reply}", file=stdout, flush=True)
                 for f in files:
                     print(f"  mask: {f}", file=stdout)
-        if not args.json:
+        if created is not None and not runtime.history(created).turns:
+            runtime.delete_session(created)  # every message was refused: leave nothing empty behind
+            created = None
+        elif not args.json:
             print(f"session: {session_id}", file=stderr)
         return status
     finally:
@@ -262,8 +295,9 @@ def _write_masks(summary: Any, out_dir: Path | None) -> list[str]:
     if out_dir is None:
         return []
     paths = []
+    answer = summary.turn_index + 1  # the assistant turn that holds the masks, as exports name it
     for rank, out in enumerate(summary.masks):
-        path = out_dir / f"{summary.session_id[:8]}_turn{summary.turn_index:03d}_{rank}.png"
+        path = out_dir / f"{summary.session_id[:8]}_turn{answer:03d}_{rank}.png"
         path.write_bytes(out.mask.to_png())
         paths.append(str(path))
     return paths
@@ -296,7 +330,8 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
                 if args.json:
                     print(json.dumps({"id": s.id, "title": s.title, "turns": s.turn_count, "updated": s.updated_at.isoformat(), "backend": s.backend}), file=stdout)
                 else:
-                    print(f"{s.id}\t{s.updated_at:%Y-%m-%d %H:%M}\t{s.turn_count} turns\t{s.title or '(untitled)'}", file=stdout)
+                    turns = f"{s.turn_count} turn{'' if s.turn_count == 1 else 's'}"
+                    print(f"{s.id}\t{s.updated_at:%Y-%m-%d %H:%M}\t{turns}\t{s.title or '(untitled)'}", file=stdout)
             return EXIT_OK
         if args.action == "show":
             history = memory.history(args.id)
@@ -318,11 +353,10 @@ def cmd_sessions(args: argparse.Namespace, stdout: TextIO) -> int:
             return EXIT_OK
         if args.action == "export":
             if args.zip:
-                out = Path(args.out)
-                out.parent.mkdir(parents=True, exist_ok=True)
+                out = writable_file(args.out, ".zip")
                 out.write_bytes(export_zip(memory, args.id))
             else:
-                out = export_session(memory, args.id, args.out)
+                out = export_session(memory, args.id, writable_dir(args.out))
             print(str(out), file=stdout)
             return EXIT_OK
         if args.action == "delete":
@@ -373,8 +407,9 @@ def cmd_track(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         print(json.dumps(row), file=stdout)
         if args.summary:
             scores.append(token_f1(row["target"], items[row["index"]].focus))
-    if args.summary and scores:
-        print(json.dumps({"n": len(scores), "mean_token_f1": sum(scores) / len(scores)}), file=stderr)
+    if args.summary:
+        mean = sum(scores) / len(scores) if scores else None
+        print(json.dumps({"summary": {"n": len(scores), "mean_token_f1": mean}}), file=stdout)
     return EXIT_OK
 
 
@@ -383,6 +418,7 @@ def cmd_replay(args: argparse.Namespace, stdout: TextIO) -> int:
     from graphs.replay import replay_all, replay_session
     from graphs.runtime import Runtime
 
+    writable_dir(args.out)
     runtime = Runtime.from_settings(_settings(args))
     try:
         if args.all:
@@ -403,8 +439,7 @@ def cmd_eval(args: argparse.Namespace, stdout: TextIO) -> int:
     from graphs.evaluate import evaluate_prist
     from graphs.runtime import Runtime
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(args.out)
     if not args.db:
         args.db = f"sqlite:///{out.resolve() / 'eval.db'}"  # keep eval sessions out of the user's list
     if args.evalset is None and not args.images:
@@ -433,52 +468,54 @@ def cmd_score(args: argparse.Namespace, stdout: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the Gradio app (blocks until interrupted)."""
     from graphs.runtime import Runtime
-    from ui import serve
+    from ui.lifecycle import serve_until_stopped
 
     if args.mcp:
         from ui.mcp_tools import check_mcp
 
         check_mcp(auth=args.auth)  # one line now, before any model loads
+    check_port_free(args.host, args.port)  # before any model loads
     runtime = Runtime.from_settings(_settings(args))
-    serve(runtime, host=args.host, port=args.port, auth=args.auth, concurrency=args.concurrency, anonymous=args.anonymous,
-          mcp=args.mcp)
+    serve_until_stopped(
+        runtime, grace_s=args.grace, host=args.host, port=args.port, auth=args.auth,
+        concurrency=args.concurrency, anonymous=args.anonymous, mcp=args.mcp,
+    )
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Entry point of the ``pixelrs`` console script; returns the exit status."""
+    """Entry point of the ``pixelrs`` console script; returns the exit status.
+
+    Every failure is one line on stderr (:mod:`ui.cli_errors`): exit 2 for what the user can
+    fix, 1 for a bug, 130 on Ctrl-C, 141 when the reader of stdout went away.
+    """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command == "chat":
-            return cmd_chat(args, stdin, stdout, stderr)
-        if args.command == "sessions":
-            return cmd_sessions(args, stdout)
-        if args.command == "track":
-            return cmd_track(args, stdout, stderr)
-        if args.command == "serve":
-            return cmd_serve(args)
-        if args.command == "replay":
-            return cmd_replay(args, stdout)
-        if args.command == "eval":
-            return cmd_eval(args, stdout)
-        if args.command == "score":
-            return cmd_score(args, stdout)
-        if args.command == "model":
-            from tools.backends.model_cli import run_model_command
+    return run_guarded(lambda: _dispatch(parser, args, stdin, stdout, stderr), getattr(args, "db", None), stdout, stderr)
 
-            return int(run_model_command(args, out=stdout, err=stderr))
-    except PixelrsError as exc:
-        print(f"pixelrs: {exc.one_line()}", file=stderr)
-        return EXIT_BAD_INPUT
-    except ImportError as exc:
-        print(f"pixelrs: this command needs an optional dependency ({exc.name}); install pixelrs[miras]", file=stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("pixelrs: interrupted", file=stderr)
-        return 130
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    """Run the parsed command."""
+    if args.command == "chat":
+        return cmd_chat(args, stdin, stdout, stderr)
+    if args.command == "sessions":
+        return cmd_sessions(args, stdout)
+    if args.command == "track":
+        return cmd_track(args, stdout, stderr)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "replay":
+        return cmd_replay(args, stdout)
+    if args.command == "eval":
+        return cmd_eval(args, stdout)
+    if args.command == "score":
+        return cmd_score(args, stdout)
+    if args.command == "model":
+        from tools.backends.model_cli import run_model_command
+
+        return int(run_model_command(args, out=stdout, err=stderr))
     parser.error(f"unknown command {args.command!r}")
     return EXIT_BAD_INPUT

@@ -42,6 +42,8 @@ def content_key(*parts: object) -> str:
 
 MEMO_ITEMS = 4096
 """How many small byte strings (export mask PNGs) a :class:`FileStore` keeps in memory."""
+VIEWER_ITEMS = 65536
+"""How many ``img/`` pictures a :class:`FileStore` remembers the viewers of (older ones: owner only again)."""
 
 CHAT = "chat"
 """Folder of chat pictures (overlays, uploads); Gradio is not allowed to serve it."""
@@ -58,6 +60,8 @@ class FileStore:
         (self.root / CHAT).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, bytes] = OrderedDict()
+        self._viewers: OrderedDict[str, frozenset[str]] = OrderedDict()
+        """``img/`` picture name -> opaque ids of the owners it was shown to (login mode checks it)."""
         # a folder this store made is removed on close(), or at the latest when Python exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.root), True) if self._owned else None
 
@@ -74,6 +78,29 @@ class FileStore:
         if not path.exists():
             self._write_atomic(path, make())
         return str(path)
+
+    def grant(self, path: str, viewer: str) -> str:
+        """Record that the ``img/`` picture at ``path`` was shown to ``viewer``; return ``path``."""
+        name = Path(path).name
+        with self._lock:
+            self._viewers[name] = self._viewers.get(name, frozenset()) | {viewer}
+            self._viewers.move_to_end(name)
+            while len(self._viewers) > VIEWER_ITEMS:
+                self._viewers.popitem(last=False)
+        return path
+
+    def granted(self, name: str, viewer: str) -> bool:
+        """Whether the ``img/`` picture ``name`` was shown to ``viewer``."""
+        with self._lock:
+            return viewer in self._viewers.get(name, frozenset())
+
+    def img_name(self, path: str) -> str | None:
+        """Return the picture name if ``path`` lies in ``img/`` (Gradio's file route serves it), else None."""
+        try:
+            resolved = Path(path).resolve()
+        except (OSError, ValueError):
+            return None
+        return resolved.name if resolved.parent == (self.root / "img").resolve() else None
 
     def chat_file(self, name: str) -> Path | None:
         """Return the chat picture called ``name`` (a bare file name), or None when there is none."""

@@ -1,7 +1,7 @@
 """Layout and event wiring of the chat app (the Blocks), plus its CSS and page scripts.
 
 :func:`build_blocks` lays out the sessions column, the chat and the side panel and wires every
-event to a :class:`~ui.app.ChatUI` handler; the handlers hold all behaviour and are tested
+event to a handler of the app (:class:`~ui.protocols.ChatHandlers`); the handlers hold all behaviour and are tested
 without a server.
 """
 
@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from ui.render import intent_html, marks_summary, status_html
+from ui.scroll import FOLLOW_NEWEST_JS
 from ui.state import UIState
 from ui.trackers import set_tracker, tracker_control
 
 if TYPE_CHECKING:
-    from ui.app import ChatUI
+    from ui.protocols import ChatHandlers
 
 CSS = """
 #pr-header h1 { margin: 0; font-size: 1.4rem; }
@@ -81,9 +82,10 @@ PAGE_JS = """
     r.addedNodes.forEach((n) => { eager(n); relabel(n); });
     if (r.type === "attributes") relabel(r.target);
   })).observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ["aria-label"]});
+  (FOLLOW_NEWEST)();
 }
-"""
-"""Page script: eager chat pictures and speakable message labels."""
+""".replace("FOLLOW_NEWEST", FOLLOW_NEWEST_JS.strip())
+"""Page script: eager chat pictures, speakable message labels, the chat following the newest answer."""
 
 URL_SYNC_JS = """
 (sid) => {
@@ -94,7 +96,7 @@ URL_SYNC_JS = """
 """
 
 
-def build_blocks(ui: ChatUI) -> gr.Blocks:
+def build_blocks(ui: ChatHandlers) -> gr.Blocks:
     """Build the app's Blocks (not launched) with the queue configured."""
     with gr.Blocks(title=ui.title, fill_width=True, delete_cache=(3600, 86400), analytics_enabled=False) as demo:
         state = gr.State(UIState())
@@ -123,6 +125,7 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 chatbot = gr.Chatbot(
                     label="Chat", elem_id="pr-chat", height=620, latex_delimiters=[], allow_tags=False,
                     feedback_options=None, buttons=["copy"], group_consecutive_messages=False,
+                    autoscroll=False,  # ui/scroll.py follows the newest answer instead
                     placeholder="**Upload an image** with the paperclip button below and ask for something in it, e.g. *find the HDMI label*.",
                 )
                 msg = gr.MultimodalTextbox(
@@ -131,6 +134,9 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 )
                 with gr.Row():
                     stop_btn = gr.Button("Stop", size="sm", variant="secondary", elem_id="pr-stop", scale=0, min_width=90)
+                    retry_btn = gr.Button(
+                        "Retry", size="sm", variant="secondary", elem_id="pr-retry", scale=0, min_width=90, visible=False
+                    )
             with gr.Column(scale=2, min_width=320):
                 side = gr.Image(
                     label="Current image and mask (click to correct)", elem_id="pr-side", interactive=False,
@@ -156,9 +162,9 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
                 with gr.Accordion("Export", open=True):
                     exports_box = gr.HTML(ui.exports(UIState()), elem_id="pr-exports")
 
-        panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, state, browser]
+        panel = [chatbot, side, intent_box, status_box, sid_box, title_box, marks_info, delete_btn, retry_btn, state, browser]
         downloads = [exports_box]  # links; each file is built when its link is followed
-        after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, browser, state]
+        after = [msg, gallery, *downloads, status_box, side, sid_box, title_box, retry_btn, browser, state]
         hidden: dict[str, Any] = {"api_visibility": "private"}
 
         def url_sync(event: Any) -> Any:
@@ -175,6 +181,8 @@ def build_blocks(ui: ChatUI) -> gr.Blocks:
         url_sync(sent.then(ui.after_turn, [state], after, **hidden))
         corrected = apply_btn.click(ui.correct, [prompts_box, state], [msg, *panel], api_name="correct", **turn_opts)
         url_sync(corrected.then(ui.after_turn, [state], after, **hidden))
+        retried = retry_btn.click(ui.retry, [state], [msg, *panel], api_name="retry", **turn_opts)
+        url_sync(retried.then(ui.after_turn, [state], after, **hidden))
         # not queued behind turns: a stop must reach the running turn while it runs
         stop_btn.click(ui.stop, [state], None, api_name="stop", show_progress="hidden", concurrency_limit=None)
         side.select(ui.on_image_click, [state], [side, marks_info, state], show_progress="hidden", **hidden)

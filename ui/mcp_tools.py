@@ -23,7 +23,7 @@ from agent.types import shown_masks
 
 if TYPE_CHECKING:
     from graphs.runtime import TurnSummary
-    from ui.app import ChatUI
+    from ui.protocols import ChatHandlers
 
 MCP_OWNER = "mcp"
 """Owner of the sessions that MCP clients create (without ``--anonymous shared``)."""
@@ -41,7 +41,7 @@ def check_mcp(*, auth: Any = None) -> None:
         raise BadInputError("--mcp cannot be combined with --auth yet: MCP clients have no login")
 
 
-def add_mcp_tools(ui: ChatUI) -> None:
+def add_mcp_tools(ui: ChatHandlers) -> None:
     """Register the MCP tools as API functions of the Blocks being built (call inside ``gr.Blocks``)."""
     runtime = ui.runtime
     owner = None if ui.anonymous == "shared" else MCP_OWNER

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from agent.images import decode_image
+from agent.images import STORED_LIMITS, decode_image
 from agent.types import Mask
 from ui.files import CHAT, FileStore, content_key
 from ui.render import (
@@ -82,7 +82,12 @@ class Pictures:
         """Return a square thumbnail of a session's image, or a placeholder tile."""
         if sha is None:
             return self._files.picture("placeholder", placeholder_thumbnail)
-        return self._files.picture(content_key("thumb", sha), lambda: thumbnail(decode_image(self._image_bytes(sha)).rgb))
+        small = STORED_LIMITS.model_copy(update={"working_pixels": 512 * 512})  # a 160 px tile
+
+        def make() -> np.ndarray:
+            return thumbnail(decode_image(self._image_bytes(sha), limits=small).rgb)
+
+        return self._files.picture(content_key("thumb", sha), make)
 
     def side(self, sha: str, mask: Mask | None, view: ViewMode, color: RGB, marks: Marks) -> tuple[str, float]:
         """Return the side-panel picture and its scale (display pixels per image pixel, for clicks)."""

@@ -12,25 +12,30 @@ import mimetypes
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.errors import PixelrsError
 from ui.exports import build_export
 from ui.links import EXPORT_ROUTE, PICTURE_ROUTE, ExportKind
 
 if TYPE_CHECKING:
-    from ui.app import ChatUI
+    from ui.protocols import ServedApp
 
 SAFE_HEADERS: Mapping[str, str] = MappingProxyType({
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 })
 """Sent with every file: never sniffed as HTML, never run as a page."""
+
+FILE_ROUTE = "/gradio_api/file="
+"""Where Gradio serves files (the side picture and the session thumbnails among them)."""
 
 
 async def signed_in_user(request: Request) -> tuple[bool, str | None]:
@@ -53,7 +58,33 @@ def _denied() -> Response:
     return PlainTextResponse("not found", status_code=404)
 
 
-def build_routes(ui: ChatUI) -> list[Route]:
+def picture_guard(ui: ServedApp) -> Middleware:
+    """Middleware: with login, Gradio's file route serves a side picture or thumbnail only to the
+    user it was shown to (other files, and everything without login, pass through)."""
+    return Middleware(_PictureGuard, ui=ui)
+
+
+class _PictureGuard:
+    """ASGI middleware behind :func:`picture_guard`."""
+
+    def __init__(self, app: ASGIApp, ui: ServedApp) -> None:
+        self.app, self.ui = app, ui
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        marker = path.find(FILE_ROUTE)
+        if marker >= 0:
+            name = self.ui.files.img_name(unquote(path[marker + len(FILE_ROUTE):]))
+            if name is not None:
+                request = Request(scope)
+                login, user = await signed_in_user(request)
+                if login and (user is None or not self.ui.files.granted(name, self.ui.links.owner_id(user))):
+                    await _denied()(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def build_routes(ui: ServedApp) -> list[Route]:
     """Return the routes of one app (pass them as ``app_kwargs={"routes": ...}`` to ``launch``)."""
 
     async def owner_allowed(request: Request, uid: str) -> bool:

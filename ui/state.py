@@ -52,6 +52,8 @@ class UIState:
     """Session ids in the order the sessions gallery shows them."""
     confirm_delete: bool = False
     """True after a first click on Delete; a second click deletes."""
+    retry_index: int | None = None
+    """Index of the session's last message when it was never answered (the Retry button sends it)."""
     tracker: str | None = None
     """The intent tracker this browser chose (None: the server's default)."""
 
@@ -74,6 +76,7 @@ class UIState:
     def reset_session(self) -> None:
         """Show an empty, not yet created session (keeps owner, view and click mode)."""
         self.session_id = None
+        self.retry_index = None
         self.chat = []
         self.image_sha = None
         self.mask_id = None

@@ -13,11 +13,13 @@ Public API:
 * :func:`ground_from_answer` -- the rule tracker's step that fills the intent in from the last
   assistant answer.
 
-Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``language``
-(English or not, cleaning, typos), ``parsing`` (phrases from spaCy's parse), ``reading`` (a
-turn's frame and main phrase), ``phrase`` (noun phrases -> target/attributes/relations), ``grounding``
-(answers), ``history`` (earlier targets), ``vocab`` (the few word lists the parse cannot give),
-``llm`` (the model-backed tracker), ``choice`` (building the chosen one).
+Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``decision``
+(what an act changes), ``refining`` (narrowing the current target), ``focus`` (when a later
+question moves the target), ``language`` (English or not, cleaning, typos), ``parsing`` (phrases
+from spaCy's parse), ``reading`` (a turn's frame and main phrase), ``phrase`` (noun phrases ->
+target/attributes/relations), ``grounding`` (answers), ``history`` (earlier targets), ``vocab``
+(the few word lists the parse cannot give), ``llm`` (the model-backed tracker), ``choice``
+(building the chosen one).
 """
 
 from agent.intent.choice import TRACKERS, build_tracker, build_trackers

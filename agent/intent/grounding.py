@@ -86,6 +86,8 @@ def read_answer(cache: nlp.ParseCache, text: str) -> Answer:
     out.value = m.group(0).strip() if m else None
     root = sent.root
     out.verb = lemma(root)
+    if any(c.dep_ == "neg" for c in root.children) or any(lower(c) == "no" and c.dep_ == "det" for c in sent):
+        return out  # "I don't see a cat", "I can't find the seat", "there is no dog": nothing is there
     acomp = next((c for c in root.children if c.dep_ == "acomp" and c.pos_ == "ADJ"), None)
     out.predicate = lower(acomp) if acomp is not None else None
 
@@ -253,6 +255,8 @@ def _answer_identifies(q: Reading | None, current: Phrase, a: Answer) -> bool:
     pick = a.introduced
     if pick is not None and pick.lemmas & current.lemmas and a.complement is not None and a.complement.concrete:
         pick = a.complement  # "X is a Y": Y names X
+    if pick is a.subject and a.obj is not None and a.obj.lemmas & current.lemmas:
+        return False  # "The character is giving a thumbs-up gesture": the object is the gesture asked for
     if pick is None or not pick.concrete or pick.lemmas & current.lemmas:
         return False
     if all(t.text[:1] in "'\"‘“" for t in pick.words):

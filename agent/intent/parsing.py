@@ -54,6 +54,8 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     for child in head.children:
         dep = child.dep_
         if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
+            if dep == "advmod" and any(c.dep_ == "prep" for c in child.children):
+                continue  # "back to the motorcycle, the right half": its own phrase, not a modifier
             for t in child.subtree:
                 words[t.i] = t
         elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
@@ -68,6 +70,12 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
             found = prep_object(child, depth)
             if found:
                 preps.append(found)
+        elif dep == "appos" and child.i > head.i and lower(head) in {"one", "ones"} and preps and child.pos_ in {"NOUN", "PROPN"}:
+            # the parser's reading of "the one in the black jacket and red shirt": the
+            # appositive continues the description's object
+            obj = preps[-1][1]
+            extra = [*(c for c in obj.head.children if c.dep_ == "cc" and c.i > obj.head.i), *child.subtree]
+            obj.words = sorted({t.i: t for t in [*obj.words, *extra]}.values(), key=lambda t: t.i)
         elif child.i > head.i and lower(child) in vb.PREPOSITION_PREFIXES and dep in {"advmod", "amod", "acl", "acomp", "npadvmod"}:
             for sub in child.children:
                 if sub.dep_ == "prep" and depth < 3:
@@ -114,7 +122,7 @@ def _noun_heads(doc: Doc) -> list[Token]:
         if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
             continue
         if tok.pos_ not in {"NOUN", "PROPN", "PRON", "NUM"} and not is_quote(tok):
-            if not (lower(tok) in {"one", "ones"} or (tok.pos_ == "ADJ" and tok.dep_ in {"pobj", "dobj", "ROOT", "nsubj", "attr"} and lower(tok) in vb.POSITIONS)):
+            if not (lower(tok) in {"one", "ones"} or _adjective_as_noun(tok)):
                 continue
         if tok.pos_ == "NUM" and lower(tok) not in {"one", "ones"} and tok.dep_ in {"nummod"}:
             continue
@@ -130,6 +138,24 @@ def _noun_heads(doc: Doc) -> list[Token]:
             continue
         heads.append(tok)
     return heads
+
+
+_ATTRIBUTE_WORDS = frozenset(vb.COLOURS) | frozenset(vb.SIZES) | frozenset(vb.ORDINALS)
+
+
+def _adjective_as_noun(tok: Token) -> bool:
+    """Return whether an adjective stands where a noun must be: a position ("on the left"), or a word with
+    its own article and nothing after it ("is there a *croissant*?", the tagger's slip on rare
+    nouns). Colour, size and ordinal words stay adjectives: "the red" means "the red one"."""
+    if tok.pos_ != "ADJ" or tok.dep_ not in {"pobj", "dobj", "ROOT", "nsubj", "attr"}:
+        return False
+    if lower(tok) in vb.POSITIONS:
+        return True
+    if lower(tok) in _ATTRIBUTE_WORDS or lemma(tok) in _ATTRIBUTE_WORDS or tok.tag_ in {"JJR", "JJS"}:
+        return False
+    return any(c.dep_ == "det" and lower(c) in {"a", "an", "the", "this", "that"} for c in tok.children) and not any(
+        c.i > tok.i and c.dep_ not in {"punct"} for c in tok.children
+    )
 
 
 def phrases_of(doc: Doc) -> list[Phrase]:

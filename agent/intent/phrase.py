@@ -77,6 +77,10 @@ class Split:
     exclusions: list[Phrase] = field(default_factory=list)
     placeholder: bool = False
     """The head only stood for something ("the left one", "the red part", "it")."""
+    description: str | None = None
+    """What a placeholder is described by, as written: "in the black jacket" in "the one in the
+    black jacket", "holding his phone" in "the one holding his phone" (the caller puts the
+    current target's noun before it)."""
     evidence: list[tuple[str, str]] = field(default_factory=list)
     """(role, words) pairs: which words gave which part of the split."""
 
@@ -322,6 +326,8 @@ class Phrase:
             elif clauses:
                 kept.extend(clause)
         if out.placeholder:
+            if kept and lower(head) in {"one", "ones"}:
+                out.description = render(sorted({t.i: t for t in kept}.values(), key=lambda t: t.i)) or None
             return out
         body = [*keep, head, *kept]
         out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
@@ -484,11 +490,15 @@ def _head_role(phrase: Phrase) -> dict[str, str] | None:
     return None
 
 
+_INTENSIFIERS = frozenset({"far", "very", "extreme", "furthest", "farthest"})
+"""Words that only stress a position: "on the *far* right" is on the right."""
+
+
 def _position_phrase(name: str, sub: Phrase) -> str | None:
     """ "on the right" -> "right", "at the top left" -> "top left", "from the left" -> "left"."""
     if name not in {"on", "at", "in", "to", "from", "towards", "toward"} or sub.preps:
         return None
-    words = [lower(t) for t in sub.words if t.dep_ not in {"det", "predet"}]
+    words = [lower(t) for t in sub.words if t.dep_ not in {"det", "predet"} and lower(t) not in _INTENSIFIERS]
     if not words or not all(w in vb.POSITIONS or w in {"side", "corner", "end", "edge"} for w in words):
         return None
     values = [vb.POSITIONS[w] for w in words if w in vb.POSITIONS]

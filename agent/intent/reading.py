@@ -62,6 +62,14 @@ class Reading:
     """The turn asks to go back to an earlier target ("go back to the logo", "the cup again")."""
     excluding: bool = False
     """The turn leaves something out ("leave out the child", "don't include the plates")."""
+    returned_to: Phrase | None = None
+    """What "back to X" names, when the turn also says more ("back to the motorcycle, only the
+    right half of it"): the earlier target to restore before the rest applies."""
+    selects_one: bool = False
+    """"which of the two men is bigger?": the main phrase is the set one member is picked from."""
+    predicate: Token | None = None
+    """The verb or copula the main phrase is the subject of, when it says something about it
+    ("which of them *is* bigger", "the person *cut off* at the left edge")."""
 
     def words(self, tokens: list[Token]) -> str:
         """Return the text of some tokens of this turn."""
@@ -136,11 +144,24 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
     reading.only = any(lower(t) in {"only", "just", "merely", "solely"} for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
+    if reading.returning:
+        reading.returned_to = _returned_to(reading)
     return reading
+
+
+def _returned_to(reading: Reading) -> Phrase | None:
+    """Return the object of "back to" / "return to" ("back to the motorcycle, ..."), if the turn has one."""
+    for phrase in reading.phrases:
+        prep = phrase.head.head
+        if phrase.head.dep_ == "pobj" and lower(prep) == "to" and lower(prep.head) in vb.RETURN_WORDS | {"go", "return", "switch"}:
+            return phrase
+    return None
 
 
 def _is_chat_word(phrase: Phrase) -> bool:
     """Return a phrase that is only a greeting or a thanks ("thanks", "pls")."""
+    if phrase.head.pos_ == "PRON":
+        return False  # "it", "that", "this": they point back, they are not politeness
     return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank"}
 
 
@@ -219,6 +240,11 @@ def _frame(reading: Reading, body: list[Token]) -> None:
         starting = [p for p in phrases if p.start <= body[0].i + 2]
         main = starting[0] if starting else None
     if main is not None:
+        if not reading.question and root.pos_ == "VERB" and main.head.dep_ == "nsubj" and main.head.head.i == root.i:
+            # "the person cut off at the left edge", "the car parked on the left": a noun described
+            # by a participle the parser read as the sentence's verb; its place phrases are the noun's
+            main = _with_predicate_preps(main, root)
+            reading.predicate = root
         reading.frame, reading.main = "np", main
         return
     reading.frame = "other"
@@ -331,6 +357,13 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
         args = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass", "dobj"} and c.i != asked.head.i]
         reading.main = next((p for p in (phrase_of(c) for c in args) if p is not None and not p.pronoun), None) or asked
         return
+    of = next((c for c in wh.children if c.dep_ == "prep" and lower(c) == "of"), None)
+    if low == "which" and of is not None:
+        # "which of the two men is bigger?", "which of them is tallest?": one member of a set
+        group = phrase_of(next((c for c in of.children if c.dep_ == "pobj"), None))
+        if group is not None:
+            reading.frame, reading.main, reading.selects_one, reading.predicate = "which", group, True, root
+            return
     if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None:
         # "what is on the plate?", "what is written on the sign?", "who is next to the car?"
         preps = [found for c in root.children if c.dep_ in {"prep", "advmod"} for found in _location_of(c)]
@@ -359,6 +392,12 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
     reading.main = main or after(wh)
     if root.tag_ == "VBN" and reading.main is None:
         reading.main = _predicate_object(root, phrase_of)
+    found = reading.main
+    if found is not None and found.head.dep_ == "dobj" and found.head.head.i == root.i and not found.preps:
+        # "how can you identify the logo *on the sign*?": a place the parser hung on the verb
+        for extra in root.children:
+            if extra.i > found.head.i and extra.dep_ == "prep":
+                found.preps.extend(_location_of(extra))
 
 
 def _location_of(child: Token) -> list[tuple[str, Phrase]]:

@@ -16,15 +16,23 @@ Each user turn goes through three steps.
    * ``CHITCHAT`` -- greetings, thanks, acknowledgements, small talk, an empty turn;
    * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "you picked the wrong one": negated
      phrases become exclusions, a new noun the target, "the other one"/"the one on the right"
-     another instance (``other=yes``) of the kept target;
+     another instance (``other=yes``) of the kept target; "the one in the black jacket" is that
+     kind of thing so described ("man in the black jacket"), never the jacket;
    * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
-     target is restored from the history with its attributes and relations (``NEW_TARGET``);
-   * ``REFINE`` -- the turn narrows the current target: a placeholder ("the left one", "the
-     bigger one", "which one is the tallest?"), the current noun with new attributes, a part
-     ("the handle of the cup", "only the top half of it", "just his tie"), something left out
-     ("leave out the child", "but not the red ones");
-   * ``NEW_TARGET`` -- a command or a bare phrase that names another thing, a question that names
-     a thing when nothing is tracked yet, or asks where/which/whether there is a different thing;
+     target is restored from the history with its attributes and relations (``NEW_TARGET``),
+     then the rest of the turn applies ("back to the motorcycle, only the right half of it");
+   * ``REFINE`` -- the turn narrows the current target (:mod:`agent.intent.refining`): a
+     placeholder ("the left one", "the bigger one", "which one is the tallest?"), the current
+     noun with new attributes (a new position or ordinal replaces the old ones), a part ("the
+     handle of it", "only the top half of it", "just his tie"), one member of a set ("just the
+     man in the beige coat" after "all the people"), something left out ("leave out the child",
+     "but not the red ones");
+   * ``NEW_TARGET`` -- a command or a bare phrase that names another thing (a part of another
+     named thing targets that thing: "just the handle of the cup" while the saucer is tracked), a
+     question that names a thing when nothing is tracked yet, asks where/whether there is a
+     different thing, picks one of a set ("which of the two men is bigger?"), or names a thing
+     more specific than the current one (:mod:`agent.intent.focus`: "what does the label on
+     the bottle say?");
    * ``EXPLAIN`` -- any other question or "describe/explain ..." (the intent is kept).
 
 Target phrases: colour, size, position, ordinal and count words move out into attributes
@@ -36,17 +44,19 @@ turn, else the current target. Every revision records which words of which turn 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
+from agent.intent.decision import Decision, exclusion_text, quote, relations_of
+from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
 from agent.intent.history import find_earlier, head_lemmas
 from agent.intent.phrase import Phrase, Split, lower
-from agent.intent.protocol import TrackResult, target_phrase
+from agent.intent.protocol import TrackResult
 from agent.intent.reading import Reading, ReadingCache, prepared, read
-from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
+from agent.intent.refining import described, part_words, predicate_attributes, refine, singular
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
 
 _OP_FOR_ACT = {
     Act.NEW_TARGET: IntentOp.NEW,
@@ -57,23 +67,11 @@ _OP_FOR_ACT = {
 _CLEARED: dict[str, Any] = {"target": None, "attributes": {}, "relations": [], "exclusions": [], "mask_id": None}
 _NEW_THING_FRAMES = frozenset({"where", "exists", "count"})
 """Question frames that, once something is tracked, ask for a different thing: "where is the
-calendar?", "is there a dog?", "how many cars are there?". A "what/which X ..." question is
-answered about the scene and keeps the intent (in PRIST-style dialogues it never moves the focus)."""
+calendar?", "is there a dog?", "how many cars are there?". Other questions keep the intent unless
+they name a more specific thing (:mod:`agent.intent.focus`)."""
+_FOCUS = FocusOptions()
 _POINTING_WORDS = frozenset("it that this them these those one ones now please again too out for me us".split())
 """All a "segment it" request may say besides its verb."""
-
-
-@dataclass
-class Decision:
-    """An act, the intent fields it changes, the reason and the words that caused it."""
-
-    act: Act
-    changes: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    evidence: list[tuple[str, str]] = field(default_factory=list)
-    """(role, words) of the user's turn."""
-    history: list[Evidence] = field(default_factory=list)
-    """Evidence from an earlier revision (going back to a target)."""
 
 
 class RuleIntentTracker:
@@ -86,9 +84,11 @@ class RuleIntentTracker:
 
     name = "rules"
 
-    def __init__(self, *, cache_entries: int = 512) -> None:
+    def __init__(self, *, cache_entries: int = 512, focus: FocusOptions | None = None) -> None:
         self.cache = ReadingCache(cache_entries)
         """Parses and readings of the texts this tracker read (bounded, content-keyed, its own)."""
+        self.focus = focus or _FOCUS
+        """Which later questions move the target (:class:`agent.intent.focus.FocusOptions`)."""
 
     def track(
         self,
@@ -104,7 +104,7 @@ class RuleIntentTracker:
         self._prefetch(intent, dialogue, user_text)
         grounded, note, answer_evidence = ground_from_answer(self.cache, intent, dialogue)
         reading = read(self.cache, user_text or "")
-        decision = classify(self.cache, grounded, reading)
+        decision = classify(self.cache, grounded, reading, self.focus)
         op = _OP_FOR_ACT.get(decision.act, IntentOp.KEEP)
         if op is IntentOp.KEEP and note:
             op = IntentOp.REFINE
@@ -139,12 +139,9 @@ class RuleIntentTracker:
 # --------------------------------------------------------------------------- acts
 
 
-def _quote(text: str, limit: int = 60) -> str:
-    return f"'{text}'" if len(text) <= limit else f"'{text[: limit - 1]}…'"
-
-
-def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decision:
-    """Decide the act of a read turn given the (grounded) intent (module docstring order)."""
+def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: FocusOptions = _FOCUS) -> Decision:
+    """Decide the act of a read turn given the (grounded) intent (module docstring order);
+    ``focus`` says which later questions move the target (:mod:`agent.intent.focus`)."""
     text = reading.text
     if not text:
         return Decision(Act.CHITCHAT, reason="empty message: kept the intent", evidence=[("kept", "")])
@@ -155,11 +152,11 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     low = " ".join(text.lower().replace("’", "'").split())
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
     if vb.SEGMENT_REQUEST.search(low) or _segment_it(reading):
-        return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {_quote(text)}", evidence=[("act", text[:80])])
+        return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {quote(text)}", evidence=[("act", text[:80])])
     if vb.RESET.search(body) or vb.RESET.search(low):
-        return Decision(Act.RESET, dict(_CLEARED), f"reset: {_quote(text)}", [("act", text[:80])])
+        return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
     if _chitchat(reading, body):
-        return Decision(Act.CHITCHAT, reason=f"chit-chat: {_quote(text)}", evidence=[("act", text[:80])])
+        return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
     current = head_lemmas(cache, intent.target) if intent.target else set()
     asks_other = reading.main is not None and not reading.question and (
         reading.main.placeholder or reading.main.lemmas & current
@@ -173,10 +170,10 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     if reading.command == "exclude" and intent.target:
         return _exclude(intent, reading, current)
     if intent.target:
-        refined = _refine(intent, reading, current)
+        refined = refine(cache, intent, reading, current)
         if refined is not None:
             return refined
-    return _new_or_explain(intent, reading, current)
+    return _new_or_explain(intent, reading, current, focus)
 
 
 def _segment_it(reading: Reading) -> bool:
@@ -194,36 +191,6 @@ def _chitchat(reading: Reading, body: str) -> bool:
     if not words:
         return True  # emoji, punctuation
     return len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words)
-
-
-def _anchor_of(intent: Intent) -> str | None:
-    return target_phrase(intent, relations=False) or None
-
-
-def _relations(split: Split, last_named: str | None, intent: Intent) -> list[Relation]:
-    out: list[Relation] = []
-    for kind, anchor in split.relations:
-        text = anchor.split().target if anchor is not None else (last_named or _anchor_of(intent))
-        if anchor is not None and not text:
-            text = last_named or _anchor_of(intent)
-        if text:
-            out.append(Relation(kind=kind, anchor=text))  # type: ignore[arg-type]
-    return out
-
-
-def _exclusion_text(phrase: Phrase, intent: Intent) -> str:
-    """Return an excluded phrase as words; "the one on the left" names the target's noun instead."""
-    split = phrase.split(keep_count=False)
-    if split.target:
-        return split.target
-    words = phrase.text()
-    for det in ("the ", "a ", "an "):
-        if words.lower().startswith(det):
-            words = words[len(det) :]
-    head = (intent.target or "").split(" ")[0] if intent.target else ""
-    if head and lower(phrase.head) in {"one", "ones"}:
-        words = words.replace(phrase.head.text, head, 1)
-    return words
 
 
 def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision:
@@ -246,7 +213,7 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         split = phrase.split(current=current)
         if negated and not reading.meant:
             if (split.target or split.placeholder) and not phrase.pronoun:
-                text = split.target or _exclusion_text(phrase, intent)
+                text = split.target or exclusion_text(phrase, intent)
                 if text not in exclusions:
                     exclusions.append(text)
                 last_named = text
@@ -259,10 +226,15 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         same = bool(phrase.lemmas & current)
         if wrong or split.placeholder or not split.target or phrase.pronoun:
             other = True
+            if split.description and not phrase.pronoun:
+                new_target = described(cache, intent, phrase, split.description)
+                if new_target:
+                    target, last_named = new_target, new_target
+                    evidence.append(("target", phrase.text()))
             attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
             if lower(phrase.head) == "one":
                 attrs.pop("count", None)
-            relations += [r for r in _relations(split, last_named, intent) if r not in relations]
+            relations += [r for r in relations_of(split, last_named, intent) if r not in relations]
             why.append("another instance")
             evidence.extend(split.evidence)
             continue
@@ -274,7 +246,7 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
             continue
         target, last_named = split.target, split.target
         attrs = dict(split.attributes)
-        relations = _relations(split, last_named if target is None else _last_excluded(exclusions, intent), intent)
+        relations = relations_of(split, last_named if target is None else _last_excluded(exclusions, intent), intent)
         evidence.extend(split.evidence)
         why.append(f"target {split.target!r}")
     if other or not why:
@@ -283,14 +255,14 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
     if target is not None:
         changes["target"] = target
         if not intent.target:
-            return Decision(Act.NEW_TARGET, changes, f"new target (nothing to correct yet): {_quote(reading.text)}", evidence)
+            return Decision(Act.NEW_TARGET, changes, f"new target (nothing to correct yet): {quote(reading.text)}", evidence)
     elif not intent.target:
-        return Decision(Act.EXPLAIN, {}, f"nothing to correct yet: {_quote(reading.text)}", evidence)
+        return Decision(Act.EXPLAIN, {}, f"nothing to correct yet: {quote(reading.text)}", evidence)
     leaving_out = reading.openers and all(lower(t) in {"but", "and", "not"} for t in reading.openers)
     if leaving_out and target is None and not other and exclusions != intent.exclusions:
         return Decision(Act.REFINE, changes, f"leave out: {', '.join(why)}", evidence)
     detail = f" ({', '.join(why)})" if why else ""
-    return Decision(Act.CORRECT, changes, f"correction: {_quote(reading.text)}{detail}", evidence)
+    return Decision(Act.CORRECT, changes, f"correction: {quote(reading.text)}{detail}", evidence)
 
 
 def _last_excluded(exclusions: list[str], intent: Intent) -> str | None:
@@ -306,8 +278,9 @@ def _after_not(phrase: Phrase) -> bool:
 
 
 def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decision | None:
-    """Restore an earlier target from the history ("go back to the logo", "the previous one")."""
-    main = reading.main
+    """Restore an earlier target from the history ("go back to the logo", "the previous one"),
+    then apply what else the turn says ("back to the motorcycle, only the right half of it")."""
+    main = reading.returned_to or reading.main
     split = main.split() if main is not None else Split(target=None)
     found = find_earlier(cache, intent, main, split.attributes)
     if found is None:
@@ -321,10 +294,18 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     }
     words = reading.text
     history = [Evidence(turn=found.turn, words=found.target, role="target", source="history")]
-    return Decision(
+    back = Decision(
         Act.NEW_TARGET, changes, f"back to an earlier target: {found.target!r} (turn {found.turn})",
         [("act", words[:80])], history,
     )
+    if reading.returned_to is not None and reading.main is not None and reading.main is not reading.returned_to:
+        restored = intent.model_copy(update=changes, deep=True)
+        rest = refine(cache, restored, reading, head_lemmas(cache, found.target))
+        if rest is not None:
+            back.changes.update(rest.changes)
+            back.reason += f", then {rest.reason}"
+            back.evidence.extend(rest.evidence)
+    return back
 
 
 def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
@@ -334,101 +315,11 @@ def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
     for phrase in reading.phrases:
         if phrase.pronoun:
             continue
-        text = _exclusion_text(phrase, intent)
+        text = exclusion_text(phrase, intent)
         if text and text not in exclusions:
             exclusions.append(text)
             evidence.append(("exclusion", phrase.text()))
     return Decision(Act.REFINE, {"exclusions": exclusions}, f"leave out: {', '.join(exclusions)}", evidence)
-
-
-def _refine(intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
-    """REFINE when the turn narrows the current target; None when it does not."""
-    main = reading.main
-    if reading.command == "explain":
-        return None
-    if main is None:
-        return None
-    if reading.question and reading.frame not in {"about", "np", "which", "wh", "command"}:
-        return None
-    split = main.split(current=current)
-    attrs = dict(intent.attributes)
-    evidence = list(split.evidence)
-    whole = main.part_of
-    if whole is not None and (whole.pronoun or whole.lemmas & current):
-        part = split.attributes.get("part") or _part_words(main)
-        attrs["part"] = part
-        attrs.pop("count", None) if lower(main.head) == "one" else None
-        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
-    if reading.question and reading.frame in {"wh", "which"} and not main.placeholder:
-        return None
-    exclusions = [e for e in split.exclusions]
-    predicate = _predicate_attributes(reading, main)
-    same = bool(main.lemmas & current)
-    if split.placeholder or main.pronoun:
-        new = {**split.attributes, **predicate}
-        if not new and not exclusions and not reading.only:
-            return None if main.pronoun or reading.question else _refined(intent, attrs, {}, main, evidence, reading)
-        return _refined(intent, attrs, new, main, evidence, reading)
-    if reading.only and split.target and not same:
-        attrs["part"] = _part_words(main)
-        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
-    if same and not reading.question and (split.attributes or not main.preps):
-        new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
-        kept = {k: v for k, v in attrs.items() if k not in {"other"}}
-        if not new or _whole_again(main):
-            kept.pop("part", None)
-        return _refined(intent, kept, new, main, evidence, reading, replace=True)
-    return None
-
-
-def _whole_again(main: Phrase) -> bool:
-    return any(lower(t) in {"whole", "entire", "all"} for t in main.words)
-
-
-def _part_words(phrase: Phrase) -> str:
-    split = phrase.split(keep_count=False)
-    if split.attributes.get("part"):
-        return split.attributes["part"]
-    words = [t for t in phrase.words if t.dep_ not in {"det", "predet", "poss", "case", "advmod"} and not (t.pos_ == "PRON")]
-    from agent.intent.phrase import render
-
-    return render(words) or phrase.head.text
-
-
-def _predicate_attributes(reading: Reading, main: Phrase) -> dict[str, str]:
-    """"which one is the tallest?": the predicate adjective is an attribute of the placeholder."""
-    from agent.intent.phrase import size_value
-
-    out: dict[str, str] = {}
-    root = main.head.head
-    for child in root.children:
-        if child.dep_ in {"attr", "acomp"} and child.pos_ == "ADJ":
-            size = size_value(child)
-            if size:
-                out["size"] = size
-            elif lower(child) in vb.COLOURS:
-                out["colour"] = lower(child)
-    return out
-
-
-def _refined(
-    intent: Intent, attrs: dict[str, str], new: dict[str, str], main: Phrase, evidence: list[tuple[str, str]],
-    reading: Reading, *, replace: bool = False,
-) -> Decision:
-    attrs = {k: v for k, v in attrs.items() if k != "other"}
-    if "part" in new:
-        attrs.pop("position", None)
-    if lower(main.head) == "one":
-        attrs.pop("count", None)
-    attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
-    split = main.split()
-    relations = list(intent.relations) + [r for r in _relations(split, None, intent) if r not in intent.relations]
-    exclusions = list(intent.exclusions) + [
-        _exclusion_text(p, intent) for p in split.exclusions if _exclusion_text(p, intent) not in intent.exclusions
-    ]
-    detail = ", ".join(f"{k}={v}" for k, v in new.items()) or "same target"
-    changes = {"attributes": attrs, "relations": relations, "exclusions": exclusions}
-    return Decision(Act.REFINE, changes, f"refinement: {detail}", [("act", main.text()), *evidence])
 
 
 def _mentions_current(reading: Reading, intent: Intent, current: set[str]) -> bool:
@@ -454,7 +345,7 @@ def _mentions_current(reading: Reading, intent: Intent, current: set[str]) -> bo
     return False
 
 
-def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Decision:
+def _new_or_explain(intent: Intent, reading: Reading, current: set[str], focus: FocusOptions) -> Decision:
     main = reading.main
     if main is not None and (main.refers_back or main.pronoun):
         main = None
@@ -469,18 +360,22 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str]) -> Deci
         if main is not None and (main.concrete or main.generic or main.property_noun == "text"):
             why = "the question names the target" if reading.question else "new target"
             return _new_target(intent, main, reading, why)
-        return Decision(Act.EXPLAIN, {}, f"question without a target: {_quote(text)}", [("act", text[:80])])
+        return Decision(Act.EXPLAIN, {}, f"question without a target: {quote(text)}", [("act", text[:80])])
     if (
         main is not None
         and main.concrete
-        and reading.frame in _NEW_THING_FRAMES
+        and (reading.frame in _NEW_THING_FRAMES or reading.selects_one)
         and not _about_pronoun(reading)
         and not main.clauses
         and not (main.lemmas & current)
         and not _mentions_current(reading, intent, current)
     ):
         return _new_target(intent, main, reading, "asks for another thing")
-    return Decision(Act.EXPLAIN, {}, f"about the current target: {_quote(text)}", [("act", text[:80])])
+    if main is not None:
+        moved = moved_focus(intent, reading, main, current, focus)
+        if moved:
+            return _new_target(intent, main, reading, moved)
+    return Decision(Act.EXPLAIN, {}, f"about the current target: {quote(text)}", [("act", text[:80])])
 
 
 def _about_pronoun(reading: Reading) -> bool:
@@ -495,16 +390,24 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
     attrs = dict(split.attributes)
     if reading.frame == "count":
         attrs.pop("count", None)
+    if reading.frame == "exists":
+        attrs["asked"] = "exists"  # "is there a dog?": the answer may well be "no"
     target = split.target
     evidence = list(split.evidence)
     if whole is not None and not whole.pronoun:
         whole_split = whole.split(current=set())
         attrs = {**whole_split.attributes, **{k: v for k, v in attrs.items() if k != "part"}}
-        attrs["part"] = split.attributes.get("part") or _part_words(main)
+        attrs["part"] = split.attributes.get("part") or part_words(main)
         target = whole_split.target
         evidence.append(("part", main.text()))
-    relations = _relations(split, None, intent)
-    exclusions = [_exclusion_text(p, intent) for p in split.exclusions]
+    if reading.selects_one:
+        # "which of the two men is bigger?": one man, picked by what is said of him
+        attrs.pop("count", None)
+        attrs.update(predicate_attributes(reading, main))
+        if target and main.plural and whole is None:
+            target = singular(target, main)
+    relations = relations_of(split, None, intent)
+    exclusions = [exclusion_text(p, intent) for p in split.exclusions]
     if reading.command == "segment" and reading.verb is not None:
         for child in reading.verb.children:
             if child.dep_ == "prep" and lower(child) in vb.EXCLUDE_PREPOSITIONS:
@@ -522,4 +425,4 @@ def _noun_words(tok: Any) -> str:
     return phrase_at(tok).split().target or tok.text
 
 
-__all__ = ["Decision", "RuleIntentTracker", "classify"]
+__all__ = ["Decision", "FocusOptions", "RuleIntentTracker", "classify"]

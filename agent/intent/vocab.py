@@ -17,6 +17,7 @@ here is what a grammar cannot know:
   (:data:`PLACEHOLDER_NOUNS`, :data:`GENERIC_NOUNS`), nouns for the picture itself
   (:data:`IMAGE_NOUNS`), nouns that carry printed words (:data:`TEXT_NOUNS`), group nouns that
   are not parts ("a pair of shoes", :data:`GROUP_NOUNS`);
+* person nouns (:data:`PERSON_NOUNS`): which words name one of "the people";
 * presentational adjectives that never pick an object out (:data:`WEAK_ADJECTIVES`);
 * relation prepositions (:data:`RELATION_KINDS`) and the dialogue formulas: resets, greetings,
   the fixed PRIST "segment the conversation above" requests (:data:`SEGMENT_REQUEST`).
@@ -167,6 +168,13 @@ WEAK_ADJECTIVES = frozenset(
     "relevant apparent evident overall".split()
 )
 """Adjectives that say a thing is seen or matters, not which thing it is; left out of targets."""
+
+PERSON_NOUNS = frozenset(
+    "person people man woman guy lady gentleman boy girl child kid baby adult teenager human "
+    "individual player pedestrian passenger worker customer rider driver".split()
+)
+"""Lemmas of nouns for a person: "just the man in the beige coat" picks one of "all the people"
+(the parse knows a noun, not that a man is a person)."""
 
 OTHER_WORDS = frozenset({"other", "another", "different", "else"})
 """Words asking for another instance than the current mask ("the other one")."""

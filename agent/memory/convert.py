@@ -25,8 +25,17 @@ def aware(value: datetime) -> datetime:
 
 
 def db_text(value: object) -> str:
-    """Coerce to str and drop NUL characters, which PostgreSQL text columns refuse."""
-    return str(value).replace("\x00", "")
+    """Coerce to str and drop what no database stores: NUL characters and lone surrogates.
+
+    PostgreSQL text refuses NUL; a lone surrogate (``"\\ud800"``, which JSON clients can send)
+    cannot be encoded as UTF-8 for either database.
+    """
+    text = str(value).replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "ignore").decode("utf-8")
+    return text
 
 
 def opt_text(value: object) -> str | None:

@@ -89,13 +89,25 @@ class ImageRow(CreatedAtMixin, Base):
 
 
 class TurnRow(CreatedAtMixin, Base):
-    """One message of a session; user turns start pending, assistant turns are written complete."""
+    """One message of a session; user turns start pending, assistant turns are written complete.
+
+    A user turn ends ``ok`` (answered), ``failed`` (an error or a stop, with ``error``) or
+    ``interrupted`` (the process answering it died or shut down; the app offers a retry).
+    """
 
     __tablename__ = "turns"
     __table_args__ = (
         sa.Index("ix_turns_session_id_index", "session_id", "index", unique=True),
         sa.CheckConstraint("role IN ('user', 'assistant')", name="role"),
-        sa.CheckConstraint("status IN ('ok', 'pending', 'failed')", name="status"),
+        sa.CheckConstraint(
+            "status IN ('ok', 'pending', 'failed', 'interrupted')", name="status"
+        ),
+        sa.Index(
+            "ix_turns_pending",
+            "session_id",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -112,6 +124,10 @@ class TurnRow(CreatedAtMixin, Base):
         sa.String(64), sa.ForeignKey("images.sha256"), index=True
     )
     latency_ms: Mapped[float | None] = mapped_column(sa.Float)
+    # A pending user turn is its session's turn lock (agent.memory.lock): the process answering
+    # it and until when that holds unless the process renews it.
+    runner: Mapped[str | None] = mapped_column(sa.String(96))
+    lease_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     session: Mapped[SessionRow] = relationship(back_populates="turns")
     masks: Mapped[list[MaskRow]] = relationship(

@@ -17,6 +17,7 @@ from agent.images import LoadedImage, sha256_hex
 from agent.memory import convert, turns
 from agent.memory.engine import WRITE_OPTION, make_engine
 from agent.memory.exceptions import UnknownImageError, UnknownMaskError, UnknownTurnError
+from agent.memory.lock import INTERRUPTED, PENDING, TurnLocks
 from agent.memory.migrate import upgrade
 from agent.memory.models import (
     ImageRow,
@@ -25,6 +26,7 @@ from agent.memory.models import (
     SessionRow,
     ToolCallRow,
     TurnRow,
+    utcnow,
 )
 from agent.memory.records import (
     MaskRecord,
@@ -39,8 +41,10 @@ from agent.types import ImageRef, Intent, MaskOut
 
 log = logging.getLogger(__name__)
 
-_INDEX_RETRIES = 3
-"""Attempts at a user turn when a concurrent writer took the same index (PostgreSQL)."""
+DEFAULT_TURN_LEASE_S = 30.0
+"""How long a turn's session lock holds without renewal (a dead process frees it this late)."""
+DEFAULT_TURN_WAIT_S = 10.0
+"""How long a second turn of a busy session waits before it is refused."""
 
 
 def _session_key(session_id: object) -> str:
@@ -65,10 +69,23 @@ def _as_id(value: object, error: type[LookupError], what: str) -> int:
 
 
 class Memory:
-    """SQL-backed conversation memory, safe to share between threads (one engine, short sessions)."""
+    """SQL-backed conversation memory, safe to share between threads (one engine, short sessions).
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
-        """Open (and by default migrate to the latest schema) the database at ``url``."""
+    A session answers one turn at a time, across threads and processes (:mod:`agent.memory.lock`):
+    storing a user message takes the session's turn lock, storing the answer or the failure
+    releases it, and a second message waits up to ``turn_wait_s`` for it, then is refused with
+    :class:`~agent.errors.SessionBusyError`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        turn_lease_s: float = DEFAULT_TURN_LEASE_S,
+        turn_wait_s: float = DEFAULT_TURN_WAIT_S,
+    ) -> None:
+        """Open the database at ``url``; by default migrate it and interrupt turns of dead processes."""
         self.url: str = (
             url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
         )
@@ -78,9 +95,11 @@ class Memory:
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self._settled = turns.SettledPrefixes()
         """Sessions' settled message prefixes, so a turn's recall reads only the newest messages."""
+        self._locks = TurnLocks(self._write_engine, lease_s=turn_lease_s, wait_s=turn_wait_s)
         if migrate:
             try:
                 upgrade(self._engine)
+                self.recover()
             except BaseException:
                 self._engine.dispose()
                 raise
@@ -90,9 +109,31 @@ class Memory:
         """The underlying SQLAlchemy engine (for tests and tooling)."""
         return self._engine
 
+    @property
+    def runner(self) -> str:
+        """Who this memory's turn locks name as answering (machine scope, pid, token)."""
+        return self._locks.runner
+
+    def running_turns(self) -> list[int]:
+        """Return the ids of the user turns this memory is answering now (stored, not yet settled)."""
+        return self._locks.held()
+
     def close(self) -> None:
-        """Dispose the engine's connection pool."""
+        """Interrupt the turns still running through this memory, then dispose the pool."""
+        for turn_id in self._locks.close():
+            try:
+                self.interrupt_turn(turn_id)
+            except Exception:  # noqa: BLE001 - closing must not fail; the lease frees it later
+                log.warning("could not mark turn %s interrupted", turn_id, exc_info=True)
         self._engine.dispose()
+
+    def recover(self, session_id: str | None = None) -> int:
+        """Mark the turns left pending by dead or frozen processes interrupted; return how many.
+
+        Runs when a memory opens (every session) and when the app opens a session; a new turn in
+        a session does the same for that session.
+        """
+        return self._locks.recover(None if session_id is None else _session_key(session_id))
 
     def __enter__(self) -> Memory:
         return self
@@ -180,12 +221,56 @@ class Memory:
         with self._write.begin() as db:
             self._session_row(db, session_id, owner).title = clean
 
-    def delete_session(self, session_id: str, *, owner: str | None = None) -> None:
-        """Delete a session with its turns, intents, masks and tool calls (images are shared, kept)."""
+    def delete_session(self, session_id: str, *, owner: str | None = None) -> list[str]:
+        """Delete a session with its turns, intents, masks and tool calls, and its images (uploads,
+        and pictures its extra tools returned) that no other session uses; return the hashes of
+        the images removed."""
         with self._write.begin() as db:
             row = self._session_row(db, session_id, owner)
+            used = (
+                sa.select(TurnRow.image_sha)
+                .where(TurnRow.session_id == row.id, TurnRow.image_sha.is_not(None))
+                .distinct()
+            )
+            shas = list(db.scalars(used))
+            pictures = self._tool_pictures(db, row.id)
             db.execute(sa.delete(SessionRow).where(SessionRow.id == row.id))
+            orphans: list[str] = []
+            if shas or pictures:
+                still_used = sa.exists().where(TurnRow.image_sha == ImageRow.sha256)
+                orphans = list(
+                    db.scalars(
+                        sa.select(ImageRow.sha256).where(
+                            ImageRow.sha256.in_([*shas, *pictures]), ~still_used
+                        )
+                    )
+                )
+                # a picture another session's tool call also returned stays (rare: the same close-up)
+                listed = sa.cast(ToolCallRow.args, sa.Text)
+                orphans = [
+                    sha for sha in orphans
+                    if sha not in pictures or db.scalar(sa.select(sa.exists().where(listed.contains(sha)))) is False
+                ]
+                if orphans:
+                    db.execute(sa.delete(ImageRow).where(ImageRow.sha256.in_(orphans)))
         self._settled.forget(row.id)
+        return orphans
+
+    @staticmethod
+    def _tool_pictures(db: Session, session_key: str) -> list[str]:
+        """Return the images a session's extra tools returned (tool-call ``args["pictures"]``)."""
+        stmt = (
+            sa.select(ToolCallRow.args)
+            .join(TurnRow, TurnRow.id == ToolCallRow.turn_id)
+            .where(TurnRow.session_id == session_key)
+        )
+        found: list[str] = []
+        for args in db.scalars(stmt):
+            items = args.get("pictures") if isinstance(args, dict) else None
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("sha256"), str):
+                    found.append(item["sha256"])
+        return found
 
     # images -----------------------------------------------------------------------------------
 
@@ -209,6 +294,17 @@ class Memory:
                     raise
         return ref
 
+    def stored_image(self, sha256: str) -> tuple[bytes, int, int]:
+        """Return an image's bytes as uploaded and the (width, height) it was first decoded at."""
+        stmt = sa.select(ImageRow.data, ImageRow.width, ImageRow.height).where(
+            ImageRow.sha256 == str(sha256)
+        )
+        with self._read() as db:
+            row = db.execute(stmt).first()
+        if row is None:
+            raise UnknownImageError(f"unknown image: {convert.one_line(sha256, 80)}")
+        return bytes(row.data), int(row.width), int(row.height)
+
     def image_bytes(self, sha256: str) -> bytes:
         """Return an image's encoded bytes exactly as uploaded."""
         with self._read() as db:
@@ -222,23 +318,46 @@ class Memory:
     def add_user_turn(
         self, session_id: str, text: str, *, image_sha: str | None = None, act: str | None = None
     ) -> TurnRecord:
-        """Commit a user message as a pending turn before any model runs, and return it."""
-        for attempt in range(_INDEX_RETRIES):
-            try:
-                return self._insert_user_turn(session_id, text, image_sha, act)
-            except IntegrityError:
-                if attempt == _INDEX_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Commit a user message as a pending turn (taking the session's turn lock) and return it."""
+        key = _session_key(session_id)
+        return self._locks.retry_while_busy(
+            lambda: self._start_turn(key, None, text, image_sha, act, with_recall=False)
+        )[0]
 
-    def _insert_user_turn(
-        self, session_id: str, text: str, image_sha: str | None, act: str | None
-    ) -> TurnRecord:
-        with self._write_engine.begin() as conn:
-            session = turns.touch_session(conn, _session_key(session_id), None, text)
-            return turns.insert_user_turn(
-                conn, session, text, image_sha, act, turns.next_index(conn, session.id)
-            )
+    def _start_turn(
+        self,
+        key: str,
+        owner: str | None,
+        text: str,
+        image_sha: str | None,
+        act: str | None,
+        *,
+        with_recall: bool,
+    ) -> tuple[TurnRecord, Recall | None]:
+        """Lock the session row, check its turn lock, and store the message as the new lock."""
+        taken: int | None = None
+        try:
+            with self._write_engine.begin() as conn:
+                now = utcnow()
+                session = convert.session_record(turns.touch_session(conn, key, owner, text))
+                before: Recall | None = None
+                if with_recall:
+                    before, pending = turns.recall_with_pending(conn, session, self._settled)
+                    index = before.next_index
+                else:
+                    pending = list(conn.execute(PENDING.where(TurnRow.session_id == key)))
+                    index = turns.next_index(conn, key)
+                self._locks.check(conn, pending, now)
+                turn = turns.insert_user_turn(
+                    conn, session, text, image_sha, act, index, self._locks.lease_values(now)
+                )
+                self._locks.hold(turn.id)
+                taken = turn.id
+        except BaseException:
+            if taken is not None:
+                self._locks.forget(taken)
+            raise
+        return turn, before
 
     def _user_turn(self, db: Session, user_turn_id: int) -> TurnRow:
         turn = db.get(TurnRow, _as_id(user_turn_id, UnknownTurnError, "user turn"))
@@ -274,6 +393,7 @@ class Memory:
                 tool_calls=tool_calls,
                 latency_ms=latency_ms,
             )
+        self._locks.forget(key)
         for out, stored in zip(masks, record.masks, strict=True):
             out.id = stored.id
         if intent is not None and intent.mask_id is None and record.intent is not None:
@@ -281,14 +401,31 @@ class Memory:
         return record
 
     def fail_turn(self, user_turn_id: int, error: str) -> None:
-        """Mark a user turn failed with a one-line error (completed turns are left as they are)."""
-        with self._write.begin() as db:
-            turn = self._user_turn(db, user_turn_id)
-            if turn.status == "ok":
-                log.warning("fail_turn(%s) ignored: the turn already completed", turn.id)
-                return
-            turn.status = "failed"
-            turn.error = convert.one_line(error, convert.MAX_ERROR_CHARS) or "failed"
+        """Mark a pending user turn failed with a one-line error and unlock its session.
+
+        Settled turns (answered, failed or interrupted) are left as they are.
+        """
+        key = _as_id(user_turn_id, UnknownTurnError, "user turn")
+        try:
+            with self._write.begin() as db:
+                turn = self._user_turn(db, key)
+                if turn.status != "pending":
+                    log.warning("fail_turn(%s) ignored: the turn is %s", turn.id, turn.status)
+                    return
+                turn.status = "failed"
+                turn.error = convert.one_line(error, convert.MAX_ERROR_CHARS) or "failed"
+        finally:
+            self._locks.forget(key)
+
+    def interrupt_turn(self, user_turn_id: int, error: str = INTERRUPTED) -> bool:
+        """Mark a pending user turn interrupted (the app offers a retry); True if it was pending."""
+        key = _as_id(user_turn_id, UnknownTurnError, "user turn")
+        try:
+            with self._write_engine.begin() as conn:
+                reason = convert.one_line(error, convert.MAX_ERROR_CHARS) or INTERRUPTED
+                return self._locks.interrupt(conn, [key], reason) == 1
+        finally:
+            self._locks.forget(key)
 
     # reading ----------------------------------------------------------------------------------
 
@@ -337,21 +474,15 @@ class Memory:
         """Commit the user's message (pending) and recall the session before it, in one transaction.
 
         The recall reflects the session's messages *before* this one, as the turn graph needs it.
+        The message takes the session's turn lock; while another turn of the session runs, this
+        waits up to ``turn_wait_s`` and then raises :class:`~agent.errors.SessionBusyError`.
         """
         key = _session_key(session_id)
-        for attempt in range(_INDEX_RETRIES):
-            try:
-                with self._write_engine.begin() as conn:
-                    session = turns.touch_session(conn, key, owner, text)
-                    before = turns.recall(conn, session, self._settled)
-                    turn = turns.insert_user_turn(
-                        conn, session, text, image_sha, None, before.next_index
-                    )
-                    return turn, before
-            except IntegrityError:
-                if attempt == _INDEX_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        turn, before = self._locks.retry_while_busy(
+            lambda: self._start_turn(key, owner, text, image_sha, None, with_recall=True)
+        )
+        assert before is not None
+        return turn, before
 
     def mask(self, mask_id: int) -> MaskRecord:
         """Return one stored mask by id."""

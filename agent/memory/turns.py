@@ -78,6 +78,9 @@ _MESSAGES_AFTER = (
         _turns.c.act,
         _turns.c.status,
         _turns.c.image_sha,
+        _turns.c.id,
+        _turns.c.runner,
+        _turns.c.lease_until,
     )
     .where(_turns.c.session_id == sa.bindparam("sid"), _turns.c.index > sa.bindparam("after"))
     .order_by(_turns.c.index)
@@ -203,16 +206,17 @@ def tool_call_values(turn_id: int, call: ToolCallIn) -> dict[str, object]:
     }
 
 
-def touch_session(
-    conn: sa.Connection, key: str, owner: str | None, first_text: str
-) -> SessionRecord:
-    """Bump and lock the session for a new user turn; raise if it is missing or not ``owner``'s."""
+def touch_session(conn: sa.Connection, key: str, owner: str | None, first_text: str) -> Any:
+    """Bump and lock the session row for a new user turn and return it (with its turn-lock columns).
+
+    Raises if the session is missing or not ``owner``'s; raising rolls the caller's transaction
+    back, bump included.
+    """
     row = conn.execute(
         _TOUCH_SESSION,
         {"sid": key, "touched_at": utcnow(), "first_title": convert.title_from(first_text) or None},
     ).first()
-    # Raising rolls the caller's transaction back, bump included.
-    return convert.session_record(owned_or_raise(row, key, owner))  # type: ignore[arg-type]
+    return owned_or_raise(row, key, owner)  # type: ignore[type-var]
 
 
 def read_session(conn: sa.Connection, key: str, owner: str | None) -> SessionRecord:
@@ -265,6 +269,16 @@ def recall(
     conn: sa.Connection, session: SessionRecord, prefixes: SettledPrefixes | None = None
 ) -> Recall:
     """Load what the next turn needs, reading only the messages after the session's settled prefix."""
+    return recall_with_pending(conn, session, prefixes)[0]
+
+
+def recall_with_pending(
+    conn: sa.Connection, session: SessionRecord, prefixes: SettledPrefixes | None = None
+) -> tuple[Recall, list[Any]]:
+    """Like :func:`recall`, and also return the session's pending user turns (its turn lock).
+
+    Every pending turn lies after the settled prefix, so the rows read anyway contain them all.
+    """
     cached = prefixes.get(session.id) if prefixes is not None else SettledPrefix()
     rows = conn.execute(_MESSAGES_AFTER, {"sid": session.id, "after": cached.upto_index}).all()
     dialogue, image_sha = list(cached.dialogue), cached.image_sha
@@ -286,6 +300,7 @@ def recall(
     intent = _intent_from_state(state) if state["i_id"] is not None else None
     mask = _mask_from_state(state) if state["m_id"] is not None else None
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
+    pending = [r for r in rows if r.role == "user" and r.status == "pending"]
     return Recall(
         session=session,
         dialogue=dialogue,
@@ -293,7 +308,7 @@ def recall(
         current_intent=intent,
         current_mask=mask,
         next_index=last_index + 1,
-    )
+    ), pending
 
 
 def next_index(conn: sa.Connection, session_id: str) -> int:
@@ -308,8 +323,12 @@ def insert_user_turn(
     image_sha: str | None,
     act: str | None,
     index: int,
+    lease: dict[str, Any] | None = None,
 ) -> TurnRecord:
-    """Insert the user's message as a pending turn at ``index`` (the session is already locked)."""
+    """Insert the user's message as a pending turn at ``index`` (the session row is already locked).
+
+    ``lease`` (runner, lease_until) makes the turn the session's turn lock.
+    """
     if (
         image_sha is not None
         and conn.execute(_IMAGE_EXISTS, {"sha": str(image_sha)}).first() is None
@@ -326,6 +345,9 @@ def insert_user_turn(
             "status": "pending",
             "image_sha": image_sha,
             "created_at": utcnow(),
+            "runner": None,
+            "lease_until": None,
+            **(lease or {}),
         },
     ).one()
     return convert.turn_record(row)  # type: ignore[arg-type]

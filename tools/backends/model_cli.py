@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from agent.errors import CheckpointError
@@ -26,10 +27,10 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     model = subparsers.add_parser("model", help="checkpoint tooling for the miras/lisa backends")
     sub = model.add_subparsers(dest="model_command", required=True)
     keys = sub.add_parser("keys", help="print NAME<TAB>SHAPE of every tensor a checkpoint must contain")
-    keys.add_argument("--backend", choices=BACKENDS, required=True)
+    keys.add_argument("--backend", choices=BACKENDS, required=True, help="which model's checkpoint layout")
     keys.set_defaults(handler=run_model_command)
     check = sub.add_parser("check", help="list missing, unexpected and mis-shaped keys of a checkpoint directory")
-    check.add_argument("--backend", choices=BACKENDS, required=True)
+    check.add_argument("--backend", choices=BACKENDS, required=True, help="which model the checkpoint is for")
     check.add_argument("--model-dir", required=True, help="checkpoint directory (config.json, weights, tokenizer)")
     check.add_argument("--clip", default=None, help="HF CLIP directory (when CLIP is not in the checkpoint)")
     check.add_argument("--convnext", default=None, help="open_clip ConvNeXt directory (MIRAS)")
@@ -48,6 +49,12 @@ def run_model_command(args: argparse.Namespace, *, out: TextIO | None = None, er
     """Run ``model keys`` / ``model check``; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if args.model_command == "check":  # before importing torch (seconds) for a mistyped path
+        for flag, value in (("--model-dir", args.model_dir), ("--clip", args.clip),
+                            ("--convnext", args.convnext), ("--sam", args.sam)):
+            if value is not None and not Path(value).exists():
+                err.write(f"error: {flag} {value} does not exist\n")
+                return 2
     from .vlm_common.checkpoint import IncompleteCheckpointError
     from .vlm_common.config import SegVLMConfig
     from .vlm_common.loader import build_meta_model, expected_shapes, load_tokenizer, plan_for_dir

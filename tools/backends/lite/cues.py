@@ -74,6 +74,8 @@ class Cues:
     """A semantic part of the target ("tie", "face", "handle") when the user asked for one."""
     count: int | None = None
     """How many instances are meant: None for one, 0 for all, n for exactly n."""
+    asks_exists: bool = False
+    """The user asked whether the thing is there at all ("is there a dog?")."""
 
 
 def _tokens(phrase: str) -> list[str]:
@@ -206,6 +208,7 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
         part=part,
         part_noun=part_noun,
         count=read_count(attrs.get("count")),
+        asks_exists=attrs.get("asked", "").lower() == "exists",
     )
 
 

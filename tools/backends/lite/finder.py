@@ -244,11 +244,15 @@ class Finder:
         noun = cues.target.phrase or "that"
         names = sorted({d.category for d in an.objects.detections if d.score >= EXPLAINED})
         found.evidence["cues"] = []
-        if not parts:
-            found.absent = (
-                f"'{noun}' is nothing my models know, and nothing in the image stands out"
+        if not parts or cues.asks_exists:
+            # Asked whether it is there, a guess would answer a question nobody asked.
+            found.absent = f"'{noun}' is nothing my models know" + (
+                ", so I cannot tell whether it is there"
+                if cues.asks_exists
+                else ", and nothing in the image stands out"
                 + (f" apart from what I recognise ({', '.join(names)})" if names else "")
             )
+            found.evidence["unknown"] = True
             return found
         mask = parts[0]
         found.evidence["fallback"] = (

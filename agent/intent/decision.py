@@ -1,0 +1,75 @@
+"""What the rule tracker decides for a turn (:class:`Decision`) and the intent pieces every act builds:
+relations with their anchors, exclusions as words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.intent.phrase import Phrase, Split, lower
+from agent.intent.protocol import target_phrase
+from agent.types import Act, Evidence, Intent, Relation
+
+
+@dataclass
+class Decision:
+    """An act, the intent fields it changes, the reason and the words that caused it."""
+
+    act: Act
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+    """(role, words) of the user's turn."""
+    history: list[Evidence] = field(default_factory=list)
+    """Evidence from an earlier revision (going back to a target)."""
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """Quote a turn for a reason, cut at ``limit`` characters."""
+    return f"'{text}'" if len(text) <= limit else f"'{text[: limit - 1]}…'"
+
+
+def anchor_of(intent: Intent) -> str | None:
+    """Return the current target as an anchor phrase (what "next to it" points at)."""
+    return target_phrase(intent, relations=False) or None
+
+
+def anchor_text(anchor: Phrase) -> str | None:
+    """Return an anchor as the words that pick it out: "the red bin" -> "red bin" (its colour, size,
+    ordinal, position and text kept with it, unlike a target's, which go to attributes)."""
+    split = anchor.split(keep_count=False)
+    if not split.target:
+        return None
+    kept = {k: v for k, v in split.attributes.items() if k in {"colour", "size", "ordinal", "position", "text"}}
+    return target_phrase(Intent(target=split.target, attributes=kept), relations=False) or split.target
+
+
+def relations_of(split: Split, last_named: str | None, intent: Intent) -> list[Relation]:
+    """Return a split's relations with their anchors; a pronoun anchor is the thing last named in the turn,
+    else the current target."""
+    out: list[Relation] = []
+    for kind, anchor in split.relations:
+        text = anchor_text(anchor) if anchor is not None else (last_named or anchor_of(intent))
+        if anchor is not None and not text:
+            text = last_named or anchor_of(intent)
+        if text:
+            out.append(Relation(kind=kind, anchor=text))  # type: ignore[arg-type]
+    return out
+
+
+def exclusion_text(phrase: Phrase, intent: Intent) -> str:
+    """Return an excluded phrase as words; "the one on the left" names the target's noun instead."""
+    split = phrase.split(keep_count=False)
+    if split.target:
+        return split.target
+    words = phrase.text()
+    for det in ("the ", "a ", "an "):
+        if words.lower().startswith(det):
+            words = words[len(det) :]
+    head = (intent.target or "").split(" ")[0] if intent.target else ""
+    if head and lower(phrase.head) in {"one", "ones"}:
+        words = words.replace(phrase.head.text, head, 1)
+    return words
+
+
+__all__ = ["Decision", "anchor_of", "anchor_text", "exclusion_text", "quote", "relations_of"]

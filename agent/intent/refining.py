@@ -1,0 +1,172 @@
+"""Narrowing the current target (``REFINE``): placeholders ("the left one", "the one in the black
+jacket"), parts ("only the top half of it", "just the seat"), one member of a set ("just the man in
+the beige coat" after "all the people"), the current noun said again with new attributes, and what
+a predicate says of the one meant ("which of them is bigger?").
+"""
+
+from __future__ import annotations
+
+from agent import nlp
+from agent.intent import vocab as vb
+from agent.intent.decision import Decision, exclusion_text, relations_of
+from agent.intent.phrase import Phrase, Split, lemma, lower, render, size_value
+from agent.intent.reading import Reading
+from agent.types import Act, Intent
+
+
+def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
+    """REFINE when the turn narrows the current target; None when it does not."""
+    main = reading.main
+    if reading.command == "explain":
+        return None
+    if main is None:
+        return None
+    if reading.question and reading.frame not in {"about", "np", "which", "wh", "command"}:
+        return None
+    split = main.split(current=current)
+    attrs = dict(intent.attributes)
+    evidence = list(split.evidence)
+    whole = main.part_of
+    if whole is not None and (whole.pronoun or whole.lemmas & current):
+        part = split.attributes.get("part") or part_words(main)
+        attrs["part"] = part
+        attrs.pop("count", None) if lower(main.head) == "one" else None
+        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
+    if whole is not None and whole.concrete:
+        return None  # a part of another thing named here: that thing is the new target
+    member = names_a_member(intent, main, current)
+    if reading.selects_one and (main.pronoun or member or main.lemmas & current):
+        # "which of them is bigger?": one of the current set, picked by the predicate
+        attrs.pop("count", None)
+        return refined(intent, attrs, predicate_attributes(reading, main), main, evidence, reading, single=True)
+    if reading.question and reading.frame in {"wh", "which"} and not main.placeholder:
+        return None
+    exclusions = [e for e in split.exclusions]
+    predicate = predicate_attributes(reading, main)
+    same = bool(main.lemmas & current)
+    if split.placeholder or main.pronoun:
+        new = {**split.attributes, **predicate}
+        if split.description and not main.pronoun:
+            new_target = described(cache, intent, main, split.description)
+            if new_target:
+                decision = refined(intent, attrs, new, main, evidence, reading)
+                decision.changes["target"] = new_target
+                decision.reason += f", target {new_target!r}"
+                return decision
+        if not new and not exclusions and not reading.only:
+            return None if main.pronoun or reading.question else refined(intent, attrs, {}, main, evidence, reading)
+        return refined(intent, attrs, new, main, evidence, reading)
+    if member and split.target and not main.plural and not reading.question:
+        # "just the man in the beige coat" after "all the people": one of the set, as described
+        kept = {k: v for k, v in attrs.items() if k not in {"count", "other", "part", "position", "ordinal"}}
+        decision = refined(intent, kept, split.attributes, main, evidence, reading, single=True)
+        decision.changes["target"] = split.target
+        decision.reason = f"one of the {intent.target}: {split.target!r}"
+        return decision
+    if reading.only and split.target and not same:
+        attrs["part"] = part_words(main)
+        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
+    if same and not reading.question and (split.attributes or not main.preps):
+        new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
+        kept = {k: v for k, v in attrs.items() if k not in {"other"}}
+        if not new or _whole_again(main):
+            kept.pop("part", None)
+        decision = refined(intent, kept, new, main, evidence, reading)
+        if split.target and main.preps and _described_by_own_words(main, split):
+            decision.changes["target"] = split.target  # the noun said again with a new description
+        return decision
+    return None
+
+
+def _described_by_own_words(main: Phrase, split: Split) -> bool:
+    """Whether a restated noun carries words of its own beyond its head ("person cut off at the edge")."""
+    return split.target is not None and split.target.strip().lower() != main.head.text.lower()
+
+
+def names_a_member(intent: Intent, main: Phrase, current: set[str]) -> bool:
+    """Whether ``main`` names one member of a current set: "the man" of "all the people", "the
+    red car" of "the cars" (a set is a target with a count)."""
+    if intent.attributes.get("count") in (None, "1") or main.plural or main.pronoun:
+        return False
+    return bool(main.lemmas & current) or (main.lemma in vb.PERSON_NOUNS and bool(current & vb.PERSON_NOUNS))
+
+
+def described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str) -> str | None:
+    """Return the current target's noun with a new description ("the one in the black jacket" ->
+    "man in the black jacket"): the noun's own modifiers are kept, its old description dropped."""
+    from agent.intent.history import target_phrase_of
+    current = target_phrase_of(cache, intent.target)
+    if current is None or not current.concrete:
+        return None
+    noun = lemma(current.head) if lower(phrase.head) == "one" else current.head.text
+    if noun.lower() == "people" and lower(phrase.head) == "one":
+        noun = "person"  # the one plural whose lemma the parser keeps as is
+    words = [t for t in current.words if t.dep_ not in {"det", "predet", "poss", "case", "nummod"} and t.i != current.head.i]
+    before = render([t for t in words if t.i < current.head.i])
+    return " ".join(w for w in (before, noun, description) if w)
+
+
+def _whole_again(main: Phrase) -> bool:
+    return any(lower(t) in {"whole", "entire", "all"} for t in main.words)
+
+
+def part_words(phrase: Phrase) -> str:
+    split = phrase.split(keep_count=False)
+    if split.attributes.get("part"):
+        return split.attributes["part"]
+    words = [t for t in phrase.words if t.dep_ not in {"det", "predet", "poss", "case", "advmod"} and not (t.pos_ == "PRON")]
+    return render(words) or phrase.head.text
+
+
+def predicate_attributes(reading: Reading, main: Phrase) -> dict[str, str]:
+    """"which one is the tallest?": the predicate adjective is an attribute of the placeholder."""
+    out: dict[str, str] = {}
+    root = reading.predicate if reading.predicate is not None else main.head.head
+    for child in root.children:
+        if child.dep_ in {"attr", "acomp"} and child.pos_ == "ADJ":
+            size = size_value(child)
+            if size:
+                out["size"] = size
+            elif lower(child) in vb.COLOURS:
+                out["colour"] = lower(child)
+    return out
+
+
+LOCATORS = frozenset({"position", "ordinal"})
+"""Attributes that say where the one meant is: a new one replaces the old ("the second person
+from the right", then "the person at the left edge")."""
+
+
+def refined(
+    intent: Intent, attrs: dict[str, str], new: dict[str, str], main: Phrase, evidence: list[tuple[str, str]],
+    reading: Reading, *, single: bool = False,
+) -> Decision:
+    attrs = {k: v for k, v in attrs.items() if k != "other"}
+    if "part" in new:
+        attrs.pop("position", None)
+    if LOCATORS & set(new):
+        attrs = {k: v for k, v in attrs.items() if k not in LOCATORS}
+    if lower(main.head) == "one" or single:
+        attrs.pop("count", None)
+    attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
+    split = main.split()
+    relations = list(intent.relations) + [r for r in relations_of(split, None, intent) if r not in intent.relations]
+    exclusions = list(intent.exclusions) + [
+        exclusion_text(p, intent) for p in split.exclusions if exclusion_text(p, intent) not in intent.exclusions
+    ]
+    detail = ", ".join(f"{k}={v}" for k, v in new.items()) or "same target"
+    changes = {"attributes": attrs, "relations": relations, "exclusions": exclusions}
+    return Decision(Act.REFINE, changes, f"refinement: {detail}", [("act", main.text()), *evidence])
+
+
+def singular(target: str, main: Phrase) -> str:
+    """Return the target with its plural head said in the singular ("men in full view" -> "man in full view")."""
+    words = target.split(" ")
+    for k, word in enumerate(words):
+        if word == main.head.text:
+            words[k] = lemma(main.head)
+            break
+    return " ".join(words)
+
+
+__all__ = ["LOCATORS", "described", "names_a_member", "part_words", "predicate_attributes", "refine", "refined", "singular"]

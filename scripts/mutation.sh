@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Mutation testing of pixelrs's core modules with mutmut: how many small deliberate bugs
+# (flipped comparisons, changed constants, dropped statements, ...) the tests catch.
+#
+#   scripts/mutation.sh                      # the core modules (long: hours on 2 cores)
+#   scripts/mutation.sh ui/links.py graphs/metrics.py   # just these
+#   JOBS=4 scripts/mutation.sh ...           # parallel mutants (default: the number of CPUs)
+#
+# Runs in a scratch copy of the tracked files (the work tree is never touched), on SQLite only
+# (PostgreSQL-marked tests are deselected), and prints one JSON object: per module the mutants
+# killed, survived and otherwise ended, and the score (killed / all). Needs `pip install mutmut`.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$#" -gt 0 ]; then modules=("$@"); else
+  modules=(agent/memory agent/types.py graphs/turn.py graphs/metrics.py ui/links.py ui/routes.py)
+fi
+jobs=${JOBS:-$(nproc)}
+command -v mutmut >/dev/null || { echo "mutation.sh: mutmut is not installed (pip install mutmut)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pixelrs-mutation-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 cp --parents -t "$work")
+cd "$work"
+python "$repo/scripts/mutation_config.py" "${modules[@]}" >> pyproject.toml
+mutmut run --max-children "$jobs" > mutmut-run.log 2>&1 || { tail -c 3000 mutmut-run.log >&2; exit 1; }
+mutmut results --all true 2>/dev/null | python "$repo/scripts/mutation_config.py" --score "${modules[@]}"
