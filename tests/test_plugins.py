@@ -134,7 +134,7 @@ def test_plugin_output_is_shown_in_the_app_live_and_after_reopening(plugged: Run
         path = ui.files.chat_file(match.group(1))
         assert Path(path).exists() and Image.open(path).size[0] >= 400
 
-        reopened = PanelUpdate(*ui.open_session(state.session_id, UIState(owner=state.owner))[:10])
+        reopened = PanelUpdate(*ui.open_session(state.session_id, UIState(owner=state.owner))[: len(PanelUpdate._fields)])
         assert reopened.chat[-1]["content"][-1] == answer[1]  # the same picture, read back from SQL
         assert any(
             isinstance(c, str) and "I count" in c for m in reopened.chat for c in (m["content"] if isinstance(m["content"], list) else [])
