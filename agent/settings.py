@@ -40,7 +40,16 @@ class Settings(BaseSettings):
         "(e.g. openai:gpt-4o-mini, ollama:llama3.1), or 'backend' for the MIRAS/LISA model.",
     )
     llm_timeout_s: float = Field(
-        default=30.0, gt=0, description="Longest wait for the llm tracker before the rules answer."
+        default=30.0, gt=0, description="Longest wait for the llm tracker (or planner) before the rules answer."
+    )
+    planner: Literal["rules", "llm"] = Field(
+        default="rules",
+        description="Who picks the tool that answers a turn: rules (acts and triggers) or llm (a "
+        "tool-calling model, the same --llm; the rules remain its fallback).",
+    )
+    tools: list[str] | None = Field(
+        default=None,
+        description="Names of the pixelrs.tools entry points to load (None: every installed one).",
     )
     turn_wait_s: float = Field(
         default=10.0, ge=0, description="How long a second turn of a busy session waits before it is refused."

@@ -81,6 +81,10 @@ def transcript(history: SessionHistory) -> dict[str, Any]:
                 "latency_ms": t.latency_ms,
                 "intent": t.intent.model_dump(mode="json") if t.intent is not None else None,
                 "mask_ids": [m.id for m in t.masks],
+                "tool_calls": [
+                    {"tool": c.tool, "status": c.status, "error": c.error, "args": c.args}
+                    for c in t.tool_calls
+                ],
             }
             for t in history.turns
         ],
@@ -117,7 +121,22 @@ def _files(memory: Memory, history: SessionHistory) -> dict[str, bytes]:
     for sha in sorted(shas):
         data = memory.image_bytes(sha)
         files[f"image_{sha[:12]}{_image_suffix(data)}"] = data
+    for sha in sorted(_tool_pictures(history)):  # pictures extra tools returned (a zoom's close-up)
+        data = memory.image_bytes(sha)
+        files[f"picture_{sha[:12]}{_image_suffix(data)}"] = data
     return files
+
+
+def _tool_pictures(history: SessionHistory) -> set[str]:
+    """Return the sha256 of every picture an extra tool returned in the session (listed in its call's args)."""
+    found: set[str] = set()
+    for turn in history.turns:
+        for call in turn.tool_calls:
+            items = call.args.get("pictures") if call.status == "ok" else None
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("sha256"), str):
+                    found.add(item["sha256"])
+    return found
 
 
 def _image_suffix(data: bytes) -> str:

@@ -28,7 +28,8 @@ from agent.settings import Settings
 from agent.text import clean_user_text
 from agent.types import Act, Intent, MaskOut, Prompts
 from graphs.caches import ImageCache, MaskCache
-from graphs.state import TurnInput
+from graphs.planner import Planner, RulePlanner, build_planner
+from graphs.state import PictureRef, TurnInput
 from graphs.turn import TurnContext, build_turn_graph
 from tools.backends.base import Backend
 from tools.explain import ExplainTool
@@ -37,7 +38,7 @@ from tools.segment import SegmentTool
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["progress", "stored", "intent", "mask", "token", "done", "error"]
+EventKind = Literal["progress", "stored", "intent", "mask", "token", "picture", "done", "error"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class TurnSummary:
     reply: str
     latency_ms: float
     backend_ms: float
+    pictures: list[PictureRef] = field(default_factory=list)
+    """Pictures an extra tool returned (stored by sha256; read them with ``Runtime.image``)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class TurnEvent:
 
     ``progress``: ``stage``/``message``; ``stored``: the user message is committed;
     ``intent``: ``act``/``intent``; ``mask``: ``masks``; ``token``: ``text`` chunk;
-    ``done``: ``turn``; ``error``: ``message`` (one line; the session carries on).
+    ``picture``: ``pictures`` an extra tool returned; ``done``: ``turn``; ``error``: ``message``
+    (one line; the session carries on).
     """
 
     kind: EventKind
@@ -71,6 +75,7 @@ class TurnEvent:
     masks: list[MaskOut] = field(default_factory=list)
     text: str = ""
     turn: TurnSummary | None = None
+    pictures: list[PictureRef] = field(default_factory=list)
 
 
 class Runtime:
@@ -84,10 +89,13 @@ class Runtime:
         tracker: IntentTracker | None = None,
         tools: Sequence[BaseTool] = (),
         trackers: dict[str, IntentTracker] | None = None,
+        planner: Planner | None = None,
         image_limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
         """``tracker`` is the default tracker; ``trackers`` every tracker a turn may pick by name
-        (``run_turn(..., tracker="llm")``), the default among them under its ``name``."""
+        (``run_turn(..., tracker="llm")``), the default among them under its ``name``. ``tools``
+        are the extra tools (plug-ins); ``planner`` chooses which node answers each turn
+        (default: the rules)."""
         self.memory = memory
         self.backend = backend
         self.tracker = tracker or next(iter((trackers or {}).values()), None) or RuleIntentTracker()
@@ -98,6 +106,7 @@ class Runtime:
         self.images = ImageCache(memory)
         self.masks = MaskCache()
         self.extra_tools = list(tools)
+        self.planner: Planner = planner or RulePlanner()
         self.segment_tool = SegmentTool(backend=backend)
         self.explain_tool = ExplainTool(backend=backend)
         self.graph = self._compile(self.tracker)
@@ -114,6 +123,7 @@ class Runtime:
             load_image=self.images.get,
             masks=self.masks,
             extra_tools=self.extra_tools,
+            planner=self.planner,
         )
 
     def graph_for(self, tracker: str | None) -> Any:
@@ -145,7 +155,10 @@ class Runtime:
             trackers = build_trackers(
                 settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
             )
-            tools = extra_tools(backend=backend, memory=memory)
+            planner = build_planner(
+                settings.planner, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
+            )
+            tools = extra_tools(backend=backend, memory=memory, names=settings.tools)
         except BaseException:
             memory.close()
             raise
@@ -154,6 +167,7 @@ class Runtime:
             backend=backend,
             tools=tools,
             trackers=trackers,
+            planner=planner,
             image_limits=settings.image_limits(),
         )
 
@@ -163,9 +177,13 @@ class Runtime:
         return getattr(self.backend, "name", type(self.backend).__name__)
 
     # sessions -------------------------------------------------------------------------------
-    def new_session(self, *, owner: str | None = None, title: str | None = None) -> str:
-        """Create an empty session and return its id."""
-        return self.memory.create_session(owner=owner, title=title, backend=self.backend_name).id
+    def new_session(
+        self, *, owner: str | None = None, title: str | None = None, session_id: str | None = None
+    ) -> str:
+        """Create an empty session and return its id (``session_id``: a UUID to use instead of a new one)."""
+        return self.memory.create_session(
+            owner=owner, title=title, backend=self.backend_name, session_id=session_id
+        ).id
 
     def list_sessions(self, *, owner: str | None = None) -> list[SessionSummary]:
         """Return the owner's sessions, most recently updated first."""
@@ -348,6 +366,7 @@ class Runtime:
             reply=str(final.get("reply", "")),
             latency_ms=(time.perf_counter() - started) * 1000,
             backend_ms=float(final.get("backend_ms", 0.0)),
+            pictures=list(final.get("pictures", [])),
         )
         yield TurnEvent(
             kind="done", turn=summary, act=summary.act, intent=summary.intent, masks=summary.masks
@@ -398,6 +417,8 @@ class Runtime:
             return TurnEvent(kind="mask", masks=list(payload.get("masks", [])))
         if kind == "token":
             return TurnEvent(kind="token", text=str(payload.get("text", "")))
+        if kind == "picture":
+            return TurnEvent(kind="picture", pictures=list(payload.get("pictures", [])))
         return None
 
     def close(self) -> None:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.images import LoadedImage
 from agent.memory import ToolCallIn
 from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut, Prompts
 from tools.backends.base import SegmentResult
+
+
+@dataclass(frozen=True)
+class PictureRef:
+    """A picture an extra tool returned, stored by content hash (``Runtime.image(sha256)``)."""
+
+    sha256: str
+    width: int
+    height: int
+    caption: str = ""
+    tool: str = ""
+    """The tool that returned it."""
 
 
 @dataclass(kw_only=True)
@@ -50,18 +63,28 @@ class TurnState(TurnInput):
     """track_intent: what this turn does."""
     track_reason: str = ""
     """track_intent: a short why."""
+    route: str = "respond"
+    """plan: the node that answers (segment, explain, use_tool or respond)."""
+    tool_name: str | None = None
+    """plan: the extra tool that answers (route ``use_tool``)."""
+    tool_args: dict[str, Any] = field(default_factory=dict)
+    """plan: the extra tool's model-visible arguments."""
     segment_result: SegmentResult | None = None
     """segment: this turn's masks (None when the turn did not segment)."""
     streamed_text: bool = False
     """segment: the backend already streamed its answer text while segmenting."""
     explanation: str = ""
-    """explain: the full explanation text."""
+    """explain (or use_tool): the full explanation text."""
+    tool_masks: list[MaskOut] = field(default_factory=list)
+    """use_tool: masks an extra tool returned (stored like a segmentation's)."""
+    pictures: list[PictureRef] = field(default_factory=list)
+    """use_tool: pictures an extra tool returned, already stored in the images table."""
     reply: str = ""
     """respond: the assistant's message."""
     masks: list[MaskOut] = field(default_factory=list)
     """respond: masks stored with this turn (best first)."""
     tool_calls: list[ToolCallIn] = field(default_factory=list)
-    """segment/explain/use_tool: calls made this turn (appended)."""
+    """track_intent/plan/segment/explain/use_tool: calls made this turn (appended)."""
     assistant_turn_id: int | None = None
     """remember: id of the stored assistant turn."""
     backend_ms: float = 0.0

@@ -1,4 +1,4 @@
-"""The turn graph: recall → track_intent → route → segment → explain → respond → remember.
+"""The turn graph: recall → track_intent → plan → segment → explain → respond → remember.
 
 Built by :func:`build_turn_graph` from its parts (tools, tracker, memory, image loader) so tests
 and other graphs compose it. Nodes send progress, masks and explanation chunks as events: dicts
@@ -11,7 +11,6 @@ the graph runs inline on the caller's thread, the cheap path), else to LangGraph
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -31,9 +30,12 @@ from agent.memory import Memory, ToolCallIn
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, MaskOut
 from graphs import replies
 from graphs.caches import MaskCache
-from graphs.state import TurnInput, TurnState
+from graphs.planner import Planner, PlanRequest, RulePlanner
+from graphs.state import PictureRef, TurnInput, TurnState
 from graphs.streaming import ChunkCoalescer
+from graphs.tool_runner import run_extra_tool
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
+from tools.contract import ToolContext, spec_of
 
 Route = Literal["segment", "explain", "use_tool", "respond"]
 
@@ -77,11 +79,6 @@ def _tracker_call(call: TrackerCall) -> ToolCallIn:
     )
 
 
-def _tool_triggers(tool: BaseTool) -> list[re.Pattern[str]]:
-    """Regexes under ``tool.metadata["triggers"]`` that route a user turn to an extra tool."""
-    return [re.compile(p, re.IGNORECASE) for p in (tool.metadata or {}).get("triggers", [])]
-
-
 def build_turn_graph(
     *,
     segment_tool: BaseTool,
@@ -91,6 +88,7 @@ def build_turn_graph(
     load_image: Callable[[str], LoadedImage],
     extra_tools: Sequence[BaseTool] = (),
     masks: MaskCache | None = None,
+    planner: Planner | None = None,
 ) -> CompiledStateGraph[TurnState, TurnContext, TurnInput, TurnState]:
     """Compile the turn graph over the given parts.
 
@@ -100,19 +98,16 @@ def build_turn_graph(
         tracker: the intent tracker (rule-based by default, LLM-based optionally).
         memory: SQL memory; ``recall`` commits the user turn, ``remember`` the rest at once.
         load_image: returns the decoded image for a stored sha256 (cached by the caller).
-        extra_tools: tools from the ``pixelrs.tools`` entry points; a tool whose
-            ``metadata["triggers"]`` regex matches the user text answers the turn.
+        extra_tools: tools from the ``pixelrs.tools`` entry points (:mod:`tools.contract`);
+            the planner may give a turn to one of them.
         masks: decoded masks by RLE (the caller may share one between graphs); ``remember``
             adds the masks it stores, so the next turn's ``recall`` does not decode them.
+        planner: decides which node answers each turn (default: :class:`RulePlanner`).
     """
     decoded = masks if masks is not None else MaskCache()
-    routed_tools = [(tool, _tool_triggers(tool)) for tool in extra_tools]
-
-    def triggered_tool(text: str) -> BaseTool | None:
-        """Return the first extra tool whose trigger matches the user text, if any."""
-        return next(
-            (tool for tool, triggers in routed_tools if any(t.search(text) for t in triggers)), None
-        )
+    chooser = planner or RulePlanner()
+    tools_by_name = {tool.name: tool for tool in extra_tools}
+    planned_tools = [segment_tool, explain_tool, *extra_tools]
 
     def recall(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Load the session, store the new image and commit the user's message (pending)."""
@@ -177,17 +172,28 @@ def build_turn_graph(
         emit({"type": "intent", "act": result_act, "intent": intent, "reason": reason})
         return {"intent": intent, "act": result_act, "track_reason": reason, "tool_calls": calls}
 
+    def plan(state: TurnState) -> dict[str, Any]:
+        """Choose the node that answers: segment, explain, an extra tool or a plain reply."""
+        request = PlanRequest(
+            user_text=state.user_text,
+            act=state.act,
+            intent=state.intent,
+            has_image=state.image is not None,
+            has_mask=state.previous_mask is not None,
+            user_edit=not state.prompts.empty,
+            dialogue=state.dialogue,
+        )
+        decided = chooser.plan(request, planned_tools)
+        update: dict[str, Any] = {"route": decided.route, "tool_name": decided.tool, "tool_args": decided.args}
+        if decided.call is not None:  # a model planned the turn: stored like a tool call
+            update["tool_calls"] = [*state.tool_calls, decided.call]
+        return update
+
     def route(state: TurnState) -> Route:
-        """Pick the next node from the act (and extra tools' triggers)."""
-        if triggered_tool(state.user_text) is not None:
-            return "use_tool"
-        if state.image is None:
+        """Follow the plan."""
+        if state.route == "use_tool" and state.tool_name not in tools_by_name:
             return "respond"
-        if state.act.segments:
-            return "segment"
-        if state.act is Act.EXPLAIN:
-            return "explain"
-        return "respond"
+        return state.route if state.route in ("segment", "explain", "use_tool") else "respond"  # type: ignore[return-value]
 
     def segment(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Run the segment tool and stream the masks the moment they exist."""
@@ -289,22 +295,55 @@ def build_turn_graph(
         }
 
     def use_tool(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        """Answer with the first extra tool whose trigger matches the user text."""
+        """Answer with the planned extra tool; its masks and pictures join the turn."""
         emit = _sink(runtime)
-        tool = triggered_tool(state.user_text)
-        if tool is None:
-            return {}
+        tool = tools_by_name[str(state.tool_name)]
         emit({"type": "progress", "stage": tool.name, "message": f"Using {tool.name}"})
-        artifact, log = _call_tool(tool, {"query": state.user_text})
-        text = str(artifact if artifact is not None else "")
-        emit({"type": "token", "text": text})
-        return {"explanation": text, "tool_calls": [*state.tool_calls, log]}
+        context = ToolContext(
+            session_id=state.session_id,
+            turn_index=state.turn_index,
+            user_text=state.user_text,
+            act=state.act,
+            intent=state.recalled_intent,
+            image=state.image,
+            mask=state.previous_mask,
+            dialogue=tuple(state.dialogue),
+        )
+        outcome = run_extra_tool(tool, dict(state.tool_args), context, spec_of(tool))
+        pictures = [
+            PictureRef(
+                sha256=memory.put_image(p.image).sha256, width=p.image.ref.width,
+                height=p.image.ref.height, caption=p.caption, tool=tool.name,
+            )
+            for p in outcome.pictures
+        ]
+        call = outcome.call
+        assert call is not None
+        if pictures:
+            stored = [{"sha256": p.sha256, "caption": p.caption} for p in pictures]
+            call = dataclasses.replace(call, args={**call.args, "pictures": stored})
+        if outcome.masks:
+            emit({"type": "mask", "masks": list(outcome.masks)})
+        emit({"type": "token", "text": outcome.text})
+        if pictures:
+            emit({"type": "picture", "pictures": pictures})
+        # A tool answers about the current target: what the user points at stays as it was.
+        reason = f"answered by the {tool.name} tool"
+        return {
+            "explanation": outcome.text,
+            "tool_masks": list(outcome.masks),
+            "pictures": pictures,
+            "tool_calls": [*state.tool_calls, call],
+            "intent": state.recalled_intent.revised(turn=state.turn_index, op=IntentOp.KEEP, reason=reason),
+            # a trigger can beat the tracker ("grow it by 5 px" read as a new target): say what happened
+            "act": (Act.REFINE if outcome.masks else Act.EXPLAIN) if state.act.segments else state.act,
+        }
 
     def respond(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Compose the assistant message and the masks to store with it."""
         emit = _sink(runtime)
-        masks: list[MaskOut] = []
-        if state.image is None:
+        masks: list[MaskOut] = list(state.tool_masks)
+        if state.image is None and not state.explanation:
             reply = replies.NO_IMAGE
         elif state.segment_result is not None:
             masks = list(state.segment_result.masks)
@@ -372,6 +411,7 @@ def build_turn_graph(
     builder = StateGraph(TurnState, context_schema=TurnContext, input_schema=TurnInput)
     builder.add_node("recall", recall)
     builder.add_node("track_intent", track_intent)
+    builder.add_node("plan", plan)
     builder.add_node("segment", segment)
     builder.add_node("explain", explain)
     builder.add_node("use_tool", use_tool)
@@ -379,9 +419,8 @@ def build_turn_graph(
     builder.add_node("remember", remember)
     builder.add_edge(START, "recall")
     builder.add_edge("recall", "track_intent")
-    builder.add_conditional_edges(
-        "track_intent", route, ["segment", "explain", "use_tool", "respond"]
-    )
+    builder.add_edge("track_intent", "plan")
+    builder.add_conditional_edges("plan", route, ["segment", "explain", "use_tool", "respond"])
     builder.add_conditional_edges("segment", _after_segment, ["explain", "respond"])
     builder.add_edge("explain", "respond")
     builder.add_edge("use_tool", "respond")

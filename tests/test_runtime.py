@@ -127,7 +127,7 @@ def test_the_graph_streams_events_through_langgraph_without_a_sink(
     custom = [payload["type"] for mode, payload in chunks if mode == "custom"]
     nodes = [next(iter(payload)) for mode, payload in chunks if mode == "updates"]
     assert custom[0] == "stored" and "mask" in custom and "token" in custom
-    assert nodes == ["recall", "track_intent", "segment", "explain", "respond", "remember"]
+    assert nodes == ["recall", "track_intent", "plan", "segment", "explain", "respond", "remember"]
     assert runtime.history(sid).turns[-1].masks
 
 

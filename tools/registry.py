@@ -8,8 +8,9 @@ table so a source checkout that was not pip-installed still finds them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from importlib.metadata import entry_points
+import logging
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from langchain_core.tools import BaseTool
@@ -19,6 +20,8 @@ from tools.backends.base import Backend
 
 BACKEND_GROUP = "pixelrs.backends"
 TOOL_GROUP = "pixelrs.tools"
+
+log = logging.getLogger(__name__)
 
 BUILTIN_BACKENDS: dict[str, str] = {
     "lite": "tools.backends.lite:LiteBackend",
@@ -59,22 +62,44 @@ def create_backend(name: str, **options: Any) -> Backend:
     return factory(**{k: v for k, v in options.items() if v is not None})
 
 
-def extra_tools(**context: Any) -> list[BaseTool]:
-    """Instantiate every tool registered under ``pixelrs.tools``.
+def tool_names() -> list[str]:
+    """Names of the installed ``pixelrs.tools`` entry points."""
+    return sorted({ep.name for ep in entry_points(group=TOOL_GROUP)})
+
+
+def extra_tools(*, names: Sequence[str] | None = None, **context: Any) -> list[BaseTool]:
+    """Instantiate the tools registered under ``pixelrs.tools`` (all of them, or those in ``names``).
 
     An entry point may name a ``BaseTool`` instance, a ``BaseTool`` subclass, or a factory
-    called with ``context`` keyword arguments (e.g. ``backend=...``, ``memory=...``).
+    called with ``context`` keyword arguments (e.g. ``backend=...``, ``memory=...``). A plug-in
+    that fails to load is left out with a logged warning (the app still starts) unless it was
+    asked for by name; an unknown name is a one-line error.
     """
+    found = {ep.name: ep for ep in entry_points(group=TOOL_GROUP)}
+    if names is not None:
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            installed = ", ".join(sorted(found)) or "none"
+            raise BadInputError(f"unknown tool {unknown[0]!r}; installed pixelrs.tools: {installed}")
     tools: list[BaseTool] = []
-    for ep in entry_points(group=TOOL_GROUP):
-        obj = ep.load()
-        if isinstance(obj, BaseTool):
-            tools.append(obj)
-        elif isinstance(obj, type) and issubclass(obj, BaseTool):
-            tools.append(obj())
-        elif callable(obj):
-            made = obj(**context)
-            if not isinstance(made, BaseTool):
-                raise TypeError(f"entry point {ep.name!r} in {TOOL_GROUP} did not return a BaseTool")
-            tools.append(made)
+    for name in names if names is not None else sorted(found):
+        try:
+            tools.append(_load_tool(found[name], context))
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not stop the app
+            if names is not None:
+                raise BadInputError(f"the tool {name!r} cannot be loaded: {' '.join(str(exc).split())[:200]}") from None
+            log.warning("skipping the pixelrs.tools entry point %r: %s", name, exc)
     return tools
+
+
+def _load_tool(ep: EntryPoint, context: dict[str, Any]) -> BaseTool:
+    obj = ep.load()
+    if isinstance(obj, BaseTool):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, BaseTool):
+        return obj()
+    if callable(obj):
+        made = obj(**context)
+        if isinstance(made, BaseTool):
+            return made
+    raise TypeError(f"entry point {ep.name!r} in {TOOL_GROUP} did not give a BaseTool")

@@ -27,6 +27,7 @@ def serve(
     share: bool = False,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
+    mcp: bool = False,
     **launch_kwargs: Any,
 ) -> ChatUI:
     """Build the chat app around ``runtime`` and launch it on ``host:port``.
@@ -43,6 +44,8 @@ def serve(
             ``"shared"`` lists every session of the database (single-user local use).
         browser_secret: key for what the app stores in the browser (stable across restarts).
         prevent_thread_lock: return right after starting (tests, notebooks) instead of blocking.
+        mcp: also serve the segment, explain and session tools over MCP at ``/gradio_api/mcp/``
+            (:mod:`ui.mcp_tools`; needs the ``mcp`` package, and no ``auth``).
 
     Returns:
         The :class:`ChatUI`; call ``close()`` on it to stop a non-blocking server.
@@ -54,7 +57,11 @@ def serve(
     from ui.auth import Authenticator, resolve_auth
 
     creds = resolve_auth(auth, auth_file)
-    ui = ChatUI(runtime, title=title, anonymous=anonymous, concurrency=concurrency, browser_secret=browser_secret)  # type: ignore[arg-type]
+    if mcp:
+        from ui.mcp_tools import check_mcp
+
+        check_mcp(auth=creds)
+    ui = ChatUI(runtime, title=title, anonymous=anonymous, concurrency=concurrency, browser_secret=browser_secret, mcp=mcp)  # type: ignore[arg-type]
     ui.create_app()
     ui.launch(
         server_name=host,

@@ -53,6 +53,7 @@ from ui.retry import UNANSWERED, retry_request, retryable_index
 from ui.routes import build_routes, picture_guard
 from ui.state import UIState
 from ui.stream import END, drain, start_turn
+from ui.tool_pictures import event_pictures, picture_tags, stored_pictures
 
 if TYPE_CHECKING:
     from agent.memory import SessionHistory
@@ -100,6 +101,7 @@ class ChatUI:
             database URL).
         max_display_side: the side picture is scaled to this longest side; clicks are mapped back.
         files: where pictures are written (default: a fresh temporary folder).
+        mcp: also offer the segment, explain and session tools to MCP clients (needs ``mcp``).
 
     Example:
         >>> ui = ChatUI(Runtime(memory=Memory("sqlite:///pixelrs.db"), backend=LiteBackend()))
@@ -116,6 +118,7 @@ class ChatUI:
         browser_secret: str | None = None,
         max_display_side: int = 1280,
         files: FileStore | None = None,
+        mcp: bool = False,
     ) -> None:
         if anonymous not in ("browser", "shared"):
             raise ValueError(f"anonymous must be 'browser' or 'shared', not {anonymous!r}")
@@ -128,6 +131,8 @@ class ChatUI:
         memory_url = getattr(runtime.memory, "url", repr(runtime.memory))
         self.browser_secret = browser_secret or hashlib.sha256(f"pixelrs-ui:{memory_url}".encode()).hexdigest()[:32]
         self.max_display_side = max_display_side
+        self.mcp = mcp
+        """Serve the segment, explain and session tools over MCP too (:mod:`ui.mcp_tools`)."""
         self.files = files or FileStore()
         # Pictures are content-addressed and never rewritten: Gradio may serve them in place
         # instead of hashing and copying every chat image again on each streamed update.
@@ -260,6 +265,7 @@ class ChatUI:
                     overlay_html=self.picture_html(path, state.owner, "mask overlay"),
                     masks=shown,
                     current_color=mask_color(color_of[current_id]) if current_id in color_of else None,
+                    pictures=picture_tags(self, stored_pictures(turn), state.owner),
                 )
             )
             if turn.masks:
@@ -589,6 +595,9 @@ class ChatUI:
                 elif event.kind == "token":
                     view.on_token(event.text)
                     dirty = True
+                elif event.kind == "picture":
+                    view.on_pictures(picture_tags(self, event_pictures(event.pictures), state.owner))
+                    dirty = True
                 elif event.kind == "done" and event.turn is not None:
                     status = self._finish(state, view, event.turn, prompts)
                     intent_panel = intent_html(
@@ -751,6 +760,10 @@ class ChatUI:
     def launch(self, **kwargs: Any) -> Any:
         """Build and launch the app (blocking unless ``prevent_thread_lock=True``)."""
         demo = self.demo or self.create_app()
+        if self.mcp:
+            from ui.mcp_tools import launch_with_mcp
+
+            return launch_with_mcp(demo, self.launch_kwargs(**kwargs))
         return demo.launch(**self.launch_kwargs(**kwargs))
 
     def close(self) -> None:

@@ -145,6 +145,8 @@ class TurnView:
     latency_ms: float | None = None
     current_color: RGB | None = None
     """Colour of the session's current mask, for turns that explain it without a new mask."""
+    pictures: list[str] = field(default_factory=list)
+    """``<img>`` tags of pictures an extra tool returned (shown after the reply)."""
 
     def on_progress(self, stage: str) -> None:
         """Start a new stage; the previous one is done."""
@@ -163,6 +165,10 @@ class TurnView:
         """Show the overlay (an ``<img>`` tag) as soon as the masks exist, before the explanation."""
         self.overlay_html = overlay_html
         self.masks = list(masks)
+
+    def on_pictures(self, tags: Sequence[str]) -> None:
+        """Show pictures an extra tool returned (``<img>`` tags)."""
+        self.pictures.extend(tags)
 
     def on_token(self, text: str) -> None:
         """Append an explanation chunk."""
@@ -214,6 +220,7 @@ class TurnView:
         if self.reply:
             target = self.intent.target if self.intent is not None else None
             content.append(answer_text(self.reply, self.masks, target, self.current_color))
+        content.extend(self.pictures)
         if content:
             out.append({"role": "assistant", "content": content})
         return out
@@ -229,9 +236,10 @@ def stored_turn_messages(
     overlay_html: str | None,
     masks: Sequence[ShownMask],
     current_color: RGB | None = None,
+    pictures: Sequence[str] = (),
 ) -> list[Message]:
-    """Build the thought + answer messages of a turn read back from memory."""
-    view = TurnView(turn_id=turn_id, current_color=current_color)
+    """Build the thought + answer messages of a turn read back from memory (``pictures``: a tool's ``<img>`` tags)."""
+    view = TurnView(turn_id=turn_id, current_color=current_color, pictures=list(pictures))
     view.on_intent(act, intent)
     view.on_mask(overlay_html, masks)
     view.finished = True

@@ -83,6 +83,9 @@ def _add_tracker(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", metavar="PROVIDER:MODEL",
                    help="chat model of the llm tracker (LangChain init_chat_model, e.g. openai:gpt-4o-mini, "
                         "ollama:llama3.1; needs pixelrs[llm]), or 'backend' for the MIRAS/LISA model")
+    p.add_argument("--planner", choices=["rules", "llm"], default=None,
+                   help="who picks the tool that answers a turn: rules (acts and triggers, default) or llm "
+                        "(a tool-calling model: the same --llm; the rules stay its fallback)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="browser",
         help="without login: sessions private per browser (default) or shared (single-user local use)",
     )
+    serve.add_argument("--mcp", action="store_true",
+                       help="also serve the segment, explain and session tools over MCP at /gradio_api/mcp/ "
+                            "(needs pixelrs[mcp])")
     _add_db(serve)
     _add_backend(serve)
 
@@ -207,6 +213,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         values["backend"] = args.backend
     if getattr(args, "tracker", None):
         values["tracker"] = args.tracker
+    if getattr(args, "planner", None):
+        values["planner"] = args.planner
     if getattr(args, "llm", None):
         values["llm"] = args.llm
         values.setdefault("tracker", "llm")
@@ -462,11 +470,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from graphs.runtime import Runtime
     from ui.lifecycle import serve_until_stopped
 
+    if args.mcp:
+        from ui.mcp_tools import check_mcp
+
+        check_mcp(auth=args.auth)  # one line now, before any model loads
     check_port_free(args.host, args.port)  # before any model loads
     runtime = Runtime.from_settings(_settings(args))
     serve_until_stopped(
         runtime, grace_s=args.grace, host=args.host, port=args.port, auth=args.auth,
-        concurrency=args.concurrency, anonymous=args.anonymous,
+        concurrency=args.concurrency, anonymous=args.anonymous, mcp=args.mcp,
     )
     return EXIT_OK
 

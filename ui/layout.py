@@ -196,5 +196,9 @@ def build_blocks(ui: ChatHandlers) -> gr.Blocks:
         url_sync(delete_btn.click(ui.delete, [state], [*panel, gallery, *downloads], api_name="delete_session", **busy))
         refresh_btn.click(ui.refresh, [state], [gallery], api_name="list_sessions")
         tracker_radio.change(set_tracker, [tracker_radio, state], [state], api_name="set_tracker", show_progress="hidden")
+        if ui.mcp:
+            from ui.mcp_tools import add_mcp_tools
+
+            add_mcp_tools(ui)
     demo.queue(default_concurrency_limit=ui.concurrency)
     return demo

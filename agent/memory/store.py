@@ -152,10 +152,16 @@ class Memory:
         return turns.owned_or_raise(db.get(SessionRow, key), key, owner)
 
     def create_session(
-        self, *, owner: str | None = None, title: str | None = None, backend: str = "lite"
+        self,
+        *,
+        owner: str | None = None,
+        title: str | None = None,
+        backend: str = "lite",
+        session_id: str | None = None,
     ) -> SessionRecord:
-        """Create an empty session and return it."""
+        """Create an empty session and return it (``session_id``: a UUID to use, e.g. a LangGraph thread id)."""
         row = SessionRow(
+            id=_session_key(session_id) if session_id is not None else None,
             owner=convert.opt_text(owner),
             title=convert.one_line(title, 200) if title else None,
             backend=str(backend),
@@ -216,8 +222,9 @@ class Memory:
             self._session_row(db, session_id, owner).title = clean
 
     def delete_session(self, session_id: str, *, owner: str | None = None) -> list[str]:
-        """Delete a session with its turns, intents, masks and tool calls, and its images that no
-        other session uses; return the hashes of the images removed."""
+        """Delete a session with its turns, intents, masks and tool calls, and its images (uploads,
+        and pictures its extra tools returned) that no other session uses; return the hashes of
+        the images removed."""
         with self._write.begin() as db:
             row = self._session_row(db, session_id, owner)
             used = (
@@ -226,19 +233,44 @@ class Memory:
                 .distinct()
             )
             shas = list(db.scalars(used))
+            pictures = self._tool_pictures(db, row.id)
             db.execute(sa.delete(SessionRow).where(SessionRow.id == row.id))
             orphans: list[str] = []
-            if shas:
+            if shas or pictures:
                 still_used = sa.exists().where(TurnRow.image_sha == ImageRow.sha256)
                 orphans = list(
                     db.scalars(
-                        sa.select(ImageRow.sha256).where(ImageRow.sha256.in_(shas), ~still_used)
+                        sa.select(ImageRow.sha256).where(
+                            ImageRow.sha256.in_([*shas, *pictures]), ~still_used
+                        )
                     )
                 )
+                # a picture another session's tool call also returned stays (rare: the same close-up)
+                listed = sa.cast(ToolCallRow.args, sa.Text)
+                orphans = [
+                    sha for sha in orphans
+                    if sha not in pictures or db.scalar(sa.select(sa.exists().where(listed.contains(sha)))) is False
+                ]
                 if orphans:
                     db.execute(sa.delete(ImageRow).where(ImageRow.sha256.in_(orphans)))
         self._settled.forget(row.id)
         return orphans
+
+    @staticmethod
+    def _tool_pictures(db: Session, session_key: str) -> list[str]:
+        """Return the images a session's extra tools returned (tool-call ``args["pictures"]``)."""
+        stmt = (
+            sa.select(ToolCallRow.args)
+            .join(TurnRow, TurnRow.id == ToolCallRow.turn_id)
+            .where(TurnRow.session_id == session_key)
+        )
+        found: list[str] = []
+        for args in db.scalars(stmt):
+            items = args.get("pictures") if isinstance(args, dict) else None
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("sha256"), str):
+                    found.append(item["sha256"])
+        return found
 
     # images -----------------------------------------------------------------------------------
 
