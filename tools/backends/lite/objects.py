@@ -1,4 +1,4 @@
-"""Detected objects of one image as ranker candidates: detections in working pixels, masks on demand.
+"""Detected objects of one image: detections in working pixels, and their masks made on demand.
 
 The whole-image detection runs with the rest of the per-image analysis; the tile pass (small
 objects) and the masks (U²-Net-p on each box, GrabCut when the salient mask is implausible) run
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.backends.lite import regions
 from tools.backends.lite.detector import CocoDetector, Detection
 from tools.backends.lite.refine import apply_box
 from tools.backends.lite.salient import SalientMasker
@@ -81,20 +80,6 @@ class ObjectIndex:
         with self._lock:
             self._masks[det.box] = mask
         return mask
-
-    def candidates(
-        self, an: ImageAnalysis, dets: list[Detection], masker: SalientMasker
-    ) -> list[regions.Candidate]:
-        """Ranker candidates for ``dets`` (kind ``object``, confidence = detection score)."""
-        out = []
-        for det in dets:
-            mask = self.mask(an, det, masker)
-            cand = regions.mask_candidate(
-                mask, "object", an.cmap, an.lab, label=det.category, confidence=det.score
-            )
-            if cand is not None:
-                out.append(cand)
-        return out
 
 
 def detect(rgb: np.ndarray, detector: CocoDetector) -> ObjectIndex:
