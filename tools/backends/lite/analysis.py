@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -20,6 +22,8 @@ from tools.backends.lite.geometry import resize_mask
 from tools.backends.lite.objects import ObjectIndex, detect
 from tools.backends.lite.ocr import OCR_MAX_SIDE, OcrReader, OcrWord
 from tools.backends.lite.salient import SalientMasker
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -44,6 +48,8 @@ class ImageAnalysis:
     _segments: list[regions.Candidate] | None = field(default=None, repr=False)
     _words: list[OcrWord] | None = field(default=None, repr=False)
     _salient: np.ndarray | None = field(default=None, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -93,7 +99,18 @@ class ImageAnalysis:
         total = sum(a.nbytes for a in arrays if a is not None)
         for cand in self._segments or []:
             total += 200 + cand.hist.nbytes + (cand.pixels.nbytes if cand.pixels is not None else 0)
+        total += sum(
+            v.nbytes() for v in self._memo.values() if callable(getattr(v, "nbytes", None))
+        )
         return total + 300 * len(self._words or []) + self.objects.nbytes()
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """Return the image's value under ``key``, made once (a source's per-image work: it is
+        cached, and measured by :meth:`nbytes` when it has an ``nbytes()``, with the image)."""
+        with self._memo_lock:  # its own (re-entrant) lock: ``make`` may need the salient mask
+            if key not in self._memo:
+                self._memo[key] = make()
+            return cast(T, self._memo[key])
 
     def salient(self, masker: SalientMasker) -> np.ndarray:
         """Return the salient-object mask of the whole working image (computed on first use)."""

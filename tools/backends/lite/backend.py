@@ -25,6 +25,8 @@ from tools.backends.lite import parts
 from tools.backends.lite.analysis import ImageAnalysis, analyse
 from tools.backends.lite.calibration import confidence
 from tools.backends.lite.categories import Vocabulary
+from tools.backends.lite.classified import ClassifiedObjects
+from tools.backends.lite.classifier import ImageNetClassifier
 from tools.backends.lite.cues import Cues, from_intent
 from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.explain import describe_mask
@@ -56,8 +58,11 @@ class LiteBackend:
         self.ocr = OcrReader(enabled=bool(ocr))
         self.detector = CocoDetector() if objects else None
         self.masker = SalientMasker()
+        self.classifier = ImageNetClassifier()
         source = (
-            CocoObjects(self.detector, self.masker, Vocabulary())
+            ClassifiedObjects(
+                CocoObjects(self.detector, self.masker, Vocabulary()), self.classifier, self.masker
+            )
             if self.detector is not None
             else None
         )
@@ -242,6 +247,7 @@ class LiteBackend:
         if self.detector is not None:
             self.detector.warm()
             self.masker.warm()
+            self.classifier.warm()
             nlp.pipeline()
 
 

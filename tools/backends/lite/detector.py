@@ -60,11 +60,13 @@ CONTAINED = 0.8
 
 @dataclass(frozen=True)
 class Detection:
-    """One detected object: COCO category, score and box (x0, y0, x1, y1) in image pixels."""
+    """One detected object: category, score and box (x0, y0, x1, y1) in image pixels."""
 
     category: str
     score: float
     box: tuple[int, int, int, int]
+    source: str = "coco"
+    """Which model found it: the COCO detector, or ``imagenet`` (a classified region)."""
 
     @property
     def area(self) -> int:

@@ -1,0 +1,176 @@
+"""lite's object source: COCO detections first, ImageNet-classified regions for the nouns COCO lacks.
+
+The COCO detector answers its 80 categories. For a noun ImageNet knows and COCO does not ("the
+tripod", "both lions", "the space shuttle"), the image's candidate objects (the salient regions
+and the detector's confident boxes, whatever their COCO label) are classified once per image by
+EfficientNet-Lite3, and the candidates whose crops score the noun's classes become that noun's
+detections: they are ranked, counted, masked and reported like COCO ones, and none at all means
+the thing is absent. The classifier also checks a COCO detection the detector is unsure of: a
+weak "cat" whose crop does not look like a cat is dropped, so the cat is reported absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.classifier import ImageNetClassifier, read_labels
+from tools.backends.lite.detector import Detection
+from tools.backends.lite.geometry import box_inside, box_iou
+from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
+from tools.backends.lite.salient import SalientMasker
+from tools.backends.lite.sources import PRESENT, CocoObjects, Lookup
+
+SOURCE = "imagenet"
+FOUND = 0.15
+"""A candidate whose crop gives the noun's classes this much probability is an instance."""
+UNSURE = 0.05
+"""Candidates between this and :data:`FOUND` are used only when none is better (with the caveat)."""
+CONFIRM = 0.05
+"""A weak COCO detection is kept when its crop gives its category's ImageNet classes this much."""
+MIN_REGION = 0.005
+"""Salient regions smaller than this share of the image are not candidates."""
+MAX_REGIONS = 6
+MARGIN = 0.1
+"""A crop extends its box by this fraction of the box's size on each side (context)."""
+SAME = 0.6
+"""Two candidates whose boxes overlap this much (IoU), or one of which lies this much inside the
+other, are one object: the better-scoring is kept."""
+
+
+@dataclass
+class Candidate:
+    """One possible object of an image: its box (working pixels), how to mask it, its class scores."""
+
+    box: tuple[int, int, int, int]
+    probs: np.ndarray
+    mask: np.ndarray | None = None
+    """The salient region's pixels; None for a detector box (masked like a COCO detection)."""
+    detection: Detection | None = None
+
+
+@dataclass
+class Candidates:
+    """The classified candidates of one image, made once and cached with its analysis."""
+
+    items: list[Candidate] = field(default_factory=list)
+    whole: np.ndarray | None = None
+    """Class scores of the whole image."""
+
+    def nbytes(self) -> int:
+        """Memory held by the region masks and the score vectors."""
+        return sum(
+            c.probs.nbytes + (c.mask.nbytes if c.mask is not None else 0) for c in self.items
+        )
+
+
+class ClassifiedObjects:
+    """An :class:`~tools.backends.lite.sources.ObjectSource`: COCO first, then ImageNet classes."""
+
+    def __init__(
+        self,
+        coco: CocoObjects,
+        classifier: ImageNetClassifier,
+        masker: SalientMasker,
+        vocabulary: ImageNetVocabulary | None = None,
+    ) -> None:
+        self.coco = coco
+        self.classifier = classifier
+        self.masker = masker
+        self._vocabulary = vocabulary
+
+    @property
+    def vocabulary(self) -> ImageNetVocabulary:
+        """The class names' vocabulary, read from the packaged label list on first use."""
+        if self._vocabulary is None:
+            self._vocabulary = ImageNetVocabulary(read_labels())
+        return self._vocabulary
+
+    def lookup(
+        self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
+    ) -> Lookup | None:
+        """COCO's answer (weak detections checked by the classifier), else ImageNet's, else None."""
+        found = self.coco.lookup(an, phrase, every=every, head_only=head_only)
+        if found is not None:
+            return self._confirmed(an, found) if found.weak else found
+        match = self.vocabulary.match(phrase, head_only=head_only)
+        if match is None:
+            return None
+        cands = self.candidates(an)
+        classes = list(match.classes)
+        scored = sorted(
+            ((float(c.probs[classes].sum()), c) for c in cands.items),
+            key=lambda sc: -sc[0],
+        )
+        best = scored[0][0] if scored else 0.0
+        whole = float(cands.whole[classes].sum()) if cands.whole is not None else 0.0
+        dets: list[Detection] = []
+        for score, cand in scored:
+            if score < UNSURE or any(_same(cand.box, d.box) for d in dets):
+                continue
+            dets.append(Detection(match.noun, round(score, 4), cand.box, SOURCE))
+        weak = not dets or dets[0].score < FOUND
+        if not weak:
+            dets = [d for d in dets if d.score >= FOUND]
+        if not dets and whole >= UNSURE:
+            return None  # the image looks like it, but no candidate region does: other cues try
+        return Lookup(match.noun, dets, weak, max(best, whole))
+
+    def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
+        """Return the salient region's pixels, or the box's mask as for a COCO detection."""
+        if det.source != SOURCE:
+            return self.coco.mask(an, det)
+        for cand in self.candidates(an).items:
+            if cand.box == det.box:
+                if cand.mask is not None:
+                    return cand.mask
+                if cand.detection is not None:
+                    return self.coco.mask(an, cand.detection)
+        raise KeyError(f"no candidate with box {det.box} in this image")
+
+    # -- per image ---------------------------------------------------------------------
+    def candidates(self, an: ImageAnalysis) -> Candidates:
+        """Return the image's salient regions and confident detector boxes, with class scores."""
+        return an.memo("imagenet-candidates", lambda: self._classify(an))
+
+    def _classify(self, an: ImageAnalysis) -> Candidates:
+        out = Candidates(whole=self.classifier.probabilities(an.rgb))
+        salient = an.salient(self.masker)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            salient.astype(np.uint8), connectivity=8
+        )
+        order = [int(i) + 1 for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])] if n > 1 else []
+        least = MIN_REGION * salient.size
+        for i in order[:MAX_REGIONS]:
+            if stats[i, cv2.CC_STAT_AREA] < least:
+                break
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            box = (x, y, x + w - 1, y + h - 1)
+            out.items.append(Candidate(box, self._probs(an, box), mask=labels == i))
+        for det in an.objects.detections:
+            if det.score >= PRESENT:
+                out.items.append(Candidate(det.box, self._probs(an, det.box), detection=det))
+        return out
+
+    def _probs(self, an: ImageAnalysis, box: tuple[int, int, int, int]) -> np.ndarray:
+        h, w = an.shape
+        x0, y0, x1, y1 = box
+        mx, my = int(MARGIN * (x1 - x0 + 1)), int(MARGIN * (y1 - y0 + 1))
+        crop = an.rgb[max(0, y0 - my) : min(h, y1 + my + 1), max(0, x0 - mx) : min(w, x1 + mx + 1)]
+        return self.classifier.probabilities(crop)
+
+    def _confirmed(self, an: ImageAnalysis, found: Lookup) -> Lookup:
+        """Keep the weak detections whose crops the classifier also takes for their category."""
+        classes = list(COCO_CLASSES.get(found.name, ()))
+        if not classes:
+            return found
+        kept = [d for d in found.detections if self._probs(an, d.box)[classes].sum() >= CONFIRM]
+        return Lookup(found.name, kept, True, found.best)
+
+
+def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two candidate boxes are one object (see :data:`SAME`)."""
+    return box_iou(a, b) > SAME or max(box_inside(a, b), box_inside(b, a)) > 0.8
