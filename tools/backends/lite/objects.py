@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 MIN_FILL = 0.12
 MAX_FILL = 0.97
 """A salient mask filling less (or more) of its box than this is implausible: GrabCut instead."""
+MIN_SPAN = 0.6
+"""A detector's box is tight around its object, so a salient mask spanning less than this share
+of the box's width or height found something else in it (a cut-off person's backdrop): GrabCut."""
 SUPPORTS = frozenset({"dining table", "bed", "couch", "bench"})
 """Categories other things stand or lie on: masked as their box minus the salient objects."""
 
@@ -75,11 +78,20 @@ class ObjectIndex:
             mask = masker.mask_in_box(an.rgb, det.box)
             box_area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
             fill = float(mask.sum()) / box_area
-            if not MIN_FILL <= fill <= MAX_FILL:
+            if not MIN_FILL <= fill <= MAX_FILL or _span(mask, det.box) < MIN_SPAN:
                 mask = apply_box(an, (x0, y0, x1, y1), [])
         with self._lock:
             self._masks[det.box] = mask
         return mask
+
+
+def _span(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How much of the box's width and height the mask spans (the smaller share; 0 when empty)."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return 0.0
+    x0, y0, x1, y1 = box
+    return min((xs.max() - xs.min() + 1) / (x1 - x0 + 1), (ys.max() - ys.min() + 1) / (y1 - y0 + 1))
 
 
 def detect(rgb: np.ndarray, detector: CocoDetector) -> ObjectIndex:
