@@ -99,6 +99,13 @@ def test_all_the_people_gives_one_mask_per_person(lite, drawn):
     assert np.array_equal(union.mask.array, np.logical_or.reduce([m.mask.array for m in instances]))
 
 
+def test_a_count_is_filled_from_detections_the_detector_was_unsure_of(lite):
+    # One bottle scores above the presence threshold, the next ones below it: "both" wants two.
+    result = segment(lite, "motorcycle_left.png", Intent(target="bottles", attributes={"count": "2"}))
+    assert [m.role for m in result.masks] == ["target", "instance", "instance"]
+    assert result.masks[0].score is not None and result.masks[0].score < 0.5  # with the caveat
+
+
 def test_both_gives_exactly_two(lite):
     result = segment(lite, "bus.jpg", Intent(target="men", attributes={"count": "2"}))
     assert [m.role for m in result.masks] == ["target", "instance", "instance"]

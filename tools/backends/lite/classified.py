@@ -2,7 +2,7 @@
 
 The COCO detector answers its 80 categories. For a noun ImageNet knows and COCO does not ("the
 tripod", "both lions", "the space shuttle"), the image's candidate objects (the salient regions
-and the detector's confident boxes, whatever their COCO label) are classified once per image by
+and the detector's boxes, whatever their COCO label) are classified once per image by
 EfficientNet-Lite3, and the candidates whose crops score the noun's classes become that noun's
 detections: they are ranked, counted, masked and reported like COCO ones, and none at all means
 the thing is absent. The classifier also checks a COCO detection the detector is unsure of: a
@@ -22,7 +22,7 @@ from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, box_iou
 from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import PRESENT, CocoObjects, Lookup
+from tools.backends.lite.sources import WEAK, CocoObjects, Lookup
 
 SOURCE = "imagenet"
 FOUND = 0.15
@@ -133,7 +133,7 @@ class ClassifiedObjects:
 
     # -- per image ---------------------------------------------------------------------
     def candidates(self, an: ImageAnalysis) -> Candidates:
-        """Return the image's salient regions and confident detector boxes, with class scores."""
+        """Return the image's salient regions and detector boxes, with their class scores."""
         return an.memo("imagenet-candidates", lambda: self._classify(an))
 
     def _classify(self, an: ImageAnalysis) -> Candidates:
@@ -150,8 +150,8 @@ class ClassifiedObjects:
             x, y, w, h = (int(v) for v in stats[i, :4])
             box = (x, y, x + w - 1, y + h - 1)
             out.items.append(Candidate(box, self._probs(an, box), mask=labels == i))
-        for det in an.objects.detections:
-            if det.score >= PRESENT:
+        for det in an.objects.detections:  # a plate the detector took for a bowl is a candidate
+            if det.score >= WEAK:
                 out.items.append(Candidate(det.box, self._probs(an, det.box), detection=det))
         return out
 

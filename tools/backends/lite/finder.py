@@ -163,6 +163,8 @@ class Finder:
                 return found
         if several:
             found.targets = _instances([real(r) for r in ranked], cues.count or 0)
+            if cues.count and len(found.targets) < cues.count and lookup.unsure:
+                found.targets = self._filled(an, found.targets, lookup, cues.count)
             found.evidence["instances"] = len(found.targets)
             return found
         top = [real(r) for r in ranked[:1]]
@@ -170,6 +172,22 @@ class Finder:
             top.append(real(ranked[1]))  # a close runner-up is worth showing as an alternative
         found.targets, found.alternatives = _calibrated(top)
         return found
+
+    def _filled(
+        self, an: ImageAnalysis, targets: list[Scored], lookup: Lookup, count: int
+    ) -> list[Scored]:
+        """Fill a count the user gave ("both cups") from the detections the detector was unsure
+        of, best first, each at half its score so that the answer carries the caveat."""
+        assert self.objects is not None
+        out = list(targets)
+        for det in lookup.unsure:
+            if len(out) == count:
+                break
+            mask = self.objects.mask(an, det)
+            if mask.any() and all(iou(mask, t.mask) <= 0.5 for t in out):
+                out.append(Scored(mask, 0.5 * det.score, "object", det.category))
+        out.sort(key=lambda s: float(np.nonzero(s.mask)[1].mean()))
+        return out
 
     def _unexplained_parts(self, an: ImageAnalysis) -> list[np.ndarray]:
         """Return the salient regions no confident detection explains, largest first (each at least

@@ -36,6 +36,9 @@ class Lookup:
     """Only low-scoring detections were found: the answer must carry the caveat."""
     best: float = 0.0
     """The highest score any detection of it got, including those below every threshold."""
+    unsure: list[Detection] = field(default_factory=list)
+    """Detections below the presence threshold, best first: they fill a count the user gave
+    ("both cups") when too few sure ones were found."""
 
 
 @runtime_checkable
@@ -80,10 +83,11 @@ class CocoObjects:
         if not dets or every:
             index.add_small(an, self.detector)
             dets = index.of(match.category, PRESENT)
+        unsure = [d for d in index.of(match.category, WEAK) if d.score < PRESENT]
         weak = not dets
         if weak:
-            dets = index.of(match.category, WEAK)
-        return Lookup(match.category, dets, weak, index.best_score(match.category))
+            dets, unsure = unsure, []
+        return Lookup(match.category, dets, weak, index.best_score(match.category), unsure)
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
         """U²-Net-p's mask of the box, cached with the image's analysis."""
