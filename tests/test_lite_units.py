@@ -129,3 +129,18 @@ def test_text_query_threshold():
     words = split_line("EXIT", np.array([[0, 0], [40, 0], [40, 10], [0, 10]]), 0.9, 0)
     assert match([TextQuery("exlt", "attribute", 0.6)], words)
     assert not match([TextQuery("cat", "target", 0.8)], words)
+
+
+def test_overlapping_instances_give_each_pixel_to_the_nearer_one():
+    from tools.backends.lite.finder import Scored, _separate
+
+    left, right = np.zeros((40, 100), bool), np.zeros((40, 100), bool)
+    left[:, 0:60] = True  # the left person's box crop also caught the right one's shoulder
+    right[:, 45:100] = True
+    a, b = Scored(left.copy(), 0.9, "object"), Scored(right.copy(), 0.8, "object")
+    _separate([a, b])
+    assert not (a.mask & b.mask).any()
+    assert (a.mask | b.mask).sum() == (left | right).sum()  # nothing dropped
+    assert a.mask[:, :45].all() and b.mask[:, 60:].all()  # what only one claimed stays its own
+    # the shared strip (x 45-59) is split near its middle, by distance to each centre
+    assert a.mask[:, 45:52].all() and b.mask[:, 53:60].all()

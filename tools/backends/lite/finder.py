@@ -165,6 +165,7 @@ class Finder:
             found.targets = _instances([real(r) for r in ranked], cues.count or 0)
             if cues.count and len(found.targets) < cues.count and lookup.unsure:
                 found.targets = self._filled(an, found.targets, lookup, cues.count)
+            _separate(found.targets)
             found.evidence["instances"] = len(found.targets)
             return found
         top = [real(r) for r in ranked[:1]]
@@ -333,6 +334,29 @@ def _instances(ranked: list[Scored], count: int) -> list[Scored]:
             break
     distinct.sort(key=lambda s: float(np.nonzero(s.mask)[1].mean()))
     return distinct
+
+
+def _separate(instances: list[Scored]) -> None:
+    """Give each pixel claimed by several instance masks to one of them, the one whose centre is
+    nearest (relative to its extent): a box's mask often holds a neighbour's shoulder or arm."""
+    if len(instances) < 2:
+        return
+    claims = np.sum([s.mask for s in instances], axis=0)
+    ys, xs = np.nonzero(claims > 1)
+    if not len(xs):
+        return
+    distances = []
+    for s in instances:
+        my, mx = np.nonzero(s.mask)
+        cx, cy = mx.mean(), my.mean()
+        w, h = max(1, int(np.ptp(mx)) + 1), max(1, int(np.ptp(my)) + 1)
+        d = ((xs - cx) / w) ** 2 + ((ys - cy) / h) ** 2
+        distances.append(np.where(s.mask[ys, xs], d, np.inf))
+    owner = np.argmin(distances, axis=0)
+    for i, s in enumerate(instances):
+        lose = owner != i
+        s.mask = s.mask.copy()
+        s.mask[ys[lose], xs[lose]] = False
 
 
 def _ellipse(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
