@@ -23,7 +23,8 @@ from graphs import replies
 from graphs.runtime import Runtime
 from tests._data import HDMI_JPG, decompression_bomb_png
 from tools.backends.lite import LiteBackend
-from ui.app import ChatUI, PanelUpdate
+from ui.app import ChatUI
+from ui.core import PanelUpdate
 from ui.exports import build_export
 from ui.state import UIState
 
