@@ -42,6 +42,55 @@ def test_data_flows_one_way(package: str) -> None:
     assert not offenders, f"{package} must not import {sorted(LAYERS[package])}: {offenders}"
 
 
+def _ui_import_graph() -> dict[str, set[str]]:
+    """Map each ui module to the ui modules it imports anywhere (top level, in functions, TYPE_CHECKING)."""
+    names = {p.stem: ("ui" if p.stem == "__init__" else f"ui.{p.stem}") for p in (REPO / "ui").glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for stem, module in names.items():
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse((REPO / "ui" / f"{stem}.py").read_text())):
+            if isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name.split(".")[0] == "ui")
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: resolved against the ui package
+                    base = ".".join(filter(None, ("ui", base)))
+                if base == "ui":  # `from ui import x`: the submodule x, or the package itself
+                    edges.update(f"ui.{a.name}" if a.name in names else "ui" for a in node.names)
+                elif base.split(".")[0] == "ui":
+                    edges.add(base)
+        graph[module] = edges - {module}
+    return graph
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """Return one import cycle of ``graph`` (first module repeated at the end), or None."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module):], module]
+        if module in done:
+            return None
+        for target in sorted(graph.get(module, ())):
+            found = visit(target, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    return next((c for m in sorted(graph) if (c := visit(m, [])) is not None), None)
+
+
+def test_ui_modules_import_without_cycles() -> None:
+    """Imports inside ui/ run one way (app -> handlers -> core -> helpers), type-only ones included."""
+    graph = _ui_import_graph()
+    assert {"ui.app", "ui.core", "ui.sessions", "ui.turns", "ui.cli", "ui.cli_options"} <= set(graph)
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the check itself
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle in ui/: " + " -> ".join(cycle or [])
+
+
 def test_no_cuda_calls_in_product_code() -> None:
     hits = [
         f"{path.relative_to(REPO)}:{n}"

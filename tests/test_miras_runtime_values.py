@@ -108,11 +108,12 @@ def test_runtime_settings_per_model():
 
 
 def test_cli_flags_reach_the_backend_options():
-    from ui.cli import _settings, build_parser
+    from ui.cli import build_parser
+    from ui.cli_options import settings_from_args
 
     args = build_parser().parse_args(["chat", "--backend", "miras", "--model-dir", "m", "--im-start-end", "off",
                                       "--aux-size", "320", "--image", "x.jpg"])
-    options = _settings(args).backend_options
+    options = settings_from_args(args).backend_options
     assert options["im_start_end"] is False and options["aux_image_size"] == 320
-    plain = _settings(build_parser().parse_args(["chat", "--backend", "miras", "--image", "x.jpg"])).backend_options
+    plain = settings_from_args(build_parser().parse_args(["chat", "--backend", "miras", "--image", "x.jpg"])).backend_options
     assert "im_start_end" not in plain and "aux_image_size" not in plain

@@ -24,7 +24,8 @@ from graphs.export import export_session
 from graphs.runtime import Runtime
 from tools.contract import ToolContext, ToolResult, describe_tool
 from tools.registry import extra_tools
-from ui.app import ChatUI, PanelUpdate
+from ui.app import ChatUI
+from ui.core import PanelUpdate
 from ui.state import UIState
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from _data import HDMI_JPG, REPO
 
 from agent.memory import Memory
 from graphs.runtime import Runtime
-from ui.app import ChatUI, PanelUpdate
+from ui.app import ChatUI
+from ui.core import PanelUpdate
 from ui.state import UIState
 
 PANEL = len(PanelUpdate._fields)

@@ -18,8 +18,9 @@ import socket
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TextIO
 
 import sqlalchemy.exc as sa_exc
@@ -33,11 +34,11 @@ EXIT_BUG = 1
 EXIT_BROKEN_PIPE = 141
 """What a shell reports for a program stopped by SIGPIPE (128 + 13): the reader went away."""
 
-EXTRA_OF_MODULE = {
+EXTRA_OF_MODULE: Mapping[str, str] = MappingProxyType({
     "torch": "miras", "torchvision": "miras", "transformers": "miras", "safetensors": "miras",
     "segment_anything": "miras", "timm": "miras", "psycopg": "postgres", "psycopg2": "postgres",
     "bitsandbytes": "quant",
-}
+})
 """Which pixelrs extra installs a missing optional module."""
 
 DB_EXAMPLES = "e.g. sqlite:///path/to/pixelrs.db or postgresql+psycopg://user@host/dbname"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.memory import TurnRecord
-    from ui.app import ChatUI
+    from ui.core import ChatCore
 
 
 def stored_pictures(turn: TurnRecord) -> list[tuple[str, str]]:
@@ -31,7 +31,7 @@ def event_pictures(pictures: Iterable[Any]) -> list[tuple[str, str]]:
     return [(p.sha256, p.caption) for p in pictures]
 
 
-def picture_tags(ui: ChatUI, pictures: Iterable[tuple[str, str]], owner: str | None) -> list[str]:
+def picture_tags(ui: ChatCore, pictures: Iterable[tuple[str, str]], owner: str | None) -> list[str]:
     """Return the chat's ``<img>`` tags for stored pictures (a picture that cannot be read is left out)."""
     tags = []
     for sha, caption in pictures:

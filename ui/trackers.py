@@ -8,6 +8,8 @@ shows when there is a choice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import gradio as gr
@@ -15,7 +17,8 @@ import gradio as gr
 from graphs.runtime import Runtime
 from ui.state import UIState
 
-LABELS = {"rules": "Offline rules (spaCy)", "llm": "Language model"}
+LABELS: Mapping[str, str] = MappingProxyType({"rules": "Offline rules (spaCy)", "llm": "Language model"})
+"""How the control names each tracker (a model-backed one adds its model's name)."""
 
 
 def tracker_choices(runtime: Runtime) -> list[tuple[str, str]]:
