@@ -21,7 +21,8 @@ from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.language import MAX_CHARS, prepare
 from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
-from agent.intent.phrase import FILLER_OBJECTS, Phrase, is_quote, lemma, lower, unwrap
+from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
+from agent.intent.words import is_quote, lemma, lower
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
