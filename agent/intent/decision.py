@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.intent.phrase import Phrase, Split, lower
+from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import target_phrase
+from agent.intent.words import lower
 from agent.types import Act, Evidence, Intent, Relation
 
 

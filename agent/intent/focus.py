@@ -20,8 +20,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from agent.intent import vocab as vb
-from agent.intent.phrase import EXAMPLE_PREPOSITIONS, Phrase, lower
+from agent.intent.phrase import EXAMPLE_PREPOSITIONS, Phrase
 from agent.intent.reading import Reading
+from agent.intent.words import lower
 from agent.types import Intent
 
 _NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.parsing import parse, phrases_of
-from agent.intent.phrase import Phrase, lemma, lower, number_value, render, unwrap
+from agent.intent.phrase import Phrase, unwrap
 from agent.intent.reading import Reading, read
+from agent.intent.splitting import EXAMPLE_PREPOSITIONS, prep_tokens
+from agent.intent.words import lemma, lower, number_value, render
 from agent.prist import SEG_TOKEN
 from agent.types import Act, DialogueTurn, Intent
 
@@ -234,9 +236,7 @@ def _target_phrase(cache: nlp.ParseCache, target: str | None) -> Phrase | None:
 
 def _preps_text(phrase: Phrase) -> str:
     """Return the attached phrases of a target, as written ("on the label"), clauses left out."""
-    from agent.intent.phrase import EXAMPLE_PREPOSITIONS, _prep_tokens
-
-    rest = [t for name, sub in phrase.preps if name not in EXAMPLE_PREPOSITIONS for t in [*_prep_tokens(sub), *sub.tokens()]]
+    rest = [t for name, sub in phrase.preps if name not in EXAMPLE_PREPOSITIONS for t in [*prep_tokens(sub), *sub.tokens()]]
     return render(sorted({t.i: t for t in rest}.values(), key=lambda t: t.i))
 
 

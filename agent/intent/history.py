@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent import nlp
-from agent.intent.phrase import Phrase, lower
+from agent.intent.phrase import Phrase
+from agent.intent.words import lower
 from agent.types import Intent, IntentOp, Relation
 
 _PREVIOUS = frozenset({"previous", "last", "earlier", "before", "first", "original", "other"})

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.language import QUOTE_RE
-from agent.intent.phrase import LEFT_DEPS, Phrase, is_quote, lemma, lower
+from agent.intent.phrase import LEFT_DEPS, Phrase
+from agent.intent.words import is_quote, lemma, lower
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token

@@ -21,7 +21,8 @@ from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.language import MAX_CHARS, prepare
 from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
-from agent.intent.phrase import FILLER_OBJECTS, Phrase, is_quote, lemma, lower, unwrap
+from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
+from agent.intent.words import is_quote, lemma, lower
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -364,8 +365,10 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
         if group is not None:
             reading.frame, reading.main, reading.selects_one, reading.predicate = "which", group, True, root
             return
-    if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None:
+    about = any(c.dep_ == "prep" and lower(c) == "about" for c in root.children)
+    if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None and not about:
         # "what is on the plate?", "what is written on the sign?", "who is next to the car?"
+        # (not "what can be said about X": that asks about X)
         preps = [found for c in root.children if c.dep_ in {"prep", "advmod"} for found in _location_of(c)]
         if preps:
             written = lemma(root) in {"write", "print", "inscribe", "say"}

@@ -9,8 +9,9 @@ from __future__ import annotations
 from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.decision import Decision, exclusion_text, relations_of
-from agent.intent.phrase import Phrase, Split, lemma, lower, render, size_value
+from agent.intent.phrase import Phrase, Split
 from agent.intent.reading import Reading
+from agent.intent.words import lemma, lower, render, size_value
 from agent.types import Act, Intent
 
 

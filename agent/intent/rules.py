@@ -52,10 +52,11 @@ from agent.intent.decision import Decision, exclusion_text, quote, relations_of
 from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
 from agent.intent.history import find_earlier, head_lemmas
-from agent.intent.phrase import Phrase, Split, lower
+from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import TrackResult
 from agent.intent.reading import Reading, ReadingCache, prepared, read
 from agent.intent.refining import described, part_words, predicate_attributes, refine, singular
+from agent.intent.words import lower
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
 
 _OP_FOR_ACT = {
