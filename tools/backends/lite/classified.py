@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.classifier import ImageNetClassifier, read_labels
 from tools.backends.lite.detector import Detection
-from tools.backends.lite.geometry import box_inside, box_iou
+from tools.backends.lite.geometry import bbox, box_inside, box_iou
 from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
+from tools.backends.lite.objects import unexplained_parts
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import WEAK, CocoObjects, Lookup
+from tools.backends.lite.sources import EXPLAINED, WEAK, CocoObjects, Lookup
 
 SOURCE = "imagenet"
 FOUND = 0.15
@@ -102,7 +102,7 @@ class ClassifiedObjects:
         cands = self.candidates(an)
         classes = list(match.classes)
         scored = sorted(
-            ((float(c.probs[classes].sum()), c) for c in cands.items),
+            ((float(c.probs[classes].sum()), c) for c in cands.items if _may_be(c, match.classes)),
             key=lambda sc: -sc[0],
         )
         best = scored[0][0] if scored else 0.0
@@ -138,18 +138,16 @@ class ClassifiedObjects:
 
     def _classify(self, an: ImageAnalysis) -> Candidates:
         out = Candidates(whole=self.classifier.probabilities(an.rgb))
-        salient = an.salient(self.masker)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            salient.astype(np.uint8), connectivity=8
+        # What stands out once the confidently detected things are taken away: the tripod next to
+        # the cameraman is one salient blob with him, and on its own once he is removed.
+        confident = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        parts = unexplained_parts(
+            an.salient(self.masker), [self.coco.mask(an, d) for d in confident], MIN_REGION
         )
-        order = [int(i) + 1 for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])] if n > 1 else []
-        least = MIN_REGION * salient.size
-        for i in order[:MAX_REGIONS]:
-            if stats[i, cv2.CC_STAT_AREA] < least:
-                break
-            x, y, w, h = (int(v) for v in stats[i, :4])
-            box = (x, y, x + w - 1, y + h - 1)
-            out.items.append(Candidate(box, self._probs(an, box), mask=labels == i))
+        for region in parts[:MAX_REGIONS]:
+            box = bbox(region)
+            assert box is not None
+            out.items.append(Candidate(box, self._probs(an, box), mask=region))
         for det in an.objects.detections:  # a plate the detector took for a bowl is a candidate
             if det.score >= WEAK:
                 out.items.append(Candidate(det.box, self._probs(an, det.box), detection=det))
@@ -174,3 +172,13 @@ class ClassifiedObjects:
 def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     """Whether two candidate boxes are one object (see :data:`SAME`)."""
     return box_iou(a, b) > SAME or max(box_inside(a, b), box_inside(b, a)) > 0.8
+
+
+def _may_be(cand: Candidate, classes: tuple[int, ...]) -> bool:
+    """Whether a candidate may be an instance of these classes: a region, a box the detector is
+    unsure of, or a confident detection of a category among them (a cat is an animal; a person's
+    box is not the tripod beside him, however much of the tripod its crop shows)."""
+    det = cand.detection
+    if det is None or det.score < EXPLAINED:
+        return True
+    return bool(set(COCO_CLASSES.get(det.category, ())) & set(classes))

@@ -26,15 +26,14 @@ from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, iou
+from tools.backends.lite.objects import unexplained_parts
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import Lookup, ObjectSource
+from tools.backends.lite.sources import EXPLAINED, Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
 PERSON = "person"
-EXPLAINED = 0.6
-"""A detection this sure explains its salient region (it is not the unknown thing asked for)."""
 UNEXPLAINED_MIN = 0.01
 """An unexplained salient region must cover this share of the image to be offered as a guess."""
 AMBIGUOUS = 0.8
@@ -195,16 +194,10 @@ class Finder:
         :data:`UNEXPLAINED_MIN` of the image); none without a salient-object model."""
         if self.saliency is None or self.objects is None:
             return []
-        salient = an.salient(self.saliency)
-        for det in an.objects.detections:
-            if det.score >= EXPLAINED:
-                salient = salient & ~self.objects.mask(an, det)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            salient.astype(np.uint8), connectivity=8
+        confident = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        return unexplained_parts(
+            an.salient(self.saliency), [self.objects.mask(an, d) for d in confident], UNEXPLAINED_MIN
         )
-        order = [int(i) + 1 for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])] if n > 1 else []
-        least = UNEXPLAINED_MIN * salient.size
-        return [labels == i for i in order if stats[i, cv2.CC_STAT_AREA] >= least]
 
     def _people_in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
         """Return the pixels of people standing in front of a thing (a bus, a motorcycle's rider): a

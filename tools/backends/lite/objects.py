@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
@@ -83,6 +84,19 @@ class ObjectIndex:
         with self._lock:
             self._masks[det.box] = mask
         return mask
+
+
+def unexplained_parts(
+    salient: np.ndarray, explained: list[np.ndarray], least: float
+) -> list[np.ndarray]:
+    """Return the connected salient regions left once the ``explained`` masks are removed (what
+    stands out but is not a confidently detected thing), largest first, each at least ``least``
+    of the image."""
+    for mask in explained:
+        salient = salient & ~mask
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(salient.astype(np.uint8), connectivity=8)
+    order = [int(i) + 1 for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])] if n > 1 else []
+    return [labels == i for i in order if stats[i, cv2.CC_STAT_AREA] >= least * salient.size]
 
 
 def _span(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:

@@ -20,6 +20,9 @@ from tools.backends.lite.salient import SalientMasker
 
 PRESENT = 0.3
 """A COCO detection scoring at least this counts as the category being there."""
+EXPLAINED = 0.6
+"""A detection this sure is what the detector says: it explains its salient region (it is not
+an unknown thing asked for, nor a candidate for another noun)."""
 WEAK = 0.15
 """COCO detections between this and :data:`PRESENT` are used only when nothing better exists,
 and the answer then carries the low-confidence caveat."""
