@@ -103,6 +103,17 @@ def test_scenarios_are_well_formed():
     assert abs(halves["tune"] - halves["heldout"]) <= 2
 
 
+def test_the_blind_set_is_well_formed():
+    """The blind set is report-only (bench/bench_intent_blind.py scores it); here it must load."""
+    blind = yaml.safe_load(INTENT_SCENARIOS.with_name("intent_scenarios_blind.yaml").read_text("utf-8"))
+    assert len(blind) >= 40 and {s["half"] for s in blind} == {"blind"}
+    assert len({s["name"] for s in blind}) == len(blind)
+    for scenario in blind:
+        for turn in scenario["turns"]:
+            Act(turn["act"])
+            assert "target" in turn, (scenario["name"], turn)
+
+
 def test_scenario_suite_score(capsys):
     tracker = RuleIntentTracker()
     right: dict[str, list[bool]] = defaultdict(list)

@@ -1,0 +1,67 @@
+"""The offline tracker on the blind scenario set (tests/intent_scenarios_blind.yaml): report only.
+
+Run from the repository root: ``python bench/bench_intent_blind.py [--show]``. Prints one JSON
+object: turns right on act and target (the scenario suite's score) overall, per group and per
+scripted act, and how often the scripted attributes/exclusions/relations hold. The set was
+written by someone who never ran the tracker; nobody may tune on it, so its misses are listed
+only with ``--show`` (for a final report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agent.intent import RuleIntentTracker  # noqa: E402
+from tests.test_intent_scenarios import run_scenario  # noqa: E402
+
+BLIND = REPO / "tests" / "intent_scenarios_blind.yaml"
+
+
+def main() -> None:
+    """Score the blind set and print the JSON summary (and the misses with ``--show``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=BLIND, help="scenario file (default: the blind set)")
+    parser.add_argument("--show", action="store_true", help="list the misses too")
+    args = parser.parse_args()
+    tracker = RuleIntentTracker()
+    right: list[bool] = []
+    details: list[bool] = []
+    groups: dict[str, list[bool]] = defaultdict(list)
+    acts: dict[str, list[bool]] = defaultdict(list)
+    misses = []
+    for scenario in yaml.safe_load(args.set.read_text(encoding="utf-8")):
+        for turn, outcome in zip(scenario["turns"], run_scenario(tracker, scenario), strict=True):
+            right.append(outcome["ok"])
+            groups[scenario["group"]].append(outcome["ok"])
+            acts[turn["act"]].append(outcome["ok"])
+            if outcome["details"] is not None:
+                details.append(outcome["details"])
+            if not outcome["ok"]:
+                misses.append({"dialogue": scenario["name"], **{k: outcome[k] for k in ("said", "want", "got")}})
+
+    def share(values: list[bool]) -> dict[str, float | int]:
+        return {"right": sum(values), "turns": len(values), "score": round(sum(values) / max(1, len(values)), 3)}
+
+    report = {
+        "set": str(args.set.relative_to(REPO) if args.set.is_relative_to(REPO) else args.set),
+        "overall": share(right),
+        "details_hold": share(details),
+        "by_group": {g: share(v) for g, v in sorted(groups.items())},
+        "by_act": {a: share(v) for a, v in sorted(acts.items())},
+    }
+    if args.show:
+        report["misses"] = misses
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
