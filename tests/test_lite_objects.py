@@ -99,6 +99,14 @@ def test_all_the_people_gives_one_mask_per_person(lite, drawn):
     assert np.array_equal(union.mask.array, np.logical_or.reduce([m.mask.array for m in instances]))
 
 
+def test_a_salient_mask_missing_dark_parts_is_completed_in_its_box(lite):
+    # U²-Net-p finds the cameraman's jacket and head but not his dark trousers; GrabCut seeded
+    # from its mask adds them (test split's drawn person).
+    truth = load_evalset(DATA / "eval" / "test.json").objects["camera.png"]["person"]
+    result = segment(lite, "camera.png", Intent(target="person"))
+    assert iou(result.masks[0].mask.array, truth) >= 0.85
+
+
 def test_a_count_is_filled_from_detections_the_detector_was_unsure_of(lite):
     # One bottle scores above the presence threshold, the next ones below it: "both" wants two.
     result = segment(lite, "motorcycle_left.png", Intent(target="bottles", attributes={"count": "2"}))

@@ -1,7 +1,8 @@
 """Detected objects of one image: detections in working pixels, and their masks made on demand.
 
 The whole-image detection runs with the rest of the per-image analysis; the tile pass (small
-objects) and the masks (U²-Net-p on each box, GrabCut when the salient mask is implausible) run
+objects) and the masks (U²-Net-p on each box, completed by GrabCut seeded from it, or GrabCut
+alone when the salient mask is implausible) run
 only for the detections a request needs, once per image, and are kept for later turns.
 """
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
-from tools.backends.lite.refine import apply_box
+from tools.backends.lite.refine import apply_box, grow_in_box
 from tools.backends.lite.salient import SalientMasker
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class ObjectIndex:
             fill = float(mask.sum()) / box_area
             if not MIN_FILL <= fill <= MAX_FILL or _span(mask, det.box) < MIN_SPAN:
                 mask = apply_box(an, (x0, y0, x1, y1), [])
+            else:
+                mask = grow_in_box(an, det.box, mask)
         with self._lock:
             self._masks[det.box] = mask
         return mask

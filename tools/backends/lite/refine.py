@@ -119,6 +119,37 @@ def polish(an: ImageAnalysis, seed: np.ndarray) -> np.ndarray:
     return refined if iou(refined, seed) >= 0.6 else seed
 
 
+def grow_in_box(
+    an: ImageAnalysis, box: tuple[int, int, int, int], seed: np.ndarray
+) -> np.ndarray:
+    """Complete an object's salient mask inside its detector box with GrabCut: the seed is
+    probably the object, its eroded core surely is, the rest of the box maybe not, outside the box
+    surely not. Salient-object models often miss dark or low-contrast parts (a man's trousers)
+    that share colours with the part they found, so what GrabCut adds is kept (what it drops is
+    not: thin parts like spokes go first); the seed stays as it is if GrabCut drifts far from it."""
+    x0, y0, x1, y1 = box
+    roi = _roi(an.shape, box, 0.1)
+    boxed = np.zeros(an.shape, bool)
+    boxed[y0 : y1 + 1, x0 : x1 + 1] = True
+    s = roi.crop(seed.astype(np.uint8) * 255) >= 128
+    inside = roi.crop(boxed.astype(np.uint8) * 255) >= 128
+    if not s.any() or not (inside & ~s).any():
+        return seed
+    rad = max(1, int(0.05 * min(s.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rad + 1, 2 * rad + 1))
+    init = np.full(s.shape, cv2.GC_BGD, np.uint8)
+    init[inside] = cv2.GC_PR_BGD
+    init[s] = cv2.GC_PR_FGD
+    init[cv2.erode(s.astype(np.uint8), kernel).astype(bool)] = cv2.GC_FGD
+    if not (init == cv2.GC_BGD).any():
+        return seed  # the box fills the image: nothing is known to be background
+    out = _grabcut(roi.crop(an.rgb), init)
+    if out is None or not out.any():
+        return seed
+    grown = roi.paste(out, an.shape) & boxed
+    return grown | seed if iou(grown, seed) >= 0.5 else seed
+
+
 def region_at(
     an: ImageAnalysis, x: float, y: float, within: np.ndarray | None = None, max_fraction: float = 0.12
 ) -> np.ndarray:
