@@ -1,11 +1,12 @@
 """Mask quality and latency of a backend on the hand-drawn evaluation set, through the real runtime.
 
 Run from the repository root:
-``python bench/bench_eval.py [--split dev|test|all] [--runs 3] [--backend lite]``; prints one JSON
-object: the quality figures of :func:`graphs.evalset.summarise` per split (deterministic, so from
-the first run) and the latency medians over ``--runs`` runs, each in a fresh process-level runtime
-(first turn on a new image, later turns), with the issue's targets beside them. Develop on ``dev``;
-report ``test``, which nothing was tuned on.
+``python bench/bench_eval.py [--split dev|test|holdout|all] [--runs 3] [--backend lite]``; prints
+one JSON object: the quality figures of :func:`graphs.evalset.summarise` per split (deterministic,
+so from the first run) and the latency medians over ``--runs`` runs, each in a fresh process-level
+runtime (first turn on a new image, later turns), with the issue's targets beside them. Develop on
+``dev``; report ``test``, which nothing was tuned on, and ``holdout``, written after ``test`` had
+been read, which nobody has seen the backend's output on: report it, never tune on it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from agent.memory import Memory  # noqa: E402
 from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
+
+SPLITS = ("dev", "test", "holdout")
+"""The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {
     "giou_coco_single": 0.60,
@@ -69,11 +73,11 @@ def run_split(split: str, backend_name: str, runs: int) -> dict[str, object]:
 def main() -> None:
     """Parse the arguments, run the split(s) and print the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    parser.add_argument("--split", choices=[*SPLITS, "all"], default="dev")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backend", default="lite")
     args = parser.parse_args()
-    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    splits = list(SPLITS) if args.split == "all" else [args.split]
     out = {
         "backend": args.backend,
         "runs": args.runs,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,9 @@ from graphs.evalset import (
 )
 
 H, W = 240, 320
+DATA = Path(__file__).resolve().parents[1] / "data"
+SPLITS = ("dev", "test", "holdout")
+"""The splits of ``data/eval/`` (``bench/bench_eval.py --split all`` runs the same three)."""
 
 
 def _polygon(x0: int, y0: int, x1: int, y1: int) -> list[list[float]]:
@@ -144,3 +149,59 @@ def test_summary_counts_several_targets_and_false_absent():
     assert m["several_count_right"] == 1.0 and m["several_instance_iou"] == 0.7
     assert m["false_absent"] == 1 and m["absent_answered_absent"] == 0.0
     assert m["giou_coco_single"] == 0.0 and m["coco_single_turns"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the splits in data/eval/: loaded and checked only, no backend runs on their photos
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_split_loads_and_every_turn_has_a_drawn_truth(split):
+    evalset = load_evalset(DATA / "eval" / f"{split}.json")
+    spec = evalset.spec
+    assert spec.split == split
+    ids = [d.id for d in spec.dialogues]
+    assert len(ids) == len(set(ids)), "dialogue ids are unique"
+    for dialogue in spec.dialogues:
+        for turn in dialogue.turns:
+            expect = turn.expect
+            if expect.each:
+                assert len(set(expect.objects)) == len(expect.objects) >= 2, dialogue.id
+            truth = evalset.truth(dialogue.image, expect)
+            assert truth is None or truth.any(), f"{dialogue.id}: empty truth for {turn.user!r}"
+    assert all(mask.any() for objects in evalset.objects.values() for mask in objects.values())
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_split_masks_fit_their_photos_and_photos_are_unmodified(split):
+    evalset = load_evalset(DATA / "eval" / f"{split}.json")
+    sources = (DATA / "photos" / f"SOURCES-{split}.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^([0-9a-f]{64})\s+(\S+)$", sources, re.M)
+    sha256 = {name: digest for digest, name in listed}
+    for photo in evalset.photos.values():
+        labelme = DATA / "eval" / "masks" / f"{photo.stem}.json"
+        doc = json.loads(labelme.read_text(encoding="utf-8"))
+        with Image.open(photo) as img:
+            assert (doc["imageWidth"], doc["imageHeight"]) == img.size, photo.name
+        assert doc["imagePath"] == f"../../photos/{photo.name}" and doc["imageData"] is None
+        assert all(sh["shape_type"] == "polygon" and len(sh["points"]) >= 3 for sh in doc["shapes"])
+        assert hashlib.sha256(photo.read_bytes()).hexdigest() == sha256[photo.name], photo.name
+
+
+def test_splits_share_no_photo_and_match_the_readme_table():
+    readme = (DATA / "eval" / "README.md").read_text(encoding="utf-8")
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        evalset = load_evalset(DATA / "eval" / f"{split}.json")
+        for photo in evalset.photos.values():
+            digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+            first = seen.setdefault(digest, split)
+            assert first == split, f"{photo.name} is in both {first} and {split}"
+        spec = evalset.spec
+        figures = (
+            sum(len(objects) for objects in evalset.objects.values()),
+            len(spec.dialogues),
+            sum(turn.expect.scored for dialogue in spec.dialogues for turn in dialogue.turns),
+        )
+        row = re.search(rf"^\| `{split}\.json` \|[^|]*\| (\d+) \| (\d+) \| (\d+) \|", readme, re.M)
+        assert row and tuple(map(int, row.groups())) == figures, split
