@@ -450,10 +450,23 @@ def _absent_reply(state: TurnState) -> str:
         details.append(replies.ABSENT_KEPT)
     if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
         return compose(replies.PART_ABSENT.format(target=target), details)
-    article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
+    target = _indefinite(target, plural=bool(state.intent.attributes.get("count")))
     if result.evidence.get("unknown"):  # the backend cannot recognise it: it does not know
-        return compose(replies.UNKNOWN.format(target=article + target), details)
-    return compose(replies.ABSENT.format(target=article + target), details)
+        return compose(replies.UNKNOWN.format(target=target), details)
+    return compose(replies.ABSENT.format(target=target), details)
+
+
+def _indefinite(phrase: str, *, plural: bool) -> str:
+    """Put the article an absent thing takes: "a dog", "an open book", "any scissors" (for "all
+    the scissors" or "both cups"); a phrase that has a determiner keeps it."""
+    first, _, rest = phrase.partition(" ")
+    if first.lower() in {"the", "a", "an", "any"}:
+        return phrase
+    if first.lower() in {"all", "both", "every", "each"} and rest:
+        phrase, plural = rest, True
+    if plural:
+        return f"any {phrase}"
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
 def _after_segment(state: TurnState) -> Literal["explain", "respond"]:

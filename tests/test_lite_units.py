@@ -144,3 +144,11 @@ def test_overlapping_instances_give_each_pixel_to_the_nearer_one():
     assert a.mask[:, :45].all() and b.mask[:, 60:].all()  # what only one claimed stays its own
     # the shared strip (x 45-59) is split near its middle, by distance to each centre
     assert a.mask[:, 45:52].all() and b.mask[:, 53:60].all()
+
+
+def test_a_person_word_the_tagger_takes_for_an_adjective():
+    from tools.backends.lite.categories import Vocabulary
+
+    match = Vocabulary().match("the blonde on the right")
+    assert match is not None and match.category == "person" and match.noun == "blonde"
+    assert Vocabulary().match("the red one on the left") is None

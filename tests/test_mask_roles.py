@@ -142,3 +142,20 @@ def test_an_absent_target_keeps_the_previous_mask_and_intent(sqlite_url):
         after = runtime.run_turn_sync(sid, "what colour is it?")
         assert after.act.value == "explain" and after.intent.target == "cup"
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("phrase", "plural", "said"),
+    [
+        ("dog", False, "a dog"),
+        ("open book on the right", False, "an open book on the right"),
+        ("all scissors", True, "any scissors"),
+        ("both cups", False, "any cups"),
+        ("cups", True, "any cups"),
+        ("the flag", False, "the flag"),
+    ],
+)
+def test_an_absent_thing_takes_its_article(phrase, plural, said):
+    from graphs.turn import _indefinite
+
+    assert _indefinite(phrase, plural=plural) == said

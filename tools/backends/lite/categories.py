@@ -25,6 +25,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "astronaut", "officer", "soldier", "worker", "photographer", "cameraman", "driver",
         "coach", "referee", "tourist", "student", "admiral", "dude", "fellow", "individual",
         "figure", "crowd", "folks", "mother", "father", "mom", "dad", "husband", "wife",
+        "blonde", "blondes", "blond", "brunette", "brunettes", "redhead", "redheads",
     ),
     "bicycle": ("bike", "cycle", "pushbike"),
     "car": ("automobile", "sedan", "taxi", "cab", "jeep", "suv", "hatchback", "vehicle"),
@@ -122,4 +123,9 @@ class Vocabulary:
                 if category is not None:
                     plural = "Plur" in head.morph.get("Number", []) or head.text in ("people", "men")
                     return CategoryMatch(category, key, plural, alias=key != category)
+        if not head_only:  # a name the tagger took for an adjective: "the blonde on the right"
+            for token in doc:
+                category = _LOOKUP.get(token.text) if token.pos_ == "ADJ" else None
+                if category is not None:
+                    return CategoryMatch(category, token.text, alias=token.text != category)
         return None

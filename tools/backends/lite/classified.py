@@ -176,9 +176,14 @@ def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 
 def _may_be(cand: Candidate, classes: tuple[int, ...]) -> bool:
     """Whether a candidate may be an instance of these classes: a region, a box the detector is
-    unsure of, or a confident detection of a category among them (a cat is an animal; a person's
-    box is not the tripod beside him, however much of the tripod its crop shows)."""
+    unsure of, a confident detection of a category among them (a cat is an animal), or one the
+    classifier overrules (the detector's "bird" whose crop is far more a cheetah than a bird).
+    A person's box is not the tripod beside him, however much of the tripod its crop shows:
+    ImageNet has no person class to overrule with."""
     det = cand.detection
     if det is None or det.score < EXPLAINED:
         return True
-    return bool(set(COCO_CLASSES.get(det.category, ())) & set(classes))
+    own = COCO_CLASSES.get(det.category, ())
+    if set(own) & set(classes):
+        return True
+    return bool(own) and cand.probs[list(classes)].sum() > cand.probs[list(own)].sum()

@@ -89,6 +89,8 @@ class ImageNetVocabulary:
         if noun in SKIP_NOUNS:
             return ()
         found = GROUPS.get(noun) or self._exact.get(noun) or self._ending.get(noun) or ()
+        if not found and noun.endswith("ess") and len(noun) > 6:  # "lioness": a female lion
+            return self.classes_of(noun[:-3])
         return tuple(sorted(found))
 
     def match(self, phrase: str | None, *, head_only: bool = True) -> ClassMatch | None:
