@@ -142,7 +142,7 @@ class ClassifiedObjects:
         # the cameraman is one salient blob with him, and on its own once he is removed.
         confident = [d for d in an.objects.detections if d.score >= EXPLAINED]
         parts = unexplained_parts(
-            an.salient(self.masker), [self.coco.mask(an, d) for d in confident], MIN_REGION
+            an.salient(self.masker), [an.objects.footprint(an.shape, d) for d in confident], MIN_REGION
         )
         for region in parts[:MAX_REGIONS]:
             box = bbox(region)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from tools.backends.lite import regions
@@ -25,7 +24,7 @@ from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
-from tools.backends.lite.geometry import box_inside, iou
+from tools.backends.lite.geometry import box_inside, ellipse_in_box, iou
 from tools.backends.lite.objects import unexplained_parts
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
@@ -132,7 +131,7 @@ class Finder:
         cands = []
         for det in lookup.detections[:MAX_INSTANCES]:
             cand = regions.mask_candidate(
-                _ellipse(an.shape, det.box), "object", an.cmap, an.lab,
+                ellipse_in_box(an.shape, det.box), "object", an.cmap, an.lab,
                 label=det.category, confidence=det.score,
             )  # fmt: skip
             if cand is not None:
@@ -350,13 +349,3 @@ def _separate(instances: list[Scored]) -> None:
         lose = owner != i
         s.mask = s.mask.copy()
         s.mask[ys[lose], xs[lose]] = False
-
-
-def _ellipse(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """Draw the ellipse inscribed in a box: a cheap stand-in for an object's mask while ranking."""
-    out = np.zeros(shape, np.uint8)
-    x0, y0, x1, y1 = box
-    centre = ((x0 + x1) // 2, (y0 + y1) // 2)
-    axes = (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2))
-    cv2.ellipse(out, centre, axes, 0, 0, 360, 1, -1)
-    return out.astype(bool)

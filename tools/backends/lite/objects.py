@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
+from tools.backends.lite.geometry import ellipse_in_box
 from tools.backends.lite.refine import apply_box, grow_in_box
 from tools.backends.lite.salient import SalientMasker
 
@@ -54,6 +55,14 @@ class ObjectIndex:
     def best_score(self, category: str) -> float:
         """Return the highest score any detection of ``category`` got (0 when none)."""
         return max((d.score for d in self.detections if d.category == category), default=0.0)
+
+    def footprint(self, shape: tuple[int, int], det: Detection) -> np.ndarray:
+        """Return the detection's mask if it was made already, else the ellipse inscribed in its
+        box: what a detected thing covers, cheaply (taking the confidently detected things away
+        from the salient map should not cost a mask-model run per box)."""
+        with self._lock:
+            cached = self._masks.get(det.box)
+        return cached if cached is not None else ellipse_in_box(shape, det.box)
 
     def add_small(self, an: ImageAnalysis, detector: CocoDetector) -> None:
         """Run the tile pass once for this image (finds objects too small for the 300-px pass)."""
