@@ -12,7 +12,9 @@ weak "cat" whose crop does not look like a cat is dropped, so the cat is reporte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
+import cv2
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
@@ -126,7 +128,7 @@ class ClassifiedObjects:
         for cand in self.candidates(an).items:
             if cand.box == det.box:
                 if cand.mask is not None:
-                    return cand.mask
+                    return an.memo(f"imagenet-region-{cand.box}", partial(self._exact, an, cand))
                 if cand.detection is not None:
                     return self.coco.mask(an, cand.detection)
         raise KeyError(f"no candidate with box {det.box} in this image")
@@ -142,7 +144,7 @@ class ClassifiedObjects:
         # the cameraman is one salient blob with him, and on its own once he is removed.
         confident = [d for d in an.objects.detections if d.score >= EXPLAINED]
         parts = unexplained_parts(
-            an.salient(self.masker), [an.objects.footprint(an.shape, d) for d in confident], MIN_REGION
+            an.salient(self.masker), [an.objects.footprint(an, d, self.masker) for d in confident], MIN_REGION
         )
         for region in parts[:MAX_REGIONS]:
             box = bbox(region)
@@ -152,6 +154,23 @@ class ClassifiedObjects:
             if det.score >= WEAK:
                 out.items.append(Candidate(det.box, self._probs(an, det.box), detection=det))
         return out
+
+    def _exact(self, an: ImageAnalysis, cand: Candidate) -> np.ndarray:
+        """Redo a returned region with the exact masks of the confident detections next to it
+        (the candidates were cut with coarse ones): the salient pixels left that touch it."""
+        assert cand.mask is not None
+        near = [
+            d for d in an.objects.detections if d.score >= EXPLAINED and box_iou(d.box, cand.box) > 0
+        ]
+        if not near:
+            return cand.mask
+        left = an.salient(self.masker).copy()
+        for det in near:
+            left &= ~self.coco.mask(an, det)
+        n, labels = cv2.connectedComponents(left.astype(np.uint8), connectivity=8)
+        touching = np.unique(labels[cand.mask & left])
+        exact = np.isin(labels, touching[touching > 0])
+        return exact if exact.any() else cand.mask
 
     def _probs(self, an: ImageAnalysis, box: tuple[int, int, int, int]) -> np.ndarray:
         h, w = an.shape

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
-from tools.backends.lite.geometry import ellipse_in_box
 from tools.backends.lite.refine import apply_box, grow_in_box
 from tools.backends.lite.salient import SalientMasker
 
@@ -29,6 +28,8 @@ MAX_FILL = 0.97
 MIN_SPAN = 0.6
 """A detector's box is tight around its object, so a salient mask spanning less than this share
 of the box's width or height found something else in it (a cut-off person's backdrop): GrabCut."""
+FOOTPRINT_SIDE = 160
+"""Network input side of the coarse masks that take detected things away from the salient map."""
 SUPPORTS = frozenset({"dining table", "bed", "couch", "bench"})
 """Categories other things stand or lie on: masked as their box minus the salient objects."""
 
@@ -41,12 +42,16 @@ class ObjectIndex:
     tiled: bool = False
     """Whether the small-object tile pass has run."""
     _masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _footprints: dict[tuple[int, int, int, int], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def nbytes(self) -> int:
         """Approximate memory held: the masks made so far plus the detections."""
         with self._lock:
-            return sum(m.nbytes for m in self._masks.values()) + 100 * len(self.detections)
+            masks = [*self._masks.values(), *self._footprints.values()]
+            return sum(m.nbytes for m in masks) + 100 * len(self.detections)
 
     def of(self, category: str, min_score: float) -> list[Detection]:
         """Return the detections of ``category`` scoring at least ``min_score``, best first."""
@@ -56,13 +61,17 @@ class ObjectIndex:
         """Return the highest score any detection of ``category`` got (0 when none)."""
         return max((d.score for d in self.detections if d.category == category), default=0.0)
 
-    def footprint(self, shape: tuple[int, int], det: Detection) -> np.ndarray:
-        """Return the detection's mask if it was made already, else the ellipse inscribed in its
-        box: what a detected thing covers, cheaply (taking the confidently detected things away
-        from the salient map should not cost a mask-model run per box)."""
+    def footprint(self, an: ImageAnalysis, det: Detection, masker: SalientMasker) -> np.ndarray:
+        """Return what a detected thing covers, coarsely: U²-Net-p on its box at 160 px, ~4x
+        cheaper than its mask (taking every confidently detected thing away from the salient map
+        should not cost a full mask per box). Cached; the same whatever turns ran before."""
         with self._lock:
-            cached = self._masks.get(det.box)
-        return cached if cached is not None else ellipse_in_box(shape, det.box)
+            cached = self._footprints.get(det.box)
+        if cached is None:
+            cached = masker.mask_in_box(an.rgb, det.box, side=FOOTPRINT_SIDE)
+            with self._lock:
+                self._footprints[det.box] = cached
+        return cached
 
     def add_small(self, an: ImageAnalysis, detector: CocoDetector) -> None:
         """Run the tile pass once for this image (finds objects too small for the 300-px pass)."""

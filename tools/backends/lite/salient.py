@@ -102,10 +102,11 @@ class SalientMasker:
             min(self.side, max(MIN_SIDE, _round32(w * scale))),
         )
 
-    def saliency(self, rgb: np.ndarray) -> np.ndarray:
-        """Per-pixel salient-object probability (0..1, min-max normalised) of an RGB crop."""
+    def saliency(self, rgb: np.ndarray, side: int | None = None) -> np.ndarray:
+        """Per-pixel salient-object probability (0..1, min-max normalised) of an RGB crop; run at
+        ``side`` x ``side`` when given (coarser and ~4x cheaper at 160 than at 320)."""
         h, w = rgb.shape[:2]
-        nh, nw = self.input_size(h, w)
+        nh, nw = (_round32(side), _round32(side)) if side else self.input_size(h, w)
         x = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA).astype(np.float32)
         top = float(x.max())
         x = x / top if top > 0 else x
@@ -117,7 +118,11 @@ class SalientMasker:
         return np.asarray(cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR))
 
     def mask_in_box(
-        self, rgb: np.ndarray, box: tuple[int, int, int, int], threshold: float = 0.5
+        self,
+        rgb: np.ndarray,
+        box: tuple[int, int, int, int],
+        threshold: float = 0.5,
+        side: int | None = None,
     ) -> np.ndarray:
         """Boolean (H, W) mask of the salient object in ``box`` (x0, y0, x1, y1, pixels of ``rgb``).
 
@@ -132,7 +137,7 @@ class SalientMasker:
         out = np.zeros((h, w), bool)
         if cx1 - cx0 < 4 or cy1 - cy0 < 4:
             return out
-        prob = self.saliency(np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1]))
+        prob = self.saliency(np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1]), side)
         out[cy0:cy1, cx0:cx1] = prob >= threshold
         keep = np.zeros((h, w), bool)
         gx0, gy0 = max(0, int(x0 - KEEP * bw)), max(0, int(y0 - KEEP * bh))
