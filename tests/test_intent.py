@@ -756,3 +756,43 @@ def test_count_and_part_attributes(tracker):
     tie = track(tracker, "just his tie", intent=Intent(target="man"), turn=1)
     assert tie.intent.attributes == {"part": "tie"}
     assert target_phrase(Intent(target="cups", attributes={"count": "2", "colour": "red"})) == "two red cups"
+
+
+# --------------------------------------------------------------------------- user reports
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs"),
+    [
+        ("segment the box", "box", {}),
+        ("mask the dog", "dog", {}),
+        ("ok, segment the box", "box", {}),
+        ("outline the red car", "car", {"colour": "red"}),
+        ("cut out the dog", "dog", {}),
+        ("box the dog", "dog", {}),
+        ("segment all the people", "people", {"count": "all"}),
+    ],
+)
+def test_a_request_verb_the_tagger_reads_as_a_noun_is_still_a_request(tracker, text, target, attrs):
+    # the small tagger reads "segment"/"mask"/"box" first in a turn as nouns, "cut" as a past form
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    for key, value in attrs.items():
+        assert result.intent.attributes[key] == value
+
+
+def test_a_noun_that_is_also_a_request_verb_stays_a_noun(tracker):
+    result = track(tracker, "box next to the laptop")
+    assert result.intent.target == "box"
+    assert result.intent.relations == [Relation(kind="next_to", anchor="laptop")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok, return to the clock", "return to the clock", "now go back to the clock", "back to the clock",
+     "switch back to the clock", "let's return to the clock"],
+)
+def test_return_phrasings_go_back_to_the_earlier_target(tracker, text):
+    results = converse(tracker, ["find the clock", "where is the calendar?", text])
+    assert (results[-1].act, results[-1].intent.target) == (Act.NEW_TARGET, "clock"), results[-1].reason
+    assert results[-1].reason.startswith("back to an earlier target")
