@@ -796,3 +796,19 @@ def test_return_phrasings_go_back_to_the_earlier_target(tracker, text):
     results = converse(tracker, ["find the clock", "where is the calendar?", text])
     assert (results[-1].act, results[-1].intent.target) == (Act.NEW_TARGET, "clock"), results[-1].reason
     assert results[-1].reason.startswith("back to an earlier target")
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("go back to the bicycle, just the front wheel", "front wheel"),
+        ("back to the bicycle, only the right half of it", "right half"),
+        ("ok, return to the bicycle, just the wheels", "wheels"),
+    ],
+)
+def test_going_back_then_naming_a_part_keeps_the_part(tracker, text, part):
+    *_, back = converse(tracker, ["select the bicycle", "now the bench", text])
+    assert (back.act, back.intent.target) == (Act.NEW_TARGET, "bicycle"), back.reason
+    assert back.intent.attributes == {"part": part}
+    just = converse(tracker, ["select the bicycle", "now the bench", "go back to the bicycle", "just the front wheel"])[-1]
+    assert (just.act, just.intent.target, just.intent.attributes) == (Act.REFINE, "bicycle", {"part": "front wheel"})

@@ -66,6 +66,9 @@ class Reading:
     returned_to: Phrase | None = None
     """What "back to X" names, when the turn also says more ("back to the motorcycle, only the
     right half of it"): the earlier target to restore before the rest applies."""
+    rest: Phrase | None = None
+    """What a turn that goes back says after the target it goes back to ("go back to the
+    bicycle, *just the front wheel*"), read as a turn of its own about the restored target."""
     selects_one: bool = False
     """"which of the two men is bigger?": the main phrase is the set one member is picked from."""
     predicate: Token | None = None
@@ -141,12 +144,25 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
     reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
-    reading.only = any(lower(t) in {"only", "just", "merely", "solely"} for t in body[:3])
+    reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
     if reading.returning:
         reading.returned_to = _returned_to(reading)
+        reading.rest = _rest_after(reading)
     return reading
+
+
+def _rest_after(reading: Reading) -> Phrase | None:
+    """Return the phrase a going-back turn names after the earlier target ("back to the
+    motorcycle, *only the right half of it*"), whichever of the two the frame made its main phrase."""
+    back = reading.returned_to
+    if back is None:
+        return None
+    if reading.main is not None and reading.main is not back:
+        return reading.main
+    end = max(t.i for t in back.tokens())
+    return next((p for p in reading.phrases if p.start > end and not p.pronoun), None)
 
 
 def _opener_count(toks: list[Token]) -> int:

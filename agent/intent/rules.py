@@ -44,6 +44,7 @@ turn, else the current target. Every revision records which words of which turn 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from agent import nlp
@@ -299,9 +300,11 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
         Act.NEW_TARGET, changes, f"back to an earlier target: {found.target!r} (turn {found.turn})",
         [("act", words[:80])], history,
     )
-    if reading.returned_to is not None and reading.main is not None and reading.main is not reading.returned_to:
+    if reading.rest is not None:
         restored = intent.model_copy(update=changes, deep=True)
-        rest = refine(cache, restored, reading, head_lemmas(cache, found.target))
+        only = reading.only or any(lower(t) in vb.ONLY_WORDS for t in reading.rest.words)
+        about_rest = replace(reading, main=reading.rest, only=only)
+        rest = refine(cache, restored, about_rest, head_lemmas(cache, found.target))
         if rest is not None:
             back.changes.update(rest.changes)
             back.reason += f", then {rest.reason}"

@@ -179,6 +179,9 @@ PERSON_NOUNS = frozenset(
 """Lemmas of nouns for a person: "just the man in the beige coat" picks one of "all the people"
 (the parse knows a noun, not that a man is a person)."""
 
+ONLY_WORDS = frozenset({"only", "just", "merely", "solely"})
+"""Words that narrow to what follows ("only the left one", "just the front wheel")."""
+
 OTHER_WORDS = frozenset({"other", "another", "different", "else"})
 """Words asking for another instance than the current mask ("the other one")."""
 
