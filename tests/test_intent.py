@@ -804,6 +804,7 @@ def test_return_phrasings_go_back_to_the_earlier_target(tracker, text):
         ("go back to the bicycle, just the front wheel", "front wheel"),
         ("back to the bicycle, only the right half of it", "right half"),
         ("ok, return to the bicycle, just the wheels", "wheels"),
+        ("go back to the bicycle, the left half", "left half"),
     ],
 )
 def test_going_back_then_naming_a_part_keeps_the_part(tracker, text, part):
@@ -812,3 +813,23 @@ def test_going_back_then_naming_a_part_keeps_the_part(tracker, text, part):
     assert back.intent.attributes == {"part": part}
     just = converse(tracker, ["select the bicycle", "now the bench", "go back to the bicycle", "just the front wheel"])[-1]
     assert (just.act, just.intent.target, just.intent.attributes) == (Act.REFINE, "bicycle", {"part": "front wheel"})
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("only the left side of it", "left"),
+        ("the left side", "left"),
+        ("the right side of the sofa", "right"),
+        ("the left half", "left half"),
+        ("only the top half of it", "top half"),
+        ("the top left corner", "top left corner"),
+        ("the top", "top"),
+    ],
+)
+def test_side_and_half_words_are_the_parts_not_a_position(tracker, text, part):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "sofa"), result.reason
+    assert result.intent.attributes == {"part": part}
+    fresh = track(tracker, "find the left side of the car")
+    assert (fresh.intent.target, fresh.intent.attributes) == ("car", {"part": "left"})
