@@ -833,3 +833,48 @@ def test_side_and_half_words_are_the_parts_not_a_position(tracker, text, part):
     assert result.intent.attributes == {"part": part}
     fresh = track(tracker, "find the left side of the car")
     assert (fresh.intent.target, fresh.intent.attributes) == ("car", {"part": "left"})
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs"),
+    [
+        ("mask both of the cat's eyes", "cat", {"part": "eyes", "count": "2"}),
+        ("find both eyes of the cat", "cat", {"part": "eyes", "count": "2"}),
+        ("find the man's tie", "man", {"part": "tie"}),
+        ("find both of the cups", "cups", {"count": "2"}),
+        ("highlight each of the windows", "windows", {"count": "all"}),
+        ("find two of the dogs", "dogs", {"count": "2"}),
+        ("find one of the cups", "cup", {}),
+    ],
+)
+def test_partitives_and_possessive_parts(tracker, text, target, attrs):
+    # "both of X", "two of X": X with that count; "the cat's eyes" is a part like "the eyes of the cat"
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    assert result.intent.attributes == attrs
+
+
+def test_a_part_with_its_count_renders_the_count_on_the_part(tracker):
+    eyes = track(tracker, "mask both of the cat's eyes").intent
+    assert target_phrase(eyes) == "two eyes of the cat"
+    assert target_phrase(Intent(target="car", attributes={"part": "wheels", "count": "all"})) == "wheels of the car"
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("mask both of the cat's eyes", {"part": "eyes", "count": "2"}),
+        ("mask both of its eyes", {"part": "eyes", "count": "2"}),
+        ("segment its tail", {"part": "tail"}),
+        ("just two of them", {"count": "2"}),
+    ],
+)
+def test_parts_and_counts_of_the_current_target_refine_it(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="cat"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cat"), result.reason
+    assert result.intent.attributes == attrs
+
+
+def test_a_question_about_its_part_keeps_the_target(tracker):
+    result = track(tracker, "what does its collar say?", intent=Intent(target="cat"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.EXPLAIN, "cat", {})

@@ -103,7 +103,12 @@ def split_phrase(
         for key, value in head_role.items():
             out.attributes[key] = value
             out.evidence.append((key, render(phrase.words)))
-    if keep_count and plural_count and "count" not in out.attributes and phrase.plural and not out.placeholder:
+    how_many = _partitive_count(phrase)
+    if how_many is not None:
+        if keep_count and how_many != "1":
+            out.attributes["count"] = how_many
+        out.evidence.append(("count", render(phrase.quantifier)))
+    if keep_count and plural_count and how_many is None and "count" not in out.attributes and phrase.plural and not out.placeholder:
         if not phrase.pronoun:
             out.attributes["count"] = "all"
     text = _text_value(phrase, keep)
@@ -150,6 +155,8 @@ def split_phrase(
     out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
     if phrase.stand_in:
         out.target = out.target.replace(head.text, phrase.stand_in, 1)
+    elif how_many == "1" and phrase.plural:
+        out.target = out.target.replace(head.text, lemma(head), 1)  # "one of the cups": a cup
     out.evidence.insert(0, ("target", phrase.text()))
     return out
 
@@ -220,6 +227,14 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
     if tok.dep_ == "cc" and tok.head.dep_ == "amod" and lower(tok.head) in vb.COLOURS:
         return "colour", low
     return None
+
+
+def _partitive_count(phrase: Phrase) -> str | None:
+    """Return how many a partitive's quantity word says ("both of" -> "2", "all of" -> "all")."""
+    if not phrase.quantifier:
+        return None
+    word = phrase.quantifier[0]
+    return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
 
 
 def _colour_follows(tok: Token, phrase: Phrase) -> bool:
