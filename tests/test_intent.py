@@ -878,3 +878,21 @@ def test_parts_and_counts_of_the_current_target_refine_it(tracker, text, attrs):
 def test_a_question_about_its_part_keeps_the_target(tracker):
     result = track(tracker, "what does its collar say?", intent=Intent(target="cat"), turn=1)
     assert (result.act, result.intent.target, result.intent.attributes) == (Act.EXPLAIN, "cat", {})
+
+
+@pytest.mark.parametrize("opening", ["the taller man", "find the taller man"])
+def test_a_new_count_of_the_same_noun_starts_a_fresh_selection(tracker, opening):
+    _, other, both = converse(tracker, [opening, "not that one, the other one", "both men"])
+    assert other.intent.attributes.get("other") == "yes" and other.intent.exclusions
+    assert (both.act, both.intent.target) == (Act.NEW_TARGET, "men"), both.reason
+    assert both.intent.attributes == {"count": "2"}
+    assert both.intent.exclusions == [] and both.intent.relations == []
+    cars = converse(tracker, ["find the red car", "all the cars"])[-1]
+    assert (cars.act, cars.intent.target, cars.intent.attributes) == (Act.NEW_TARGET, "cars", {"count": "all"})
+
+
+def test_the_same_count_of_the_same_noun_still_refines(tracker):
+    left = converse(tracker, ["find the two men", "the two men on the left"])[-1]
+    assert (left.act, left.intent.attributes) == (Act.REFINE, {"count": "2", "position": "left"})
+    red = converse(tracker, ["find the cars", "the red cars"])[-1]
+    assert (red.act, red.intent.attributes) == (Act.REFINE, {"count": "all", "colour": "red"})

@@ -171,11 +171,32 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
             return back
     if reading.command == "exclude" and intent.target:
         return _exclude(intent, reading, current)
+    if intent.target and reading.main is not None and _new_count(intent, reading, current):
+        return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
     if intent.target:
         refined = refine(cache, intent, reading, current)
         if refined is not None:
             return refined
     return _new_or_explain(intent, reading, current, focus)
+
+
+def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
+    """Whether a request names the current noun with another count: "both men" after "the taller
+    man" (and "not that one, the other one"), "all the cars" after "the red car", "the men" after
+    "the man". That starts a fresh selection: what picked one instance (size, position, "other",
+    the exclusions) does not carry over to the set."""
+    main = reading.main
+    if main is None or reading.question or main.placeholder or main.pronoun or main.part_of is not None:
+        return False
+    if not (main.lemmas & current):
+        return False
+    split = main.split(current=current)
+    said = split.attributes.get("count")
+    before = intent.attributes.get("count")
+    explicit = bool(main.quantifier) or any(role == "count" for role, _ in split.evidence)
+    if explicit:
+        return said is not None and said != before
+    return main.plural and said == "all" and before in (None, "1")
 
 
 def _segment_it(reading: Reading) -> bool:
