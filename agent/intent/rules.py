@@ -21,6 +21,8 @@ Each user turn goes through three steps.
    * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
      target is restored from the history with its attributes and relations (``NEW_TARGET``),
      then the rest of the turn applies ("back to the motorcycle, only the right half of it");
+   * ``NEW_TARGET`` -- the current noun with a new count ("both men" after "the taller man"): a
+     fresh selection, nothing that picked one instance carried over;
    * ``REFINE`` -- the turn narrows the current target (:mod:`agent.intent.refining`): a
      placeholder ("the left one", "the bigger one", "which one is the tallest?"), the current
      noun with new attributes (a new position or ordinal replaces the old ones), a part ("the
