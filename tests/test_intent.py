@@ -756,3 +756,143 @@ def test_count_and_part_attributes(tracker):
     tie = track(tracker, "just his tie", intent=Intent(target="man"), turn=1)
     assert tie.intent.attributes == {"part": "tie"}
     assert target_phrase(Intent(target="cups", attributes={"count": "2", "colour": "red"})) == "two red cups"
+
+
+# --------------------------------------------------------------------------- user reports
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs"),
+    [
+        ("segment the box", "box", {}),
+        ("mask the dog", "dog", {}),
+        ("ok, segment the box", "box", {}),
+        ("outline the red car", "car", {"colour": "red"}),
+        ("cut out the dog", "dog", {}),
+        ("box the dog", "dog", {}),
+        ("segment all the people", "people", {"count": "all"}),
+    ],
+)
+def test_a_request_verb_the_tagger_reads_as_a_noun_is_still_a_request(tracker, text, target, attrs):
+    # the small tagger reads "segment"/"mask"/"box" first in a turn as nouns, "cut" as a past form
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    for key, value in attrs.items():
+        assert result.intent.attributes[key] == value
+
+
+def test_a_noun_that_is_also_a_request_verb_stays_a_noun(tracker):
+    result = track(tracker, "box next to the laptop")
+    assert result.intent.target == "box"
+    assert result.intent.relations == [Relation(kind="next_to", anchor="laptop")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok, return to the clock", "return to the clock", "now go back to the clock", "back to the clock",
+     "switch back to the clock", "let's return to the clock"],
+)
+def test_return_phrasings_go_back_to_the_earlier_target(tracker, text):
+    results = converse(tracker, ["find the clock", "where is the calendar?", text])
+    assert (results[-1].act, results[-1].intent.target) == (Act.NEW_TARGET, "clock"), results[-1].reason
+    assert results[-1].reason.startswith("back to an earlier target")
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("go back to the bicycle, just the front wheel", "front wheel"),
+        ("back to the bicycle, only the right half of it", "right half"),
+        ("ok, return to the bicycle, just the wheels", "wheels"),
+        ("go back to the bicycle, the left half", "left half"),
+    ],
+)
+def test_going_back_then_naming_a_part_keeps_the_part(tracker, text, part):
+    *_, back = converse(tracker, ["select the bicycle", "now the bench", text])
+    assert (back.act, back.intent.target) == (Act.NEW_TARGET, "bicycle"), back.reason
+    assert back.intent.attributes == {"part": part}
+    just = converse(tracker, ["select the bicycle", "now the bench", "go back to the bicycle", "just the front wheel"])[-1]
+    assert (just.act, just.intent.target, just.intent.attributes) == (Act.REFINE, "bicycle", {"part": "front wheel"})
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("only the left side of it", "left"),
+        ("the left side", "left"),
+        ("the right side of the sofa", "right"),
+        ("the left half", "left half"),
+        ("only the top half of it", "top half"),
+        ("the top left corner", "top left corner"),
+        ("the top", "top"),
+    ],
+)
+def test_side_and_half_words_are_the_parts_not_a_position(tracker, text, part):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "sofa"), result.reason
+    assert result.intent.attributes == {"part": part}
+    fresh = track(tracker, "find the left side of the car")
+    assert (fresh.intent.target, fresh.intent.attributes) == ("car", {"part": "left"})
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attrs"),
+    [
+        ("mask both of the cat's eyes", "cat", {"part": "eyes", "count": "2"}),
+        ("find both eyes of the cat", "cat", {"part": "eyes", "count": "2"}),
+        ("find the man's tie", "man", {"part": "tie"}),
+        ("find both of the cups", "cups", {"count": "2"}),
+        ("highlight each of the windows", "windows", {"count": "all"}),
+        ("find two of the dogs", "dogs", {"count": "2"}),
+        ("find one of the cups", "cup", {}),
+    ],
+)
+def test_partitives_and_possessive_parts(tracker, text, target, attrs):
+    # "both of X", "two of X": X with that count; "the cat's eyes" is a part like "the eyes of the cat"
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    assert result.intent.attributes == attrs
+
+
+def test_a_part_with_its_count_renders_the_count_on_the_part(tracker):
+    eyes = track(tracker, "mask both of the cat's eyes").intent
+    assert target_phrase(eyes) == "two eyes of the cat"
+    assert target_phrase(Intent(target="car", attributes={"part": "wheels", "count": "all"})) == "wheels of the car"
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("mask both of the cat's eyes", {"part": "eyes", "count": "2"}),
+        ("mask both of its eyes", {"part": "eyes", "count": "2"}),
+        ("segment its tail", {"part": "tail"}),
+        ("just two of them", {"count": "2"}),
+    ],
+)
+def test_parts_and_counts_of_the_current_target_refine_it(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="cat"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cat"), result.reason
+    assert result.intent.attributes == attrs
+
+
+def test_a_question_about_its_part_keeps_the_target(tracker):
+    result = track(tracker, "what does its collar say?", intent=Intent(target="cat"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.EXPLAIN, "cat", {})
+
+
+@pytest.mark.parametrize("opening", ["the taller man", "find the taller man"])
+def test_a_new_count_of_the_same_noun_starts_a_fresh_selection(tracker, opening):
+    _, other, both = converse(tracker, [opening, "not that one, the other one", "both men"])
+    assert other.intent.attributes.get("other") == "yes" and other.intent.exclusions
+    assert (both.act, both.intent.target) == (Act.NEW_TARGET, "men"), both.reason
+    assert both.intent.attributes == {"count": "2"}
+    assert both.intent.exclusions == [] and both.intent.relations == []
+    cars = converse(tracker, ["find the red car", "all the cars"])[-1]
+    assert (cars.act, cars.intent.target, cars.intent.attributes) == (Act.NEW_TARGET, "cars", {"count": "all"})
+
+
+def test_the_same_count_of_the_same_noun_still_refines(tracker):
+    left = converse(tracker, ["find the two men", "the two men on the left"])[-1]
+    assert (left.act, left.intent.attributes) == (Act.REFINE, {"count": "2", "position": "left"})
+    red = converse(tracker, ["find the cars", "the red cars"])[-1]
+    assert (red.act, red.intent.attributes) == (Act.REFINE, {"count": "all", "colour": "red"})

@@ -15,7 +15,7 @@ from agent import nlp
 from agent.intent import vocab as vb
 from agent.intent.language import QUOTE_RE
 from agent.intent.phrase import LEFT_DEPS, Phrase
-from agent.intent.words import is_quote, lemma, lower
+from agent.intent.words import is_quote, lemma, lower, number_value
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -47,7 +47,15 @@ def spans_overlap(spans: list[Span], span: Span) -> bool:
 
 
 def phrase_at(head: Token, depth: int = 0) -> Phrase:
-    """Build the phrase headed by ``head``: its own words, attached phrases and clauses."""
+    """Build the phrase headed by ``head``: its own words, attached phrases and clauses.
+
+    A partitive ("both of the cups", "two of the dogs") is the phrase of its "of" object, with
+    the quantity's words kept as its ``quantifier``."""
+    inner = partitive_object(head)
+    if inner is not None and depth < 3:
+        phrase = phrase_at(inner, depth)
+        phrase.quantifier = [t for t in head.subtree if t.i < inner.left_edge.i and t.dep_ not in {"advmod", "punct"}]
+        return phrase
     words: dict[int, Token] = {head.i: head}
     preps: list[tuple[str, Phrase]] = []
     clauses = []
@@ -95,6 +103,18 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     return phrase
 
 
+def partitive_object(tok: Token) -> Token | None:
+    """Return the noun a quantity word takes "of" ("both of the *cups*", "two of the *dogs*",
+    "each of the *windows*"), if ``tok`` is such a word; pronouns ("both of them") are not."""
+    if lower(tok) not in vb.COUNT_DETERMINERS and number_value(tok) is None:
+        return None
+    if tok.dep_ in {"det", "predet", "nummod", "quantmod"}:
+        return None
+    of = next((c for c in tok.children if c.dep_ == "prep" and lower(c) == "of"), None)
+    obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+    return obj if obj is not None and (obj.pos_ in {"NOUN", "PROPN"} or lower(obj) in {"them", "these", "those"}) else None
+
+
 def prep_object(prep: Token, depth: int, name_prefix: str = "") -> tuple[str, Phrase] | None:
     """Read "on the bottle", "next to it", "to the left of the label" into (name, object phrase)."""
     obj = next((c for c in prep.children if c.dep_ in {"pobj", "pcomp"}), None)
@@ -117,7 +137,7 @@ def _noun_heads(doc: Doc) -> list[Token]:
     """Heads of top-level noun phrases: nouns, names, quotes, pronouns and "one" not inside another phrase."""
     heads = []
     for tok in doc:
-        if verb_as_noun(tok):
+        if verb_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
             heads.append(tok)
             continue
         if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
@@ -213,4 +233,4 @@ def _depth(tok: Token) -> int:
 
 
 
-__all__ = ["WH_TAGS", "parse", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]
+__all__ = ["WH_TAGS", "parse", "partitive_object", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]

@@ -31,6 +31,9 @@ LEFT_DEPS = frozenset(
 )
 """Dependents before a noun that belong to its phrase ("the two large red 'Sky Cola' bottles")."""
 
+POSSESSIVE_PRONOUNS = frozenset({"its", "his", "her", "their"})
+"""Possessive pronouns that point back at the current target ("just *his* tie")."""
+
 PRONOUN_ANCHORS = frozenset({"it", "this", "that", "them", "these", "those", "its", "itself", "they"})
 """Pronouns that, as an anchor or a target, point back at something already named."""
 
@@ -47,6 +50,10 @@ class Phrase:
     stand_in: str | None = None
     """A noun read in place of a question word: "what is on the plate" asks for a *thing* on the
     plate, "who is next to the car" for a *person*. Such a phrase is generic: the answer names it."""
+    quantifier: list[Token] = field(default_factory=list)
+    """The words of a partitive before the phrase ("*both of* the cups", "*two of* the dogs"):
+    how many of the things are meant (:func:`agent.intent.parsing.phrase_at`)."""
+    _possessor: list[Phrase] | None = field(default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -149,8 +156,8 @@ class Phrase:
         return min(t.i for t in self.tokens())
 
     def tokens(self) -> list[Token]:
-        """All tokens of the phrase, attached phrases and clauses included, in order."""
-        out = {t.i: t for t in self.words}
+        """All tokens of the phrase, attached phrases, clauses and a partitive's words included, in order."""
+        out = {t.i: t for t in [*self.quantifier, *self.words]}
         for _, sub in self.preps:
             for t in [*prep_tokens(sub), *sub.tokens()]:
                 out[t.i] = t
@@ -167,10 +174,31 @@ class Phrase:
         """Return the phrase as written (all its tokens)."""
         return render(self.tokens())
 
+    @property
+    def possessor(self) -> Phrase | None:
+        """Who owns the head, as a phrase: a noun with "'s" ("*the cat's* eyes") or a possessive
+        pronoun pointing back ("*its* eyes", "*his* tie")."""
+        if self._possessor is None:
+            from agent.intent.parsing import phrase_at
+
+            owner = next(
+                (
+                    t for t in self.words
+                    if t.dep_ == "poss" and t.head.i == self.head.i and not is_quote(t) and (
+                        t.pos_ in {"NOUN", "PROPN"} and any(c.dep_ == "case" and lower(c) in {"'s", "'"} for c in t.children)
+                        or lower(t) in POSSESSIVE_PRONOUNS
+                    )
+                ),
+                None,
+            )
+            self._possessor = [phrase_at(owner, 3)] if owner is not None else []
+        return self._possessor[0] if self._possessor else None
+
     # ------------------------------------------------------------------ splitting
     @property
     def part_of(self) -> Phrase | None:
-        """The whole this phrase is a part of: "the handle *of the cup*", "the top half *of it*".
+        """The whole this phrase is a part of: "the handle *of the cup*", "the top half *of it*",
+        "*the cat's* eyes" (a possessive noun reads like an "of" object).
 
         Geometric heads (half, side, top, ...) always are; another noun is when its "of"
         object is definite (the/this/possessive) or a pronoun, and it is not a property
@@ -178,7 +206,9 @@ class Phrase:
         """
         whole = self.of_object
         if whole is None:
-            return None
+            whole = self.possessor
+            if whole is None:
+                return None
         if self.lemma in vb.GEOMETRIC_PART_HEADS:
             return whole
         if self.lemma in vb.PROPERTY_NOUNS or self.lemma in vb.GROUP_NOUNS or self.head.pos_ not in {"NOUN"}:
@@ -232,6 +262,7 @@ __all__ = [
     "EXAMPLE_PREPOSITIONS",
     "FILLER_OBJECTS",
     "LEFT_DEPS",
+    "POSSESSIVE_PRONOUNS",
     "PRONOUN_ANCHORS",
     "Phrase",
     "Split",

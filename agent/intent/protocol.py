@@ -79,7 +79,8 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     Attribute words go where English puts them: count, ordinal, size, shape, colour and
     material before the target ("two large red cups"); the text value before it ("'HDMI' port")
     unless the target is itself text ("text 'EXIT' on the door"); a part before it ("handle of
-    the cup", "left half of the sofa"); position and relations after it ("port on the right
+    the cup", "left half of the sofa"), with the count when there is one ("two eyes of the cat":
+    a count then counts the parts); position and relations after it ("port on the right
     next to the HDMI label"). A value already spelled in the target is not repeated. Returns
     ``""`` when the intent has no target.
     """
@@ -90,10 +91,15 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     attrs = intent.attributes
     words = set(low_target.replace("'", " ").split())
     pre: list[str] = []
+    part = attrs.get("part")
+    part_shown = bool(part) and not set(str(part).lower().split()) <= words
     count = attrs.get("count")
+    counted = ""
     if count and count != "1":
         spoken = _NUMBER_WORDS[int(count)] if count.isdigit() and int(count) < len(_NUMBER_WORDS) else count
-        if spoken not in words and count not in words:
+        if part_shown:
+            counted = "" if count == "all" else f"{spoken} "  # "two eyes of the cat"; a plural says "all"
+        elif spoken not in words and count not in words:
             pre.append(spoken)
     for key in ("ordinal", "size", "shape", "colour", "material"):
         value = attrs.get(key)
@@ -104,9 +110,8 @@ def target_phrase(intent: Intent, *, relations: bool = True) -> str:
     if text and text.lower() not in low_target:
         body = _with_text(target, text)
     phrase = " ".join([*pre, body])
-    part = attrs.get("part")
-    if part and not set(part.lower().split()) <= words:
-        phrase = f"{part} of the {phrase}"
+    if part_shown:
+        phrase = f"{counted}{part} of the {phrase}"
     position = attrs.get("position")
     if position and not set(position.split()) <= words:
         phrase += " " + _POSITION_PHRASES.get(position, f"at the {position}")

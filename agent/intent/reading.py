@@ -66,6 +66,9 @@ class Reading:
     returned_to: Phrase | None = None
     """What "back to X" names, when the turn also says more ("back to the motorcycle, only the
     right half of it"): the earlier target to restore before the rest applies."""
+    rest: Phrase | None = None
+    """What a turn that goes back says after the target it goes back to ("go back to the
+    bicycle, *just the front wheel*"), read as a turn of its own about the restored target."""
     selects_one: bool = False
     """"which of the two men is bigger?": the main phrase is the set one member is picked from."""
     predicate: Token | None = None
@@ -127,34 +130,94 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
     reading = Reading(text=text, english=english, notes=notes)
     if not text or not english:
         return reading
-    doc = parse(cache, text)
+    doc = _as_request(cache, text, parse(cache, text))
     reading.doc = doc
     reading.phrases = [p for p in phrases_of(doc) if not _is_chat_word(p)]
     toks = [t for t in doc if not t.is_space]
-    i = 0
-    while i < len(toks) and (toks[i].is_punct or (lemma(toks[i]) in vb.OPENER_WORDS | vb.NEGATIVE_OPENERS and toks[i].dep_ not in {"det"}) or toks[i].pos_ == "INTJ"):
-        if lower(toks[i]) in vb.NEGATIVE_OPENERS or lower(toks[i]) in {"no", "nope", "nah"}:
+    i = _opener_count(toks)
+    for tok in toks[:i]:
+        if lower(tok) in vb.NEGATIVE_OPENERS or lower(tok) in {"no", "nope", "nah"}:
             reading.negative = True
-        reading.openers.append(toks[i])
-        i += 1
+        reading.openers.append(tok)
     body = toks[i:]
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
     reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
-    reading.only = any(lower(t) in {"only", "just", "merely", "solely"} for t in body[:3])
+    reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
     if reading.returning:
         reading.returned_to = _returned_to(reading)
+        reading.rest = _rest_after(reading)
     return reading
+
+
+def _rest_after(reading: Reading) -> Phrase | None:
+    """Return the phrase a going-back turn names after the earlier target ("back to the
+    motorcycle, *only the right half of it*"), whichever of the two the frame made its main phrase."""
+    back = reading.returned_to
+    if back is None:
+        return None
+    if reading.main is not None and reading.main is not back:
+        return reading.main
+    end = max(t.i for t in back.tokens())
+    return next((p for p in reading.phrases if p.start > end and not p.pronoun), None)
+
+
+def _opener_count(toks: list[Token]) -> int:
+    """Return how many tokens open the turn without asking anything ("ok, now", "no,", "please")."""
+    i = 0
+    while i < len(toks) and (toks[i].is_punct or (lemma(toks[i]) in vb.OPENER_WORDS | vb.NEGATIVE_OPENERS and toks[i].dep_ not in {"det"}) or toks[i].pos_ == "INTJ"):
+        i += 1
+    return i
+
+
+REQUEST_VERBS = vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.EXCLUDE_VERBS | vb.RETURN_VERBS
+"""Verbs a request starts with ("segment the box", "describe it", "return to the clock")."""
+_PARTICLES = frozenset({"out", "up", "off", "down", "back"})
+_PHRASE_START_TAGS = frozenset({"DT", "PDT", "PRP$", "PRP", "CD"})
+
+
+def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
+    """Re-read a request whose opening verb the tagger took for a noun or a past form.
+
+    A small tagger often reads a bare imperative as a noun ("*segment* the box", "*mask* both of
+    ...", "ok, *return* to the clock") or as a past tense ("*cut* out the dog"), and then the
+    rest is no object of it. A known request verb first in the turn (after openers), followed by
+    what starts a noun phrase (a determiner, a pronoun, a number; for a return verb "to" or
+    "back"), is parsed again with "please" before it, the form the tagger reads as an imperative.
+    The new parse is kept only when it does read the verb as one.
+    """
+    toks = [t for t in doc if not t.is_space]
+    k = _opener_count(toks)
+    if k >= len(toks) - 1:
+        return doc
+    verb = toks[k]
+    low = lower(verb)
+    if low not in REQUEST_VERBS or (verb.tag_ == "VB" and verb.dep_ == "ROOT"):
+        return doc
+    nxt = k + 1
+    while nxt < len(toks) - 1 and lower(toks[nxt]) in _PARTICLES and low not in vb.RETURN_VERBS:
+        nxt += 1
+    following = toks[nxt]
+    opens_phrase = following.tag_ in _PHRASE_START_TAGS and lower(following) not in {"this", "that"} | {"i", "you"}
+    if low in vb.RETURN_VERBS:
+        opens_phrase = lower(following) in {"to", "back"}
+    if not opens_phrase:
+        return doc
+    again = parse(cache, f"{text[: verb.idx]}please {text[verb.idx :]}")
+    moved = next((t for t in again if t.idx == verb.idx + len("please ")), None)
+    if moved is None or moved.tag_ != "VB":
+        return doc
+    return again
 
 
 def _returned_to(reading: Reading) -> Phrase | None:
     """Return the object of "back to" / "return to" ("back to the motorcycle, ..."), if the turn has one."""
     for phrase in reading.phrases:
         prep = phrase.head.head
-        if phrase.head.dep_ == "pobj" and lower(prep) == "to" and lower(prep.head) in vb.RETURN_WORDS | {"go", "return", "switch"}:
+        if phrase.head.dep_ == "pobj" and lower(prep) == "to" and lower(prep.head) in vb.RETURN_WORDS | vb.RETURN_VERBS:
             return phrase
     return None
 
@@ -257,7 +320,7 @@ def _command_verb(body: list[Token]) -> Token | None:
     """Return the imperative or requested verb of a command, by lemma (the tagger may call it a noun)."""
     for k, tok in enumerate(body[:6]):
         lem, low = lemma(tok), lower(tok)
-        if lem in {"go", "come", "switch", "return", "get"} and any(lower(t) in {"back", "again", "to"} for t in body[k + 1 : k + 3]):
+        if lem in vb.RETURN_VERBS and any(lower(t) in {"back", "again", "to"} for t in body[k + 1 : k + 3]):
             return tok
         if lem == "leave" and any(lower(t) == "out" for t in body[k + 1 : k + 4]):
             return tok
@@ -277,7 +340,7 @@ def _command_verb(body: list[Token]) -> Token | None:
 
 def _command_kind(verb: Token) -> str:
     lem, low = lemma(verb), lower(verb)
-    if lem in {"go", "come", "switch", "return", "get"}:
+    if lem in vb.RETURN_VERBS:
         return "return"
     if lem in {"leave", "include"} or lem in vb.EXCLUDE_VERBS:
         return "exclude"

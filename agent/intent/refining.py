@@ -28,10 +28,18 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     attrs = dict(intent.attributes)
     evidence = list(split.evidence)
     whole = main.part_of
+    if whole is not None and whole.pronoun and whole is main.possessor and reading.question:
+        whole = None  # "what does its label say?": a question about the current target, not a part
     if whole is not None and (whole.pronoun or whole.lemmas & current):
         part = split.attributes.get("part") or part_words(main)
         attrs["part"] = part
         attrs.pop("count", None) if lower(main.head) == "one" else None
+        if main.quantifier or any(role == "count" for role, _ in split.evidence):
+            said = split.attributes.get("count")  # "both of its eyes": the parts' count ("one of": none)
+            if said:
+                attrs["count"] = said
+            else:
+                attrs.pop("count", None)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
     if whole is not None and whole.concrete:
         return None  # a part of another thing named here: that thing is the new target

@@ -21,6 +21,8 @@ Each user turn goes through three steps.
    * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
      target is restored from the history with its attributes and relations (``NEW_TARGET``),
      then the rest of the turn applies ("back to the motorcycle, only the right half of it");
+   * ``NEW_TARGET`` -- the current noun with a new count ("both men" after "the taller man"): a
+     fresh selection, nothing that picked one instance carried over;
    * ``REFINE`` -- the turn narrows the current target (:mod:`agent.intent.refining`): a
      placeholder ("the left one", "the bigger one", "which one is the tallest?"), the current
      noun with new attributes (a new position or ordinal replaces the old ones), a part ("the
@@ -44,6 +46,7 @@ turn, else the current target. Every revision records which words of which turn 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from agent import nlp
@@ -170,11 +173,32 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
             return back
     if reading.command == "exclude" and intent.target:
         return _exclude(intent, reading, current)
+    if intent.target and reading.main is not None and _new_count(intent, reading, current):
+        return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
     if intent.target:
         refined = refine(cache, intent, reading, current)
         if refined is not None:
             return refined
     return _new_or_explain(intent, reading, current, focus)
+
+
+def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
+    """Whether a request names the current noun with another count: "both men" after "the taller
+    man" (and "not that one, the other one"), "all the cars" after "the red car", "the men" after
+    "the man". That starts a fresh selection: what picked one instance (size, position, "other",
+    the exclusions) does not carry over to the set."""
+    main = reading.main
+    if main is None or reading.question or main.placeholder or main.pronoun or main.part_of is not None:
+        return False
+    if not (main.lemmas & current):
+        return False
+    split = main.split(current=current)
+    said = split.attributes.get("count")
+    before = intent.attributes.get("count")
+    explicit = bool(main.quantifier) or any(role == "count" for role, _ in split.evidence)
+    if explicit:
+        return said is not None and said != before
+    return main.plural and said == "all" and before in (None, "1")
 
 
 def _segment_it(reading: Reading) -> bool:
@@ -299,9 +323,11 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
         Act.NEW_TARGET, changes, f"back to an earlier target: {found.target!r} (turn {found.turn})",
         [("act", words[:80])], history,
     )
-    if reading.returned_to is not None and reading.main is not None and reading.main is not reading.returned_to:
+    if reading.rest is not None:
         restored = intent.model_copy(update=changes, deep=True)
-        rest = refine(cache, restored, reading, head_lemmas(cache, found.target))
+        only = reading.only or any(lower(t) in vb.ONLY_WORDS for t in reading.rest.words)
+        about_rest = replace(reading, main=reading.rest, only=only)
+        rest = refine(cache, restored, about_rest, head_lemmas(cache, found.target))
         if rest is not None:
             back.changes.update(rest.changes)
             back.reason += f", then {rest.reason}"

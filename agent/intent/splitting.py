@@ -95,12 +95,20 @@ def split_phrase(
         out.attributes["colour"] = " ".join(words)
         out.evidence.append(("colour", render(colour)))
     head_role = _head_role(phrase)
+    if head_role is None and phrase.of_object is not None and phrase.lemma in vb.GEOMETRIC_PART_HEADS:
+        out.attributes["part"] = geometric_part(phrase) or phrase.lemma  # "the left side of it" -> left
+        out.evidence.append(("part", render(phrase.words)))
     if head_role is not None:
         out.placeholder = True
         for key, value in head_role.items():
             out.attributes[key] = value
             out.evidence.append((key, render(phrase.words)))
-    if keep_count and plural_count and "count" not in out.attributes and phrase.plural and not out.placeholder:
+    how_many = _partitive_count(phrase)
+    if how_many is not None:
+        if keep_count and how_many != "1":
+            out.attributes["count"] = how_many
+        out.evidence.append(("count", render(phrase.quantifier)))
+    if keep_count and plural_count and how_many is None and "count" not in out.attributes and phrase.plural and not out.placeholder:
         if not phrase.pronoun:
             out.attributes["count"] = "all"
     text = _text_value(phrase, keep)
@@ -147,6 +155,8 @@ def split_phrase(
     out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
     if phrase.stand_in:
         out.target = out.target.replace(head.text, phrase.stand_in, 1)
+    elif how_many == "1" and phrase.plural:
+        out.target = out.target.replace(head.text, lemma(head), 1)  # "one of the cups": a cup
     out.evidence.insert(0, ("target", phrase.text()))
     return out
 
@@ -204,6 +214,8 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
         if low in vb.COLOUR_SHADES and _colour_follows(tok, phrase):
             return "colour", low
         if low in vb.POSITIONS and tok.i < phrase.head.i:
+            if phrase.lemma in vb.GEOMETRIC_PART_HEADS:
+                return "drop", ""  # "the left half": the part's side (geometric_part), not a position
             return "position", vb.POSITIONS[low]
         size = size_value(tok)
         if size:
@@ -217,27 +229,44 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
     return None
 
 
+def _partitive_count(phrase: Phrase) -> str | None:
+    """Return how many a partitive's quantity word says ("both of" -> "2", "all of" -> "all")."""
+    if not phrase.quantifier:
+        return None
+    word = phrase.quantifier[0]
+    return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
+
+
 def _colour_follows(tok: Token, phrase: Phrase) -> bool:
     nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
     return nxt is not None and nxt in phrase.words and lower(nxt) in vb.COLOURS
 
 
+def geometric_part(phrase: Phrase) -> str | None:
+    """Return the part a geometric head names, its side words normalised: "the left half" ->
+    "left half", "the left side (of it)" -> "left", "the top left corner" -> "top left corner",
+    "the top" -> "top", "the middle" -> "center"; None for any other head. The side words are
+    the part's, never a position of their own."""
+    lem = phrase.lemma
+    if lem not in vb.GEOMETRIC_PART_HEADS:
+        return None
+    sides = " ".join(
+        dict.fromkeys(vb.POSITIONS[lower(t)] for t in phrase.words if lower(t) in vb.POSITIONS and t.i != phrase.head.i)
+    )
+    if lem == "side":
+        return sides or "side"
+    if lem in {"half", "corner", "edge"}:
+        return f"{sides} {lem}".strip()
+    own = vb.POSITIONS.get(lem, lem)
+    return own if own in sides.split() else f"{sides} {own}".strip()
+
+
 def _head_role(phrase: Phrase) -> dict[str, str] | None:
     """Attributes a placeholder head carries: "the left half" -> part, "the top" -> part."""
     head = lower(phrase.head)
-    lem = phrase.lemma
-    if lem in vb.GEOMETRIC_PART_HEADS and not phrase.of_object:
-        side = next(
-            (vb.POSITIONS[lower(t)] for t in phrase.words if lower(t) in vb.POSITIONS and t.i != phrase.head.i),
-            None,
-        )
-        if lem == "half":
-            return {"part": f"{side} half" if side else "half"}
-        if lem == "side":
-            return {"part": side} if side else {"part": "side"}
-        if lem in {"corner", "edge"}:
-            return {"part": f"{side} {lem}" if side else lem}
-        return {"part": vb.POSITIONS.get(lem, lem)}
+    part = geometric_part(phrase)
+    if part is not None and not phrase.of_object:
+        return {"part": part}
     if head in vb.PLACEHOLDER_NOUNS:
         return {}
     if phrase.pronoun:
@@ -286,4 +315,4 @@ def _clause_text(clause: Span) -> str | None:
     return quotes[0] if quotes else None
 
 
-__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "prep_tokens", "split_phrase"]
+__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "geometric_part", "prep_tokens", "split_phrase"]

@@ -7,7 +7,7 @@ here is what a grammar cannot know:
 
 * which verbs ask to segment or to explain (:data:`SEGMENT_VERBS`, :data:`EXPLAIN_VERBS`), to
   leave something out (:data:`EXCLUDE_VERBS`) or to return to an earlier target
-  (:data:`RETURN_WORDS`);
+  (:data:`RETURN_VERBS`, :data:`RETURN_WORDS`);
 * the closed sets of attribute values the backends read: colour terms (:data:`COLOURS`),
   position words (:data:`POSITIONS`), size adjectives (:data:`SIZES`), ordinals
   (:data:`ORDINALS`; the packaged tagger has no ``NumType=Ord``), geometric parts
@@ -45,6 +45,9 @@ EXCLUDE_PREPOSITIONS = frozenset({"except", "without", "excluding", "minus", "be
 
 RETURN_WORDS = frozenset({"back", "again", "return", "previous", "earlier", "before"})
 """Words that send the user back to an earlier target ("go back to the logo", "the cup again")."""
+
+RETURN_VERBS = frozenset({"go", "come", "switch", "return", "get"})
+"""Lemmas of verbs that, with "back"/"again"/"to", go back to an earlier target ("return to the clock")."""
 
 COLOURS = frozenset(
     "red green blue yellow orange purple violet pink brown black white grey gray silver gold "
@@ -175,6 +178,9 @@ PERSON_NOUNS = frozenset(
 )
 """Lemmas of nouns for a person: "just the man in the beige coat" picks one of "all the people"
 (the parse knows a noun, not that a man is a person)."""
+
+ONLY_WORDS = frozenset({"only", "just", "merely", "solely"})
+"""Words that narrow to what follows ("only the left one", "just the front wheel")."""
 
 OTHER_WORDS = frozenset({"other", "another", "different", "else"})
 """Words asking for another instance than the current mask ("the other one")."""
