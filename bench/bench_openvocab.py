@@ -36,6 +36,7 @@ import skimage.data  # noqa: E402
 from agent.types import DialogueTurn, ImageRef, Intent, Relation  # noqa: E402
 from tools.backends.base import SegmentRequest  # noqa: E402
 from tools.backends.openvocab import OpenVocabBackend, testing  # noqa: E402
+from tools.backends.promptable.testing import save_sam_checkpoint  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat")
 FIRST = Intent(target="person")
@@ -106,7 +107,7 @@ def main() -> None:
             start = time.perf_counter()
             model = str(testing.save_owlv2(Path(tmp) / "owl", size=args.size))
             if not args.no_sam:
-                sam = sam or str(testing.save_sam_checkpoint(Path(tmp) / "sam.pth", size=args.size))
+                sam = sam or str(save_sam_checkpoint(Path(tmp) / "sam.pth", size=args.size))
             build_ms = (time.perf_counter() - start) * 1000
         else:
             build_ms = 0.0
@@ -162,7 +163,7 @@ def main() -> None:
         "vision_tower_calls": vision.n,
         "sam_encoder_calls": sam_calls.n if sam_calls else 0,
         "images": args.runs,
-        "source_calls": dict(source.calls),
+        "source_calls": {**source.calls, **(source.masker.calls if source.masker is not None else {})},
     }, indent=1))  # fmt: skip
 
 
