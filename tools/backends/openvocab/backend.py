@@ -90,7 +90,6 @@ class OpenVocabBackend(LiteBackend):
         super().__init__(max_side=o.max_side, cache_bytes=o.cache_bytes, ocr=o.ocr, objects=False)
         self.finder = OpenVocabFinder(None)  # until load(): the models load at start-up
         self.source: OpenVocabObjects | None = None
-        self.load_ms: dict[str, float] = {}
         self._load_lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------------

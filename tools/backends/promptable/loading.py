@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
           "fp16": "float16", "float16": "float16"}  # fmt: skip
 """Accepted dtype names -> torch attribute names (torch is imported only when a model loads)."""
+SAM_TYPES = ("vit_b", "vit_l", "vit_h")
+"""The published SAM sizes a ``sam_type`` may name (any other size loads from its weights' shapes)."""
 
 
 def failure(backend: str, message: str) -> CheckpointError:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from tools.backends.promptable import loading
-from tools.backends.promptable.loading import failure
+from tools.backends.promptable.loading import SAM_TYPES, failure
 
 
 @dataclass
@@ -138,7 +138,6 @@ class TransformersSamMasker:
 
 # -- loading -----------------------------------------------------------------------------------
 
-SAM_TYPES = ("vit_b", "vit_l", "vit_h")
 DECODER_HEADS = 8
 """The mask decoder's attention heads: not visible in the weights' shapes; 8 in every published SAM."""
 
