@@ -36,7 +36,7 @@ import skimage.data  # noqa: E402
 from agent.types import DialogueTurn, ImageRef, Intent, Relation  # noqa: E402
 from tools.backends.base import SegmentRequest  # noqa: E402
 from tools.backends.openvocab import OpenVocabBackend, testing  # noqa: E402
-from tools.backends.promptable.testing import save_sam_checkpoint  # noqa: E402
+from tools.backends.promptable.testing import CallCounter, save_sam_checkpoint  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat")
 FIRST = Intent(target="person")
@@ -72,17 +72,6 @@ def turn(backend: OpenVocabBackend, rgb: np.ndarray, ref: ImageRef, intent: Inte
     return (time.perf_counter() - start) * 1000, result.evidence
 
 
-class Counter:
-    """Forward calls of a module."""
-
-    def __init__(self, module) -> None:
-        self.n = 0
-        module.register_forward_hook(lambda *_: self._hit())
-
-    def _hit(self) -> None:
-        self.n += 1
-
-
 def med(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else 0.0
 
@@ -116,8 +105,8 @@ def main() -> None:
         source = backend.load()
         load_ms = (time.perf_counter() - start) * 1000
 
-        vision = Counter(source.detector.vision_module)
-        sam_calls = Counter(source.masker.vision_module) if source.masker is not None else None
+        vision = CallCounter(source.detector.vision_module)
+        sam_calls = CallCounter(source.masker.vision_module) if source.masker is not None else None
         first, later, repeat = [], [], []
         first_cpu: list[float] = []
         by_kind: dict[str, list[float]] = {k: [] for k in LATER}

@@ -25,7 +25,11 @@ from tools.backends.lite.sources import PRESENT, WEAK  # noqa: E402
 from tools.backends.openvocab import OpenVocabBackend, testing  # noqa: E402
 from tools.backends.openvocab.calibration import Calibration  # noqa: E402
 from tools.backends.openvocab.query import detector_query  # noqa: E402
-from tools.backends.promptable.testing import save_sam_checkpoint, save_transformers_sam  # noqa: E402
+from tools.backends.promptable.testing import (  # noqa: E402
+    CallCounter,
+    save_sam_checkpoint,
+    save_transformers_sam,
+)
 from tools.registry import create_backend  # noqa: E402
 
 H, W = 120, 160
@@ -64,17 +68,6 @@ def seg(backend, rgb, intent, *, prev=None, text="find it"):
             previous_mask=Mask(prev) if prev is not None else None,
         )
     )
-
-
-class CallCounter:
-    """Counts real forward calls of a module (a forward hook)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.n = 0
-        module.register_forward_hook(lambda *_: self._hit())
-
-    def _hit(self) -> None:
-        self.n += 1
 
 
 @pytest.fixture(scope="module")

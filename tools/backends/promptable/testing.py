@@ -3,6 +3,8 @@
 :func:`save_sam_checkpoint` writes a segment-anything state dict (``.pth``), tiny or at ViT-B's
 published size (for timing); :func:`save_transformers_sam` a tiny transformers ``SamModel``
 directory with its processor. Both load through :func:`tools.backends.promptable.sam.load_sam`.
+:class:`CallCounter` counts a module's forward calls (how tests and benchmarks see that an image
+encoder ran once per image).
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from typing import Literal
 import torch
 
 Size = Literal["tiny", "full"]
+
+
+class CallCounter:
+    """Counts the forward calls of a module (a forward hook)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.n = 0
+        module.register_forward_hook(lambda *_: self._hit())
+
+    def _hit(self) -> None:
+        self.n += 1
 
 
 def save_sam_checkpoint(path: str | os.PathLike[str], *, size: Size = "tiny", seed: int = 0) -> Path:
