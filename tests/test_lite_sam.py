@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("segment_anything")
 
-from agent.errors import BackendError, BadInputError, CheckpointError  # noqa: E402
+from agent.errors import BackendError, BadInputError, CheckpointError, PixelrsError  # noqa: E402
 from agent.types import DialogueTurn, ImageRef, Intent  # noqa: E402
 from tools.backends.base import SegmentRequest  # noqa: E402
 from tools.backends.lite import LiteBackend  # noqa: E402
@@ -255,8 +255,8 @@ def test_the_cli_flag_reaches_lite(checkpoints):
     assert all("lite" in helps[flag] for flag in ("--sam", "--device", "--dtype", "--allow-download"))
 
 
-def _one_line(exc: BaseException) -> str:
-    line = exc.one_line()  # type: ignore[attr-defined]
+def _one_line(exc: PixelrsError) -> str:
+    line = exc.one_line()
     assert "\n" not in line and len(line) < 400 and "openvocab" not in line
     return line
 
@@ -270,7 +270,7 @@ def test_a_bad_sam_is_one_line_naming_lite(checkpoints, tmp_path):
     assert load_error(sam=str(tmp_path / "nope.pth")) == f"lite: SAM {str(tmp_path / 'nope.pth')!r} does not exist"
     not_sam = tmp_path / "not_sam.pth"
     torch.save({"weight": torch.zeros(2)}, not_sam)
-    assert load_error(sam=str(not_sam)).startswith("lite: ") and "not a segment-anything SAM" in load_error(sam=str(not_sam))
+    assert load_error(sam=str(not_sam)).startswith(f"lite: {str(not_sam)!r} is not a segment-anything SAM")
     assert "is not vit_h" in load_error(sam=str(checkpoints["pth"]), sam_type="vit_h")
     (tmp_path / "empty").mkdir()
     assert "no .pth or .safetensors file" in load_error(sam=str(tmp_path / "empty"))
