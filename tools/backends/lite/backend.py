@@ -37,7 +37,7 @@ from tools.backends.lite.finder import Finder, Found, Scored
 from tools.backends.lite.ocr import OcrReader
 from tools.backends.lite.refine import apply_box, apply_points
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sam import SamOptions
+from tools.backends.lite.sam import SamOptions, load_box_masks
 from tools.backends.lite.sources import SAM_MEMO, CocoObjects
 from tools.backends.promptable.boxes import SamMasks
 
@@ -303,10 +303,8 @@ class LiteBackend:
             return None
         with self._sam_lock:
             if self.coco.sam is None:
-                from tools.backends.lite import sam
-
                 start = time.perf_counter()
-                self.coco.sam = sam.load(self.sam_options)
+                self.coco.sam = load_box_masks(self.sam_options)
                 self.load_ms["sam_ms"] = (time.perf_counter() - start) * 1000
             return self.coco.sam
 

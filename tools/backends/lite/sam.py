@@ -7,7 +7,7 @@ per image, on the image's first mask, and is cached with the image's analysis; e
 one call of the prompt encoder and mask decoder (:mod:`tools.backends.promptable.boxes`).
 
 torch, transformers and segment-anything come with ``pixelrs[miras]``; nothing here imports them
-until :func:`load` runs, so lite without ``--sam`` never does.
+until :func:`load_box_masks` runs, so lite without ``--sam`` never does.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SamOptions:
         return cls(str(location), sam_type, str(device), str(dtype), bool(allow_download))
 
 
-def load(options: SamOptions) -> BoxMasks:
+def load_box_masks(options: SamOptions) -> BoxMasks:
     """Load SAM as ``options`` say; every failure is one line (a missing torch names the extra)."""
     from tools.backends.promptable.loading import check_sam_location
 
