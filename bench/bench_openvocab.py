@@ -36,6 +36,7 @@ import skimage.data  # noqa: E402
 from agent.types import DialogueTurn, ImageRef, Intent, Relation  # noqa: E402
 from tools.backends.base import SegmentRequest  # noqa: E402
 from tools.backends.openvocab import OpenVocabBackend, testing  # noqa: E402
+from tools.backends.promptable.testing import CallCounter, save_sam_checkpoint  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat")
 FIRST = Intent(target="person")
@@ -71,17 +72,6 @@ def turn(backend: OpenVocabBackend, rgb: np.ndarray, ref: ImageRef, intent: Inte
     return (time.perf_counter() - start) * 1000, result.evidence
 
 
-class Counter:
-    """Forward calls of a module."""
-
-    def __init__(self, module) -> None:
-        self.n = 0
-        module.register_forward_hook(lambda *_: self._hit())
-
-    def _hit(self) -> None:
-        self.n += 1
-
-
 def med(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else 0.0
 
@@ -106,7 +96,7 @@ def main() -> None:
             start = time.perf_counter()
             model = str(testing.save_owlv2(Path(tmp) / "owl", size=args.size))
             if not args.no_sam:
-                sam = sam or str(testing.save_sam_checkpoint(Path(tmp) / "sam.pth", size=args.size))
+                sam = sam or str(save_sam_checkpoint(Path(tmp) / "sam.pth", size=args.size))
             build_ms = (time.perf_counter() - start) * 1000
         else:
             build_ms = 0.0
@@ -115,8 +105,8 @@ def main() -> None:
         source = backend.load()
         load_ms = (time.perf_counter() - start) * 1000
 
-        vision = Counter(source.detector.vision_module)
-        sam_calls = Counter(source.masker.vision_module) if source.masker is not None else None
+        vision = CallCounter(source.detector.vision_module)
+        sam_calls = CallCounter(source.masker.vision_module) if source.masker is not None else None
         first, later, repeat = [], [], []
         first_cpu: list[float] = []
         by_kind: dict[str, list[float]] = {k: [] for k in LATER}
@@ -162,7 +152,7 @@ def main() -> None:
         "vision_tower_calls": vision.n,
         "sam_encoder_calls": sam_calls.n if sam_calls else 0,
         "images": args.runs,
-        "source_calls": dict(source.calls),
+        "source_calls": {**source.calls, **(source.masker.calls if source.masker is not None else {})},
     }, indent=1))  # fmt: skip
 
 

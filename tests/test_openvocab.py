@@ -25,6 +25,11 @@ from tools.backends.lite.sources import PRESENT, WEAK  # noqa: E402
 from tools.backends.openvocab import OpenVocabBackend, testing  # noqa: E402
 from tools.backends.openvocab.calibration import Calibration  # noqa: E402
 from tools.backends.openvocab.query import detector_query  # noqa: E402
+from tools.backends.promptable.testing import (  # noqa: E402
+    CallCounter,
+    save_sam_checkpoint,
+    save_transformers_sam,
+)
 from tools.registry import create_backend  # noqa: E402
 
 H, W = 120, 160
@@ -35,8 +40,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("openvocab")
     return {
         "owl": testing.save_owlv2(root / "owl"),
-        "sam": testing.save_sam_checkpoint(root / "sam_tiny.pth"),
-        "hf_sam": testing.save_transformers_sam(root / "hf_sam"),
+        "sam": save_sam_checkpoint(root / "sam_tiny.pth"),
+        "hf_sam": save_transformers_sam(root / "hf_sam"),
         "gdino": testing.save_grounding_dino(root / "gdino"),
     }
 
@@ -63,17 +68,6 @@ def seg(backend, rgb, intent, *, prev=None, text="find it"):
             previous_mask=Mask(prev) if prev is not None else None,
         )
     )
-
-
-class CallCounter:
-    """Counts real forward calls of a module (a forward hook)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.n = 0
-        module.register_forward_hook(lambda *_: self._hit())
-
-    def _hit(self) -> None:
-        self.n += 1
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,14 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="openvocab detector: a local directory or a Hugging Face model id")
     p.add_argument("--threshold", type=float, help="openvocab: raw detector score at which a thing counts as present")
     p.add_argument("--allow-download", action="store_true", default=None,
-                   help="openvocab: let transformers download a model id that is not in the local cache")
+                   help="openvocab, lite --sam: let transformers download a model id that is not in the local cache")
     p.add_argument("--clip", help="CLIP vision tower directory (overrides the checkpoint config)")
     p.add_argument("--convnext", help="ConvNeXt (open_clip) directory for MIRAS")
-    p.add_argument("--sam", help="SAM checkpoint: ViT-H .pth (miras/lisa); openvocab: any segment-anything .pth or a transformers SAM")
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa)")
-    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa)")
+    p.add_argument("--sam", help="SAM checkpoint: ViT-H .pth (miras/lisa); openvocab and lite: any segment-anything "
+                   ".pth or a transformers SAM directory / model id (lite: SAM masks the detected objects; "
+                   "needs pixelrs[miras])")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="model dtype (miras/lisa/openvocab, lite --sam)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (miras/lisa/openvocab, lite --sam)")
     p.add_argument("--decode", choices=["auto", "eager", "graphs"],
                    help="token decoding (miras/lisa): CUDA graphs on one GPU by default, else eager")
     p.add_argument("--load-in-4bit", action="store_true", default=None, help="4-bit weights via bitsandbytes")

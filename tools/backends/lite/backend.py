@@ -4,13 +4,16 @@ No downloaded weights: objects come from SSD-MobileNet-v2 (COCO-80) and their ma
 text from RapidOCR, regions from Felzenszwalb superpixels, refinement from OpenCV GrabCut; every
 model ships inside a pip package. Per-image work is cached by content hash. How the target is
 found is in :mod:`tools.backends.lite.finder`; parts of a target in :mod:`tools.backends.lite.parts`.
+With a SAM checkpoint (``sam``, the CLI's ``--sam``) the detected boxes are masked by SAM instead
+(:mod:`tools.backends.lite.sam`; needs ``pixelrs[miras]``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +37,12 @@ from tools.backends.lite.finder import Finder, Found, Scored
 from tools.backends.lite.ocr import OcrReader
 from tools.backends.lite.refine import apply_box, apply_points
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import CocoObjects
+from tools.backends.lite.sam import SamOptions, load_box_masks
+from tools.backends.lite.sources import SAM_MEMO, CocoObjects
+from tools.backends.promptable.boxes import SamMasks
+
+if TYPE_CHECKING:
+    from tools.backends.promptable.boxes import BoxMasks
 
 
 class LiteBackend:
@@ -48,7 +56,29 @@ class LiteBackend:
         cache_bytes: int = 256 * 2**20,
         ocr: bool = True,
         objects: bool = True,
+        *,
+        sam: str | None = None,
+        sam_type: str | None = None,
+        device: str = "cpu",
+        dtype: str = "fp32",
+        allow_download: bool = False,
+        progress: bool = True,
+        **other: Any,
     ) -> None:
+        """``sam``: a SAM checkpoint (segment-anything ``.pth``, or a transformers SAM directory or
+        model id) whose box-prompted masks replace U²-Net-p's; ``sam_type`` checks its size,
+        ``device``/``dtype`` run it, ``allow_download`` lets transformers fetch a model id that is
+        not cached. SAM loads in :meth:`warm` (with a progress bar unless ``progress=False``) or on
+        the first turn. Options of other backends are refused with a one-line message."""
+        if other:
+            raise BadInputError(f"lite: option '{next(iter(other))}' does not apply to this backend")
+        self.sam_options = SamOptions.parse(
+            sam, sam_type=sam_type, device=device, dtype=dtype,
+            allow_download=allow_download, objects=objects,
+        )  # fmt: skip
+        self.progress = bool(progress)
+        self.load_ms: dict[str, float] = {}
+        self._sam_lock = threading.Lock()
         if int(max_side) < 32:
             raise BadInputError(f"lite: max_side must be at least 32, got {max_side}")
         if int(cache_bytes) < 0:
@@ -59,12 +89,11 @@ class LiteBackend:
         self.detector = CocoDetector() if objects else None
         self.masker = SalientMasker()
         self.classifier = ImageNetClassifier()
+        self.coco = (
+            CocoObjects(self.detector, self.masker, Vocabulary()) if self.detector is not None else None
+        )
         source = (
-            ClassifiedObjects(
-                CocoObjects(self.detector, self.masker, Vocabulary()), self.classifier, self.masker
-            )
-            if self.detector is not None
-            else None
+            ClassifiedObjects(self.coco, self.classifier, self.masker) if self.coco is not None else None
         )
         self.finder = Finder(source, saliency=self.masker if source is not None else None)
         self.parts = parts.PartFinder(source)
@@ -89,6 +118,7 @@ class LiteBackend:
     # -- segmentation ----------------------------------------------------------
     def segment(self, request: SegmentRequest) -> SegmentResult:
         """Find the tracked target (or apply click/box prompts, or take a part of the current mask)."""
+        sam = self.load_sam()
         start = time.perf_counter()
         cached = self._cached(request.image_ref, request.image)
         an = self.analysis(request.image, request.image_ref)
@@ -106,6 +136,8 @@ class LiteBackend:
         result = self._result(an, found, label, cues, prev_orig)
         self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
+        if sam is not None:
+            result.evidence["sam"] = _sam_evidence(sam, an, start)
         elapsed = (time.perf_counter() - start) * 1000
         result.evidence["timings_ms"] = {
             **({} if cached else an.timings_ms),
@@ -241,14 +273,53 @@ class LiteBackend:
         """Lite keeps no per-session state (only per-image caches), so there is nothing to drop."""
 
     def warm(self) -> None:
-        """Load every model ahead of the first image (else each loads on first use): the OCR
+        """Load every model ahead of the first image (else each loads on first use): SAM when
+        asked for (first, with a progress bar: a bad checkpoint is reported at once), the OCR
         engine, the detector, the mask model and the English parser."""
+        if self.sam_options is None:
+            self._warm_packaged()
+            return
+        from tqdm.auto import tqdm
+
+        with tqdm(total=2, desc="Loading lite models", unit="model", disable=not self.progress) as bar:
+            bar.set_postfix_str(self.sam_options.location)
+            self.load_sam()
+            bar.update(1)
+            bar.set_postfix_str("OCR, detector, U²-Net-p, classifier, parser")
+            self._warm_packaged()
+            bar.update(1)
+
+    def _warm_packaged(self) -> None:
         self.ocr.warm()
         if self.detector is not None:
             self.detector.warm()
             self.masker.warm()
             self.classifier.warm()
             nlp.pipeline()
+
+    def load_sam(self) -> BoxMasks | None:
+        """Load SAM once when the ``sam`` option gave one (None otherwise); one-line errors."""
+        if self.sam_options is None or self.coco is None:
+            return None
+        with self._sam_lock:
+            if self.coco.sam is None:
+                start = time.perf_counter()
+                self.coco.sam = load_box_masks(self.sam_options)
+                self.load_ms["sam_ms"] = (time.perf_counter() - start) * 1000
+            return self.coco.sam
+
+
+def _sam_evidence(sam: BoxMasks, an: ImageAnalysis, start: float) -> dict[str, Any]:
+    """Say what SAM did for a turn: its family, whether the image's embedding was reused, its cost."""
+    state = an.memo(SAM_MEMO, SamMasks)
+    made = state.embedded_at
+    info: dict[str, Any] = {
+        "masker": sam.family,
+        "image_embedding_cached": None if made is None else made < start,
+    }
+    if made is not None and made >= start:
+        info["embed_ms"] = round(state.embed_ms, 1)
+    return info
 
 
 def _analysis_bytes(value: object) -> int:

@@ -2,21 +2,27 @@
 
 :class:`ObjectSource` is what :class:`~tools.backends.lite.finder.Finder` asks for the instances
 of the thing a phrase names, and for their masks. :class:`CocoObjects` answers from the packaged
-COCO-80 detector and U²-Net-p; an open-vocabulary backend answers any phrase with its own models
-and reuses everything else (cues, ranking, several targets, absent targets, parts, answers).
+COCO-80 detector and U²-Net-p (or SAM, with ``--sam``); an open-vocabulary backend answers any
+phrase with its own models and reuses everything else (cues, ranking, several targets, absent
+targets, parts, answers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.categories import Vocabulary
 from tools.backends.lite.detector import CocoDetector, Detection
+from tools.backends.lite.objects import SUPPORTS
 from tools.backends.lite.salient import SalientMasker
+from tools.backends.promptable.boxes import SamMasks
+
+if TYPE_CHECKING:
+    from tools.backends.promptable.boxes import BoxMasks
 
 PRESENT = 0.3
 """A COCO detection scoring at least this counts as the category being there."""
@@ -26,6 +32,11 @@ an unknown thing asked for, nor a candidate for another noun)."""
 WEAK = 0.15
 """COCO detections between this and :data:`PRESENT` are used only when nothing better exists,
 and the answer then carries the low-confidence caveat."""
+SAM_MEMO = "sam-masks"
+"""Key of an image's SAM state (:class:`SamMasks`) among its analysis' per-image values."""
+SUPPORT_KEEP = 0.5
+"""A support's SAM mask loses the salient objects on it unless they would take more than this
+share of it (then the salient model took the table itself for an object: SAM's mask is kept)."""
 
 
 @dataclass
@@ -65,14 +76,20 @@ class ObjectSource(Protocol):
 
 
 class CocoObjects:
-    """The packaged source: SSD-MobileNet-v2 detections of 80 COCO categories, U²-Net-p masks."""
+    """The packaged source: SSD-MobileNet-v2 detections of 80 COCO categories, U²-Net-p masks
+    (SAM's masks when ``sam`` is set: lite's ``--sam``)."""
 
     def __init__(
-        self, detector: CocoDetector, masker: SalientMasker, vocabulary: Vocabulary
+        self,
+        detector: CocoDetector,
+        masker: SalientMasker,
+        vocabulary: Vocabulary,
+        sam: BoxMasks | None = None,
     ) -> None:
         self.detector = detector
         self.masker = masker
         self.vocabulary = vocabulary
+        self.sam = sam
 
     def lookup(
         self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
@@ -93,5 +110,14 @@ class CocoObjects:
         return Lookup(match.category, dets, weak, index.best_score(match.category), unsure)
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
-        """U²-Net-p's mask of the box, cached with the image's analysis."""
-        return an.objects.mask(an, det, self.masker)
+        """Return the box's mask, cached with the image's analysis: U²-Net-p's (GrabCut when implausible;
+        a support is its box minus the salient objects), or SAM's when it is loaded (a support
+        then loses the salient objects on it; lite's mask when SAM finds nothing in the box)."""
+        if self.sam is None:
+            return an.objects.mask(an, det, self.masker)
+        mask = self.sam.mask(an.rgb, an.memo(SAM_MEMO, SamMasks), det.box)
+        if det.category in SUPPORTS and mask.any():
+            rest = mask & ~an.salient(self.masker)
+            if rest.sum() >= SUPPORT_KEEP * mask.sum():
+                mask = rest
+        return mask if mask.any() else an.objects.mask(an, det, self.masker)

@@ -90,7 +90,6 @@ class OpenVocabBackend(LiteBackend):
         super().__init__(max_side=o.max_side, cache_bytes=o.cache_bytes, ocr=o.ocr, objects=False)
         self.finder = OpenVocabFinder(None)  # until load(): the models load at start-up
         self.source: OpenVocabObjects | None = None
-        self.load_ms: dict[str, float] = {}
         self._load_lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------------
@@ -104,25 +103,29 @@ class OpenVocabBackend(LiteBackend):
             return self.source
 
     def _load(self) -> OpenVocabObjects:
-        from tools.backends.openvocab.loading import check_locations
+        from tools.backends.promptable.loading import check_sam_location, model_source
 
         o = self.options
-        check_locations(o.model, o.sam)
+        model_source(o.model, what="detector", flag="--model", backend=self.name)
+        if o.sam is not None:
+            check_sam_location(o.sam, backend=self.name)
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
             from tqdm.auto import tqdm
 
-            from tools.backends.openvocab.loading import torch_device, torch_dtype
             from tools.backends.openvocab.models import load_detector
-            from tools.backends.openvocab.sam import load_sam
             from tools.backends.openvocab.source import OpenVocabObjects
+            from tools.backends.promptable.boxes import BoxMasks
+            from tools.backends.promptable.loading import torch_device, torch_dtype
+            from tools.backends.promptable.sam import load_sam
         except ImportError as exc:
             raise BackendError(
                 f"the openvocab backend needs torch and transformers ({exc.name} is missing): "
                 "pip install 'pixelrs[miras]'"
             ) from exc
-        device, dtype = torch_device(o.device), torch_dtype(o.dtype)
+        device = torch_device(o.device, backend=self.name)
+        dtype = torch_dtype(o.dtype, backend=self.name)
         steps = 2 + (o.sam is not None)
         with tqdm(total=steps, desc="Loading openvocab models", unit="model", disable=not o.progress) as bar:
             start = time.perf_counter()
@@ -136,10 +139,10 @@ class OpenVocabBackend(LiteBackend):
             if o.sam is not None:
                 start = time.perf_counter()
                 bar.set_postfix_str(o.sam)
-                masker = load_sam(
+                masker = BoxMasks(load_sam(
                     o.sam, sam_type=o.sam_type, device=device, dtype=dtype,
-                    allow_download=o.allow_download,
-                )  # fmt: skip
+                    allow_download=o.allow_download, backend=self.name,
+                ))  # fmt: skip
                 self.load_ms["sam_ms"] = (time.perf_counter() - start) * 1000
                 bar.update(1)
             bar.set_postfix_str("OCR, U²-Net-p")
@@ -178,7 +181,7 @@ class OpenVocabBackend(LiteBackend):
         }
         if state is not None and not cached:
             info["encode_ms"] = round(state.encode_ms, 1)
-            if state.sam is not None:
-                info["sam_embed_ms"] = round(state.sam_ms, 1)
+            if state.sam.image is not None:
+                info["sam_embed_ms"] = round(state.sam.embed_ms, 1)
         result.evidence["openvocab"] = info
         return result

@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
-from agent.errors import CheckpointError
-from tools.backends.openvocab import loading
 from tools.backends.openvocab.detector import OpenVocabDetector
+from tools.backends.promptable import loading
 
+NAME = "openvocab"
+"""The backend named in loading errors."""
 OWL_TYPES = ("owlv2", "owlvit")
 DINO_TYPES = ("grounding-dino", "mm-grounding-dino")
 
@@ -27,22 +28,23 @@ def load_detector(
     a checkpoint lacking weights of its own config is refused, not randomly completed."""
     from transformers import AutoConfig, AutoModelForZeroShotObjectDetection, AutoProcessor
 
-    common: dict[str, Any] = dict(flag="--model", allow_download=allow_download)
-    source, local = loading.model_source(location, what="detector", flag="--model")
+    common: dict[str, Any] = dict(flag="--model", allow_download=allow_download, backend=NAME)
+    source, local = loading.model_source(location, what="detector", flag="--model", backend=NAME)
     config = loading.from_pretrained(
         AutoConfig.from_pretrained, source, local=local, what="detector config", **common
     )
     kind = getattr(config, "model_type", "?")
     if kind not in OWL_TYPES + DINO_TYPES:
-        raise CheckpointError(
-            f"openvocab: {source!r} is a {kind} model; --model needs an OWLv2, OWL-ViT or "
-            "Grounding DINO detector (e.g. google/owlv2-base-patch16-ensemble)"
+        raise loading.failure(
+            NAME,
+            f"{source!r} is a {kind} model; --model needs an OWLv2, OWL-ViT or "
+            "Grounding DINO detector (e.g. google/owlv2-base-patch16-ensemble)",
         )
     model, info = loading.from_pretrained(
         AutoModelForZeroShotObjectDetection.from_pretrained, source, local=local,
         what="detector", config=config, output_loading_info=True, **common,
     )  # fmt: skip
-    loading.check_loading_info(info, what="detector", source=source)
+    loading.check_loading_info(info, what="detector", source=source, backend=NAME)
     processor = loading.from_pretrained(
         AutoProcessor.from_pretrained, source, local=local, what="detector processor", **common
     )

@@ -32,7 +32,7 @@ from tools.backends.lite.sources import PRESENT, WEAK, Lookup
 from tools.backends.openvocab.calibration import Calibration
 from tools.backends.openvocab.detector import OpenVocabDetector, Proposals, tensor_bytes
 from tools.backends.openvocab.query import detector_query
-from tools.backends.openvocab.sam import BoxMasker, SamImage
+from tools.backends.promptable.boxes import BoxMasks, SamMasks, writable
 
 NMS_IOU = 0.5
 CONTAINED = 0.8
@@ -42,8 +42,6 @@ MAX_DETECTIONS = 20
 """Detections kept per query after suppression (the finder ranks at most 12)."""
 QUERIES_PER_IMAGE = 64
 """Queries whose proposals are kept per image."""
-BOX_MARGIN = 0.1
-"""A SAM mask is cut to its box grown by this fraction of the box's size on each side."""
 
 
 @dataclass(eq=False)
@@ -56,9 +54,8 @@ class ImageState:
     """When the features were computed (``time.perf_counter``)."""
     proposals: dict[str, Proposals] = field(default_factory=dict)
     detections: dict[str, tuple[list[Detection], float]] = field(default_factory=dict)
-    sam: SamImage | None = None
-    sam_ms: float = 0.0
-    masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict)
+    sam: SamMasks = field(default_factory=SamMasks)
+    """SAM's image embedding (made on the first mask) and the masks decoded so far."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
 
@@ -72,7 +69,7 @@ class OpenVocabObjects:
     def __init__(
         self,
         detector: OpenVocabDetector,
-        masker: BoxMasker | None,
+        masker: BoxMasks | None,
         calibration: Calibration,
         *,
         cache_bytes: int = 1 << 30,
@@ -83,7 +80,7 @@ class OpenVocabObjects:
         self.calibration = calibration
         self.salient = salient or SalientMasker()
         self.calls: Counter[str] = Counter()
-        """How often each model part ran: image_encodes, queries, sam_embeds, mask_decodes."""
+        """How often the detector ran: image_encodes, queries (SAM's runs: ``masker.calls``)."""
         self._images = ByteLRU(int(cache_bytes), sizeof=_state_bytes)
         self._keys: weakref.WeakKeyDictionary[ImageAnalysis, str] = weakref.WeakKeyDictionary()
         self._model_lock = threading.RLock()
@@ -110,7 +107,7 @@ class OpenVocabObjects:
     def _encode(self, an: ImageAnalysis) -> ImageState:
         start = time.perf_counter()
         with self._model_lock:
-            features = self.detector.encode(_writable(an.rgb))
+            features = self.detector.encode(writable(an.rgb))
         self.calls["image_encodes"] += 1
         return ImageState(features, (time.perf_counter() - start) * 1000)
 
@@ -178,32 +175,18 @@ class OpenVocabObjects:
         return found
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
-        """SAM's mask for the detection's box, cut to the box grown by :data:`BOX_MARGIN` (cached)."""
+        """SAM's mask for the detection's box, cut to the box grown by
+        :data:`~tools.backends.promptable.boxes.BOX_MARGIN` (cached)."""
         if self.masker is None:
             return an.objects.mask(an, det, self.salient)
         state = self.state(an)
-        with state.lock:
-            found = state.masks.get(det.box)
-            if found is None:
-                self._decode(an, state, det.box)
-                found = state.masks[det.box]
+        made = len(state.sam.masks)
+        found = self.masker.mask(an.rgb, state.sam, det.box)
+        if len(state.sam.masks) != made:
+            self._images.put(self.key(an), state)  # re-account the bytes held
         if not found.any():  # SAM found nothing in the box: the packaged box masker instead
             found = an.objects.mask(an, det, self.salient)
         return found
-
-    def _decode(self, an: ImageAnalysis, state: ImageState, box: tuple[int, int, int, int]) -> None:
-        """Embed the image with SAM if not yet done, then decode ``box``."""
-        assert self.masker is not None
-        with self._model_lock:
-            if state.sam is None:
-                start = time.perf_counter()
-                state.sam = self.masker.embed(_writable(an.rgb))
-                state.sam_ms = (time.perf_counter() - start) * 1000
-                self.calls["sam_embeds"] += 1
-            mask = self.masker.masks(state.sam, np.asarray([box], np.float64))[0]
-            self.calls["mask_decodes"] += 1
-        state.masks[box] = mask & _grown_box(box, mask.shape)
-        self._images.put(self.key(an), state)  # re-account the bytes held
 
 
 def _remember(an: ImageAnalysis, dets: list[Detection]) -> None:
@@ -215,21 +198,8 @@ def _remember(an: ImageAnalysis, dets: list[Detection]) -> None:
         an.objects.detections = sorted([*an.objects.detections, *new], key=lambda d: -d.score)
 
 
-def _writable(rgb: np.ndarray) -> np.ndarray:
-    """Return the image as a writable array (torch warns on read-only buffers; the cached copy is shared)."""
-    return rgb if rgb.flags.writeable else rgb.copy()
-
-
-def _grown_box(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    dx, dy = int(BOX_MARGIN * (x1 - x0)) + 1, int(BOX_MARGIN * (y1 - y0)) + 1
-    keep = np.zeros(shape[:2], bool)
-    keep[max(0, y0 - dy) : y1 + dy + 1, max(0, x0 - dx) : x1 + dx + 1] = True
-    return keep
-
-
 def _state_bytes(state: ImageState) -> int:
     """Bytes an image's state holds (tensors, arrays, masks) plus a small overhead."""
-    return 4096 + tensor_bytes(state.features) + tensor_bytes(state.sam) + sum(
-        m.nbytes for m in state.masks.values()
-    ) + sum(tensor_bytes(p) for p in state.proposals.values())
+    return 4096 + tensor_bytes(state.features) + state.sam.nbytes() + sum(
+        tensor_bytes(p) for p in state.proposals.values()
+    )

@@ -1,19 +1,20 @@
-"""Random-weight open-vocabulary checkpoints saved to disk (tests, benchmarks); nothing is downloaded.
+"""Random-weight open-vocabulary detectors saved to disk (tests, benchmarks); nothing is downloaded.
 
 Tokenizers are built in memory: a byte-level CLIP BPE over the 256 byte symbols (plus a few
 merges) for OWL, a word-level BERT vocabulary for Grounding DINO. ``size="full"`` builds the
-published architectures (OWLv2 base/16 at 960 px, SAM ViT-B) with random weights, for timing.
+published OWLv2 base/16 at 960 px with random weights, for timing. SAM checkpoints are built by
+:mod:`tools.backends.promptable.testing`.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-Size = Literal["tiny", "full"]
+from tools.backends.promptable.testing import Size
 
 MERGES: list[tuple[str, str]] = [("c", "u"), ("cu", "p</w>"), ("p", "e"), ("d", "o"), ("do", "g</w>")]
 WORDS = "[PAD] [UNK] [CLS] [SEP] [MASK] . a the cup person dog cat red blue left right of".split()
@@ -132,49 +133,5 @@ def save_grounding_dino(folder: str | os.PathLike[str], *, seed: int = 0) -> Pat
     GroundingDinoProcessor(
         image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
         tokenizer=BertTokenizer(str(vocab)),
-    ).save_pretrained(out)
-    return out
-
-
-def save_sam_checkpoint(path: str | os.PathLike[str], *, size: Size = "tiny", seed: int = 0) -> Path:
-    """Save a segment-anything SAM state dict (``.pth``): tiny, or ViT-B's architecture."""
-    from tools.backends.vlm_common.config import SAM_REGISTRY, SamSpec
-    from tools.backends.vlm_common.modeling import build_sam
-
-    if size == "tiny":
-        spec = SamSpec(
-            encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=(1,),
-            image_size=64, patch_size=8, window_size=4, prompt_embed_dim=32, mask_in_chans=8,
-            decoder_mlp_dim=64, decoder_num_heads=8, iou_head_hidden_dim=32,
-        )  # fmt: skip
-    else:
-        spec = SamSpec(**SAM_REGISTRY["vit_b"])
-    torch.manual_seed(seed)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(build_sam(spec).state_dict(), out)
-    return out
-
-
-def save_transformers_sam(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
-    """Save a tiny transformers ``SamModel`` with its processor (64-px input)."""
-    from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
-
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    config = SamConfig(
-        vision_config=dict(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=64, patch_size=8,
-            output_channels=32, window_size=4, global_attn_indexes=[1], mlp_dim=64, num_pos_feats=16,
-        ),
-        prompt_encoder_config=dict(hidden_size=32, image_size=64, patch_size=8, mask_input_channels=4),
-        mask_decoder_config=dict(
-            hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=2, iou_head_hidden_dim=32
-        ),
-    )  # fmt: skip
-    torch.manual_seed(seed)
-    SamModel(config).save_pretrained(out)
-    SamProcessor(
-        image_processor=SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64})
     ).save_pretrained(out)
     return out

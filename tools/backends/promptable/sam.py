@@ -8,8 +8,10 @@ Two implementations behind one small interface (:class:`BoxMasker`):
 * :class:`TransformersSamMasker`: transformers' ``SamModel`` + ``SamProcessor`` from a local
   directory or a model id (``facebook/sam-vit-base``).
 
-Both run the image encoder once per image (:meth:`embed`, cached by the source) and then decode
-any number of boxes in one batched call of the prompt encoder and mask decoder (:meth:`masks`).
+Both run the image encoder once per image (:meth:`embed`, cached by the caller:
+:class:`~tools.backends.promptable.boxes.BoxMasks`) and then decode any number of boxes in one
+batched call of the prompt encoder and mask decoder (:meth:`masks`). Loading errors are one line
+that names the backend which asked (``backend="lite"`` or ``"openvocab"``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from agent.errors import CheckpointError
-from tools.backends.openvocab import loading
+from tools.backends.promptable import loading
+from tools.backends.promptable.loading import SAM_TYPES, failure
 
 
 @dataclass
@@ -136,7 +138,6 @@ class TransformersSamMasker:
 
 # -- loading -----------------------------------------------------------------------------------
 
-SAM_TYPES = ("vit_b", "vit_l", "vit_h")
 DECODER_HEADS = 8
 """The mask decoder's attention heads: not visible in the weights' shapes; 8 in every published SAM."""
 
@@ -148,40 +149,40 @@ def load_sam(
     device: torch.device,
     dtype: torch.dtype,
     allow_download: bool,
+    backend: str,
 ) -> BoxMasker:
     """Load SAM from a checkpoint file (segment-anything), or a directory / model id (transformers)."""
     path = Path(str(location)).expanduser()
     if path.is_file() or (path.is_dir() and not (path / "config.json").exists()):
         return SegmentAnythingMasker(
-            build_segment_anything(path, sam_type), device=device, dtype=dtype
+            build_segment_anything(path, sam_type, backend=backend), device=device, dtype=dtype
         )
     from transformers import SamModel, SamProcessor
 
-    source, local = loading.model_source(location, what="SAM", flag="--sam")
+    common: dict[str, Any] = dict(flag="--sam", allow_download=allow_download, backend=backend)
+    source, local = loading.model_source(location, what="SAM", flag="--sam", backend=backend)
     model, info = loading.from_pretrained(
-        SamModel.from_pretrained, source, local=local, what="SAM", flag="--sam",
-        allow_download=allow_download, output_loading_info=True,
-    )  # fmt: skip
-    loading.check_loading_info(info, what="SAM", source=source)
+        SamModel.from_pretrained, source, local=local, what="SAM", output_loading_info=True, **common
+    )
+    loading.check_loading_info(info, what="SAM", source=source, backend=backend)
     processor = loading.from_pretrained(
-        SamProcessor.from_pretrained, source, local=local, what="SAM processor", flag="--sam",
-        allow_download=allow_download,
-    )  # fmt: skip
+        SamProcessor.from_pretrained, source, local=local, what="SAM processor", **common
+    )
     return TransformersSamMasker(model, processor, device=device, dtype=dtype)
 
 
-def _checkpoint_file(path: Path) -> Path:
+def _checkpoint_file(path: Path, backend: str) -> Path:
     if path.is_file():
         return path
     found = sorted(path.glob("sam*.pth")) + sorted(path.glob("*.pth")) + sorted(path.glob("*.safetensors"))
     if not found:
-        raise CheckpointError(f"openvocab: SAM directory {str(path)!r} has no .pth or .safetensors file")
+        raise failure(backend, f"SAM directory {str(path)!r} has no .pth or .safetensors file")
     return found[0]
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, *, backend: str) -> dict[str, torch.Tensor]:
     """Read a SAM state dict (``.pth`` with ``weights_only``, or safetensors) on the CPU."""
-    file = _checkpoint_file(path)
+    file = _checkpoint_file(path, backend)
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -190,21 +191,23 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(str(file), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same one-line error
-        raise CheckpointError(
-            f"openvocab: SAM checkpoint {str(file)!r} is not a readable PyTorch or safetensors file "
-            f"({type(exc).__name__})"
+        raise failure(
+            backend,
+            f"SAM checkpoint {str(file)!r} is not a readable PyTorch or safetensors file "
+            f"({type(exc).__name__})",
         ) from exc
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict) or "image_encoder.pos_embed" not in state:
-        raise CheckpointError(
-            f"openvocab: {str(file)!r} is not a segment-anything SAM checkpoint (no "
-            "image_encoder.pos_embed); pass --sam sam_vit_b_01ec64.pth or a transformers SAM directory"
+        raise failure(
+            backend,
+            f"{str(file)!r} is not a segment-anything SAM checkpoint (no image_encoder.pos_embed); "
+            "pass --sam sam_vit_b_01ec64.pth or a transformers SAM directory",
         )
     return state
 
 
-def infer_spec(state: dict[str, torch.Tensor], sam_type: str | None = None) -> Any:
+def infer_spec(state: dict[str, torch.Tensor], sam_type: str | None = None, *, backend: str) -> Any:
     """Read SAM's hyperparameters from its weights' shapes; check them against ``sam_type`` when given."""
     from tools.backends.vlm_common.config import SAM_REGISTRY, SamSpec
 
@@ -240,12 +243,12 @@ def infer_spec(state: dict[str, torch.Tensor], sam_type: str | None = None) -> A
             iou_head_hidden_dim=int(state["mask_decoder.iou_prediction_head.layers.0.weight"].shape[0]),
         )
     except (KeyError, IndexError, ZeroDivisionError) as exc:
-        raise CheckpointError(
-            f"openvocab: the SAM checkpoint lacks {exc} (not a complete segment-anything SAM)"
+        raise failure(
+            backend, f"the SAM checkpoint lacks {exc} (not a complete segment-anything SAM)"
         ) from exc
     if sam_type is not None:
         if sam_type not in SAM_REGISTRY:
-            raise CheckpointError(f"openvocab: unknown SAM type {sam_type!r}; use one of {', '.join(SAM_TYPES)}")
+            raise failure(backend, f"unknown SAM type {sam_type!r}; use one of {', '.join(SAM_TYPES)}")
         want = SAM_REGISTRY[sam_type]
         got = dict(
             encoder_embed_dim=spec.encoder_embed_dim,
@@ -254,23 +257,24 @@ def infer_spec(state: dict[str, torch.Tensor], sam_type: str | None = None) -> A
             encoder_global_attn_indexes=tuple(spec.encoder_global_attn_indexes),
         )
         if got != {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in want.items()}:
-            raise CheckpointError(
-                f"openvocab: the SAM checkpoint is not {sam_type}: its image encoder has width "
-                f"{spec.encoder_embed_dim}, {spec.encoder_depth} blocks and {spec.encoder_num_heads} heads"
+            raise failure(
+                backend,
+                f"the SAM checkpoint is not {sam_type}: its image encoder has width "
+                f"{spec.encoder_embed_dim}, {spec.encoder_depth} blocks and {spec.encoder_num_heads} heads",
             )
     return spec
 
 
-def build_segment_anything(path: Path, sam_type: str | None = None) -> Any:
+def build_segment_anything(path: Path, sam_type: str | None = None, *, backend: str) -> Any:
     """Build SAM at the checkpoint's size and load its weights strictly (one-line errors)."""
     from tools.backends.vlm_common.modeling import build_sam
 
-    state = read_state_dict(path)
-    spec = infer_spec(state, sam_type)
+    state = read_state_dict(path, backend=backend)
+    spec = infer_spec(state, sam_type, backend=backend)
     sam = build_sam(spec)
     try:
         sam.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = " ".join(str(exc).split())[:240]
-        raise CheckpointError(f"openvocab: the SAM checkpoint does not load: {first}") from exc
+        raise failure(backend, f"the SAM checkpoint does not load: {first}") from exc
     return sam.eval()
