@@ -1,10 +1,12 @@
 """The offline tracker on the blind scenario set (tests/intent_scenarios_blind.yaml): report only.
 
-Run from the repository root: ``python bench/bench_intent_blind.py [--show]``. Prints one JSON
-object: turns right on act and target (the scenario suite's score) overall, per group and per
-scripted act, and how often the scripted attributes/exclusions/relations hold. The set was
-written by someone who never ran the tracker; nobody may tune on it, so its misses are listed
-only with ``--show`` (for a final report).
+Run from the repository root: ``python bench/bench_intent_blind.py [--show]``; the second blind
+set (tests/intent_scenarios_blind2.yaml, written the same way by another annotator) with
+``--set tests/intent_scenarios_blind2.yaml``. Prints one JSON object: turns right on act and
+target (the scenario suite's score) overall, per group and per scripted act, and how often the
+scripted attributes/exclusions/relations hold. Each set was written by someone who never ran
+the tracker; nobody may tune on it, so its misses are listed only with ``--show`` (for a final
+report).
 """
 
 from __future__ import annotations
