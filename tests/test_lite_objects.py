@@ -107,6 +107,13 @@ def test_a_salient_mask_missing_dark_parts_is_completed_in_its_box(lite):
     assert iou(result.masks[0].mask.array, truth) >= 0.85
 
 
+def test_a_count_on_a_part_is_the_parts_not_the_wholes(lite):
+    # "mask both of the cat's eyes": one cat, then its eyes; not "two cats" (only one is there)
+    result = segment(lite, "chelsea.png", Intent(target="cat", attributes={"part": "eyes", "count": "2"}))
+    assert result.evidence.get("part") == "eyes"
+    assert all(m.role != "instance" for m in result.masks)
+
+
 def test_a_count_is_filled_from_detections_the_detector_was_unsure_of(lite):
     # One bottle scores above the presence threshold, the next ones below it: "both" wants two.
     result = segment(lite, "motorcycle_left.png", Intent(target="bottles", attributes={"count": "2"}))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -155,7 +156,9 @@ class LiteBackend:
             found = Found(targets=[Scored(prev, 0.9, "previous", target or "")])
             found.evidence = {"cues": ["the current mask"], "ocr": []}
         else:
-            found = self.finder.find(an, cues, target, prev)
+            # "both of the cat's eyes": the count is the part's, so the cat is found on its own
+            whole = replace(cues, count=None) if cues.part_noun is not None else cues
+            found = self.finder.find(an, whole, target, prev)
         if not wants_part or not found.targets or found.several:
             return found
         base = found.targets[0]
