@@ -2,15 +2,18 @@
 
 ``mutation_config.py MODULE ...`` prints a ``[tool.mutmut]`` section that mutates only those
 modules and runs the tests that exercise them; ``mutation_config.py --score MODULE ...`` reads
-``mutmut results --all true`` on stdin and prints the JSON summary.
+``mutmut results --all true`` on stdin and prints the JSON summary (run it in mutmut's folder:
+it reads ``mutmut show`` to confirm the equivalent mutants below).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 
 TESTS = {
     "agent/memory": ["tests/test_memory.py", "tests/test_memory_recall.py", "tests/test_memory_schema.py", "tests/test_turn_lock.py"],
@@ -26,6 +29,34 @@ Caveat for ui/routes.py: its tests share one live server per module, so mutmut c
 route builder to the first test only and runs just that test for its mutants; most route
 mutants then "survive" without the tests that check them ever running (measured: 11 of 144
 killed). Measuring routes needs a server per test."""
+
+
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    # ui/links.py
+    "ui.links.xǁLinksǁ__init____mutmut_3": ("secrets.token_bytes(None)", "token_bytes' default size is 32 bytes"),
+    "ui.links.xǁLinksǁ__init____mutmut_4": ("secrets.token_bytes(33)", "a 33-byte random key: links still unforgeable"),
+    "ui.links.xǁLinksǁ_mac__mutmut_8": ('"XX\\x00XX".join(parts)', "another separator: the key is per app, MACs stay unambiguous"),
+    "ui.links.xǁLinksǁowner_id__mutmut_5": ('self._mac("XXownerXX"', "another domain tag: still distinct from picture/export"),
+    "ui.links.xǁLinksǁowner_id__mutmut_6": ('self._mac("OWNER"', "another domain tag: still distinct from picture/export"),
+    "ui.links.xǁLinksǁowner_id__mutmut_8": ('owner or "XXXX"', "'no owner' gets another fixed id (collides with a user named XXXX)"),
+    "ui.links.xǁLinksǁowner_id__mutmut_9": ("[:25]", "a 25-digit owner id: opaque, used only as made"),
+    "ui.links.xǁLinksǁpicture_html__mutmut_3": ("quote=None)", "picture names are content keys (hex + suffix): no quotes to escape"),
+    "ui.links.xǁLinksǁpicture_html__mutmut_5": ("self.picture(name, owner), )", "quote=True is html.escape's default"),
+    "ui.links.xǁLinksǁpicture_html__mutmut_10": ("quote=False)", "picture names are content keys (hex + suffix): no quotes to escape"),
+    "ui.links.xǁLinksǁpicture_html__mutmut_14": ("html.escape(alt, )", "quote=True is html.escape's default"),
+    "ui.links.xǁLinksǁexport__mutmut_26": ("quote(session_id, )", "session ids are 32 hex digits (agent.memory): nothing to quote"),
+    "ui.links.xǁLinksǁexport__mutmut_27": ("safe='XXXX'", "'X' is never quoted, so this still quotes everything but letters"),
+}
+"""Surviving mutants that cannot change behaviour: mutant name -> (text of its mutated line, why).
+
+A listed mutant counts as equivalent only while ``mutmut show`` still has that text on its ``+``
+line; after the function changes, a stale entry counts as a survivor again (and is listed under
+``stale_equivalents`` in the summary) until someone re-checks it."""
+
+
+def _mutated_line(name: str) -> str:
+    shown = subprocess.run(["mutmut", "show", name], capture_output=True, text=True, check=False).stdout
+    return "\n".join(line for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++"))
 
 
 def _pattern(module: str) -> str:
@@ -47,26 +78,46 @@ def config(modules: list[str]) -> str:
     ])
 
 
-def score(lines: list[str], modules: list[str]) -> dict[str, object]:
-    """Count mutant outcomes per module from ``mutmut results --all true`` lines."""
+def score(lines: list[str], modules: list[str], mutated: Callable[[str], str] = _mutated_line) -> dict[str, object]:
+    """Count mutant outcomes per module from ``mutmut results --all true`` lines.
+
+    ``score`` is killed / all; ``score_non_equivalent`` leaves the confirmed equivalent mutants out
+    of "all" (``mutated`` returns a mutant's changed lines, for that confirmation)."""
     per: dict[str, Counter[str]] = {m: Counter() for m in modules}
+    stale: list[str] = []
     for line in lines:
         found = re.match(r"\s*([\w.]+)\.x?ǁ?.*__mutmut_\d+: (.+)$", line) or re.match(r"\s*([\w.]+?)\.\w+__mutmut_\d+: (.+)$", line)
         if not found:
             continue
         dotted, status = found.group(1), found.group(2).strip()
+        name = line.split(":")[0].strip()
+        if status == "survived" and name in EQUIVALENT:
+            if EQUIVALENT[name][0] in mutated(name):
+                status = "equivalent"
+            else:
+                stale.append(name)
         path = dotted.replace(".", "/")
         for m in modules:
             if path.startswith(m.removesuffix(".py").rstrip("/")):
                 per[m][status] += 1
     out: dict[str, object] = {}
     for m, counts in per.items():
-        total = sum(counts.values())
-        out[m] = {**counts, "total": total, "score": round(counts["killed"] / total, 3) if total else None}
-    killed = sum(c["killed"] for c in per.values())
-    total = sum(sum(c.values()) for c in per.values())
-    out["all"] = {"killed": killed, "total": total, "score": round(killed / total, 3) if total else None}
+        out[m] = _summary(counts)
+    out["all"] = _summary(sum(per.values(), Counter()))
+    if stale:
+        out["stale_equivalents"] = stale
     return out
+
+
+def _summary(counts: Counter[str]) -> dict[str, object]:
+    total = sum(counts.values())
+    real = total - counts["equivalent"]
+    return {
+        **counts,
+        "total": total,
+        "score": round(counts["killed"] / total, 3) if total else None,
+        "score_non_equivalent": round(counts["killed"] / real, 3) if real else None,
+    }
 
 
 if __name__ == "__main__":
