@@ -46,6 +46,15 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "ui.links.xǁLinksǁpicture_html__mutmut_14": ("html.escape(alt, )", "quote=True is html.escape's default"),
     "ui.links.xǁLinksǁexport__mutmut_26": ("quote(session_id, )", "session ids are 32 hex digits (agent.memory): nothing to quote"),
     "ui.links.xǁLinksǁexport__mutmut_27": ("safe='XXXX'", "'X' is never quoted, so this still quotes everything but letters"),
+    # graphs/metrics.py
+    "graphs.metrics.x_as_bool__mutmut_11": ("(arr.dtype == bool) and False", "a bool array != 0 is the same array (a copy)"),
+    "graphs.metrics.x_mask_boundary__mutmut_2": (".astype(None)", "a float64 mask erodes to the same band"),
+    "graphs.metrics.x_mask_boundary__mutmut_13": ("1, 1, 1, 1, None, value=0)", "border type None is 0, BORDER_CONSTANT"),
+    "graphs.metrics.x_mask_boundary__mutmut_14": ("value=None)", "a constant border is 0 by default"),
+    "graphs.metrics.x_mask_boundary__mutmut_21": ("cv2.BORDER_CONSTANT, )", "a constant border is 0 by default"),
+    "graphs.metrics.x_mask_boundary__mutmut_29": ("cv2.erode(padded, None,", "erode's default kernel is the 3x3 square"),
+    "graphs.metrics.x_mask_boundary__mutmut_35": ("np.ones((3, 3), None)", "a float 3x3 kernel of ones erodes the same"),
+    "graphs.metrics.x_mask_boundary__mutmut_37": ("np.ones((3, 3), )", "a float 3x3 kernel of ones erodes the same"),
 }
 """Surviving mutants that cannot change behaviour: mutant name -> (text of its mutated line, why).
 
