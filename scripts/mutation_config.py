@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 TESTS = {
     "agent/memory": ["tests/test_memory.py", "tests/test_memory_recall.py", "tests/test_memory_schema.py", "tests/test_turn_lock.py"],
-    "agent/types.py": ["tests/test_memory.py", "tests/test_knowable.py", "tests/test_intent.py", "tests/test_metrics.py"],
+    "agent/types.py": ["tests/test_memory.py", "tests/test_knowable.py", "tests/test_intent.py", "tests/test_metrics.py", "tests/test_mask_roles.py"],
     "graphs/turn.py": ["tests/test_knowable.py", "tests/test_runtime.py"],
     "graphs/metrics.py": ["tests/test_metrics.py", "tests/test_evaluate.py"],
     "ui/links.py": ["tests/test_knowable.py", "tests/test_ui_render.py"],
@@ -55,6 +55,13 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "graphs.metrics.x_mask_boundary__mutmut_29": ("cv2.erode(padded, None,", "erode's default kernel is the 3x3 square"),
     "graphs.metrics.x_mask_boundary__mutmut_35": ("np.ones((3, 3), None)", "a float 3x3 kernel of ones erodes the same"),
     "graphs.metrics.x_mask_boundary__mutmut_37": ("np.ones((3, 3), )", "a float 3x3 kernel of ones erodes the same"),
+    # agent/types.py
+    "agent.types.xǁMaskǁfrom_rle__mutmut_12": ("(isinstance(counts, str)) and False", "pycocotools encodes str counts itself"),
+    "agent.types.xǁMaskǁfrom_rle__mutmut_16": ('counts.encode("ASCII")', "codec names are case-insensitive"),
+    "agent.types.x__json_rle__mutmut_17": ('.decode("ASCII")', "codec names are case-insensitive"),
+    "agent.types.xǁMaskǁto_png__mutmut_9": ("self.array.astype(None) * 255", "a float 0/255 image converts to the same 1-bit PNG"),
+    "agent.types.xǁMaskǁto_png__mutmut_13": ('format="png"', "Pillow's format names are case-insensitive"),
+    "agent.types.xǁMaskǁfrom_png__mutmut_5": ("img.convert(None)", "for the 1-bit and grey PNGs it reads, a copy is the same as L"),
 }
 """Surviving mutants that cannot change behaviour: mutant name -> (text of its mutated line, why).
 
