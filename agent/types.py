@@ -256,7 +256,7 @@ class Intent(BaseModel):
         return updated
 
     def describe(self) -> str:
-        """Short human phrase for the intent, e.g. ``"port right of 'HDMI label' (not: logo)"``."""
+        """Short human phrase for the intent, e.g. ``"black port right of the HDMI label (not: logo)"``."""
         parts = [self.target or "(nothing yet)"]
         for key in ("colour", "size", "position", "ordinal"):
             if key in self.attributes:

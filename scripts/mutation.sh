@@ -5,6 +5,8 @@
 #   scripts/mutation.sh                      # the core modules (long: hours on 2 cores)
 #   scripts/mutation.sh ui/links.py graphs/metrics.py   # just these
 #   JOBS=4 scripts/mutation.sh ...           # parallel mutants (default: the number of CPUs)
+#   KEEP=1 scripts/mutation.sh ui/links.py   # keep the scratch copy to look at survivors there:
+#                                            #   cd <dir>; mutmut results; mutmut show <mutant>
 #
 # Runs in a scratch copy of the tracked files (the work tree is never touched), on SQLite only
 # (PostgreSQL-marked tests are deselected), and prints one JSON object: per module the mutants
@@ -19,7 +21,7 @@ jobs=${JOBS:-$(nproc)}
 command -v mutmut >/dev/null || { echo "mutation.sh: mutmut is not installed (pip install mutmut)" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pixelrs-mutation-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${KEEP:-}" ]; then echo "mutation.sh: scratch copy kept in $work" >&2; else trap 'rm -rf "$work"' EXIT; fi
 git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 cp --parents -t "$work")
 cd "$work"
 python "$repo/scripts/mutation_config.py" "${modules[@]}" >> pyproject.toml

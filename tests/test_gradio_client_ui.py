@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+import numpy as np
 import pytest
 
 from agent.memory import Memory
@@ -189,3 +192,175 @@ def test_side_pictures_and_thumbnails_are_served_to_their_owner_only(live) -> No
         as_alice.close()
         as_bob.close()
 
+
+
+# the routes on their own: one app per test ----------------------------------------------------
+# (The live app above is shared by its tests; these build the routes afresh in each test, so a
+# bug in them fails the test that checks it, also under mutation testing: scripts/mutation.sh.)
+# The Gradio app's login is its ``auth``/``tokens``/``cookie_id`` (or ``auth_dependency``)
+# attributes, which ui.routes reads; the app here carries the same ones.
+
+PIC = "0123456789abcdef01234567.jpg"
+SAFE = {"x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox"}
+
+
+class _Served:
+    def __init__(self, runtime: Runtime, files: Any) -> None:
+        from ui.links import Links
+
+        self.runtime, self.files, self.links = runtime, files, Links(key=b"r" * 32)
+
+
+@pytest.fixture
+def routed(lite_runtime: Runtime, tmp_path) -> Iterator[tuple[Any, _Served]]:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from ui.files import FileStore
+    from ui.routes import build_routes, picture_guard
+
+    served = _Served(lite_runtime, FileStore(tmp_path / "files"))
+
+    async def gradio_file(request: Any) -> Any:  # stands in for Gradio's file route
+        return PlainTextResponse(f"served {request.path_params['path']}")
+
+    app = Starlette(
+        routes=[*build_routes(served), Route("/gradio_api/file={path:path}", gradio_file)],
+        middleware=[picture_guard(served)],
+    )
+    yield app, served
+    served.files.close()
+
+
+def _sign_in(app: Any, **users: str) -> None:
+    """Turn on login as Gradio does: accounts, and each signed-in browser's token -> user."""
+    app.auth, app.cookie_id = {u: "pw" for u in users.values()}, "cid"
+    app.tokens = {token: user for token, user in users.items()}
+
+
+def _get(app: Any, url: str, token: str | None = None, *, unsecure: bool = False) -> httpx.Response:
+    from starlette.testclient import TestClient
+
+    cookies = {f"access-token-{'unsecure-' if unsecure else ''}cid": token} if token else None
+    with TestClient(app, cookies=cookies) as client:
+        return client.get("/" + url.lstrip("/"))
+
+
+def _chat_picture(served: _Served, name: str = PIC) -> bytes:
+    data = HDMI_JPG.read_bytes()
+    (served.files.root / "chat" / name).write_bytes(data)
+    return data
+
+
+def _session_with_masks(served: _Served, owner: str | None) -> tuple[str, list[Any]]:
+    from agent.memory import ToolCallIn
+    from agent.types import MaskOut
+
+    memory = served.runtime.memory
+    sid = memory.create_session(owner=owner).id
+    first, second = np.zeros((8, 10), bool), np.zeros((8, 10), bool)
+    first[1:3, 1:4], second[4:7, 2:9] = True, True
+    for text, arr in (("the cup", first), ("no, the plate", second)):
+        user = memory.add_user_turn(sid, text)
+        memory.complete_turn(
+            user.id, act="new_target", reply="Here.", intent=None, masks=[MaskOut(Mask(arr), text)],
+            tool_calls=[ToolCallIn("segment", {}, 1.0)], latency_ms=1.0,
+        )  # fmt: skip
+    return sid, memory.history(sid).masks
+
+
+def test_picture_route_serves_a_signed_link_with_safe_headers(routed) -> None:
+    app, served = routed
+    data = _chat_picture(served)
+    _chat_picture(served, PIC.replace(".jpg", ".png"))
+    got = _get(app, served.links.picture(PIC, "browser:a"))
+    assert (got.status_code, got.content, got.headers["content-type"]) == (200, data, "image/jpeg")
+    assert {k: got.headers[k] for k in SAFE} == SAFE and got.headers["cache-control"] == "private, max-age=86400, immutable"
+    png = PIC.replace(".jpg", ".png")
+    assert _get(app, served.links.picture(png, "browser:a")).headers["content-type"] == "image/png"
+    url = served.links.picture(PIC, "browser:a")
+    for bad in (url.split("?")[0], url.split("&s=")[0], url[:-1], url.replace(PIC, "f" + PIC[1:])):
+        refused = _get(app, bad)
+        assert (refused.status_code, refused.text) == (404, "not found"), bad
+    assert _get(app, served.links.picture("f" + PIC[1:], "browser:a")).status_code == 404  # signed, no such file
+    assert _get(app, served.links.picture("../" + PIC, "browser:a")).status_code == 404
+
+
+def test_picture_route_with_login_serves_the_links_owner_only(routed) -> None:
+    app, served = routed
+    _chat_picture(served)
+    _sign_in(app, tok_a="alice", tok_b="bob")
+    url = served.links.picture(PIC, "alice")
+    assert _get(app, url, "tok_a").status_code == 200
+    assert _get(app, url, "tok_a", unsecure=True).status_code == 200  # Gradio's cookie over plain http
+    assert _get(app, url, "tok_b").status_code == 404
+    assert _get(app, url).status_code == 404 and _get(app, url, "forged").status_code == 404
+
+
+def test_routes_take_the_user_from_an_auth_dependency(routed) -> None:
+    app, served = routed
+    _chat_picture(served)
+    url = served.links.picture(PIC, "carol")
+    app.auth_dependency = lambda request: request.headers.get("x-user")
+    assert _get(app, url).status_code == 404  # login, nobody signed in
+
+    async def awaited(request: Any) -> str | None:
+        return "carol"
+
+    app.auth_dependency = awaited
+    assert _get(app, url).status_code == 200
+    assert _get(app, served.links.picture(PIC, "dave")).status_code == 404
+
+
+def test_export_route_builds_the_linked_file_of_the_owners_session(routed) -> None:
+    app, served = routed
+    sid, (first, second) = _session_with_masks(served, "browser:a")
+    current = _get(app, served.links.export(sid, "mask.png", "browser:a"))
+    assert current.status_code == 200 and current.headers["content-type"] == "image/png"
+    assert np.array_equal(Mask.from_png(current.content).array, second.mask().array)
+    picked = _get(app, served.links.export(sid, "mask.png", "browser:a", mask_id=first.id))
+    assert np.array_equal(Mask.from_png(picked.content).array, first.mask().array)
+    name = f"pixelrs_masks_{sid[:8]}.json"
+    coco = _get(app, served.links.export(sid, "masks.json", "browser:a"))
+    assert coco.headers["content-disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    assert {k: coco.headers[k] for k in SAFE} == SAFE and coco.headers["cache-control"] == "no-store"
+    assert coco.headers["content-type"] == "application/json"
+    assert [a["id"] for a in json.loads(coco.content)["annotations"]] == [first.id, second.id]
+    # another owner's link, a link with a wrong signature, a session that is not there
+    assert _get(app, served.links.export(sid, "masks.json", "browser:b")).status_code == 404
+    assert _get(app, served.links.export(sid, "masks.json", "browser:a")[:-1]).status_code == 404
+    assert _get(app, served.links.export(sid, "masks.json", "browser:a").split("?")[0]).status_code == 404  # unsigned
+    assert _get(app, served.links.export("f" * 32, "masks.json", "browser:a")).status_code == 404
+    assert _get(app, served.links.export("not-a-session", "masks.json", "browser:a")).status_code == 404
+
+
+def test_export_route_with_login_and_an_empty_session(routed) -> None:
+    app, served = routed
+    sid, _ = _session_with_masks(served, "alice")
+    empty = served.runtime.memory.create_session(owner="alice").id
+    _sign_in(app, tok_a="alice", tok_b="bob")
+    url = served.links.export(sid, "session.zip", "alice")
+    got = _get(app, url, "tok_a")
+    assert (got.status_code, got.content[:2], got.headers["content-type"]) == (200, b"PK", "application/zip")
+    assert _get(app, url, "tok_b").status_code == 404 and _get(app, url).status_code == 404
+    assert _get(app, served.links.export(empty, "mask.png", "alice"), "tok_a").status_code == 404  # no mask yet
+    assert _get(app, served.links.export(empty, "session.zip", "alice"), "tok_a").status_code == 200
+
+
+def test_file_route_guard_with_login_serves_a_side_picture_to_its_viewers_only(routed) -> None:
+    app, served = routed
+    side = served.files.root / "img" / "side.jpg"
+    side.write_bytes(b"jpeg")
+    served.files.grant(str(side), served.links.owner_id("alice"))
+    url, encoded = f"/gradio_api/file={side}", f"/gradio_api/file={quote(str(side), safe='')}"
+    assert _get(app, url).text == f"served {side}"  # no login: Gradio decides
+    _sign_in(app, tok_a="alice", tok_b="bob")
+    assert _get(app, url, "tok_a").text == f"served {side}"
+    assert _get(app, encoded, "tok_a").status_code == 200
+    for token in ("tok_b", None):
+        refused = _get(app, url, token)
+        assert (refused.status_code, refused.text) == (404, "not found"), token
+    assert _get(app, encoded, "tok_b").status_code == 404  # quoted, same file
+    other = served.files.root / "chat" / PIC  # not an img/ picture: passed on to Gradio
+    assert _get(app, f"/gradio_api/file={other}", "tok_b").text == f"served {other}"

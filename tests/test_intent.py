@@ -7,7 +7,7 @@ import re
 import pytest
 
 from agent.intent import IntentTracker, RuleIntentTracker, TrackResult, target_phrase
-from agent.types import Act, DialogueTurn, Intent, IntentOp, Relation
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, IntentRevision, Relation
 
 PRIST_FINAL_REQUESTS = [
     "Based on the conversation above, generate a segmentation that supports the answers.",
@@ -896,3 +896,45 @@ def test_the_same_count_of_the_same_noun_still_refines(tracker):
     assert (left.act, left.intent.attributes) == (Act.REFINE, {"count": "2", "position": "left"})
     red = converse(tracker, ["find the cars", "the red cars"])[-1]
     assert (red.act, red.intent.attributes) == (Act.REFINE, {"count": "all", "colour": "red"})
+
+
+# the Intent value itself ------------------------------------------------------------------------
+
+
+def test_revised_records_the_whole_intent_and_shares_no_container():
+    old = Intent(
+        target="port", attributes={"colour": "black"}, relations=[Relation(kind="right_of", anchor="HDMI label")],
+        exclusions=["logo"],
+    )  # fmt: skip
+    because = [Evidence(turn=3, words="small", role="size")]
+    new = old.revised(turn=3, op=IntentOp.REFINE, evidence=because, attributes={"colour": "black", "size": "small"})
+    assert new.op is IntentOp.REFINE and old.op is IntentOp.NEW and old.history == []
+    assert new.history == [
+        IntentRevision(
+            turn=3, op=IntentOp.REFINE, target="port", attributes={"colour": "black", "size": "small"},
+            relations=[Relation(kind="right_of", anchor="HDMI label")], exclusions=["logo"], reason="",
+            evidence=because,
+        )
+    ]  # fmt: skip
+    kept = new.revised(turn=4, op=IntentOp.KEEP, reason="rule")
+    assert [(r.turn, r.op, r.reason) for r in kept.history] == [(3, IntentOp.REFINE, ""), (4, IntentOp.KEEP, "rule")]
+    for container in ("attributes", "relations", "exclusions", "history"):
+        assert getattr(kept, container) is not getattr(new, container), container
+    kept.attributes["colour"] = "red"
+    kept.relations.clear()
+    kept.exclusions.append("cable")
+    assert (new.attributes["colour"], len(new.relations), new.exclusions, len(new.history)) == ("black", 1, ["logo"], 1)
+    assert kept.history[-1].exclusions == ["logo"]  # the entry is a copy too
+
+
+def test_describe_phrases_the_intent():
+    assert Intent().describe() == "(nothing yet)"
+    assert Intent(target="cup", attributes={"colour": "red", "part": "handle"}).describe() == "red cup"
+    full = Intent(
+        target="port",
+        attributes={"colour": "black", "size": "small", "position": "left", "ordinal": "second", "text": "HDMI"},
+        relations=[Relation(kind="right_of", anchor="the label"), Relation(kind="on", anchor="the laptop")],
+        exclusions=["logo", "cable"],
+    )
+    assert full.describe() == "second left small black port reading 'HDMI' right of the label on the laptop (not: logo, cable)"
+    assert Intent(attributes={"size": "big"}, exclusions=["dog"]).describe() == "big (nothing yet) (not: dog)"

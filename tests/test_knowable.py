@@ -156,6 +156,38 @@ def test_export_links_need_the_whole_signature() -> None:
     assert not links.check_export("a" * 32, "session.zip", "7", query["u"], query["s"])
 
 
+
+def test_picture_tag_links_the_owners_picture_and_escapes_the_alt() -> None:
+    links = Links(key=b"k" * 32)
+    tag = links.picture_html(NAME, "alice", "a \"quoted\" <b>'caption'</b>")  # a plugin tool's caption
+    src = links.picture(NAME, "alice").replace("&", "&amp;")
+    alt = "a &quot;quoted&quot; &lt;b&gt;&#x27;caption&#x27;&lt;/b&gt;"
+    assert tag == f'<img class="pr-pic" src="{src}" alt="{alt}">'
+    assert f"u={links.owner_id('alice')}&" in src
+
+
+def test_export_links_name_their_owner_and_an_empty_mask() -> None:
+    links = Links(key=b"k" * 32)
+    sid = "a" * 32
+    url = links.export(sid, "session.zip", "alice")
+    path, query = url.split("?")
+    fields = dict(part.split("=") for part in query.split("&"))
+    assert path == f"pixelrs/export/{sid}/session.zip"
+    assert fields["m"] == "" and fields["u"] == links.owner_id("alice") != links.owner_id(None)
+    assert links.check_export(sid, "session.zip", "", fields["u"], fields["s"])
+    assert not links.check_export(sid, "session.zip", "None", fields["u"], fields["s"])
+
+
+def test_owner_ids_never_reveal_a_signature() -> None:
+    # owner ids are shown in every link; an owner named like a signed message must not get that
+    # message's signature as its id (the owner MAC has its own domain)
+    links = Links(key=b"k" * 32)
+    uid = links.owner_id("alice")
+    sig = links.picture(NAME, "alice").split("&s=")[1]
+    assert links.owner_id("\x00".join(["picture", uid, NAME])) != sig[:24]
+    export_sig = links.export("a" * 32, "mask.png", "alice", 1).split("&s=")[1]
+    assert links.owner_id("\x00".join(["export", uid, "a" * 32, "mask.png", "1"])) != export_sig[:24]
+
 # lite ranking ---------------------------------------------------------------------------------
 
 

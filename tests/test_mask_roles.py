@@ -58,6 +58,17 @@ def test_roles_round_trip_and_the_union_is_current(mem):
     ]  # fmt: skip
 
 
+def test_shown_masks_are_the_instances_else_the_first_target_else_the_first_mask():
+    def out(label: str, role: str) -> MaskOut:
+        return MaskOut(box(0, 3), label, role=role)  # type: ignore[arg-type]
+
+    union, one, two = out("people", "target"), out("person 1", "instance"), out("person 2", "instance")
+    runner_up, other = out("runner-up", "alternative"), out("other", "target")
+    assert shown_masks([runner_up, union, one, two]) == [one, two]
+    assert shown_masks([runner_up, union, other]) == [union]
+    assert shown_masks([runner_up, out("second", "alternative")]) == [runner_up]
+    assert shown_masks([]) == []
+
 def test_an_alternative_is_stored_but_not_shown(mem):
     sid = mem.create_session().id
     user = mem.add_user_turn(sid, "the cup")

@@ -384,6 +384,47 @@ def test_mask_encode_reads_area_and_box_off_the_rle(shape):
         assert type(area) is int and all(type(v) is int for v in bbox)
 
 
+def test_a_mask_is_a_c_ordered_bool_array_of_the_non_zero_pixels():
+    for raw in (np.array([[0, 255, 7], [1, 0, 0]], np.uint8), np.array([[0.0, 0.5, -1.0], [2.0, 0.0, 0.0]])):
+        mask = Mask(np.asfortranarray(raw))
+        assert mask.array.dtype == bool and mask.array.flags.c_contiguous
+        assert mask.array.tolist() == [[False, True, True], [True, False, False]]
+        assert (mask.height, mask.width, mask.area, mask.bbox) == (2, 3, 3, (0, 0, 3, 2))
+    with pytest.raises(ValueError, match=r"^a mask must be 2-D \(H, W\), got shape \(2, 2, 2\)$"):
+        Mask(np.zeros((2, 2, 2), bool))
+
+
+def test_from_rle_takes_counts_as_str_or_bytes():
+    arr = np.zeros((8, 10), bool)
+    arr[1:4, 2:9] = True
+    rle = Mask(arr).to_rle()
+    assert isinstance(rle["counts"], str)
+    as_bytes = {"size": tuple(rle["size"]), "counts": rle["counts"].encode("ascii")}
+    for given in (rle, as_bytes):
+        assert np.array_equal(Mask.from_rle(given).array, arr)
+
+
+def test_mask_png_is_one_bit_foreground_255_and_reads_back():
+    arr = np.zeros((5, 7), bool)
+    arr[1:3, 2:6] = True
+    png = Mask(arr).to_png()
+    with Image.open(io.BytesIO(png)) as img:
+        assert (img.format, img.mode, img.size) == ("PNG", "1", (7, 5))
+        assert np.array_equal(np.asarray(img.convert("L")), arr.astype(np.uint8) * 255)
+    assert np.array_equal(Mask.from_png(png).array, arr)
+    grey = io.BytesIO()  # any non-zero grey level is foreground
+    Image.fromarray(np.array([[0, 1, 128], [255, 0, 0]], np.uint8)).save(grey, format="PNG")
+    assert Mask.from_png(grey.getvalue()).array.tolist() == [[False, True, True], [True, False, False]]
+
+
+def test_mask_iou_is_intersection_over_union():
+    left, right = box_mask(0, 4, 0, 6), box_mask(0, 4, 3, 9)  # 24 px each, 12 shared, 36 in all
+    assert left.iou(right) == pytest.approx(12 / 36) and right.iou(left) == pytest.approx(12 / 36)
+    assert left.iou(left) == 1.0
+    assert left.iou(box_mask(5, 8, 0, 10)) == 0.0
+    empty = box_mask(0, 0, 0, 0)
+    assert empty.iou(empty) == 1.0 and empty.iou(left) == 0.0
+
 def test_rle_round_trip(mem):
     rng = np.random.default_rng(7)
     arr = rng.random((8, 10)) > 0.5

@@ -97,6 +97,17 @@ def test_shape_mismatch_and_bad_dimensions_raise_value_error() -> None:
         boundary_iou(np.zeros((4, 4)), np.zeros((5, 4)))
 
 
+def test_errors_name_the_input_at_fault() -> None:
+    flat, cube = np.zeros((8, 8), bool), np.zeros((1, 8, 8), bool)
+    with pytest.raises(ValueError, match=r"^prediction must be a 2-D \(H, W\) mask, got shape \(1, 8, 8\)$"):
+        iou(cube, flat)
+    with pytest.raises(ValueError, match=r"^ground truth must be a 2-D \(H, W\) mask, got shape \(1, 8, 8\)$"):
+        score_sample(flat, cube)
+    with pytest.raises(ValueError, match=r"^mask must be a 2-D \(H, W\) mask"):
+        mask_boundary(cube, 1)
+    with pytest.raises(ValueError, match=r"^boundary width must be at least 1 pixel, got 0$"):
+        mask_boundary(flat, 0)
+
 def test_accepts_mask_objects_and_0_255_arrays() -> None:
     gt = rect((6, 6), 1, 5, 1, 5)
     assert iou(Mask(gt), (gt * 255).astype(np.uint8)) == 1.0
@@ -143,3 +154,35 @@ def test_to_dict_has_samples_and_summary() -> None:
     other = MaskScores()
     other.extend(scores)
     assert other.summary() == scores.summary()
+
+
+def test_sample_to_dict_has_every_field_by_name() -> None:
+    gt = rect((10, 10), 2, 8, 2, 8)  # 6x6: 36 px, its d = 1 ring 20 px
+    pred = rect((10, 10), 2, 8, 3, 10)  # 6x7: 42 px, 30 shared; its ring 42 - 4x5 = 22 px
+    # the rings share the top and bottom rows over columns 3..7: 10 px of a 32 px union
+    assert score_sample(pred, gt).to_dict() == {
+        "name": "",
+        "iou": 30 / 48,
+        "boundary_iou": 10 / 32,
+        "tp": 30,
+        "fp": 12,
+        "fn": 6,
+        "precision": 30 / 42,
+        "recall": 30 / 36,
+        "pred_area": 42,
+        "gt_area": 36,
+    }
+    assert MaskScores().add(pred, gt).name == ""
+
+
+def test_a_set_ratio_sets_the_boundary_band_of_every_score() -> None:
+    gt = rect((10, 10), 2, 8, 2, 8)
+    pred = rect((10, 10), 2, 8, 3, 9)  # shifted right by 1 column
+    assert boundary_width((10, 10), 0.15) == 2  # 0.15 * 14.1 = 2.1
+    # d = 2: each ring is 36 - 2x2 = 32 px; they share columns 3..7 less both cores (6 px): 24 px
+    assert boundary_iou(pred, gt, ratio=0.15) == pytest.approx(24 / 40)
+    assert score_sample(pred, gt, ratio=0.15).boundary_iou == pytest.approx(24 / 40)
+    scores = MaskScores(ratio=0.15)
+    assert scores.add(pred, gt).boundary_iou == pytest.approx(24 / 40)
+    assert scores.boundary_iou == pytest.approx(24 / 40)
+    assert MaskScores().add(pred, gt).boundary_iou == pytest.approx(10 / 30)  # the default d = 1
