@@ -896,3 +896,48 @@ def test_the_same_count_of_the_same_noun_still_refines(tracker):
     assert (left.act, left.intent.attributes) == (Act.REFINE, {"count": "2", "position": "left"})
     red = converse(tracker, ["find the cars", "the red cars"])[-1]
     assert (red.act, red.intent.attributes) == (Act.REFINE, {"count": "all", "colour": "red"})
+
+
+# --------------------------------------------------------------------------- reading rules (stop 15)
+# Written while tuning on the first blind set (tests/intent_scenarios_blind.yaml); the phrasings
+# below are other instances of each rule, not that set's turns.
+
+
+@pytest.mark.parametrize(
+    ("text", "act", "attrs"),
+    [
+        ("the red one 🔴", Act.REFINE, {"colour": "red"}),
+        ("👉 the one on the right ✔️", Act.REFINE, {"position": "right"}),
+        ("❤️❤️", Act.CHITCHAT, {}),
+    ],
+)
+def test_emoji_are_taken_out_before_parsing(tracker, text, act, attrs):
+    result = track(tracker, text, intent=Intent(target="balloon"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (act, "balloon", attrs), result.reason
+
+
+def test_a_turn_in_capitals_is_read_in_lower_case_but_printed_words_keep_theirs(tracker):
+    shout = track(tracker, "FIND THE DOG ON THE LEFT")
+    assert (shout.act, shout.intent.target, shout.intent.attributes) == (Act.NEW_TARGET, "dog", {"position": "left"})
+    assert "read in lower case" in shout.reason
+    label = track(tracker, "find the EXIT sign")
+    assert label.intent.attributes.get("text") == "EXIT"
+
+
+@pytest.mark.parametrize("text", ["¡mira el gato!", "c'est un chien ou un loup?", "wo ist der Hund?", "è un cane?"])
+def test_other_languages_function_words_or_punctuation_keep_the_intent(tracker, text):
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "dog"), result.reason
+    assert result.reason.startswith("could not read this turn")
+
+
+@pytest.mark.parametrize("text", ["the man with the hat", "come on, the dog on the left", "the De La Soul poster"])
+def test_english_words_that_are_other_languages_function_words_stay_english(tracker, text):
+    result = track(tracker, text)
+    assert result.act is Act.NEW_TARGET, result.reason
+
+
+@pytest.mark.parametrize("text", ["gracias!", "danke", "ciao"])
+def test_borrowed_thanks_and_greetings_are_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "dog"), result.reason

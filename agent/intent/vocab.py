@@ -226,9 +226,11 @@ POLITE_WORDS = frozenset(
     "hi hello hey hiya yo greetings thanks thank thx ty cheers bye goodbye ok okay cool great "
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
-    "done well work works sounds right got it you that this is was looks there".split()
+    "done well work works sounds right got it you that this is was looks there "
+    "merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split()
 )
-"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!")."""
+"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
+thanks and greetings English chat borrows from other languages ("merci !", "ciao")."""
 
 SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
 """Chat spellings read as their words before parsing."""
