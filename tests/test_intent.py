@@ -941,3 +941,48 @@ def test_english_words_that_are_other_languages_function_words_stay_english(trac
 def test_borrowed_thanks_and_greetings_are_chitchat(tracker, text):
     result = track(tracker, text, intent=Intent(target="dog"), turn=1)
     assert (result.act, result.intent.target) == (Act.CHITCHAT, "dog"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("the smallest", {"size": "smallest"}),
+        ("just the third from the right", {"ordinal": "third", "position": "right"}),
+        ("the last on the left please", {"ordinal": "last", "position": "left"}),
+        ("green", {"colour": "green"}),
+        ("right", None),  # an acknowledgement, not "the right one"
+        ("taller", {"size": "taller"}),
+        ("show me the white", {"colour": "white"}),
+        ("all", {"count": "all"}),
+        ("both", {"count": "2"}),
+    ],
+)
+def test_an_attribute_without_its_noun_stands_for_one_of_the_current_things(tracker, text, attrs):
+    current = Intent(target="boats", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    if attrs is None:
+        assert result.act is Act.CHITCHAT, result.reason
+        return
+    assert (result.act, result.intent.target) == (Act.REFINE, "boats"), result.reason
+    assert {k: v for k, v in result.intent.attributes.items() if k != "count"} == {
+        k: v for k, v in attrs.items() if k != "count"
+    }
+    if "count" in attrs:
+        assert result.intent.attributes["count"] == attrs["count"]
+    else:
+        assert "count" not in result.intent.attributes  # one of them
+
+
+@pytest.mark.parametrize("text", ["the cup on the left", "is it the biggest?", "the left half", "the top", "great"])
+def test_an_attribute_with_its_noun_or_as_a_predicate_is_not_elided(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"), turn=1)
+    assert " one'" not in result.reason, result.reason
+
+
+def test_a_bare_phrase_with_a_question_mark_asks_as_the_phrase_does(tracker):
+    other = converse(tracker, ["find the birds", "the one on the left", "and the other one?"])[-1]
+    assert (other.act, other.intent.target) == (Act.CORRECT, "birds"), other.reason
+    assert other.intent.attributes.get("other") == "yes"
+    assert "position" not in other.intent.attributes  # another one is not where that one was
+    kept = converse(tracker, ["find the red birds", "another one"])[-1]
+    assert kept.intent.attributes.get("colour") == "red"  # a description stays

@@ -22,7 +22,7 @@ from agent.intent import vocab as vb
 from agent.intent.language import MAX_CHARS, prepare
 from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
 from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
-from agent.intent.words import is_quote, lemma, lower
+from agent.intent.words import is_quote, lemma, lower, size_value
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -131,6 +131,9 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
     if not text or not english:
         return reading
     doc = _as_request(cache, text, parse(cache, text))
+    doc, said = _elided_noun(cache, doc)
+    if said:
+        reading.notes.append(said)
     reading.doc = doc
     reading.phrases = [p for p in phrases_of(doc) if not _is_chat_word(p)]
     toks = [t for t in doc if not t.is_space]
@@ -211,6 +214,70 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     if moved is None or moved.tag_ != "VB":
         return doc
     return again
+
+
+_ELLIPSIS_DEPS = frozenset({"ROOT", "dobj", "nsubj", "appos", "conj", "npadvmod", "dep", "pobj"})
+"""Where an adjective stands as a noun phrase of its own ("*the biggest*", "show me *the red*")."""
+_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also"})
+_BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
+
+
+def _elliptical(tok: Token) -> bool:
+    """Whether ``tok`` is an attribute word standing for a noun phrase whose noun is left out:
+    "the biggest", "the second from the left", "the other", a bare "left" / "red" / "smaller"."""
+    low = lower(tok)
+    if low in vb.POLITE_WORDS or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
+        return False
+    if tok.dep_ == "pobj" and lower(tok.head) != "about":
+        return False  # "the cup on the left": the place of another noun
+    if tok.pos_ == "NOUN" and low not in vb.COLOURS:
+        return False  # "the top", "the middle": a part (geometric nouns), not a placeholder
+    attribute = (
+        low in vb.COLOURS or low in vb.ORDINALS or low in {"other", "another"}
+        or (low in vb.POSITIONS and tok.pos_ in {"ADJ", "VERB", "ADV"})
+        or size_value(tok) is not None or tok.tag_ == "JJS"
+    )
+    if not attribute or any(c.dep_ in {"nsubj", "dobj", "aux", "auxpass"} for c in tok.children):
+        return False
+    doc = tok.doc
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "SCONJ"} or lower(nxt) in _AFTER_ELLIPSIS):
+        return False  # "the red car", "the left half": the noun is there
+    before = [t for t in doc[: tok.i] if not t.is_punct]
+    return not before or before[-1].pos_ in {"DET", "ADJ", "VERB", "PRON"} or lower(before[-1]) in _BEFORE_ELLIPSIS | vb.OPENER_WORDS
+
+
+def _elided_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
+    """Re-read a noun phrase whose noun is left out (nominal ellipsis) with "one" put in.
+
+    "the biggest", "only the tallest", "the second from the left", "and the other?" and a bare
+    "left", "red" or "smaller" name one of the current things by an attribute; the parser reads
+    the adjective as a sentence of its own (or "left" as a verb). They are read as "the biggest
+    one", "the left one", ..., the placeholder the tracker knows. A lone quantifier ("both",
+    "all") is read as "both of them". Returns the parse to use and a note ("" when unchanged).
+    """
+    words = [t for t in doc if not t.is_punct and not t.is_space and lower(t) not in vb.OPENER_WORDS | _BEFORE_ELLIPSIS]
+    if len(words) == 1 and lower(words[0]) in vb.COUNT_DETERMINERS and lower(words[0]) != "every":
+        tok = words[0]
+        text = f"{doc.text[: tok.idx + len(tok.text)]} of them{doc.text[tok.idx + len(tok.text):]}"
+        return parse(cache, text), f"read {tok.text!r} as '{tok.text} of them'"
+    found = next((t for t in doc if _elliptical(t)), None)
+    if found is None:
+        return doc, ""
+    while found.i + 1 < len(doc) and _elliptical(doc[found.i + 1]):
+        found = doc[found.i + 1]  # "the big red": after the last of them
+    has_det = any(t.pos_ == "DET" and t.i < found.i and t.head.i in {found.i, found.head.i} for t in doc) or any(
+        c.dep_ in {"det", "predet", "poss"} for c in found.children
+    )
+    start = found.idx if has_det else next(
+        (t.idx for t in doc if t.i <= found.i and (t.i == found.i or _elliptical(t)) and t.i >= found.i - 2 and t.pos_ != "DET"), found.idx
+    )
+    end = found.idx + len(found.text)
+    head = "" if has_det else "the "
+    text = f"{doc.text[:start]}{head}{doc.text[start:end]} one{doc.text[end:]}"
+    again = parse(cache, text)
+    said = doc.text[start:end]
+    return again, f"read {said!r} as '{head}{said} one'"
 
 
 def _returned_to(reading: Reading) -> Phrase | None:

@@ -58,7 +58,14 @@ from agent.intent.history import find_earlier, head_lemmas
 from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import TrackResult
 from agent.intent.reading import Reading, ReadingCache, prepared, read
-from agent.intent.refining import described, part_words, predicate_attributes, refine, singular
+from agent.intent.refining import (
+    LOCATORS,
+    described,
+    part_words,
+    predicate_attributes,
+    refine,
+    singular,
+)
 from agent.intent.words import lower
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
 
@@ -162,7 +169,10 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
     if _chitchat(reading, body):
         return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
     current = head_lemmas(cache, intent.target) if intent.target else set()
-    asks_other = reading.main is not None and not reading.question and (
+    # a bare phrase with a question mark is the phrase said with a rising tone ("and the other
+    # one?"): it asks for it as the phrase alone does
+    fragment = not reading.question or reading.frame == "np"
+    asks_other = reading.main is not None and fragment and (
         reading.main.placeholder or reading.main.lemmas & current
     ) and any(lower(t) in vb.OTHER_WORDS for t in reading.main.words)
     if (reading.negative or asks_other) and (intent.target or any(p.concrete for p in reading.phrases)):
@@ -276,6 +286,11 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         why.append(f"target {split.target!r}")
     if other or not why:
         attrs["other"] = "yes"
+    if target is None and _says_other(reading):
+        # "the other one" after "the left one": another instance is not where the current one
+        # is, so what located that one goes; what describes it (colour, size) stays
+        said = {k for p in reading.phrases for k in p.split(current=current).attributes}
+        attrs = {k: v for k, v in attrs.items() if k not in LOCATORS or k in said}
     changes: dict[str, Any] = {"attributes": attrs, "exclusions": exclusions, "relations": relations}
     if target is not None:
         changes["target"] = target
@@ -288,6 +303,11 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         return Decision(Act.REFINE, changes, f"leave out: {', '.join(why)}", evidence)
     detail = f" ({', '.join(why)})" if why else ""
     return Decision(Act.CORRECT, changes, f"correction: {quote(reading.text)}{detail}", evidence)
+
+
+def _says_other(reading: Reading) -> bool:
+    """Whether the turn asks for another instance in words ("the other one", "another one")."""
+    return any(lower(t) in vb.OTHER_WORDS for p in reading.phrases for t in p.words)
 
 
 def _last_excluded(exclusions: list[str], intent: Intent) -> str | None:
