@@ -986,3 +986,39 @@ def test_a_bare_phrase_with_a_question_mark_asks_as_the_phrase_does(tracker):
     assert "position" not in other.intent.attributes  # another one is not where that one was
     kept = converse(tracker, ["find the red birds", "another one"])[-1]
     assert kept.intent.attributes.get("colour") == "red"  # a description stays
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "excluded"),
+    [
+        ("find the cups and not the plates", "cups", "plates"),
+        ("select the students but not the teacher", "students", "teacher"),
+        ("everything but the sky", "everything", "sky"),
+        ("highlight everyone except the driver", "everyone", "driver"),
+    ],
+)
+def test_a_negated_conjunct_or_what_a_whole_leaves_out_is_an_exclusion(tracker, text, target, excluded):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    assert result.intent.exclusions == [excluded]
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [
+        ("without the lid", "lid"),
+        ("except the green ones", "green bottles"),
+        ("all but the broken one", "broken bottles"),
+        ("minus the labels please", "labels"),
+    ],
+)
+def test_an_exclusion_on_its_own_leaves_something_out_of_the_current_target(tracker, text, excluded):
+    current = Intent(target="bottles", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "bottles"), result.reason
+    assert result.intent.exclusions == [excluded]
+
+
+def test_leaving_out_a_described_thing_leaves_out_only_that_thing(tracker):
+    result = track(tracker, "leave out the man in black", intent=Intent(target="people"), turn=1)
+    assert result.intent.exclusions == ["man in black"]

@@ -70,6 +70,9 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
         elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
             for t in child.subtree:
                 words[t.i] = t
+        elif dep == "conj" and child.i > head.i and _left_out(head, child) and depth < 3:
+            # "the people but not the kid", "everything but the sky": the conjunct is left out
+            preps.append(("except", phrase_at(child, depth + 1)))
         elif dep == "conj" and child.pos_ in {"NOUN", "PROPN"} and child.i > head.i:
             for t in child.subtree:
                 if t.dep_ != "prep" and not any(a.dep_ == "prep" for a in t.ancestors if a.i > child.i and a in child.subtree):
@@ -101,6 +104,18 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
     phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
     return phrase
+
+
+def _left_out(head: Token, conj: Token) -> bool:
+    """Whether a conjunct is left out of its phrase: it is negated ("the people *but not the
+    kid*", "the cups and not the plates"), or it follows "but" after a whole ("everything *but
+    the sky*", "everyone but the driver")."""
+    if conj.pos_ not in {"NOUN", "PROPN", "NUM", "PRON"} and lower(conj) not in {"one", "ones"}:
+        return False
+    if any(c.dep_ == "neg" for c in conj.children) or (conj.i > 1 and lower(conj.doc[conj.left_edge.i - 1]) in {"not", "n't"}):
+        return True
+    but = any(c.dep_ == "cc" and lower(c) == "but" and c.i < conj.i for c in head.children)
+    return but and (lower(head) in vb.UNIVERSAL_PRONOUNS or lower(head) in {"all", "every", "each"})
 
 
 def partitive_object(tok: Token) -> Token | None:

@@ -82,7 +82,10 @@ class Phrase:
 
     @property
     def pronoun(self) -> bool:
-        """The phrase is a lone pronoun ("it", "them", "this")."""
+        """The phrase is a lone pronoun ("it", "them", "this"); "everything" / "everyone" name a
+        whole and are not (:data:`agent.intent.vocab.UNIVERSAL_PRONOUNS`)."""
+        if lower(self.head) in vb.UNIVERSAL_PRONOUNS:
+            return False
         return is_pronoun(self.head) and len(self.words) == 1 and not self.stand_in
 
     @property

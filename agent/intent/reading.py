@@ -325,6 +325,8 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     def after(tok: Token) -> Phrase | None:
         return next((p for p in phrases if p.head.i > tok.i and not p.pronoun or (p.head.i > tok.i and p.refers_back)), None)
 
+    if _leaves_out(reading, body, phrases):
+        return
     # "I meant X", "I want (to see) X", "can you find X", "let's find X", "please show X"
     verb = _command_verb(body)
     wh = next((t for t in body[:2] if t.tag_ in WH_TAGS), None)
@@ -381,6 +383,25 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     reading.frame = "other"
     reading.main = next((p for p in phrases if p.concrete), None)
     del doc
+
+
+def _leaves_out(reading: Reading, body: list[Token], phrases: list[Phrase]) -> bool:
+    """Read a turn that is an exclusion on its own: "without the candles", "except the white one",
+    "all except the white one", "all but the red ones", "minus the lid". It leaves the phrases
+    after the preposition out of the current target (frame ``command``, command ``exclude``);
+    return whether the turn is one."""
+    words = [t for t in body if not t.is_punct]
+    k = 1 if words and lower(words[0]) in {"all", "everything", "everyone", "everybody"} else 0
+    if len(words) <= k + 1:
+        return False
+    word = words[k]
+    if not (lower(word) in vb.EXCLUDE_PREPOSITIONS or (k == 1 and lower(word) == "but")):
+        return False
+    if not any(p.head.i > word.i for p in phrases):
+        return False
+    reading.frame, reading.command, reading.verb, reading.excluding = "command", "exclude", word, True
+    reading.main = next((p for p in phrases if p.head.i > word.i), None)
+    return True
 
 
 def _command_verb(body: list[Token]) -> Token | None:

@@ -356,12 +356,16 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
 
 
 def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
-    """"leave out the child", "don't include the plates": refine with exclusions."""
+    """"leave out the child", "don't include the plates", "without the lid", "all except the
+    white one": refine with exclusions (the phrases after the verb or preposition)."""
     exclusions = list(intent.exclusions)
     evidence = [("act", reading.verb.text if reading.verb is not None else "")]
+    after = reading.verb.i if reading.verb is not None else -1
     for phrase in reading.phrases:
-        if phrase.pronoun:
+        if phrase.pronoun or phrase.head.i < after:
             continue
+        if any(q is not phrase and phrase.head in q.tokens() for q in reading.phrases):
+            continue  # "the woman in red": "red" is the woman's, not a thing of its own
         text = exclusion_text(phrase, intent)
         if text and text not in exclusions:
             exclusions.append(text)

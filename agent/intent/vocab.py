@@ -43,6 +43,10 @@ EXCLUDE_VERBS = frozenset("exclude remove skip ignore omit drop subtract".split(
 EXCLUDE_PREPOSITIONS = frozenset({"except", "without", "excluding", "minus", "besides"})
 """Prepositions whose object is left out ("every chair except the one on the left")."""
 
+UNIVERSAL_PRONOUNS = frozenset({"everything", "everyone", "everybody"})
+"""Pronouns that name a whole, not something said before: "everything except the dog" is a
+target ("everything" left as said), unlike "it" or "them"."""
+
 RETURN_WORDS = frozenset({"back", "again", "return", "previous", "earlier", "before"})
 """Words that send the user back to an earlier target ("go back to the logo", "the cup again")."""
 
