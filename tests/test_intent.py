@@ -1022,3 +1022,51 @@ def test_an_exclusion_on_its_own_leaves_something_out_of_the_current_target(trac
 def test_leaving_out_a_described_thing_leaves_out_only_that_thing(tracker):
     result = track(tracker, "leave out the man in black", intent=Intent(target="people"), turn=1)
     assert result.intent.exclusions == ["man in black"]
+
+
+@pytest.mark.parametrize("text", ["segment them all", "mask those both", "ok outline them all please"])
+def test_a_quantifier_floated_after_the_pronoun_still_points_back(tracker, text):
+    current = Intent(target="ducks", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "ducks"), result.reason
+
+
+def test_a_bare_phrase_naming_its_part_with_a_question_mark_asks_for_the_part(tracker):
+    lid = track(tracker, "and its lid?", intent=Intent(target="teapot"), turn=1)
+    assert (lid.act, lid.intent.target, lid.intent.attributes) == (Act.REFINE, "teapot", {"part": "lid"})
+    asked = track(tracker, "what is its lid made of?", intent=Intent(target="teapot"), turn=1)
+    assert (asked.act, asked.intent.attributes) == (Act.EXPLAIN, {})
+
+
+def test_a_request_verb_after_a_possessive_is_a_noun(tracker):
+    result = track(tracker, "its colour?", intent=Intent(target="teapot"), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "teapot"), result.reason
+
+
+def test_going_back_to_the_first_one_or_by_a_generic_noun(tracker):
+    turns = ["find the red kite", "now the tree", "and the bench", "go back to the original one"]
+    assert converse(tracker, turns)[-1].intent.target == "kite"
+    turns = ["find the red kite", "now the tree", "and the bench", "back to the previous one"]
+    assert converse(tracker, turns)[-1].intent.target == "tree"
+    back = converse(tracker, ["find the red kite", "now the tree", "ok back to the red object"])[-1]
+    assert (back.act, back.intent.target, back.intent.attributes) == (Act.NEW_TARGET, "kite", {"colour": "red"})
+
+
+def test_the_other_side_of_an_anchor_flips_the_relation(tracker):
+    first, other = converse(tracker, ["find the chair to the right of the table", "no, the one on the other side of the table"])
+    assert [(r.kind, r.anchor) for r in first.intent.relations] == [("right_of", "table")]
+    assert (other.act, other.intent.target) == (Act.CORRECT, "chair"), other.reason
+    assert [(r.kind, r.anchor) for r in other.intent.relations] == [("left_of", "table")]
+    above = converse(tracker, ["find the shelf above the desk", "the one on the other side of the desk"])[-1]
+    assert [(r.kind, r.anchor) for r in above.intent.relations] == [("below", "desk")]
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("outline the photos", "photos"), ("find the picture above the bed", "picture"), ("find the frames on the shelf", "frames on the shelf")],
+)
+def test_pictures_in_the_image_are_things_not_the_image(tracker, text, target):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    image = track(tracker, "what is in the picture?", intent=Intent(target="dog"), turn=1)
+    assert (image.act, image.intent.target) == (Act.EXPLAIN, "dog")

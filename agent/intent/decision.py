@@ -45,17 +45,34 @@ def anchor_text(anchor: Phrase) -> str | None:
     return target_phrase(Intent(target=split.target, attributes=kept), relations=False) or split.target
 
 
+OPPOSITE_KINDS = {"left_of": "right_of", "right_of": "left_of", "above": "below", "below": "above"}
+"""Relation kinds with an opposite side: "the other side of the sofa" flips one to the other."""
+
+
 def relations_of(split: Split, last_named: str | None, intent: Intent) -> list[Relation]:
     """Return a split's relations with their anchors; a pronoun anchor is the thing last named in the turn,
-    else the current target."""
+    else the current target. "the other side of X" is the side opposite the current relation to X
+    (none when the intent has no sided relation to X)."""
     out: list[Relation] = []
     for kind, anchor in split.relations:
         text = anchor_text(anchor) if anchor is not None else (last_named or anchor_of(intent))
         if anchor is not None and not text:
             text = last_named or anchor_of(intent)
+        if kind == "opposite":
+            had = next((r for r in intent.relations if r.kind in OPPOSITE_KINDS and r.anchor == text), None)
+            if had is not None:
+                out.append(Relation(kind=OPPOSITE_KINDS[had.kind], anchor=had.anchor))  # type: ignore[arg-type]
+            continue
         if text:
             out.append(Relation(kind=kind, anchor=text))  # type: ignore[arg-type]
     return out
+
+
+def with_relations(old: list[Relation], new: list[Relation]) -> list[Relation]:
+    """Add ``new`` relations to ``old``; a new side of an anchor replaces the opposite side
+    ("the lamp left of the sofa", then "the one on the other side of it": right of the sofa)."""
+    kept = [r for r in old if not any(n.anchor == r.anchor and OPPOSITE_KINDS.get(n.kind) == r.kind for n in new)]
+    return kept + [r for r in new if r not in kept]
 
 
 def exclusion_text(phrase: Phrase, intent: Intent) -> str:
@@ -73,4 +90,4 @@ def exclusion_text(phrase: Phrase, intent: Intent) -> str:
     return words
 
 
-__all__ = ["Decision", "anchor_of", "anchor_text", "exclusion_text", "quote", "relations_of"]
+__all__ = ["OPPOSITE_KINDS", "Decision", "anchor_of", "anchor_text", "exclusion_text", "quote", "relations_of", "with_relations"]

@@ -142,8 +142,11 @@ def prep_object(prep: Token, depth: int, name_prefix: str = "") -> tuple[str, Ph
         if inner is not None:
             side = lower(obj)
             if side == "side":
-                side = next((lower(c) for c in obj.children if lower(c) in {"left", "right"}), "side")
-            kind = {"left": "left of", "right": "right of", "top": "on top of", "front": "in front of"}.get(side, f"{name} {side} of")
+                side = next((lower(c) for c in obj.children if lower(c) in {"left", "right", "other", "opposite"}), "side")
+            kind = {
+                "left": "left of", "right": "right of", "top": "on top of", "front": "in front of",
+                "other": "other side of", "opposite": "other side of",
+            }.get(side, f"{name} {side} of")
             return kind, phrase_at(inner, depth + 1)
     return name, phrase_at(obj, depth + 1)
 

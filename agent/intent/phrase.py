@@ -124,8 +124,11 @@ class Phrase:
     @property
     def image(self) -> bool:
         """The phrase names the picture itself ("the image", "the photo"), not a picture in it
-        ("an image of a grape", "the framed picture")."""
-        if self.lemma not in vb.IMAGE_NOUNS or self.of_object is not None:
+        ("an image of a grape", "the framed picture", "the pictures": there is one image, "the
+        picture on the wall": the image has no place of its own)."""
+        if self.lemma not in vb.IMAGE_NOUNS or self.of_object is not None or self.plural:
+            return False
+        if any(name in vb.LOCATION_PREPOSITIONS or name in vb.RELATION_KINDS for name, _ in self.preps):
             return False
         return not any(t.dep_ in {"amod", "compound"} for t in self.words) and "a" not in self.determiners and "an" not in self.determiners
 

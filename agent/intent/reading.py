@@ -418,8 +418,8 @@ def _command_verb(body: list[Token]) -> Token | None:
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
             or k == 0
         ):
-            if k > 0 and tok.tag_ not in {"VB", "VBP"} and body[k - 1].pos_ in {"DET", "ADJ", "NOUN"}:
-                continue  # "the stop sign": a noun, not a command
+            if k > 0 and tok.tag_ not in {"VB", "VBP"} and (body[k - 1].pos_ in {"DET", "ADJ", "NOUN"} or body[k - 1].tag_ == "PRP$"):
+                continue  # "the stop sign", "its colour": a noun, not a command
             if lem == "see" and not any(lower(t) in {"me", "i", "let"} for t in body[:k]):
                 continue  # "what can you see": a question, handled as one
             return tok

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.decision import Decision, exclusion_text, relations_of
+from agent.intent.decision import Decision, exclusion_text, relations_of, with_relations
 from agent.intent.phrase import Phrase, Split
 from agent.intent.reading import Reading
 from agent.intent.words import lemma, lower, render, size_value
@@ -28,8 +28,10 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     attrs = dict(intent.attributes)
     evidence = list(split.evidence)
     whole = main.part_of
-    if whole is not None and whole.pronoun and whole is main.possessor and reading.question:
-        whole = None  # "what does its label say?": a question about the current target, not a part
+    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame != "np":
+        # "what does its label say?": a question about the current target, not a part ("and its
+        # rim?", a bare phrase, asks for the part as "its rim" does)
+        whole = None
     if whole is not None and (whole.pronoun or whole.lemmas & current):
         part = split.attributes.get("part") or part_words(main)
         attrs["part"] = part
@@ -159,7 +161,7 @@ def refined(
         attrs.pop("count", None)
     attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
     split = main.split()
-    relations = list(intent.relations) + [r for r in relations_of(split, None, intent) if r not in intent.relations]
+    relations = with_relations(list(intent.relations), relations_of(split, None, intent))
     exclusions = list(intent.exclusions) + [
         exclusion_text(p, intent) for p in split.exclusions if exclusion_text(p, intent) not in intent.exclusions
     ]

@@ -51,7 +51,7 @@ from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.decision import Decision, exclusion_text, quote, relations_of
+from agent.intent.decision import Decision, exclusion_text, quote, relations_of, with_relations
 from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
 from agent.intent.history import find_earlier, head_lemmas
@@ -216,7 +216,9 @@ def _segment_it(reading: Reading) -> bool:
     if reading.command != "segment" or reading.verb is None or reading.doc is None:
         return False
     rest = [lower(t) for t in reading.doc if t.i > reading.verb.i and t.is_alpha]
-    return all(w in _POINTING_WORDS for w in rest)
+    # a quantifier floated after the pronoun says how many of them: "mask them both", "them all"
+    floated = {k for k, w in enumerate(rest) if w in {"both", "all", "each"} and k and rest[k - 1] in {"them", "these", "those"}}
+    return all(w in _POINTING_WORDS or k in floated for k, w in enumerate(rest))
 
 
 def _chitchat(reading: Reading, body: str) -> bool:
@@ -269,7 +271,7 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
             attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
             if lower(phrase.head) == "one":
                 attrs.pop("count", None)
-            relations += [r for r in relations_of(split, last_named, intent) if r not in relations]
+            relations = with_relations(relations, relations_of(split, last_named, intent))
             why.append("another instance")
             evidence.extend(split.evidence)
             continue

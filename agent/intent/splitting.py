@@ -130,6 +130,12 @@ def split_phrase(
             out.evidence.append(("exclusion", f"{name} {sub.text()}"))
             continue
         kind = vb.RELATION_KINDS.get(name)
+        if name == "other side of":
+            # "the one on the other side of the sofa": the side opposite the one it had; the
+            # caller flips the current relation to that anchor (none known: no relation)
+            out.relations.append(("opposite", sub))
+            out.evidence.append(("relation", f"on the other side of {sub.text()}"))
+            continue
         if sub.pronoun:
             if kind:
                 out.relations.append((kind, None))
