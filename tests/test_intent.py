@@ -1070,3 +1070,24 @@ def test_pictures_in_the_image_are_things_not_the_image(tracker, text, target):
     assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
     image = track(tracker, "what is in the picture?", intent=Intent(target="dog"), turn=1)
     assert (image.act, image.intent.target) == (Act.EXPLAIN, "dog")
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("segment the oil can", "oil can"),
+        ("find the trash can next to the door", "trash can"),
+        ("where's the trash can?", "trash can"),
+        ("what can you see?", None),
+    ],
+)
+def test_a_can_that_governs_no_verb_is_the_noun(tracker, text, target):
+    result = track(tracker, text)
+    assert result.intent.target == target, result.reason
+
+
+def test_the_current_noun_with_a_new_relation_narrows_it(tracker):
+    result = track(tracker, "the bowl next to the kettle", intent=Intent(target="bowl"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "bowl"), result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == [("next_to", "kettle")]
+    assert "next_to kettle" in result.reason

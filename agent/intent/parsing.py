@@ -59,7 +59,19 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     words: dict[int, Token] = {head.i: head}
     preps: list[tuple[str, Phrase]] = []
     clauses = []
-    as_noun = verb_as_noun(head)
+    as_noun = verb_as_noun(head) or modal_as_noun(head)
+    if modal_as_noun(head):
+        # "the watering can": the noun before it is its modifier, wherever the parser hung it
+        before = head.doc[head.i - 1]
+        words.update({t.i: t for t in before.subtree if t.i < head.i})
+        place = head.head
+        if place.i == head.i + 1 and lower(place) in vb.PREPOSITION_PREFIXES and depth < 3:
+            # "the trash can next to the door", read as "can [be] next to"
+            for sub in place.children:
+                found = prep_object(sub, depth, name_prefix=lower(place)) if sub.dep_ == "prep" else None
+                if found:
+                    preps.append(found)
+    as_noun = as_noun or head.pos_ in {"NOUN", "PROPN"}  # a noun has no subject: "the trash [nsubj] can"
     for child in head.children:
         dep = child.dep_
         if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
@@ -104,6 +116,23 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
     phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
     return phrase
+
+
+def modal_as_noun(tok: Token) -> bool:
+    """Return whether a "can" the tagger read as a modal is the noun: "the watering *can*", "a
+    trash *can*", "the oil can on the shelf". It follows a noun phrase's words and no verb
+    follows it (a modal always governs one)."""
+    if tok.tag_ != "MD" or lower(tok) != "can" or tok.i < 2:
+        return False
+    doc = tok.doc
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    follows = {"please", "too", "again"} | vb.PREPOSITION_PREFIXES
+    if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "CCONJ", "SCONJ"} or lower(nxt) in follows):
+        return False
+    before = doc[tok.i - 1]
+    if before.pos_ not in {"NOUN", "PROPN", "ADJ"} and before.tag_ != "VBG":
+        return False
+    return any(t.pos_ == "DET" or t.dep_ == "poss" for t in doc[max(0, before.left_edge.i - 1) : before.i])
 
 
 def _left_out(head: Token, conj: Token) -> bool:
@@ -155,11 +184,15 @@ def _noun_heads(doc: Doc) -> list[Token]:
     """Heads of top-level noun phrases: nouns, names, quotes, pronouns and "one" not inside another phrase."""
     heads = []
     for tok in doc:
-        if verb_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
+        if verb_as_noun(tok) or modal_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
             heads.append(tok)
             continue
         if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
             continue
+        if tok.i + 1 < len(doc) and modal_as_noun(doc[tok.i + 1]):
+            continue  # "watering" in "the watering can": a modifier of the noun "can"
+        if tok.dep_ == "nsubj" and tok.head.pos_ in {"NOUN", "PROPN"} and tok.head.i > tok.i:
+            continue  # "trash" in "where's the trash can?" read as the subject of the noun
         if tok.pos_ not in {"NOUN", "PROPN", "PRON", "NUM"} and not is_quote(tok):
             if not (lower(tok) in {"one", "ones"} or _adjective_as_noun(tok)):
                 continue
@@ -251,4 +284,4 @@ def _depth(tok: Token) -> int:
 
 
 
-__all__ = ["WH_TAGS", "parse", "partitive_object", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]
+__all__ = ["WH_TAGS", "modal_as_noun", "parse", "partitive_object", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]

@@ -77,7 +77,7 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     if reading.only and split.target and not same:
         attrs["part"] = part_words(main)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
-    if same and not reading.question and (split.attributes or not main.preps):
+    if same and not reading.question and (split.attributes or split.relations or not main.preps):
         new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
         kept = {k: v for k, v in attrs.items() if k not in {"other"}}
         if not new or _whole_again(main):
@@ -165,7 +165,8 @@ def refined(
     exclusions = list(intent.exclusions) + [
         exclusion_text(p, intent) for p in split.exclusions if exclusion_text(p, intent) not in intent.exclusions
     ]
-    detail = ", ".join(f"{k}={v}" for k, v in new.items()) or "same target"
+    added = [f"{r.kind} {r.anchor}" for r in relations if r not in intent.relations]
+    detail = ", ".join([*(f"{k}={v}" for k, v in new.items()), *added]) or "same target"
     changes = {"attributes": attrs, "relations": relations, "exclusions": exclusions}
     return Decision(Act.REFINE, changes, f"refinement: {detail}", [("act", main.text()), *evidence])
 
