@@ -1091,3 +1091,27 @@ def test_the_current_noun_with_a_new_relation_narrows_it(tracker):
     assert (result.act, result.intent.target) == (Act.REFINE, "bowl"), result.reason
     assert [(r.kind, r.anchor) for r in result.intent.relations] == [("next_to", "kettle")]
     assert "next_to kettle" in result.reason
+
+
+@pytest.mark.parametrize("text", ["you did it!", "you are fast", "wow you're good at this"])
+def test_a_remark_about_the_assistant_is_small_talk(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "kite"), result.reason
+
+
+@pytest.mark.parametrize("text", ["you should look at the one on the left", "you missed the kite", "you picked the wrong one"])
+def test_a_statement_to_the_assistant_that_asks_for_something_is_not_small_talk(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert result.act is not Act.CHITCHAT, result.reason
+
+
+def test_saying_the_selection_is_something_else_is_a_correction(tracker):
+    shadow = track(tracker, "hmm, that's a shadow", intent=Intent(target="cat"), turn=1)
+    assert (shadow.act, shadow.intent.target) == (Act.CORRECT, "cat"), shadow.reason
+    assert shadow.intent.attributes.get("other") == "yes"
+    named = track(tracker, "this is a towel. show me the cat", intent=Intent(target="cat"), turn=1)
+    assert (named.act, named.intent.target) == (Act.CORRECT, "cat"), named.reason
+    right = track(tracker, "that's a cat", intent=Intent(target="cat"), turn=1)
+    assert right.act is not Act.CORRECT
+    asked = track(tracker, "is that a cat?", intent=Intent(target="dog"), turn=1)
+    assert asked.act is Act.EXPLAIN

@@ -66,7 +66,7 @@ from agent.intent.refining import (
     refine,
     singular,
 )
-from agent.intent.words import lower
+from agent.intent.words import lemma, lower
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
 
 _OP_FOR_ACT = {
@@ -175,6 +175,10 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
     asks_other = reading.main is not None and fragment and (
         reading.main.placeholder or reading.main.lemmas & current
     ) and any(lower(t) in vb.OTHER_WORDS for t in reading.main.words)
+    shown = _shown_instead(reading, current) if intent.target else None
+    if shown is not None:
+        # "that's a man. I want the woman": what the mask shows is named, and it is not the target
+        reading = replace(reading, negative=True, phrases=[p for p in reading.phrases if p is not shown])
     if (reading.negative or asks_other) and (intent.target or any(p.concrete for p in reading.phrases)):
         return _correct(cache, intent, reading, current)
     if reading.command == "return" or (reading.returning and reading.frame in {"command", "np"}):
@@ -211,6 +215,28 @@ def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
     return main.plural and said == "all" and before in (None, "1")
 
 
+def _shown_instead(reading: Reading, current: set[str]) -> Phrase | None:
+    """Return the thing a statement says the selection is, when it is not the current target:
+    "that's a man" (the woman was asked for), "this is a shadow". A demonstrative subject, a
+    form of "be" and an indefinite noun, said not asked; the user names what the mask shows
+    instead of what they meant, which makes the turn a correction."""
+    if reading.doc is None:
+        return None
+    for sent in reading.doc.sents:
+        root = sent.root
+        if sent.text.rstrip().endswith("?") or lemma(root) != "be" or any(c.dep_ == "neg" for c in root.children):
+            continue
+        if not any(c.dep_ == "nsubj" and lower(c) in {"that", "this", "it"} for c in root.children):
+            continue
+        attr = next((c for c in root.children if c.dep_ == "attr" and c.pos_ in {"NOUN", "PROPN"}), None)
+        if attr is None or not any(lower(d) in {"a", "an"} for d in attr.children if d.dep_ == "det"):
+            continue
+        phrase = next((p for p in reading.phrases if p.head.i == attr.i), None)
+        if phrase is not None and phrase.concrete and not (phrase.lemmas & current):
+            return phrase
+    return None
+
+
 def _segment_it(reading: Reading) -> bool:
     """"segment it", "ok segment that one", "mask them": a command on what is already tracked."""
     if reading.command != "segment" or reading.verb is None or reading.doc is None:
@@ -227,7 +253,23 @@ def _chitchat(reading: Reading, body: str) -> bool:
     words = [lower(t) for t in reading.doc or [] if t.is_alpha]
     if not words:
         return True  # emoji, punctuation
-    return len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words)
+    if len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words):
+        return True
+    return _about_the_assistant(reading)
+
+
+def _about_the_assistant(reading: Reading) -> bool:
+    """"you're really good at this", "you did it!", "you rock": a statement whose subject is the
+    assistant and that names nothing but pronouns is small talk (a compliment, a remark), not a
+    request; with a modal ("you should look at ...") or a thing named it is one."""
+    if reading.doc is None or reading.question or reading.negative or reading.command is not None:
+        return False
+    root = next((t for t in reading.doc if t.dep_ == "ROOT"), None)
+    if root is None or not any(c.dep_ == "nsubj" and lower(c) in {"you", "u"} for c in root.children):
+        return False
+    if any(c.dep_ == "aux" and c.tag_ == "MD" for c in root.children):
+        return False
+    return all(p.pronoun for p in reading.phrases)
 
 
 def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision:
