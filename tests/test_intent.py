@@ -1115,3 +1115,22 @@ def test_saying_the_selection_is_something_else_is_a_correction(tracker):
     assert right.act is not Act.CORRECT
     asked = track(tracker, "is that a cat?", intent=Intent(target="dog"), turn=1)
     assert asked.act is Act.EXPLAIN
+
+
+@pytest.mark.parametrize("text", ["same thing here", "do the same in this picture", "the same one again please", "highlight the same thing"])
+def test_the_same_again_repeats_the_request_on_the_current_target(tracker, text):
+    current = Intent(target="boat", attributes={"colour": "red"})
+    result = track(tracker, text, intent=current, turn=1, has_mask=False)
+    assert (result.act, result.intent.target, result.intent.attributes) == (
+        Act.SEGMENT_REQUEST, "boat", {"colour": "red"}
+    ), result.reason
+
+
+def test_naming_the_current_target_again_without_a_mask_finds_it_afresh(tracker):
+    current = Intent(target="boat", attributes={"other": "yes"})
+    fresh = track(tracker, "now find the boat", intent=current, turn=1, has_mask=False)
+    assert (fresh.act, fresh.intent.target, fresh.intent.attributes) == (Act.NEW_TARGET, "boat", {}), fresh.reason
+    same_image = track(tracker, "now find the boat", intent=current, turn=1, has_mask=True)
+    assert same_image.act is Act.REFINE
+    narrower = track(tracker, "find the red boat", intent=current, turn=1, has_mask=False)
+    assert narrower.act is Act.REFINE and narrower.intent.attributes.get("colour") == "red"

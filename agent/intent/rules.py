@@ -115,7 +115,7 @@ class RuleIntentTracker:
         self._prefetch(intent, dialogue, user_text)
         grounded, note, answer_evidence = ground_from_answer(self.cache, intent, dialogue)
         reading = read(self.cache, user_text or "")
-        decision = classify(self.cache, grounded, reading, self.focus)
+        decision = classify(self.cache, grounded, reading, self.focus, has_mask=has_mask)
         op = _OP_FOR_ACT.get(decision.act, IntentOp.KEEP)
         if op is IntentOp.KEEP and note:
             op = IntentOp.REFINE
@@ -150,9 +150,12 @@ class RuleIntentTracker:
 # --------------------------------------------------------------------------- acts
 
 
-def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: FocusOptions = _FOCUS) -> Decision:
+def classify(
+    cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: FocusOptions = _FOCUS, *, has_mask: bool = True
+) -> Decision:
     """Decide the act of a read turn given the (grounded) intent (module docstring order);
-    ``focus`` says which later questions move the target (:mod:`agent.intent.focus`)."""
+    ``focus`` says which later questions move the target (:mod:`agent.intent.focus`);
+    ``has_mask``: whether the current image has a mask of the target (not after a new image)."""
     text = reading.text
     if not text:
         return Decision(Act.CHITCHAT, reason="empty message: kept the intent", evidence=[("kept", "")])
@@ -164,6 +167,8 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
     if vb.SEGMENT_REQUEST.search(low) or _segment_it(reading):
         return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {quote(text)}", evidence=[("act", text[:80])])
+    if intent.target and _same_again(reading):
+        return Decision(Act.SEGMENT_REQUEST, reason=f"the same again: {quote(text)}", evidence=[("act", text[:80])])
     if vb.RESET.search(body) or vb.RESET.search(low):
         return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
     if _chitchat(reading, body):
@@ -189,11 +194,46 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
         return _exclude(intent, reading, current)
     if intent.target and reading.main is not None and _new_count(intent, reading, current):
         return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
+    if intent.target and not has_mask and _names_it_again(intent, reading, current):
+        # "find the dog" on a new image while the dog is tracked: found afresh, not narrowed
+        return _new_target(intent, reading.main, reading, "the current target asked for again with no mask of it")  # type: ignore[arg-type]
     if intent.target:
         refined = refine(cache, intent, reading, current)
         if refined is not None:
             return refined
     return _new_or_explain(intent, reading, current, focus)
+
+
+_SAME_FILLERS = frozenset(
+    "same the do again here too please now thing things one ones stuff it in on for with this that new "
+    "and here there as well".split()
+)
+"""What "the same (thing) again, in this one" may say besides "same" and a request verb."""
+
+
+def _same_again(reading: Reading) -> bool:
+    """Return whether the turn asks for the current target again with "same" and nothing new:
+    "same thing in this one", "do the same here", "the same one please" (a request verb,
+    "again", "here", the new picture may be said). It repeats the request on the current target."""
+    if reading.doc is None or reading.question:
+        return False
+    words = [t for t in reading.doc if t.is_alpha and t not in reading.openers]
+    if not any(lower(t) == "same" for t in words):
+        return False
+    return all(
+        lower(t) in _SAME_FILLERS or lemma(t) in vb.IMAGE_NOUNS or (reading.verb is not None and t.i == reading.verb.i)
+        for t in words
+    )
+
+
+def _names_it_again(intent: Intent, reading: Reading, current: set[str]) -> bool:
+    """Whether a request names the current target again and nothing new ("find the dog" while
+    the dog is tracked): the same noun, no attribute or relation the intent lacks."""
+    main = reading.main
+    if reading.command != "segment" or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
+        return False
+    split = main.split(current=current)
+    return all(intent.attributes.get(k) == v for k, v in split.attributes.items()) and not split.relations
 
 
 def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
