@@ -1134,3 +1134,10 @@ def test_naming_the_current_target_again_without_a_mask_finds_it_afresh(tracker)
     assert same_image.act is Act.REFINE
     narrower = track(tracker, "find the red boat", intent=current, turn=1, has_mask=False)
     assert narrower.act is Act.REFINE and narrower.intent.attributes.get("colour") == "red"
+
+
+def test_an_answer_describes_but_does_not_rename_what_a_request_named(tracker):
+    asked = converse(tracker, [("find the bag", "Here is the brown leather bag on the chair."), "what's the brand?"])
+    assert [r.intent.target for r in asked] == ["bag", "bag"]
+    question = converse(tracker, [("what logo is on the cup?", "The cup shows a Starbucks logo."), "is it green?"])
+    assert question[-1].intent.target == "Starbucks logo on the cup"
