@@ -1141,3 +1141,20 @@ def test_an_answer_describes_but_does_not_rename_what_a_request_named(tracker):
     assert [r.intent.target for r in asked] == ["bag", "bag"]
     question = converse(tracker, [("what logo is on the cup?", "The cup shows a Starbucks logo."), "is it green?"])
     assert question[-1].intent.target == "Starbucks logo on the cup"
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "lemma_of_head"),
+    [
+        ("show me the ducks swimming in the pond", "ducks swimming in the pond", "duck"),
+        ("find the man sitting on the bench", "man sitting on the bench", "man"),
+        ("the Jameson branding", "Jameson branding", "branding"),
+    ],
+)
+def test_a_participle_after_a_noun_describes_the_noun(tracker, text, target, lemma_of_head):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    left = track(tracker, f"the {lemma_of_head} on the left", intent=result.intent, turn=1)
+    assert left.act is Act.REFINE, left.reason  # the head noun is the noun, not the participle
+    if lemma_of_head == "duck":
+        assert result.intent.attributes == {"count": "all"}

@@ -113,9 +113,29 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
                 clauses.append(child.doc[child.left_edge.i : child.right_edge.i + 1])
         elif dep == "amod" and child.i > head.i:
             preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
+    participle = head.head
+    if head.dep_ == "nsubj" and participle.i > head.i and participle_clause(participle) and depth < 2:
+        # "the shirts hanging on the rail" read as a clause whose subject is the noun: the
+        # participle describes the noun (a reduced relative clause, as the parser reads "the
+        # people standing near the door"); the noun stays the head
+        clauses.append(participle.doc[participle.i : participle.right_edge.i + 1])
     phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
     phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
     return phrase
+
+
+def participle_clause(tok: Token) -> bool:
+    """Return whether a verb is a present participle describing the noun before it, with words
+    of its own after it: "the shirts *hanging on the rail*", "the man *sitting on the bench*"
+    (not "the Jameson *branding*", a noun, nor a finite verb: "the dog sits")."""
+    if tok.tag_ != "VBG" or tok.dep_ == "ROOT" and tok.i == 0:
+        return False
+    before = tok.doc[tok.i - 1] if tok.i > 0 else None
+    if before is None or before.dep_ != "nsubj" or before.head.i != tok.i or before.pos_ not in {"NOUN", "PROPN"}:
+        return False
+    if any(c.dep_ == "aux" for c in tok.children):
+        return False  # "the dog is sitting": a finite clause
+    return any(c.i > tok.i and c.dep_ in {"prep", "dobj", "advmod", "prt", "npadvmod", "attr", "dative"} for c in tok.children)
 
 
 def modal_as_noun(tok: Token) -> bool:
@@ -254,7 +274,7 @@ def verb_as_noun(tok: Token) -> bool:
     """Return a word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
     "a trident and laurel *leaves*", "Jameson *branding*". It has no clause of its own (object,
     auxiliary, complement) and either stands as an object or has a noun right before it."""
-    if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"}:
+    if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"} or participle_clause(tok):
         return False
     if any(c.dep_ in _CLAUSE_DEPS for c in tok.children):
         return False
