@@ -1158,3 +1158,24 @@ def test_a_participle_after_a_noun_describes_the_noun(tracker, text, target, lem
     assert left.act is Act.REFINE, left.reason  # the head noun is the noun, not the participle
     if lemma_of_head == "duck":
         assert result.intent.attributes == {"count": "all"}
+
+
+def test_a_number_without_its_noun_is_that_many_of_the_current_things(tracker):
+    current = Intent(target="cows", attributes={"count": "all"})
+    result = track(tracker, "just the three on the right", intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cows"), result.reason
+    assert result.intent.attributes == {"count": "3", "position": "right"}
+    red = track(tracker, "the red ones", intent=current, turn=1)
+    assert red.intent.attributes == {"count": "all", "colour": "red"}  # "ones" itself says no number
+
+
+@pytest.mark.parametrize(("text", "part"), [("only the back half", "back half"), ("just the front corner", "front corner")])
+def test_depth_sides_belong_to_the_part(tracker, text, part):
+    result = track(tracker, text, intent=Intent(target="bus"), turn=1)
+    assert (result.act, result.intent.attributes) == (Act.REFINE, {"part": part}), result.reason
+
+
+@pytest.mark.parametrize(("text", "size"), [("the smalest one", "smallest"), ("the thiner one", "thinner"), ("the talest", "tallest")])
+def test_misspelt_grades_of_size_words_are_read(tracker, text, size):
+    result = track(tracker, text, intent=Intent(target="tree"), turn=1)
+    assert (result.act, result.intent.attributes.get("size")) == (Act.REFINE, size), result.reason

@@ -137,7 +137,27 @@ def _closed_words() -> tuple[str, ...]:
     pipe = nlp.pipeline()
     words = set(pipe.Defaults.stop_words) | vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS
     words |= set(vb.POSITIONS) | set(vb.ORDINALS) | vb.OTHER_WORDS | {"one", "ones", "wrong", "half"}
+    words |= {form for size in vb.SIZES for form in graded(size)}
     return tuple(sorted(w for w in words if len(w) >= 3 and "'" not in w))
+
+
+def graded(adjective: str) -> tuple[str, str, str]:
+    """Return an adjective with its comparative and superlative by English spelling rules:
+    "big" -> bigger, biggest (a final consonant after one vowel doubles), "large" -> larger,
+    largest, "tiny" -> tinier, tiniest."""
+    vowels = "aeiou"
+    if adjective.endswith("e"):
+        stem, er, est = adjective, "r", "st"
+    elif adjective.endswith("y") and len(adjective) > 2 and adjective[-2] not in vowels:
+        stem, er, est = adjective[:-1], "ier", "iest"
+    elif (
+        len(adjective) >= 3 and adjective[-1] not in vowels + "wxy" and adjective[-2] in vowels
+        and adjective[-3] not in vowels and sum(c in vowels for c in adjective) == 1
+    ):
+        stem, er, est = adjective + adjective[-1], "er", "est"
+    else:
+        stem, er, est = adjective, "er", "est"
+    return adjective, stem + er, stem + est
 
 
 def known(word: str) -> bool:
@@ -147,6 +167,8 @@ def known(word: str) -> bool:
         return True
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
         if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
+            if suffix in {"er", "est"} and word not in graded(word[: -len(suffix)]):
+                continue  # "bigest", "thiner": not how "big", "thin" grade (a typo of "biggest")
             return True
     return False
 
@@ -288,4 +310,4 @@ def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
 
 
 
-__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "known", "prepare"]
+__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]

@@ -22,7 +22,7 @@ from agent.intent import vocab as vb
 from agent.intent.language import MAX_CHARS, prepare
 from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
 from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
-from agent.intent.words import is_quote, lemma, lower, size_value
+from agent.intent.words import is_quote, lemma, lower, number_value, size_value
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -236,6 +236,7 @@ def _elliptical(tok: Token) -> bool:
         low in vb.COLOURS or low in vb.ORDINALS or low in {"other", "another"}
         or (low in vb.POSITIONS and tok.pos_ in {"ADJ", "VERB", "ADV"})
         or size_value(tok) is not None or tok.tag_ == "JJS"
+        or (number_value(tok) not in {None, "0", "1"} and any(c.dep_ == "det" for c in tok.children))
     )
     if not attribute or any(c.dep_ in {"nsubj", "dobj", "aux", "auxpass"} for c in tok.children):
         return False
@@ -274,10 +275,11 @@ def _elided_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
     )
     end = found.idx + len(found.text)
     head = "" if has_det else "the "
-    text = f"{doc.text[:start]}{head}{doc.text[start:end]} one{doc.text[end:]}"
+    noun = "ones" if number_value(found) is not None else "one"  # "the two on the left": two of them
+    text = f"{doc.text[:start]}{head}{doc.text[start:end]} {noun}{doc.text[end:]}"
     again = parse(cache, text)
     said = doc.text[start:end]
-    return again, f"read {said!r} as '{head}{said} one'"
+    return again, f"read {said!r} as '{head}{said} {noun}'"
 
 
 def _returned_to(reading: Reading) -> Phrase | None:

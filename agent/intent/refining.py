@@ -159,7 +159,8 @@ def refined(
         attrs = {k: v for k, v in attrs.items() if k not in LOCATORS}
     if lower(main.head) == "one" or single:
         attrs.pop("count", None)
-    attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
+    # "the red ones" says no count ("all" from the plural is not one); "the two ones" does
+    attrs.update({k: v for k, v in new.items() if not (k == "count" and v == "all" and lower(main.head) == "ones")})
     split = main.split()
     relations = with_relations(list(intent.relations), relations_of(split, None, intent))
     exclusions = list(intent.exclusions) + [

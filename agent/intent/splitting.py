@@ -248,6 +248,10 @@ def _colour_follows(tok: Token, phrase: Phrase) -> bool:
     return nxt is not None and nxt in phrase.words and lower(nxt) in vb.COLOURS
 
 
+_DEPTH_SIDES = frozenset({"front", "back", "rear", "inner", "outer"})
+"""Sides of a part that are no position in the image plane: "the *front* half", "the *back* corner"."""
+
+
 def geometric_part(phrase: Phrase) -> str | None:
     """Return the part a geometric head names, its side words normalised: "the left half" ->
     "left half", "the left side (of it)" -> "left", "the top left corner" -> "top left corner",
@@ -257,7 +261,10 @@ def geometric_part(phrase: Phrase) -> str | None:
     if lem not in vb.GEOMETRIC_PART_HEADS:
         return None
     sides = " ".join(
-        dict.fromkeys(vb.POSITIONS[lower(t)] for t in phrase.words if lower(t) in vb.POSITIONS and t.i != phrase.head.i)
+        dict.fromkeys(
+            vb.POSITIONS.get(lower(t), lower(t)) for t in phrase.words
+            if (lower(t) in vb.POSITIONS or lower(t) in _DEPTH_SIDES) and t.i != phrase.head.i
+        )
     )
     if lem == "side":
         return sides or "side"
