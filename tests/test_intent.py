@@ -1008,7 +1008,7 @@ def test_a_negated_conjunct_or_what_a_whole_leaves_out_is_an_exclusion(tracker, 
     [
         ("without the lid", "lid"),
         ("except the green ones", "green bottles"),
-        ("all but the broken one", "broken bottles"),
+        ("all but the broken one", "broken bottle"),
         ("minus the labels please", "labels"),
     ],
 )
@@ -1179,3 +1179,18 @@ def test_depth_sides_belong_to_the_part(tracker, text, part):
 def test_misspelt_grades_of_size_words_are_read(tracker, text, size):
     result = track(tracker, text, intent=Intent(target="tree"), turn=1)
     assert (result.act, result.intent.attributes.get("size")) == (Act.REFINE, size), result.reason
+
+
+def test_an_excluded_placeholder_names_the_noun_it_stands_for_in_its_number(tracker):
+    current = Intent(target="coffee mugs", attributes={"count": "all"})
+    one = track(tracker, "except the blue one", intent=current, turn=1)
+    assert one.intent.exclusions == ["blue mug"]
+    ones = track(tracker, "without the blue ones", intent=current, turn=1)
+    assert ones.intent.exclusions == ["blue mugs"]
+    fresh = track(tracker, "select every chair except the one on the left", intent=Intent(target="dog"), turn=1)
+    assert (fresh.intent.target, fresh.intent.exclusions) == ("chair", ["chair on the left"])
+
+
+def test_not_before_a_placeholder_leaves_it_out(tracker):
+    result = track(tracker, "not the blue one", intent=Intent(target="mugs", attributes={"count": "all"}), turn=1)
+    assert result.intent.exclusions == ["blue mug"] and "colour" not in result.intent.attributes, result.reason

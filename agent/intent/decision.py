@@ -4,12 +4,15 @@ relations with their anchors, exclusions as words."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import target_phrase
-from agent.intent.words import lower
+from agent.intent.words import lemma, lower
 from agent.types import Act, Evidence, Intent, Relation
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
 
 
 @dataclass
@@ -75,8 +78,11 @@ def with_relations(old: list[Relation], new: list[Relation]) -> list[Relation]:
     return kept + [r for r in new if r not in kept]
 
 
-def exclusion_text(phrase: Phrase, intent: Intent) -> str:
-    """Return an excluded phrase as words; "the one on the left" names the target's noun instead."""
+def exclusion_text(phrase: Phrase, intent: Intent, noun: Token | None = None) -> str:
+    """Return an excluded phrase as words; "the one on the left" names the noun it stands for
+    instead: ``noun`` (the head of the target it is left out of) when given, in the number of
+    the placeholder ("the white one" of the cars -> "white car", "the red ones" -> "red cars"),
+    else the current target's first word."""
     split = phrase.split(keep_count=False)
     if split.target:
         return split.target
@@ -85,6 +91,11 @@ def exclusion_text(phrase: Phrase, intent: Intent) -> str:
         if words.lower().startswith(det):
             words = words[len(det) :]
     head = (intent.target or "").split(" ")[0] if intent.target else ""
+    if noun is not None:
+        plural = "Plur" in noun.morph.get("Number", [])
+        head = lemma(noun) if lower(phrase.head) == "one" or not plural else noun.text
+        if lower(phrase.head) == "ones" and not plural:
+            head = noun.text  # no plural form at hand: the noun as the target says it
     if head and lower(phrase.head) in {"one", "ones"}:
         words = words.replace(phrase.head.text, head, 1)
     return words

@@ -119,8 +119,10 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
         # participle describes the noun (a reduced relative clause, as the parser reads "the
         # people standing near the door"); the noun stays the head
         clauses.append(participle.doc[participle.i : participle.right_edge.i + 1])
-    phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
-    phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
+    # "not the blue one": a "not" the parser hung on a modifier negates the whole phrase
+    negation = [t for t in words.values() if t.dep_ == "neg" and t.i < head.i]
+    phrase = Phrase(head=head, words=[words[i] for i in sorted(words) if words[i] not in negation], preps=preps, clauses=clauses)
+    phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners or bool(negation)
     return phrase
 
 

@@ -54,7 +54,7 @@ from agent.intent import vocab as vb
 from agent.intent.decision import Decision, exclusion_text, quote, relations_of, with_relations
 from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
-from agent.intent.history import find_earlier, head_lemmas
+from agent.intent.history import find_earlier, head_lemmas, target_phrase_of
 from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import TrackResult
 from agent.intent.reading import Reading, ReadingCache, prepared, read
@@ -191,7 +191,7 @@ def classify(
         if back is not None:
             return back
     if reading.command == "exclude" and intent.target:
-        return _exclude(intent, reading, current)
+        return _exclude(intent, reading, _target_head(cache, intent))
     if intent.target and reading.main is not None and _new_count(intent, reading, current):
         return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
     if intent.target and not has_mask and _names_it_again(intent, reading, current):
@@ -332,7 +332,7 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         split = phrase.split(current=current)
         if negated and not reading.meant:
             if (split.target or split.placeholder) and not phrase.pronoun:
-                text = split.target or exclusion_text(phrase, intent)
+                text = split.target or exclusion_text(phrase, intent, _target_head(cache, intent))
                 if text not in exclusions:
                     exclusions.append(text)
                 last_named = text
@@ -439,7 +439,13 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     return back
 
 
-def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
+def _target_head(cache: nlp.ParseCache, intent: Intent) -> Any:
+    """Return the head token of the current target's phrase (None without one)."""
+    found = target_phrase_of(cache, intent.target)
+    return found.head if found is not None else None
+
+
+def _exclude(intent: Intent, reading: Reading, noun: Any) -> Decision:
     """"leave out the child", "don't include the plates", "without the lid", "all except the
     white one": refine with exclusions (the phrases after the verb or preposition)."""
     exclusions = list(intent.exclusions)
@@ -450,7 +456,7 @@ def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
             continue
         if any(q is not phrase and phrase.head in q.tokens() for q in reading.phrases):
             continue  # "the woman in red": "red" is the woman's, not a thing of its own
-        text = exclusion_text(phrase, intent)
+        text = exclusion_text(phrase, intent, noun)
         if text and text not in exclusions:
             exclusions.append(text)
             evidence.append(("exclusion", phrase.text()))
@@ -542,7 +548,7 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
         if target and main.plural and whole is None:
             target = singular(target, main)
     relations = relations_of(split, None, intent)
-    exclusions = [exclusion_text(p, intent) for p in split.exclusions]
+    exclusions = [exclusion_text(p, intent, main.head) for p in split.exclusions]  # "every chair except the one on the left"
     if reading.command == "segment" and reading.verb is not None:
         for child in reading.verb.children:
             if child.dep_ == "prep" and lower(child) in vb.EXCLUDE_PREPOSITIONS:
