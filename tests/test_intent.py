@@ -1194,3 +1194,21 @@ def test_an_excluded_placeholder_names_the_noun_it_stands_for_in_its_number(trac
 def test_not_before_a_placeholder_leaves_it_out(tracker):
     result = track(tracker, "not the blue one", intent=Intent(target="mugs", attributes={"count": "all"}), turn=1)
     assert result.intent.exclusions == ["blue mug"] and "colour" not in result.intent.attributes, result.reason
+
+
+@pytest.mark.parametrize("text", ["hmm", "wow", "interesting", "so cute!", "hahaha", "nice one!", "very beautiful"])
+def test_interjections_and_evaluative_adjectives_alone_are_remarks(tracker, text):
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "dog"), result.reason
+
+
+@pytest.mark.parametrize(("text", "act"), [("no", Act.CORRECT), ("purple", Act.REFINE), ("taller", Act.REFINE)])
+def test_negations_and_attribute_words_alone_are_no_remarks(tracker, text, act):
+    assert track(tracker, text, intent=Intent(target="dog"), turn=1).act is act
+
+
+@pytest.mark.parametrize("text", ["wrong, it's the cup on the right", "no, we'll need the cup"])
+def test_contractions_are_never_read_as_typos(tracker, text):
+    result = track(tracker, text, intent=Intent(target="plate"), turn=1)
+    assert "as 'its'" not in result.reason and "as 'well'" not in result.reason
+    assert (result.act, result.intent.target) == (Act.CORRECT, "cup"), result.reason

@@ -160,11 +160,19 @@ def graded(adjective: str) -> tuple[str, str, str]:
     return adjective, stem + er, stem + est
 
 
+_CLITICS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
+"""What English writes after an apostrophe ("it's", "don't", "we'll", "I'm")."""
+
+
 def known(word: str) -> bool:
-    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline."""
+    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline; a
+    contraction is when its first part is ("it's", "we'll", "can't")."""
     vocab = english_vocabulary()
     if word in vocab:
         return True
+    stem, apostrophe, clitic = word.replace("’", "'").partition("'")
+    if apostrophe and clitic in _CLITICS and (stem in vocab or stem + "n" in vocab or stem.endswith("n")):
+        return True  # "can't" = "ca" + "n't", "won't" = "wo" + "n't"
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
         if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
             if suffix in {"er", "est"} and word not in graded(word[: -len(suffix)]):

@@ -66,7 +66,7 @@ from agent.intent.refining import (
     refine,
     singular,
 )
-from agent.intent.words import lemma, lower
+from agent.intent.words import lemma, lower, size_value
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
 
 _OP_FOR_ACT = {
@@ -293,9 +293,28 @@ def _chitchat(reading: Reading, body: str) -> bool:
     words = [lower(t) for t in reading.doc or [] if t.is_alpha]
     if not words:
         return True  # emoji, punctuation
-    if len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words):
+    polite = [w for w in words if w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"}]
+    if len(words) <= 10 and (len(polite) == len(words) or (words[-1] == "one" and len(polite) == len(words) - 1 > 0)):
+        return True  # "ok thanks", "nice one!"
+    return _remark(reading) or _about_the_assistant(reading)
+
+
+def _remark(reading: Reading) -> bool:
+    """"hmm", "wow", "interesting", "so cute!": interjections and evaluative adjectives alone
+    react to the answer; they ask for nothing. Attribute words alone are requests ("red", "bigger":
+    the one so described) and a negation is a correction ("no")."""
+    if reading.doc is None or reading.negative or reading.question:
+        return False
+    content = [t for t in reading.doc if t.is_alpha and t not in reading.openers]
+    if not content:
         return True
-    return _about_the_assistant(reading)
+    if not all(t.pos_ in {"ADJ", "ADV", "INTJ"} for t in content) or not any(t.pos_ == "ADJ" for t in content):
+        return False
+    return not any(
+        lower(t) in vb.COLOURS or lower(t) in vb.POSITIONS or lower(t) in vb.ORDINALS or lower(t) in vb.OTHER_WORDS
+        or size_value(t) or t.tag_ in {"JJR", "JJS"} or lower(t) in vb.COUNT_DETERMINERS
+        for t in content
+    )
 
 
 def _about_the_assistant(reading: Reading) -> bool:

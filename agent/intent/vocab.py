@@ -231,6 +231,7 @@ POLITE_WORDS = frozenset(
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
     "done well work works sounds right got it you that this is was looks there "
+    "haha hahaha hehe lmao rofl "
     "merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split()
 )
 """Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
