@@ -1212,3 +1212,30 @@ def test_contractions_are_never_read_as_typos(tracker, text):
     result = track(tracker, text, intent=Intent(target="plate"), turn=1)
     assert "as 'its'" not in result.reason and "as 'well'" not in result.reason
     assert (result.act, result.intent.target) == (Act.CORRECT, "cup"), result.reason
+
+
+@pytest.mark.parametrize("text", ["muchas gracias", "danke schön", "merci beaucoup !"])
+def test_a_short_thanks_in_another_language_is_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cat"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "cat"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("the rightmost one", {"position": "right"}),
+        ("the leftmost", {"position": "left"}),
+        ("the smallest one of them", {"size": "smallest"}),
+        ("the biggest of the pears", {"size": "biggest"}),
+        ("the two of them", {"count": "2"}),
+        ("one of them", {}),
+    ],
+)
+def test_one_picked_from_the_current_set(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="pears", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.REFINE, "pears", attrs), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("find the lime", "lime"), ("find the orange", "orange")])
+def test_colour_words_that_name_things_stay_nouns(tracker, text, target):
+    assert track(tracker, text, intent=Intent(target="cups"), turn=1).intent.target == target

@@ -60,6 +60,9 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     preps: list[tuple[str, Phrase]] = []
     clauses = []
     as_noun = verb_as_noun(head) or modal_as_noun(head)
+    if _one_after_attribute(head):
+        # "the rightmost one" read as "one" in apposition to the noun "rightmost"
+        words.update({t.i: t for t in head.head.subtree if t.i < head.i})
     if modal_as_noun(head):
         # "the watering can": the noun before it is its modifier, wherever the parser hung it
         before = head.doc[head.i - 1]
@@ -140,6 +143,18 @@ def participle_clause(tok: Token) -> bool:
     return any(c.i > tok.i and c.dep_ in {"prep", "dobj", "advmod", "prt", "npadvmod", "attr", "dative"} for c in tok.children)
 
 
+def _one_after_attribute(tok: Token) -> bool:
+    """Return whether "one"/"ones" follows an attribute word the parser took for its head noun:
+    "the rightmost one", "the topmost ones" ("rightmost" tagged a noun, "one" hung on it)."""
+    if lower(tok) not in {"one", "ones"} or tok.i == 0:
+        return False
+    attr = tok.head
+    if attr.i != tok.i - 1 or attr.pos_ not in {"NOUN", "PROPN", "ADJ"}:
+        return False
+    low = lower(attr)
+    return (low in vb.POSITIONS and lemma(attr) not in vb.GEOMETRIC_PART_HEADS) or low in vb.COLOURS or low in vb.ORDINALS
+
+
 def modal_as_noun(tok: Token) -> bool:
     """Return whether a "can" the tagger read as a modal is the noun: "the watering *can*", "a
     trash *can*", "the oil can on the shelf". It follows a noun phrase's words and no verb
@@ -176,6 +191,8 @@ def partitive_object(tok: Token) -> Token | None:
         return None
     if tok.dep_ in {"det", "predet", "nummod", "quantmod"}:
         return None
+    if lower(tok) in {"one", "ones"} and any(c.dep_ in {"amod", "compound"} and c.i < tok.i for c in tok.children):
+        return None  # "the largest one of them": a placeholder picked from the set, not a count
     of = next((c for c in tok.children if c.dep_ == "prep" and lower(c) == "of"), None)
     obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
     return obj if obj is not None and (obj.pos_ in {"NOUN", "PROPN"} or lower(obj) in {"them", "these", "those"}) else None
@@ -211,8 +228,8 @@ def _noun_heads(doc: Doc) -> list[Token]:
             continue
         if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
             continue
-        if tok.i + 1 < len(doc) and modal_as_noun(doc[tok.i + 1]):
-            continue  # "watering" in "the watering can": a modifier of the noun "can"
+        if tok.i + 1 < len(doc) and (modal_as_noun(doc[tok.i + 1]) or _one_after_attribute(doc[tok.i + 1])):
+            continue  # "watering" in "the watering can", "rightmost" in "the rightmost one": modifiers
         if tok.dep_ == "nsubj" and tok.head.pos_ in {"NOUN", "PROPN"} and tok.head.i > tok.i:
             continue  # "trash" in "where's the trash can?" read as the subject of the noun
         if tok.pos_ not in {"NOUN", "PROPN", "PRON", "NUM"} and not is_quote(tok):

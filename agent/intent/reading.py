@@ -222,19 +222,26 @@ _AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then",
 _BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
 
 
+_COLOUR_THINGS = frozenset({"orange"})
+"""Basic colour terms that, tagged as nouns, are first of all things ("find the orange")."""
+
+
 def _elliptical(tok: Token) -> bool:
     """Whether ``tok`` is an attribute word standing for a noun phrase whose noun is left out:
     "the biggest", "the second from the left", "the other", a bare "left" / "red" / "smaller"."""
     low = lower(tok)
-    if low in vb.POLITE_WORDS or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
-        return False
+    determined = any(c.dep_ in {"det", "poss"} for c in tok.children)
+    if (low in vb.POLITE_WORDS and not determined) or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
+        return False  # a bare "right", "great": an acknowledgement
     if tok.dep_ == "pobj" and lower(tok.head) != "about":
         return False  # "the cup on the left": the place of another noun
-    if tok.pos_ == "NOUN" and low not in vb.COLOURS:
-        return False  # "the top", "the middle": a part (geometric nouns), not a placeholder
+    if tok.pos_ == "NOUN" and not (
+        (low in vb.BASIC_COLOURS and low not in _COLOUR_THINGS) or (low in vb.POSITIONS and low not in vb.GEOMETRIC_PART_HEADS)
+    ):
+        return False  # "the top": a part (geometric nouns); "the lime", "the orange": the fruit
     attribute = (
         low in vb.COLOURS or low in vb.ORDINALS or low in {"other", "another"}
-        or (low in vb.POSITIONS and tok.pos_ in {"ADJ", "VERB", "ADV"})
+        or (low in vb.POSITIONS and (tok.pos_ in {"ADJ", "VERB", "ADV"} or low not in vb.GEOMETRIC_PART_HEADS))
         or size_value(tok) is not None or tok.tag_ == "JJS"
         or (number_value(tok) not in {None, "0", "1"} and any(c.dep_ == "det" for c in tok.children))
     )
@@ -244,6 +251,8 @@ def _elliptical(tok: Token) -> bool:
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
     if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "SCONJ"} or lower(nxt) in _AFTER_ELLIPSIS):
         return False  # "the red car", "the left half": the noun is there
+    if nxt is not None and lower(nxt) == "of" and number_value(tok) is not None:
+        return False  # "the two of them": a partitive, already read as one
     before = [t for t in doc[: tok.i] if not t.is_punct]
     return not before or before[-1].pos_ in {"DET", "ADJ", "VERB", "PRON"} or lower(before[-1]) in _BEFORE_ELLIPSIS | vb.OPENER_WORDS
 

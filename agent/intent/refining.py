@@ -64,6 +64,9 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
                 decision.changes["target"] = new_target
                 decision.reason += f", target {new_target!r}"
                 return decision
+        one_of = bool(main.quantifier) and any(role == "count" for role, _ in split.evidence) and "count" not in split.attributes
+        if one_of and not reading.question:
+            return refined(intent, attrs, new, main, evidence, reading, single=True)  # "one of them"
         if not new and not exclusions and not reading.only:
             return None if main.pronoun or reading.question else refined(intent, attrs, {}, main, evidence, reading)
         return refined(intent, attrs, new, main, evidence, reading)

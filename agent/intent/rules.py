@@ -159,6 +159,9 @@ def classify(
     text = reading.text
     if not text:
         return Decision(Act.CHITCHAT, reason="empty message: kept the intent", evidence=[("kept", "")])
+    said = [w.lower() for w in text.replace("!", " ").replace(".", " ").replace(",", " ").split()]
+    if not reading.english and len(said) <= 3 and any(w in vb.BORROWED_POLITE for w in said):
+        return Decision(Act.CHITCHAT, reason=f"chit-chat (a thanks or greeting): {quote(text)}", evidence=[("act", text[:80])])
     if not reading.english or reading.doc is None:
         act = Act.EXPLAIN if intent.target else Act.CHITCHAT
         why = "; ".join(reading.notes) or "not readable"

@@ -120,6 +120,8 @@ def split_phrase(
             continue
         if name == "of" and sub is phrase.part_of:
             continue  # the caller reads the part and its whole
+        if name == "of" and out.placeholder and (sub.pronoun or sub.lemmas & set(current)):
+            continue  # "the largest one of them / of the apples": the set it is picked from
         position = _position_phrase(name, sub)
         if position:
             out.attributes.setdefault("position", position)
@@ -237,10 +239,11 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
 
 def _partitive_count(phrase: Phrase) -> str | None:
     """Return how many a partitive's quantity word says ("both of" -> "2", "all of" -> "all")."""
-    if not phrase.quantifier:
-        return None
-    word = phrase.quantifier[0]
-    return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
+    for word in phrase.quantifier:  # "the two of them": past the determiner
+        if word.dep_ in {"det", "predet"} and lower(word) not in vb.COUNT_DETERMINERS:
+            continue
+        return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
+    return None
 
 
 def _colour_follows(tok: Token, phrase: Phrase) -> bool:

@@ -231,11 +231,15 @@ POLITE_WORDS = frozenset(
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
     "done well work works sounds right got it you that this is was looks there "
-    "haha hahaha hehe lmao rofl "
-    "merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split()
-)
+    "haha hahaha hehe lmao rofl".split()
+) | frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
 """Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
 thanks and greetings English chat borrows from other languages ("merci !", "ciao")."""
+
+BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
+"""Thanks and greetings of other languages that English chat uses (also in :data:`POLITE_WORDS`):
+a short turn with one of them is a thanks or a greeting even when the rest is not English
+("muchas gracias", "danke schön")."""
 
 SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
 """Chat spellings read as their words before parsing."""
