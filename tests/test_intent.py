@@ -1239,3 +1239,40 @@ def test_one_picked_from_the_current_set(tracker, text, attrs):
 @pytest.mark.parametrize(("text", "target"), [("find the lime", "lime"), ("find the orange", "orange")])
 def test_colour_words_that_name_things_stay_nouns(tracker, text, target):
     assert track(tracker, text, intent=Intent(target="cups"), turn=1).intent.target == target
+
+
+@pytest.mark.parametrize("text", ["try again", "please retry", "redo it"])
+def test_asking_for_another_attempt_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.CORRECT, "kite", {"other": "yes"}), result.reason
+
+
+@pytest.mark.parametrize(
+    "text", ["you selected the sofa, I asked for the armchair", "I said the armchair", "no, I wanted the armchair"]
+)
+def test_restating_what_was_asked_for_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "armchair"), result.reason
+    request = track(tracker, "I want the armchair", intent=Intent(target="sofa"), turn=1)
+    assert (request.act, request.intent.target) == (Act.NEW_TARGET, "armchair")
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [("take out the boy", "boy"), ("get rid of the shadow", "shadow"), ("apart from the boy", "boy"), ("not including the boy", "boy")],
+)
+def test_more_ways_of_leaving_something_out(tracker, text, excluded):
+    result = track(tracker, text, intent=Intent(target="people", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target, result.intent.exclusions) == (Act.REFINE, "people", [excluded]), result.reason
+
+
+@pytest.mark.parametrize(("text", "attrs"), [("narrow it down to the red ones", {"colour": "red"}), ("keep only the left one", {"position": "left"})])
+def test_narrowing_verbs_refine(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="apples", attributes={"count": "all"}), turn=1)
+    assert result.act is Act.REFINE and attrs.items() <= result.intent.attributes.items(), result.reason
+
+
+def test_lets_do_and_the_one_before(tracker):
+    assert track(tracker, "let's do the bench now", intent=Intent(target="tree"), turn=1).intent.target == "bench"
+    back = converse(tracker, ["find the dog", "now the cat", "and the bird", "the one before"])[-1]
+    assert (back.act, back.intent.target) == (Act.NEW_TARGET, "cat"), back.reason

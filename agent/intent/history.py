@@ -75,14 +75,16 @@ def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None
 
 
 def find_earlier(
-    cache: nlp.ParseCache, intent: Intent, phrase: Phrase | None, attributes: dict[str, str]
+    cache: nlp.ParseCache, intent: Intent, phrase: Phrase | None, attributes: dict[str, str],
+    said: set[str] | frozenset[str] = frozenset(),
 ) -> Earlier | None:
-    """Return the earlier target ``phrase`` (with its ``attributes``) points at, other than the current one."""
+    """Return the earlier target ``phrase`` (with its ``attributes``) points at, other than the
+    current one; ``said``: the turn's words ("the one *before*")."""
     current = (intent.target or "").lower()
     candidates = [e for e in earlier_targets(intent) if e.target.lower() != current]
     if not candidates:
         return None
-    words = {lower(t) for t in phrase.words} if phrase is not None else set()
+    words = ({lower(t) for t in phrase.words} if phrase is not None else set()) | set(said)
     if phrase is None or phrase.placeholder or phrase.generic or lower(phrase.head) in {"one", "ones"}:
         # "the green one", "the orange thing": a placeholder or a generic noun is found by what
         # was said of it; "the first one" is the session's first target, "the previous one" the

@@ -301,17 +301,37 @@ def _returned_to(reading: Reading) -> Phrase | None:
 
 
 def _is_chat_word(phrase: Phrase) -> bool:
-    """Return a phrase that is only a greeting or a thanks ("thanks", "pls")."""
+    """Return a phrase that is only a greeting or a thanks ("thanks", "pls"), or a "retry"."""
     if phrase.head.pos_ == "PRON":
         return False  # "it", "that", "this": they point back, they are not politeness
-    return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank"}
+    return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank", "retry", "redo"}
+
+
+_RESTATING = frozenset({"say", "ask", "request", "want", "tell", "need"})
+"""Verbs that, said in the past by "I", restate the request ("I asked for the chair")."""
+
+
+def _restates(body: list[Token]) -> bool:
+    """"I meant the cup", "I mean the cup", "you selected the table, I asked for the chair", "I said
+    the blue one", "I wanted the dog": the user restates what they asked for, so what was
+    shown is wrong. Only "mean" restates in the present ("I want the fridge" is a request)."""
+    for k, tok in enumerate(body):
+        if lower(tok) != "i":
+            continue
+        for verb in body[k + 1 : k + 4]:
+            if lemma(verb) == "mean" or (lemma(verb) in _RESTATING and verb.tag_ in {"VBD", "VBN"}):
+                return True
+    return False
 
 
 def _says_wrong(doc: Doc, body: list[Token]) -> bool:
-    """"that's not it", "still not right", "you picked the wrong animal", "I meant X"."""
-    for tok in body:
+    """"that's not it", "still not right", "you picked the wrong animal", "try again" (another
+    attempt is asked for because this one is wrong)."""
+    for k, tok in enumerate(body):
         low = lower(tok)
         if low in {"wrong", "incorrect"}:
+            return True
+        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
             return True
         if tok.dep_ == "neg" and tok.head.dep_ == "ROOT" and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
             return True
@@ -341,7 +361,7 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     # "I meant X", "I want (to see) X", "can you find X", "let's find X", "please show X"
     verb = _command_verb(body)
     wh = next((t for t in body[:2] if t.tag_ in WH_TAGS), None)
-    if lower(first) in {"i"} and any(lemma(t) in {"mean", "say"} for t in body[1:3]):
+    if _restates(body):
         reading.meant = True
         reading.negative = True
     if wh is not None and not (verb is not None and verb.i < wh.i):
@@ -406,7 +426,13 @@ def _leaves_out(reading: Reading, body: list[Token], phrases: list[Phrase]) -> b
     if len(words) <= k + 1:
         return False
     word = words[k]
-    if not (lower(word) in vb.EXCLUDE_PREPOSITIONS or (k == 1 and lower(word) == "but")):
+    pair = (lower(word), lower(words[k + 1]))
+    before = word.doc[word.i - 1] if word.i > 0 else None
+    if pair in {("not", "including"), ("not", "counting"), ("apart", "from"), ("other", "than"), ("aside", "from")}:
+        word = words[k + 1]  # "not including the blue one", "apart from the dog"
+    elif lower(word) in {"including", "counting"} and before is not None and lower(before) == "not":
+        reading.negative = False  # "not" was read as the turn's opener: it belongs to "including"
+    elif not (lower(word) in vb.EXCLUDE_PREPOSITIONS or (k == 1 and lower(word) == "but")):
         return False
     if not any(p.head.i > word.i for p in phrases):
         return False
@@ -423,6 +449,12 @@ def _command_verb(body: list[Token]) -> Token | None:
             return tok
         if lem == "leave" and any(lower(t) == "out" for t in body[k + 1 : k + 4]):
             return tok
+        if (lem == "take" and any(lower(t) in {"out", "away", "off"} for t in body[k + 1 : k + 4])) or (
+            lem == "get" and k + 1 < len(body) and lower(body[k + 1]) == "rid"
+        ):
+            return tok  # "take out the child", "get rid of the shadow": leave it out
+        if lem == "do" and any(lower(t) in {"let", "'s", "us"} for t in body[:k]):
+            return tok  # "let's do the bench": a request for it
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
         if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
@@ -439,6 +471,11 @@ def _command_verb(body: list[Token]) -> Token | None:
 
 def _command_kind(verb: Token) -> str:
     lem, low = lemma(verb), lower(verb)
+    after = verb.doc[verb.i + 1] if verb.i + 1 < len(verb.doc) else None
+    if lem == "take" or (lem == "get" and after is not None and lower(after) == "rid"):
+        return "exclude"
+    if lem == "do":
+        return "segment"
     if lem in vb.RETURN_VERBS:
         return "return"
     if lem in {"leave", "include"} or lem in vb.EXCLUDE_VERBS:
@@ -456,6 +493,9 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
     for child in verb.children:
         if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
             found = phrase_of(child)
+            target = _narrowed_to(verb, phrase_of) if found is not None and found.pronoun else None
+            if target is not None:
+                return target  # "narrow it down to the red ones": what it is narrowed to
             if found is not None:
                 for extra in verb.children:
                     if extra.i > child.i and extra.dep_ in {"prep", "advmod"}:
@@ -469,6 +509,17 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
             if found is not None:
                 return found
     return after(verb)
+
+
+def _narrowed_to(verb: Token, phrase_of) -> Phrase | None:  # type: ignore[no-untyped-def]
+    """Return X of "narrow it (down) to X", "limit them to X": the object of a "to" after the verb."""
+    for child in verb.children:
+        if child.dep_ == "prep" and lower(child) == "to":
+            obj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            found = phrase_of(obj)
+            if found is not None:
+                return found
+    return None
 
 
 def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) -> None:  # type: ignore[no-untyped-def]

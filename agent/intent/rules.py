@@ -297,8 +297,10 @@ def _chitchat(reading: Reading, body: str) -> bool:
     if not words:
         return True  # emoji, punctuation
     polite = [w for w in words if w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"}]
-    if len(words) <= 10 and (len(polite) == len(words) or (words[-1] == "one" and len(polite) == len(words) - 1 > 0)):
-        return True  # "ok thanks", "nice one!"
+    praised = [t for t in reading.doc or [] if t.is_alpha]
+    one = words[-1] == "one" and len(praised) > 1 and praised[-2].pos_ == "ADJ" and len(polite) == len(words) - 1
+    if len(words) <= 10 and (len(polite) == len(words) or one):
+        return True  # "ok thanks", "nice one!" (not "that one": it points)
     return _remark(reading) or _about_the_assistant(reading)
 
 
@@ -433,7 +435,8 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     then apply what else the turn says ("back to the motorcycle, only the right half of it")."""
     main = reading.returned_to or reading.main
     split = main.split() if main is not None else Split(target=None)
-    found = find_earlier(cache, intent, main, split.attributes)
+    said = {lower(t) for t in reading.doc} if reading.doc is not None else set()
+    found = find_earlier(cache, intent, main, split.attributes, said)
     if found is None:
         return None
     changes: dict[str, Any] = {

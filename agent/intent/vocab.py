@@ -30,7 +30,7 @@ import re
 SEGMENT_VERBS = frozenset(
     "find segment show highlight select mark outline locate detect isolate mask circle get pick "
     "point give display cut extract choose indicate spot grab crop box draw colour color paint "
-    "look search identify see target track".split()
+    "look search identify see target track narrow limit restrict keep".split()
 )
 """Lemmas of imperative verbs that ask for a mask ("find the HDMI label", "show me the port")."""
 
