@@ -1276,3 +1276,30 @@ def test_lets_do_and_the_one_before(tracker):
     assert track(tracker, "let's do the bench now", intent=Intent(target="tree"), turn=1).intent.target == "bench"
     back = converse(tracker, ["find the dog", "now the cat", "and the bird", "the one before"])[-1]
     assert (back.act, back.intent.target) == (Act.NEW_TARGET, "cat"), back.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "act", "target"),
+    [
+        ("perfect, thank you. now the lamp", Act.NEW_TARGET, "lamp"),
+        ("ok. is it switched on?", Act.EXPLAIN, "sofa"),
+        ("does it fold? highlight the cushion", Act.NEW_TARGET, "cushion"),
+        ("No. The other one", Act.CORRECT, "sofa"),
+    ],
+)
+def test_in_a_turn_of_several_sentences_the_request_decides(tracker, text, act, target):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (act, target), result.reason
+
+
+def test_a_question_then_a_pointing_request_is_read_whole(tracker):
+    result = track(tracker, "which of the two cats is older? segment it")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "cat"), result.reason
+
+
+def test_one_of_the_things_named_together(tracker):
+    both, one = converse(tracker, ["find the knife and fork", "only the fork"])
+    assert both.intent.target == "knife and fork"
+    assert (one.act, one.intent.target) == (Act.REFINE, "fork"), one.reason
+    cat = converse(tracker, ["show me the dog and the cat", "just the cat"])[-1]
+    assert (cat.act, cat.intent.target) == (Act.REFINE, "cat")

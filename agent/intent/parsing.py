@@ -60,6 +60,15 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     preps: list[tuple[str, Phrase]] = []
     clauses = []
     as_noun = verb_as_noun(head) or modal_as_noun(head)
+    if head.dep_ == "dobj" and depth == 0:
+        # "find the knife and fork", the second noun read as a verb coordinated with "find"
+        for verb in head.head.children:
+            gap = head.doc[verb.i - 1] if verb.i > 0 else None
+            if (
+                verb.dep_ == "conj" and verb.pos_ == "VERB" and verb.tag_ in {"VB", "VBP"} and not list(verb.children)
+                and gap is not None and gap.i == head.right_edge.i + 1 and lower(gap) in {"and", "or", "&"}
+            ):
+                words.update({gap.i: gap, verb.i: verb})
     if _one_after_attribute(head):
         # "the rightmost one" read as "one" in apposition to the noun "rightmost"
         words.update({t.i: t for t in head.head.subtree if t.i < head.i})
@@ -302,6 +311,9 @@ def verb_as_noun(tok: Token) -> bool:
     if tok.i == 0:
         return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
     before = tok.doc[tok.i - 1]
+    if lower(before) in {"and", "or"} and tok.i >= 2 and tok.doc[tok.i - 2].pos_ in {"NOUN", "PROPN"} and tok.tag_ in {"VB", "VBP"}:
+        if tok.doc[tok.i - 2].head.i == tok.i and (tok.i + 1 == len(tok.doc) or tok.doc[tok.i + 1].is_punct):
+            return True  # "the knife and *fork*" read as "the knife and [will] fork"
     noun_before = before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
     if noun_before and before.dep_ in {"compound", "amod"}:
         return True

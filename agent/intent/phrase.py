@@ -67,7 +67,13 @@ class Phrase:
     def lemmas(self) -> set[str]:
         """Lemmas of the head and of coordinated heads ("hammer and sickle" -> both)."""
         out = {self.lemma}
-        out.update(lemma(t) for t in self.words if t.dep_ == "conj" and t.pos_ in {"NOUN", "PROPN"})
+        out.update(lemma(t) for t in self.words if t.dep_ == "conj" and t.pos_ in {"NOUN", "PROPN", "VERB"})
+        ids = {t.i for t in self.words}
+        for t in self.words:  # "the knife and fork" however the parser hung it: both nouns
+            if lower(t) in {"and", "or", "&"}:
+                for side in (t.i - 1, t.i + 1):
+                    if side in ids and t.doc[side].pos_ in {"NOUN", "PROPN", "VERB"} and side in {w.i for w in self.words}:
+                        out.add(lemma(t.doc[side]))
         return out
 
     @property

@@ -125,11 +125,17 @@ def read(cache: nlp.ParseCache, raw: str) -> Reading:
     return _read(cache, raw)
 
 
-def _read(cache: nlp.ParseCache, raw: str) -> Reading:
+def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     text, english, notes = prepare(raw)
     reading = Reading(text=text, english=english, notes=notes)
     if not text or not english:
         return reading
+    start = _request_start(parse(cache, text)) if depth < 2 else 0
+    if start:
+        # "great, thanks. now the spoon", "is it real? segment the pot": the request decides
+        rest = _read(cache, text[start:], depth + 1)
+        rest.notes = [*notes, f"read from {text[start:][:40]!r}", *rest.notes]
+        return rest
     doc = _as_request(cache, text, parse(cache, text))
     doc, said = _elided_noun(cache, doc)
     if said:
@@ -154,6 +160,32 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
         reading.returned_to = _returned_to(reading)
         reading.rest = _rest_after(reading)
     return reading
+
+
+def _request_start(doc: Doc) -> int:
+    """Return where the part of a turn of several sentences that decides it starts (0: all of it).
+
+    Leading sentences that only thank or acknowledge ("great, thanks. now the spoon", "ok. what
+    is it made of?") are left out, and a question followed by a request that names a thing ("is
+    it real? segment the pot", "and here? find the dog") is decided by the request ("which of
+    the dogs is the smallest? segment it" is not: "it" is the one the question asks for). A
+    leading "no." stays: it is a correction."""
+    sents = list(doc.sents)
+    if len(sents) < 2:
+        return 0
+    k = 0
+    while k < len(sents) - 1:
+        words = [lower(t) for t in sents[k] if t.is_alpha]
+        if not words or not all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words):
+            break
+        k += 1
+    if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
+        for later in sents[k + 1 :]:
+            first = next((t for t in later if not t.is_punct and lemma(t) not in vb.OPENER_WORDS), None)
+            names = any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later)  # "segment it" points into the question
+            if first is not None and lemma(first) in REQUEST_VERBS and names:
+                return later.start_char
+    return sents[k].start_char if k else 0
 
 
 def _rest_after(reading: Reading) -> Phrase | None:

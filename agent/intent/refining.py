@@ -80,6 +80,13 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     if reading.only and split.target and not same:
         attrs["part"] = part_words(main)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
+    if same and split.target and len(current) > 1 and main.lemmas < current and not reading.question:
+        # "only the cat" after "the dog and the cat": one of the things named together
+        kept = {k: v for k, v in attrs.items() if k not in {"count", "other", "part"}}
+        decision = refined(intent, kept, split.attributes, main, evidence, reading)
+        decision.changes["target"] = split.target
+        decision.reason = f"one of the {intent.target}: {split.target!r}"
+        return decision
     if same and not reading.question and (split.attributes or split.relations or not main.preps):
         new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
         kept = {k: v for k, v in attrs.items() if k not in {"other"}}
