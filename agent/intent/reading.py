@@ -182,8 +182,9 @@ def _request_start(doc: Doc) -> int:
     if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
         for later in sents[k + 1 :]:
             first = next((t for t in later if not t.is_punct and lemma(t) not in vb.OPENER_WORDS), None)
-            names = any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later)  # "segment it" points into the question
-            if first is not None and lemma(first) in REQUEST_VERBS and names:
+            if first is None or lemma(first) not in REQUEST_VERBS:
+                continue
+            if any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later):  # "segment it" points into the question
                 return later.start_char
     return sents[k].start_char if k else 0
 

@@ -397,8 +397,8 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
     if target is None and _says_other(reading):
         # "the other one" after "the left one": another instance is not where the current one
         # is, so what located that one goes; what describes it (colour, size) stays
-        said = {k for p in reading.phrases for k in p.split(current=current).attributes}
-        attrs = {k: v for k, v in attrs.items() if k not in LOCATORS or k in said}
+        named = {key for p in reading.phrases for key in p.split(current=current).attributes}
+        attrs = {k: v for k, v in attrs.items() if k not in LOCATORS or k in named}
     changes: dict[str, Any] = {"attributes": attrs, "exclusions": exclusions, "relations": relations}
     if target is not None:
         changes["target"] = target
