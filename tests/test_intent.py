@@ -1303,3 +1303,50 @@ def test_one_of_the_things_named_together(tracker):
     assert (one.act, one.intent.target) == (Act.REFINE, "fork"), one.reason
     cat = converse(tracker, ["show me the dog and the cat", "just the cat"])[-1]
     assert (cat.act, cat.intent.target) == (Act.REFINE, "cat")
+
+
+def test_how_about_is_what_about(tracker):
+    result = track(tracker, "how about the goat?", intent=Intent(target="sheep"), turn=1)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+def test_not_that_instance_rejects_the_instance_not_the_noun(tracker):
+    result = track(tracker, "not that bird", intent=Intent(target="bird"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "bird"), result.reason
+    assert result.intent.attributes.get("other") == "yes" and result.intent.exclusions == ["that bird"]
+
+
+def test_how_many_of_the_current_noun_is_about_it(tracker):
+    result = track(tracker, "how many kids are there?", intent=Intent(target="kids", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "kids"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("the wooden one", "wooden chair"), ("the round one instead", "round chair"), ("the red one", "chairs")],
+)
+def test_a_placeholder_with_a_descriptive_word_describes_the_current_noun(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="chairs", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, target), result.reason
+    again = track(tracker, "no, the broken one", intent=result.intent, turn=2)
+    assert (again.act, again.intent.target) == (Act.CORRECT, "broken chair"), again.reason  # "wooden" does not stay
+
+
+def test_it_is_not_x_it_is_y_is_a_correction(tracker):
+    result = track(tracker, "it's not the monitor, it's the TV", intent=Intent(target="monitor"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "TV"), result.reason
+    assert "text" not in result.intent.attributes  # an acronym names the thing
+    assert result.intent.exclusions == ["monitor"]
+
+
+def test_everything_has_no_parts(tracker):
+    result = track(tracker, "only the sky", intent=Intent(target="everything", exclusions=["clouds"]), turn=1)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "sky"), result.reason
+
+
+def test_and_x_after_leaving_something_out_leaves_it_out_too(tracker):
+    *_, more = converse(tracker, ["highlight every apple", "leave out the green ones", "and the bruised one"])
+    assert (more.act, more.intent.target) == (Act.REFINE, "apple"), more.reason
+    assert more.intent.exclusions == ["green apple", "bruised apple"]
+    narrowed = converse(tracker, ["highlight every apple", "the red ones", "and the big one"])[-1]
+    assert narrowed.intent.exclusions == []

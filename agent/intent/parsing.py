@@ -153,15 +153,15 @@ def participle_clause(tok: Token) -> bool:
 
 
 def _one_after_attribute(tok: Token) -> bool:
-    """Return whether "one"/"ones" follows an attribute word the parser took for its head noun:
-    "the rightmost one", "the topmost ones" ("rightmost" tagged a noun, "one" hung on it)."""
-    if lower(tok) not in {"one", "ones"} or tok.i == 0:
+    """Return whether "one"/"ones" follows a modifier the parser took for its head noun: "the
+    rightmost one", "the triangular one" (the modifier tagged a noun, "one" hung on it as an
+    apposition): the modifier describes "one", the placeholder."""
+    if lower(tok) not in {"one", "ones"} or tok.i == 0 or tok.dep_ not in {"appos", "npadvmod", "dep", "nummod"}:
         return False
     attr = tok.head
-    if attr.i != tok.i - 1 or attr.pos_ not in {"NOUN", "PROPN", "ADJ"}:
+    if attr.i != tok.i - 1 or attr.pos_ not in {"NOUN", "PROPN", "ADJ"} or is_quote(attr):
         return False
-    low = lower(attr)
-    return (low in vb.POSITIONS and lemma(attr) not in vb.GEOMETRIC_PART_HEADS) or low in vb.COLOURS or low in vb.ORDINALS
+    return lemma(attr) not in vb.GEOMETRIC_PART_HEADS
 
 
 def modal_as_noun(tok: Token) -> bool:

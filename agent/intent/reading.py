@@ -366,8 +366,9 @@ def _says_wrong(doc: Doc, body: list[Token]) -> bool:
             return True
         if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
             return True
-        if tok.dep_ == "neg" and tok.head.dep_ == "ROOT" and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
-            return True
+        clause = tok.head.dep_ == "ROOT" or (tok.head.dep_ in {"ccomp", "conj", "parataxis"} and tok.head.i < tok.head.head.i)
+        if tok.dep_ == "neg" and clause and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
+            return True  # "that's not it", "it's not the monitor, it's the TV"
     return False
 
 
@@ -563,7 +564,7 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
     subj = next((t for t in root.children if t.dep_ in {"nsubj", "nsubjpass"} and t.tag_ not in WH_TAGS), None)
     if lemma(root) in {"write", "print", "say", "read", "label", "inscribe"}:
         reading.asked = "text"  # "what is written on it?", "what does the sign say?"
-    if low == "what" and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) == "about":
+    if low in {"what", "how"} and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) == "about":  # "how about the cow?"
         reading.frame = "about"
         reading.main = phrase_of(next((c for c in doc[wh.i + 1].children if c.dep_ == "pobj"), None)) or after(wh)
         return

@@ -57,8 +57,8 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     same = bool(main.lemmas & current)
     if split.placeholder or main.pronoun:
         new = {**split.attributes, **predicate}
-        if split.description and not main.pronoun:
-            new_target = described(cache, intent, main, split.description)
+        if (split.description or split.modifier) and not main.pronoun:
+            new_target = described(cache, intent, main, split.description, split.modifier)
             if new_target:
                 decision = refined(intent, attrs, new, main, evidence, reading)
                 decision.changes["target"] = new_target
@@ -77,7 +77,8 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
         decision.changes["target"] = split.target
         decision.reason = f"one of the {intent.target}: {split.target!r}"
         return decision
-    if reading.only and split.target and not same:
+    if reading.only and split.target and not same and (intent.target or "").lower() not in vb.UNIVERSAL_PRONOUNS:
+        # ("everything" has no parts: "the sky only" after it names a thing of its own)
         attrs["part"] = part_words(main)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
     if same and split.target and len(current) > 1 and main.lemmas < current and not reading.question:
@@ -112,9 +113,12 @@ def names_a_member(intent: Intent, main: Phrase, current: set[str]) -> bool:
     return bool(main.lemmas & current) or (main.lemma in vb.PERSON_NOUNS and bool(current & vb.PERSON_NOUNS))
 
 
-def described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str) -> str | None:
+def described(
+    cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str | None, modifier: str | None = None
+) -> str | None:
     """Return the current target's noun with a new description ("the one in the black jacket" ->
-    "man in the black jacket"): the noun's own modifiers are kept, its old description dropped."""
+    "man in the black jacket", "the wooden one" -> "wooden chair"): the noun's own modifiers are
+    kept, its old description dropped."""
     from agent.intent.history import target_phrase_of
     current = target_phrase_of(cache, intent.target)
     if current is None or not current.concrete:
@@ -123,8 +127,10 @@ def described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description
     if noun.lower() == "people" and lower(phrase.head) == "one":
         noun = "person"  # the one plural whose lemma the parser keeps as is
     words = [t for t in current.words if t.dep_ not in {"det", "predet", "poss", "case", "nummod"} and t.i != current.head.i]
+    if modifier:
+        words = [t for t in words if t.dep_ == "compound"]  # a new description replaces the old: "road" stays, "wooden" goes
     before = render([t for t in words if t.i < current.head.i])
-    return " ".join(w for w in (before, noun, description) if w)
+    return " ".join(w for w in (modifier, before, noun, description) if w)
 
 
 def _whole_again(main: Phrase) -> bool:

@@ -193,7 +193,7 @@ def classify(
         back = _go_back(cache, intent, reading)
         if back is not None:
             return back
-    if reading.command == "exclude" and intent.target:
+    if intent.target and (reading.command == "exclude" or _continues_exclusion(intent, reading)):
         return _exclude(intent, reading, _target_head(cache, intent))
     if intent.target and reading.main is not None and _new_count(intent, reading, current):
         return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
@@ -355,6 +355,17 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         negated = phrase.negated or _after_not(phrase)
         split = phrase.split(current=current)
         if negated and not reading.meant:
+            if phrase.refers_back and not phrase.pronoun and (split.placeholder or phrase.lemmas & current):
+                # "not that bird", "not this one": the instance shown is rejected, not the noun
+                text = phrase.text()
+                if lower(phrase.head) in {"one", "ones"}:
+                    text = exclusion_text(phrase, intent)
+                if text not in exclusions:
+                    exclusions.append(text)
+                other = True
+                why.append(f"exclude {text!r}")
+                evidence.append(("exclusion", phrase.text()))
+                continue
             if (split.target or split.placeholder) and not phrase.pronoun:
                 text = split.target or exclusion_text(phrase, intent, _target_head(cache, intent))
                 if text not in exclusions:
@@ -369,8 +380,8 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         same = bool(phrase.lemmas & current)
         if wrong or split.placeholder or not split.target or phrase.pronoun:
             other = True
-            if split.description and not phrase.pronoun:
-                new_target = described(cache, intent, phrase, split.description)
+            if (split.description or split.modifier) and not phrase.pronoun:
+                new_target = described(cache, intent, phrase, split.description, split.modifier)
                 if new_target:
                     target, last_named = new_target, new_target
                     evidence.append(("target", phrase.text()))
@@ -462,6 +473,18 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
             back.reason += f", then {rest.reason}"
             back.evidence.extend(rest.evidence)
     return back
+
+
+def _continues_exclusion(intent: Intent, reading: Reading) -> bool:
+    """"and the bruised one", "also the plates" right after a turn that left something out: the
+    list of what is left out goes on (a bare phrase opened by "and"/"also"/"plus")."""
+    if reading.frame != "np" or reading.question or reading.main is None or not intent.history:
+        return False
+    if not any(lower(t) in {"and", "also", "plus"} for t in reading.openers):
+        return False
+    last = intent.history[-1]
+    before = intent.history[-2].exclusions if len(intent.history) > 1 else []
+    return last.op is IntentOp.REFINE and len(last.exclusions) > len(before)
 
 
 def _target_head(cache: nlp.ParseCache, intent: Intent) -> Any:

@@ -51,6 +51,10 @@ class Split:
     """What a placeholder is described by, as written: "in the black jacket" in "the one in the
     black jacket", "holding his phone" in "the one holding his phone" (the caller puts the
     current target's noun before it)."""
+    modifier: str | None = None
+    """What a placeholder is described by before it, as written: "triangular" in "the
+    triangular one", "wooden" in "the wooden ones" (words no attribute takes; the caller puts
+    them before the current target's noun)."""
     evidence: list[tuple[str, str]] = field(default_factory=list)
     """(role, words) pairs: which words gave which part of the split."""
 
@@ -158,6 +162,10 @@ def split_phrase(
     if out.placeholder:
         if kept and lower(head) in {"one", "ones"}:
             out.description = render(sorted({t.i: t for t in kept}.values(), key=lambda t: t.i)) or None
+        before = [t for t in keep if t.i < head.i and t.pos_ in {"ADJ", "NOUN", "PROPN", "VERB"}]
+        if before and lower(head) in {"one", "ones"}:
+            out.modifier = render(before)
+            out.evidence.append(("description", render(before)))
         return out
     body = [*keep, head, *kept]
     out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
@@ -312,6 +320,8 @@ def _text_value(phrase: Phrase, kept: list[Token]) -> str | None:
     if quotes:
         return quotes[0]
     caps = [t for t in [*kept, phrase.head] if len(t.text) >= 2 and t.text.isupper() and any(c.isalpha() for c in t.text)]
+    if caps == [phrase.head] and not kept and len(phrase.head.text) <= 4:
+        caps = []  # "the TV", "the ATM": an acronym naming the thing, not printed words on it
     if caps and (caps[-1].i == phrase.head.i or caps[-1].i == phrase.head.i - 1):
         run = [t for t in kept if t.i >= caps[0].i and t.pos_ == "PROPN"] or caps
         return render(sorted({t.i: t for t in [*run, *caps] if t.i != phrase.head.i or t in caps}.values(), key=lambda t: t.i))
