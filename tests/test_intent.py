@@ -1350,3 +1350,23 @@ def test_and_x_after_leaving_something_out_leaves_it_out_too(tracker):
     assert more.intent.exclusions == ["green apple", "bruised apple"]
     narrowed = converse(tracker, ["highlight every apple", "the red ones", "and the big one"])[-1]
     assert narrowed.intent.exclusions == []
+
+
+@pytest.mark.parametrize(
+    ("text", "relations", "attrs"),
+    [
+        ("it's on the shelf", [("on", "shelf")], {}),
+        ("they are next to the sofa", [("next_to", "sofa")], {}),
+        ("it's at the top", [], {"position": "top"}),
+    ],
+)
+def test_saying_where_the_target_is_narrows_it(tracker, text, relations, attrs):
+    result = track(tracker, text, intent=Intent(target="books"), turn=1)
+    assert result.act is Act.REFINE, result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == relations and result.intent.attributes == attrs
+
+
+@pytest.mark.parametrize("text", ["I can't see it", "it's not on the shelf?", "is it on the shelf?"])
+def test_statements_and_questions_about_where_it_is_do_not_request(tracker, text):
+    result = track(tracker, text, intent=Intent(target="books"), turn=1)
+    assert result.act in {Act.EXPLAIN, Act.CORRECT} and not result.intent.relations, result.reason

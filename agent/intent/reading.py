@@ -491,6 +491,8 @@ def _command_verb(body: list[Token]) -> Token | None:
             return tok  # "let's do the bench": a request for it
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
+        if any(c.dep_ == "neg" for c in tok.children) and any(c.dep_ == "nsubj" for c in tok.children):
+            continue  # "I can't see it": a statement, not a request
         if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
             or k == 0

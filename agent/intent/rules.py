@@ -51,7 +51,14 @@ from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.decision import Decision, exclusion_text, quote, relations_of, with_relations
+from agent.intent.decision import (
+    Decision,
+    anchor_text,
+    exclusion_text,
+    quote,
+    relations_of,
+    with_relations,
+)
 from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
 from agent.intent.history import find_earlier, head_lemmas, target_phrase_of
@@ -67,7 +74,7 @@ from agent.intent.refining import (
     singular,
 )
 from agent.intent.words import lemma, lower, size_value
-from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
 
 _OP_FOR_ACT = {
     Act.NEW_TARGET: IntentOp.NEW,
@@ -197,6 +204,10 @@ def classify(
         return _exclude(intent, reading, _target_head(cache, intent))
     if intent.target and reading.main is not None and _new_count(intent, reading, current):
         return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
+    if intent.target:
+        located = _located(intent, reading)
+        if located is not None:
+            return located
     if intent.target and not has_mask and _names_it_again(intent, reading, current):
         # "find the dog" on a new image while the dog is tracked: found afresh, not narrowed
         return _new_target(intent, reading.main, reading, "the current target asked for again with no mask of it")  # type: ignore[arg-type]
@@ -473,6 +484,49 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
             back.reason += f", then {rest.reason}"
             back.evidence.extend(rest.evidence)
     return back
+
+
+def _located(intent: Intent, reading: Reading) -> Decision | None:
+    """"it's on the desk", "they are next to the sofa", "it's on the left": a statement that
+    says where the current target is narrows it to the one there (a relation or a position)."""
+    from agent.intent.parsing import prep_object
+    from agent.intent.splitting import position_phrase
+
+    if reading.doc is None or reading.question or reading.negative:
+        return None
+    root = next((t for t in reading.doc if t.dep_ == "ROOT"), None)
+    if root is None or lemma(root) != "be" or any(c.dep_ == "neg" for c in root.children):
+        return None
+    if not any(c.dep_ == "nsubj" and lower(c) in {"it", "they", "this", "that", "he", "she"} for c in root.children):
+        return None
+    places = []
+    for child in root.children:
+        if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS | {"to"}:
+            places.append(prep_object(child, 0))
+        elif child.dep_ in {"acomp", "advmod"} and lower(child) in vb.PREPOSITION_PREFIXES:
+            sub = next((c for c in child.children if c.dep_ == "prep"), None)
+            places.append(prep_object(sub, 0, name_prefix=lower(child)) if sub is not None else None)
+    attrs = {k: v for k, v in intent.attributes.items() if k != "other"}
+    new: list[Relation] = []
+    evidence: list[tuple[str, str]] = [("act", reading.text[:80])]
+    for found in places:
+        if found is None or found[1].pronoun or found[1].image:
+            continue
+        name, sub = found
+        position = position_phrase(name, sub)
+        kind = vb.RELATION_KINDS.get(name)
+        anchor = anchor_text(sub)
+        if position:
+            attrs["position"] = position
+            evidence.append(("position", f"{name} {sub.text()}"))
+        elif kind and anchor:
+            new.append(Relation(kind=kind, anchor=anchor))  # type: ignore[arg-type]
+            evidence.append(("relation", f"{name} {sub.text()}"))
+    if not new and attrs == {k: v for k, v in intent.attributes.items() if k != "other"}:
+        return None
+    changes = {"attributes": attrs, "relations": with_relations(list(intent.relations), new)}
+    said = ", ".join([*(f"{r.kind} {r.anchor}" for r in new), *([f"position={attrs['position']}"] if "position" in attrs else [])])
+    return Decision(Act.REFINE, changes, f"refinement: where it is ({said})", evidence)
 
 
 def _continues_exclusion(intent: Intent, reading: Reading) -> bool:

@@ -341,4 +341,7 @@ def _clause_text(clause: Span) -> str | None:
     return quotes[0] if quotes else None
 
 
-__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "geometric_part", "prep_tokens", "split_phrase"]
+position_phrase = _position_phrase
+"""Public name of :func:`_position_phrase` ("on the left" -> "left")."""
+
+__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "geometric_part", "position_phrase", "prep_tokens", "split_phrase"]
