@@ -504,8 +504,8 @@ def _located(intent: Intent, reading: Reading) -> Decision | None:
         if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS | {"to"}:
             places.append(prep_object(child, 0))
         elif child.dep_ in {"acomp", "advmod"} and lower(child) in vb.PREPOSITION_PREFIXES:
-            sub = next((c for c in child.children if c.dep_ == "prep"), None)
-            places.append(prep_object(sub, 0, name_prefix=lower(child)) if sub is not None else None)
+            prep = next((c for c in child.children if c.dep_ == "prep"), None)
+            places.append(prep_object(prep, 0, name_prefix=lower(child)) if prep is not None else None)
     attrs = {k: v for k, v in intent.attributes.items() if k != "other"}
     new: list[Relation] = []
     evidence: list[tuple[str, str]] = [("act", reading.text[:80])]
