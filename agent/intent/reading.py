@@ -6,7 +6,11 @@ question and its kind, a bare noun phrase), the noun phrases (:class:`agent.inte
 and the one the turn is about (``main``), negation, "only/just", and the words that decided.
 
 A turn that is not English to the parser is not read at all (``english=False``), so the
-tracker keeps the intent and says so.
+tracker keeps the intent and says so. Some turns are parsed again in a form the small parser
+reads better, and the reading's notes say so: a request verb read as a noun ("segment the box",
+with "please" before it), an attribute whose noun is left out ("the biggest" as "the biggest
+one", "both" as "both of them"); in a turn of several sentences, leading thanks are left out
+and a later request that names a thing is read on its own ("is it real? segment the pot").
 """
 
 from __future__ import annotations

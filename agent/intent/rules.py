@@ -11,24 +11,34 @@ Each user turn goes through three steps.
    reason says so.
 3. **The act** (first match wins):
 
-   * ``SEGMENT_REQUEST`` -- PRIST's "segment the conversation above" or "segment it";
+   * ``SEGMENT_REQUEST`` -- PRIST's "segment the conversation above", "segment it", "mask them
+     both", "the same thing (in this one)";
    * ``RESET`` -- "start over", "forget that", "never mind";
-   * ``CHITCHAT`` -- greetings, thanks, acknowledgements, small talk, an empty turn;
-   * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "you picked the wrong one": negated
-     phrases become exclusions, a new noun the target, "the other one"/"the one on the right"
-     another instance (``other=yes``) of the kept target; "the one in the black jacket" is that
-     kind of thing so described ("man in the black jacket"), never the jacket;
+   * ``CHITCHAT`` -- greetings, thanks (also borrowed: "merci !"), acknowledgements, remarks
+     ("interesting", "nice one!", "you're really good at this"), small talk, an empty turn;
+   * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "I asked for X", "try again", "you
+     picked the wrong one", "that's a man" (what the mask shows, not the target), "it's not X,
+     it's Y": negated phrases become exclusions, a new noun the target, "the other one"/"the one
+     on the right" another instance (``other=yes``) of the kept target ("the other one" drops the
+     position that located the current one); "the one in the black jacket" is that kind of thing
+     so described ("man in the black jacket"), never the jacket;
    * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
      target is restored from the history with its attributes and relations (``NEW_TARGET``),
      then the rest of the turn applies ("back to the motorcycle, only the right half of it");
+   * ``REFINE`` -- something left out ("leave out the child", "without the candles", "all
+     except the white one", "and the bruised one" right after a leave-out), or where the target
+     is ("it's on the shelf");
    * ``NEW_TARGET`` -- the current noun with a new count ("both men" after "the taller man"): a
-     fresh selection, nothing that picked one instance carried over;
+     fresh selection, nothing that picked one instance carried over; the current target named
+     again with no mask of it on the current image (a new image): found afresh;
    * ``REFINE`` -- the turn narrows the current target (:mod:`agent.intent.refining`): a
      placeholder ("the left one", "the bigger one", "which one is the tallest?"), the current
      noun with new attributes (a new position or ordinal replaces the old ones), a part ("the
-     handle of it", "only the top half of it", "just his tie"), one member of a set ("just the
-     man in the beige coat" after "all the people"), something left out ("leave out the child",
-     "but not the red ones");
+     handle of it", "only the top half of it", "just his tie", "and its rim?"), one member of a
+     set ("just the man in the beige coat" after "all the people", "only the cat" after "the dog
+     and the cat"), something left out ("but not the red ones"); an attribute whose noun is left
+     out ("the biggest", a bare "left") is read as "the biggest one" first
+     (:mod:`agent.intent.reading`);
    * ``NEW_TARGET`` -- a command or a bare phrase that names another thing (a part of another
      named thing targets that thing: "just the handle of the cup" while the saucer is tracked), a
      question that names a thing when nothing is tracked yet, asks where/whether there is a
