@@ -938,3 +938,472 @@ def test_describe_phrases_the_intent():
     )
     assert full.describe() == "second left small black port reading 'HDMI' right of the label on the laptop (not: logo, cable)"
     assert Intent(attributes={"size": "big"}, exclusions=["dog"]).describe() == "big (nothing yet) (not: dog)"
+
+
+# --------------------------------------------------------------------------- reading rules (stop 15)
+# Written while tuning on the first blind set (tests/intent_scenarios_blind.yaml); the phrasings
+# below are other instances of each rule, not that set's turns.
+
+
+@pytest.mark.parametrize(
+    ("text", "act", "attrs"),
+    [
+        ("the red one 🔴", Act.REFINE, {"colour": "red"}),
+        ("👉 the one on the right ✔️", Act.REFINE, {"position": "right"}),
+        ("❤️❤️", Act.CHITCHAT, {}),
+    ],
+)
+def test_emoji_are_taken_out_before_parsing(tracker, text, act, attrs):
+    result = track(tracker, text, intent=Intent(target="balloon"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (act, "balloon", attrs), result.reason
+
+
+def test_a_turn_in_capitals_is_read_in_lower_case_but_printed_words_keep_theirs(tracker):
+    shout = track(tracker, "FIND THE DOG ON THE LEFT")
+    assert (shout.act, shout.intent.target, shout.intent.attributes) == (Act.NEW_TARGET, "dog", {"position": "left"})
+    assert "read in lower case" in shout.reason
+    label = track(tracker, "find the EXIT sign")
+    assert label.intent.attributes.get("text") == "EXIT"
+
+
+@pytest.mark.parametrize("text", ["¡mira el gato!", "c'est un chien ou un loup?", "wo ist der Hund?", "è un cane?"])
+def test_other_languages_function_words_or_punctuation_keep_the_intent(tracker, text):
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "dog"), result.reason
+    assert result.reason.startswith("could not read this turn")
+
+
+@pytest.mark.parametrize("text", ["the man with the hat", "come on, the dog on the left", "the De La Soul poster"])
+def test_english_words_that_are_other_languages_function_words_stay_english(tracker, text):
+    result = track(tracker, text)
+    assert result.act is Act.NEW_TARGET, result.reason
+
+
+@pytest.mark.parametrize("text", ["gracias!", "danke", "ciao", "muchas gracias", "danke schön", "merci beaucoup !"])
+def test_borrowed_thanks_and_greetings_are_chitchat(tracker, text):
+    """Alone, or in a short turn that is otherwise not English."""
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "dog"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("the smallest", {"size": "smallest"}),
+        ("just the third from the right", {"ordinal": "third", "position": "right"}),
+        ("the last on the left please", {"ordinal": "last", "position": "left"}),
+        ("green", {"colour": "green"}),
+        ("right", None),  # an acknowledgement, not "the right one"
+        ("taller", {"size": "taller"}),
+        ("show me the white", {"colour": "white"}),
+        ("all", {"count": "all"}),
+        ("both", {"count": "2"}),
+    ],
+)
+def test_an_attribute_without_its_noun_stands_for_one_of_the_current_things(tracker, text, attrs):
+    current = Intent(target="boats", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    if attrs is None:
+        assert result.act is Act.CHITCHAT, result.reason
+        return
+    assert (result.act, result.intent.target) == (Act.REFINE, "boats"), result.reason
+    assert {k: v for k, v in result.intent.attributes.items() if k != "count"} == {
+        k: v for k, v in attrs.items() if k != "count"
+    }
+    if "count" in attrs:
+        assert result.intent.attributes["count"] == attrs["count"]
+    else:
+        assert "count" not in result.intent.attributes  # one of them
+
+
+@pytest.mark.parametrize("text", ["the cup on the left", "is it the biggest?", "the left half", "the top", "great"])
+def test_an_attribute_with_its_noun_or_as_a_predicate_is_not_elided(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"), turn=1)
+    assert " one'" not in result.reason, result.reason
+
+
+def test_a_bare_phrase_with_a_question_mark_asks_as_the_phrase_does(tracker):
+    other = converse(tracker, ["find the birds", "the one on the left", "and the other one?"])[-1]
+    assert (other.act, other.intent.target) == (Act.CORRECT, "birds"), other.reason
+    assert other.intent.attributes.get("other") == "yes"
+    assert "position" not in other.intent.attributes  # another one is not where that one was
+    kept = converse(tracker, ["find the red birds", "another one"])[-1]
+    assert kept.intent.attributes.get("colour") == "red"  # a description stays
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "excluded"),
+    [
+        ("find the cups and not the plates", "cups", "plates"),
+        ("select the students but not the teacher", "students", "teacher"),
+        ("everything but the sky", "everything", "sky"),
+        ("highlight everyone except the driver", "everyone", "driver"),
+    ],
+)
+def test_a_negated_conjunct_or_what_a_whole_leaves_out_is_an_exclusion(tracker, text, target, excluded):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    assert result.intent.exclusions == [excluded]
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [
+        ("without the lid", "lid"),
+        ("except the green ones", "green bottles"),
+        ("all but the broken one", "broken bottle"),
+        ("minus the labels please", "labels"),
+    ],
+)
+def test_an_exclusion_on_its_own_leaves_something_out_of_the_current_target(tracker, text, excluded):
+    current = Intent(target="bottles", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "bottles"), result.reason
+    assert result.intent.exclusions == [excluded]
+
+
+def test_leaving_out_a_described_thing_leaves_out_only_that_thing(tracker):
+    result = track(tracker, "leave out the man in black", intent=Intent(target="people"), turn=1)
+    assert result.intent.exclusions == ["man in black"]
+
+
+@pytest.mark.parametrize("text", ["segment them all", "mask those both", "ok outline them all please"])
+def test_a_quantifier_floated_after_the_pronoun_still_points_back(tracker, text):
+    current = Intent(target="ducks", attributes={"count": "all"})
+    result = track(tracker, text, intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "ducks"), result.reason
+
+
+def test_a_bare_phrase_naming_its_part_with_a_question_mark_asks_for_the_part(tracker):
+    lid = track(tracker, "and its lid?", intent=Intent(target="teapot"), turn=1)
+    assert (lid.act, lid.intent.target, lid.intent.attributes) == (Act.REFINE, "teapot", {"part": "lid"})
+    asked = track(tracker, "what is its lid made of?", intent=Intent(target="teapot"), turn=1)
+    assert (asked.act, asked.intent.attributes) == (Act.EXPLAIN, {})
+
+
+def test_a_request_verb_after_a_possessive_is_a_noun(tracker):
+    result = track(tracker, "its colour?", intent=Intent(target="teapot"), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "teapot"), result.reason
+
+
+def test_going_back_to_the_first_one_or_by_a_generic_noun(tracker):
+    turns = ["find the red kite", "now the tree", "and the bench", "go back to the original one"]
+    assert converse(tracker, turns)[-1].intent.target == "kite"
+    turns = ["find the red kite", "now the tree", "and the bench", "back to the previous one"]
+    assert converse(tracker, turns)[-1].intent.target == "tree"
+    back = converse(tracker, ["find the red kite", "now the tree", "ok back to the red object"])[-1]
+    assert (back.act, back.intent.target, back.intent.attributes) == (Act.NEW_TARGET, "kite", {"colour": "red"})
+
+
+def test_the_other_side_of_an_anchor_flips_the_relation(tracker):
+    first, other = converse(tracker, ["find the chair to the right of the table", "no, the one on the other side of the table"])
+    assert [(r.kind, r.anchor) for r in first.intent.relations] == [("right_of", "table")]
+    assert (other.act, other.intent.target) == (Act.CORRECT, "chair"), other.reason
+    assert [(r.kind, r.anchor) for r in other.intent.relations] == [("left_of", "table")]
+    above = converse(tracker, ["find the shelf above the desk", "the one on the other side of the desk"])[-1]
+    assert [(r.kind, r.anchor) for r in above.intent.relations] == [("below", "desk")]
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("outline the photos", "photos"), ("find the picture above the bed", "picture"), ("find the frames on the shelf", "frames on the shelf")],
+)
+def test_pictures_in_the_image_are_things_not_the_image(tracker, text, target):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    image = track(tracker, "what is in the picture?", intent=Intent(target="dog"), turn=1)
+    assert (image.act, image.intent.target) == (Act.EXPLAIN, "dog")
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("segment the oil can", "oil can"),
+        ("find the trash can next to the door", "trash can"),
+        ("where's the trash can?", "trash can"),
+        ("what can you see?", None),
+    ],
+)
+def test_a_can_that_governs_no_verb_is_the_noun(tracker, text, target):
+    result = track(tracker, text)
+    assert result.intent.target == target, result.reason
+
+
+def test_the_current_noun_with_a_new_relation_narrows_it(tracker):
+    result = track(tracker, "the bowl next to the kettle", intent=Intent(target="bowl"), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "bowl"), result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == [("next_to", "kettle")]
+    assert "next_to kettle" in result.reason
+
+
+@pytest.mark.parametrize("text", ["you did it!", "you are fast", "wow you're good at this"])
+def test_a_remark_about_the_assistant_is_small_talk(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "kite"), result.reason
+
+
+@pytest.mark.parametrize("text", ["you should look at the one on the left", "you missed the kite", "you picked the wrong one"])
+def test_a_statement_to_the_assistant_that_asks_for_something_is_not_small_talk(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert result.act is not Act.CHITCHAT, result.reason
+
+
+def test_saying_the_selection_is_something_else_is_a_correction(tracker):
+    shadow = track(tracker, "hmm, that's a shadow", intent=Intent(target="cat"), turn=1)
+    assert (shadow.act, shadow.intent.target) == (Act.CORRECT, "cat"), shadow.reason
+    assert shadow.intent.attributes.get("other") == "yes"
+    named = track(tracker, "this is a towel. show me the cat", intent=Intent(target="cat"), turn=1)
+    assert (named.act, named.intent.target) == (Act.CORRECT, "cat"), named.reason
+    right = track(tracker, "that's a cat", intent=Intent(target="cat"), turn=1)
+    assert right.act is not Act.CORRECT
+    asked = track(tracker, "is that a cat?", intent=Intent(target="dog"), turn=1)
+    assert asked.act is Act.EXPLAIN
+
+
+@pytest.mark.parametrize("text", ["same thing here", "do the same in this picture", "the same one again please", "highlight the same thing"])
+def test_the_same_again_repeats_the_request_on_the_current_target(tracker, text):
+    current = Intent(target="boat", attributes={"colour": "red"})
+    result = track(tracker, text, intent=current, turn=1, has_mask=False)
+    assert (result.act, result.intent.target, result.intent.attributes) == (
+        Act.SEGMENT_REQUEST, "boat", {"colour": "red"}
+    ), result.reason
+
+
+def test_naming_the_current_target_again_without_a_mask_finds_it_afresh(tracker):
+    current = Intent(target="boat", attributes={"other": "yes"})
+    fresh = track(tracker, "now find the boat", intent=current, turn=1, has_mask=False)
+    assert (fresh.act, fresh.intent.target, fresh.intent.attributes) == (Act.NEW_TARGET, "boat", {}), fresh.reason
+    same_image = track(tracker, "now find the boat", intent=current, turn=1, has_mask=True)
+    assert same_image.act is Act.REFINE
+    narrower = track(tracker, "find the red boat", intent=current, turn=1, has_mask=False)
+    assert narrower.act is Act.REFINE and narrower.intent.attributes.get("colour") == "red"
+
+
+def test_an_answer_describes_but_does_not_rename_what_a_request_named(tracker):
+    asked = converse(tracker, [("find the bag", "Here is the brown leather bag on the chair."), "what's the brand?"])
+    assert [r.intent.target for r in asked] == ["bag", "bag"]
+    question = converse(tracker, [("what logo is on the cup?", "The cup shows a Starbucks logo."), "is it green?"])
+    assert question[-1].intent.target == "Starbucks logo on the cup"
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "lemma_of_head"),
+    [
+        ("show me the ducks swimming in the pond", "ducks swimming in the pond", "duck"),
+        ("find the man sitting on the bench", "man sitting on the bench", "man"),
+        ("the Jameson branding", "Jameson branding", "branding"),
+    ],
+)
+def test_a_participle_after_a_noun_describes_the_noun(tracker, text, target, lemma_of_head):
+    result = track(tracker, text)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+    left = track(tracker, f"the {lemma_of_head} on the left", intent=result.intent, turn=1)
+    assert left.act is Act.REFINE, left.reason  # the head noun is the noun, not the participle
+    if lemma_of_head == "duck":
+        assert result.intent.attributes == {"count": "all"}
+
+
+def test_a_number_without_its_noun_is_that_many_of_the_current_things(tracker):
+    current = Intent(target="cows", attributes={"count": "all"})
+    result = track(tracker, "just the three on the right", intent=current, turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cows"), result.reason
+    assert result.intent.attributes == {"count": "3", "position": "right"}
+    red = track(tracker, "the red ones", intent=current, turn=1)
+    assert red.intent.attributes == {"count": "all", "colour": "red"}  # "ones" itself says no number
+
+
+@pytest.mark.parametrize(("text", "part"), [("only the back half", "back half"), ("just the front corner", "front corner")])
+def test_depth_sides_belong_to_the_part(tracker, text, part):
+    result = track(tracker, text, intent=Intent(target="bus"), turn=1)
+    assert (result.act, result.intent.attributes) == (Act.REFINE, {"part": part}), result.reason
+
+
+@pytest.mark.parametrize(("text", "size"), [("the smalest one", "smallest"), ("the thiner one", "thinner"), ("the talest", "tallest")])
+def test_misspelt_grades_of_size_words_are_read(tracker, text, size):
+    result = track(tracker, text, intent=Intent(target="tree"), turn=1)
+    assert (result.act, result.intent.attributes.get("size")) == (Act.REFINE, size), result.reason
+
+
+def test_an_excluded_placeholder_names_the_noun_it_stands_for_in_its_number(tracker):
+    current = Intent(target="coffee mugs", attributes={"count": "all"})
+    one = track(tracker, "except the blue one", intent=current, turn=1)
+    assert one.intent.exclusions == ["blue mug"]
+    ones = track(tracker, "without the blue ones", intent=current, turn=1)
+    assert ones.intent.exclusions == ["blue mugs"]
+    fresh = track(tracker, "select every chair except the one on the left", intent=Intent(target="dog"), turn=1)
+    assert (fresh.intent.target, fresh.intent.exclusions) == ("chair", ["chair on the left"])
+
+
+def test_not_before_a_placeholder_leaves_it_out(tracker):
+    result = track(tracker, "not the blue one", intent=Intent(target="mugs", attributes={"count": "all"}), turn=1)
+    assert result.intent.exclusions == ["blue mug"] and "colour" not in result.intent.attributes, result.reason
+
+
+@pytest.mark.parametrize("text", ["hmm", "wow", "interesting", "so cute!", "hahaha", "nice one!", "very beautiful"])
+def test_interjections_and_evaluative_adjectives_alone_are_remarks(tracker, text):
+    result = track(tracker, text, intent=Intent(target="dog"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "dog"), result.reason
+
+
+@pytest.mark.parametrize(("text", "act"), [("no", Act.CORRECT), ("purple", Act.REFINE), ("taller", Act.REFINE)])
+def test_negations_and_attribute_words_alone_are_no_remarks(tracker, text, act):
+    assert track(tracker, text, intent=Intent(target="dog"), turn=1).act is act
+
+
+@pytest.mark.parametrize("text", ["wrong, it's the cup on the right", "no, we'll need the cup"])
+def test_contractions_are_never_read_as_typos(tracker, text):
+    result = track(tracker, text, intent=Intent(target="plate"), turn=1)
+    assert "as 'its'" not in result.reason and "as 'well'" not in result.reason
+    assert (result.act, result.intent.target) == (Act.CORRECT, "cup"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "attrs"),
+    [
+        ("the rightmost one", {"position": "right"}),
+        ("the leftmost", {"position": "left"}),
+        ("the smallest one of them", {"size": "smallest"}),
+        ("the biggest of the pears", {"size": "biggest"}),
+        ("the two of them", {"count": "2"}),
+        ("one of them", {}),
+    ],
+)
+def test_one_picked_from_the_current_set(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="pears", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.REFINE, "pears", attrs), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("find the lime", "lime"), ("find the orange", "orange")])
+def test_colour_words_that_name_things_stay_nouns(tracker, text, target):
+    assert track(tracker, text, intent=Intent(target="cups"), turn=1).intent.target == target
+
+
+@pytest.mark.parametrize("text", ["try again", "please retry", "redo it"])
+def test_asking_for_another_attempt_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"), turn=1)
+    assert (result.act, result.intent.target, result.intent.attributes) == (Act.CORRECT, "kite", {"other": "yes"}), result.reason
+
+
+@pytest.mark.parametrize(
+    "text", ["you selected the sofa, I asked for the armchair", "I said the armchair", "no, I wanted the armchair"]
+)
+def test_restating_what_was_asked_for_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "armchair"), result.reason
+    request = track(tracker, "I want the armchair", intent=Intent(target="sofa"), turn=1)
+    assert (request.act, request.intent.target) == (Act.NEW_TARGET, "armchair")
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [("take out the boy", "boy"), ("get rid of the shadow", "shadow"), ("apart from the boy", "boy"), ("not including the boy", "boy")],
+)
+def test_more_ways_of_leaving_something_out(tracker, text, excluded):
+    result = track(tracker, text, intent=Intent(target="people", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target, result.intent.exclusions) == (Act.REFINE, "people", [excluded]), result.reason
+
+
+@pytest.mark.parametrize(("text", "attrs"), [("narrow it down to the red ones", {"colour": "red"}), ("keep only the left one", {"position": "left"})])
+def test_narrowing_verbs_refine(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="apples", attributes={"count": "all"}), turn=1)
+    assert result.act is Act.REFINE and attrs.items() <= result.intent.attributes.items(), result.reason
+
+
+def test_lets_do_and_the_one_before(tracker):
+    assert track(tracker, "let's do the bench now", intent=Intent(target="tree"), turn=1).intent.target == "bench"
+    back = converse(tracker, ["find the dog", "now the cat", "and the bird", "the one before"])[-1]
+    assert (back.act, back.intent.target) == (Act.NEW_TARGET, "cat"), back.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "act", "target"),
+    [
+        ("perfect, thank you. now the lamp", Act.NEW_TARGET, "lamp"),
+        ("ok. is it switched on?", Act.EXPLAIN, "sofa"),
+        ("does it fold? highlight the cushion", Act.NEW_TARGET, "cushion"),
+        ("No. The other one", Act.CORRECT, "sofa"),
+    ],
+)
+def test_in_a_turn_of_several_sentences_the_request_decides(tracker, text, act, target):
+    result = track(tracker, text, intent=Intent(target="sofa"), turn=1)
+    assert (result.act, result.intent.target) == (act, target), result.reason
+
+
+def test_a_question_then_a_pointing_request_is_read_whole(tracker):
+    result = track(tracker, "which of the two cats is older? segment it")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "cat"), result.reason
+
+
+def test_one_of_the_things_named_together(tracker):
+    both, one = converse(tracker, ["find the knife and fork", "only the fork"])
+    assert both.intent.target == "knife and fork"
+    assert (one.act, one.intent.target) == (Act.REFINE, "fork"), one.reason
+    cat = converse(tracker, ["show me the dog and the cat", "just the cat"])[-1]
+    assert (cat.act, cat.intent.target) == (Act.REFINE, "cat")
+
+
+def test_how_about_is_what_about(tracker):
+    result = track(tracker, "how about the goat?", intent=Intent(target="sheep"), turn=1)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+def test_not_that_instance_rejects_the_instance_not_the_noun(tracker):
+    result = track(tracker, "not that bird", intent=Intent(target="bird"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "bird"), result.reason
+    assert result.intent.attributes.get("other") == "yes" and result.intent.exclusions == ["that bird"]
+
+
+def test_how_many_of_the_current_noun_is_about_it(tracker):
+    result = track(tracker, "how many kids are there?", intent=Intent(target="kids", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "kids"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("the wooden one", "wooden chair"), ("the round one instead", "round chair"), ("the red one", "chairs")],
+)
+def test_a_placeholder_with_a_descriptive_word_describes_the_current_noun(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="chairs", attributes={"count": "all"}), turn=1)
+    assert (result.act, result.intent.target) == (Act.REFINE, target), result.reason
+    again = track(tracker, "no, the broken one", intent=result.intent, turn=2)
+    assert (again.act, again.intent.target) == (Act.CORRECT, "broken chair"), again.reason  # "wooden" does not stay
+
+
+def test_it_is_not_x_it_is_y_is_a_correction(tracker):
+    result = track(tracker, "it's not the monitor, it's the TV", intent=Intent(target="monitor"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CORRECT, "TV"), result.reason
+    assert "text" not in result.intent.attributes  # an acronym names the thing
+    assert result.intent.exclusions == ["monitor"]
+
+
+def test_everything_has_no_parts(tracker):
+    result = track(tracker, "only the sky", intent=Intent(target="everything", exclusions=["clouds"]), turn=1)
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "sky"), result.reason
+
+
+def test_and_x_after_leaving_something_out_leaves_it_out_too(tracker):
+    *_, more = converse(tracker, ["highlight every apple", "leave out the green ones", "and the bruised one"])
+    assert (more.act, more.intent.target) == (Act.REFINE, "apple"), more.reason
+    assert more.intent.exclusions == ["green apple", "bruised apple"]
+    narrowed = converse(tracker, ["highlight every apple", "the red ones", "and the big one"])[-1]
+    assert narrowed.intent.exclusions == []
+
+
+@pytest.mark.parametrize(
+    ("text", "relations", "attrs"),
+    [
+        ("it's on the shelf", [("on", "shelf")], {}),
+        ("they are next to the sofa", [("next_to", "sofa")], {}),
+        ("it's at the top", [], {"position": "top"}),
+    ],
+)
+def test_saying_where_the_target_is_narrows_it(tracker, text, relations, attrs):
+    result = track(tracker, text, intent=Intent(target="books"), turn=1)
+    assert result.act is Act.REFINE, result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == relations and result.intent.attributes == attrs
+
+
+@pytest.mark.parametrize("text", ["I can't see it", "it's not on the shelf?", "is it on the shelf?"])
+def test_statements_and_questions_about_where_it_is_do_not_request(tracker, text):
+    result = track(tracker, text, intent=Intent(target="books"), turn=1)
+    assert result.act in {Act.EXPLAIN, Act.CORRECT} and not result.intent.relations, result.reason

@@ -26,6 +26,8 @@ from agent.intent.words import lower
 from agent.types import Intent
 
 _NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
+_QUANTITY_WORDS = frozenset({"many", "much", "few", "several", "some", "any", "more", "most", "other"})
+"""Modifiers that say how many, not which: "how *many* kids are there?" is about the kids."""
 
 
 class FocusOptions(BaseModel):
@@ -85,6 +87,7 @@ def _more_words(intent: Intent, main: Phrase, current: set[str]) -> bool:
         and lower(t) not in have
         and lower(t) not in vb.WEAK_ADJECTIVES | vb.COLOURS
         and lower(t) not in vb.SIZES
+        and lower(t) not in _QUANTITY_WORDS
         for t in main.words
     )
 

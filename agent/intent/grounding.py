@@ -171,7 +171,9 @@ def ground_from_answer(
                 attrs.setdefault(key, value)
             notes.append(f"{why}: {new_target!r}")
             evidence.append(("target", pick.text()))
-    elif current is not None and intent.target and introduced_here:
+    elif current is not None and intent.target and introduced_here and (q is None or q.question):
+        # only an answer to a question names the target better: after a request ("find the
+        # bag" -> "Here is the brown leather bag") the user's own words say what they want
         matched, specified = _specialise(current, a, intent.target)
         if specified and specified != intent.target:
             target = specified

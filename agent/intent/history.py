@@ -4,7 +4,8 @@
 intent's history holds every target the session had, with the attributes and relations it had
 then. :func:`earlier_targets` lists them (latest first, one entry per target), and
 :func:`find_earlier` picks the one a phrase points at: by head noun, by attributes for a
-placeholder ("the green one"), or the one before the current target ("the previous one").
+placeholder or a generic noun ("the green one", "the orange thing"), the session's first target
+("the first one") or the one before the current target ("the previous one").
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from agent.intent.phrase import Phrase
 from agent.intent.words import lower
 from agent.types import Intent, IntentOp, Relation
 
-_PREVIOUS = frozenset({"previous", "last", "earlier", "before", "first", "original", "other"})
+_PREVIOUS = frozenset({"previous", "last", "earlier", "before", "other"})
+"""Words for the target before the current one ("the previous one")."""
+_FIRST = frozenset({"first", "original", "initial"})
+"""Words for the session's first target ("go back to the first one", "the original one")."""
 
 
 @dataclass(frozen=True)
@@ -71,21 +75,28 @@ def target_phrase_of(cache: nlp.ParseCache, target: str | None) -> Phrase | None
 
 
 def find_earlier(
-    cache: nlp.ParseCache, intent: Intent, phrase: Phrase | None, attributes: dict[str, str]
+    cache: nlp.ParseCache, intent: Intent, phrase: Phrase | None, attributes: dict[str, str],
+    said: set[str] | frozenset[str] = frozenset(),
 ) -> Earlier | None:
-    """Return the earlier target ``phrase`` (with its ``attributes``) points at, other than the current one."""
+    """Return the earlier target ``phrase`` (with its ``attributes``) points at, other than the
+    current one; ``said``: the turn's words ("the one *before*")."""
     current = (intent.target or "").lower()
     candidates = [e for e in earlier_targets(intent) if e.target.lower() != current]
     if not candidates:
         return None
-    words = {lower(t) for t in phrase.words} if phrase is not None else set()
-    if phrase is None or phrase.placeholder or lower(phrase.head) in {"one", "ones"}:
+    words = ({lower(t) for t in phrase.words} if phrase is not None else set()) | set(said)
+    if phrase is None or phrase.placeholder or phrase.generic or lower(phrase.head) in {"one", "ones"}:
+        # "the green one", "the orange thing": a placeholder or a generic noun is found by what
+        # was said of it; "the first one" is the session's first target, "the previous one" the
+        # one before the current target
         wanted = {k: v for k, v in attributes.items() if k in {"colour", "size", "position", "text"}}
         if wanted:
             for cand in candidates:
                 if all(cand.attributes.get(k) == v for k, v in wanted.items()):
                     return cand
             return None
+        if words & _FIRST:
+            return candidates[-1]
         if words & _PREVIOUS or phrase is None:
             return candidates[0]
         return None

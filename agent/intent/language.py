@@ -2,8 +2,16 @@
 
 English or not is read from the pipeline's own vocabulary (its stop words and lemmatizer
 tables): a turn mostly made of words the English pipeline does not know, or written in another
-script, is not read at all, so the tracker keeps the intent and says so. Typos are fixed only
-for words the pipeline does not know and only when the fix is clear (:func:`fix_typo`).
+script, is not read at all, so the tracker keeps the intent and says so. So is a turn whose
+function words are another language's (spaCy's Spanish, French, German, Italian, Portuguese and
+Dutch stop words that English does not have: "¿es *un* labrador?", "*ist das ein* Hund?") or
+that opens with Spanish inverted punctuation ("¿", "¡"). Typos are fixed only for words the
+pipeline does not know and only when the fix is clear (:func:`fix_typo`).
+
+Before parsing, what carries no words is taken out: markup, control characters, emoji and other
+pictographs ("the left one 👈" is "the left one"); a turn written all in capitals ("NO THE BLUE
+ONE") is read in lower case, since its case says nothing (capitals inside a turn still mark
+printed words: "the HDMI label").
 """
 
 from __future__ import annotations
@@ -31,6 +39,76 @@ _POLITE_EDGES = re.compile(
 """A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
+_EMOJI_JOINERS = frozenset({"\u200d", "\u20e3"}) | {chr(c) for c in range(0xFE00, 0xFE10)}
+"""Zero-width joiner, keycap and variation selectors: the glue inside an emoji."""
+_FOREIGN_LANGUAGES = ("es", "fr", "de", "it", "pt", "nl")
+"""Languages whose function words mark a turn as not English (spaCy's stop word lists)."""
+
+
+def _pictograph(char: str) -> bool:
+    """Whether a character is an emoji or another pictograph (a symbol beyond Latin-1 and the
+    letter-like and currency signs: "👈", "🙏", "★", "✔"), or the glue inside one."""
+    if char in _EMOJI_JOINERS:
+        return True
+    return unicodedata.category(char) in {"So", "Sk"} and ord(char) >= 0x2190
+
+
+def strip_pictographs(text: str) -> str:
+    """Take emoji and other pictographs out of a turn, outside quoted text (they carry no words)."""
+    if not any(_pictograph(c) for c in text):
+        return text
+    out, pos = [], 0
+    for m in QUOTE_RE.finditer(text):
+        out.append("".join(" " if _pictograph(c) else c for c in text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append("".join(" " if _pictograph(c) else c for c in text[pos:]))
+    return "".join(out)
+
+
+def _all_capitals(text: str) -> bool:
+    """Whether a turn is written all in capitals outside quotes (at least two words, one of them a
+    function word: "NO THE BLUE ONE", not an acronym or a name alone)."""
+    words = _WORD_RE.findall(QUOTE_RE.sub(" ", text))
+    if len(words) < 2 or not all(w.isupper() for w in words):
+        return False
+    stop = nlp.pipeline().Defaults.stop_words
+    return any(w.lower() in stop for w in words)
+
+
+def _lower_outside_quotes(text: str) -> str:
+    out, pos = [], 0
+    for m in QUOTE_RE.finditer(text):
+        out.append(text[pos : m.start()].lower())
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(text[pos:].lower())
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1)
+def foreign_function_words() -> frozenset[str]:
+    """Return the function words of other languages that English lacks (spaCy's stop word lists, language
+    data shipped with spaCy): a two-letter one ("es", "un", "la") or one the English pipeline does
+    not know ("ist", "das", "qué"). Words English chat uses ("um", "ok") are not among them."""
+    import importlib
+
+    english = english_vocabulary()
+    stop = nlp.pipeline().Defaults.stop_words
+    chat = vb.POLITE_WORDS | set(vb.SLANG) | vb.NEGATIVE_OPENERS | vb.OPENER_WORDS
+    out: set[str] = set()
+    for code in _FOREIGN_LANGUAGES:
+        try:
+            words = importlib.import_module(f"spacy.lang.{code}.stop_words").STOP_WORDS
+        except (ImportError, AttributeError):
+            continue
+        for word in words:
+            low = word.lower()
+            if low in stop or low in chat or not _WORD_RE.fullmatch(low):
+                continue
+            if len(low) == 2 or low not in english:
+                out.add(low)
+    return frozenset(out)
 @functools.lru_cache(maxsize=1)
 def english_vocabulary() -> frozenset[str]:
     """Every word the English pipeline's lemmatizer tables and stop words know (model data)."""
@@ -59,16 +137,46 @@ def _closed_words() -> tuple[str, ...]:
     pipe = nlp.pipeline()
     words = set(pipe.Defaults.stop_words) | vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS
     words |= set(vb.POSITIONS) | set(vb.ORDINALS) | vb.OTHER_WORDS | {"one", "ones", "wrong", "half"}
+    words |= {form for size in vb.SIZES for form in graded(size)}
     return tuple(sorted(w for w in words if len(w) >= 3 and "'" not in w))
 
 
+def graded(adjective: str) -> tuple[str, str, str]:
+    """Return an adjective with its comparative and superlative by English spelling rules:
+    "big" -> bigger, biggest (a final consonant after one vowel doubles), "large" -> larger,
+    largest, "tiny" -> tinier, tiniest."""
+    vowels = "aeiou"
+    if adjective.endswith("e"):
+        stem, er, est = adjective, "r", "st"
+    elif adjective.endswith("y") and len(adjective) > 2 and adjective[-2] not in vowels:
+        stem, er, est = adjective[:-1], "ier", "iest"
+    elif (
+        len(adjective) >= 3 and adjective[-1] not in vowels + "wxy" and adjective[-2] in vowels
+        and adjective[-3] not in vowels and sum(c in vowels for c in adjective) == 1
+    ):
+        stem, er, est = adjective + adjective[-1], "er", "est"
+    else:
+        stem, er, est = adjective, "er", "est"
+    return adjective, stem + er, stem + est
+
+
+_CLITICS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
+"""What English writes after an apostrophe ("it's", "don't", "we'll", "I'm")."""
+
+
 def known(word: str) -> bool:
-    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline."""
+    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline; a
+    contraction is when its first part is ("it's", "we'll", "can't")."""
     vocab = english_vocabulary()
     if word in vocab:
         return True
+    stem, apostrophe, clitic = word.replace("’", "'").partition("'")
+    if apostrophe and clitic in _CLITICS and (stem in vocab or stem + "n" in vocab or stem.endswith("n")):
+        return True  # "can't" = "ca" + "n't", "won't" = "wo" + "n't"
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
         if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
+            if suffix in {"er", "est"} and word not in graded(word[: -len(suffix)]):
+                continue  # "bigest", "thiner": not how "big", "thin" grade (a typo of "biggest")
             return True
     return False
 
@@ -140,6 +248,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     """Clean a turn for parsing: (text, is it English, notes on what was changed)."""
     text = _MARKUP_RE.sub(" ", text or "")
     text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
+    text = strip_pictographs(text)
     text = " ".join(text.split())
     if len(text) > MAX_CHARS:
         cut = text.rfind(" ", 0, MAX_CHARS)
@@ -150,14 +259,24 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     plain = QUOTE_RE.sub(" ", text)
     if not _script_is_latin(plain):
         return text, False, ["written in another script"]
-    stop = nlp.pipeline().Defaults.stop_words
+    if plain.lstrip()[:1] in {"¿", "¡"}:
+        return text, False, ["not English to the parser (Spanish punctuation)"]
     notes: list[str] = []
-    score, counted = 0.0, 0
+    if _all_capitals(text):
+        text = _lower_outside_quotes(text)
+        plain = QUOTE_RE.sub(" ", text)
+        notes.append("read in lower case")
+    stop = nlp.pipeline().Defaults.stop_words
+    foreign = foreign_function_words()
+    score, counted, english_function, foreign_function = 0.0, 0, 0, 0
     for k, w in enumerate(_WORD_RE.findall(plain)):
         if not (w.islower() or (k == 0 and w[:1].isupper() and w[1:].islower())):
             continue  # names, ALL-CAPS and capitalised words say nothing about the language
         low = w.lower().replace("’", "'")
+        if low in foreign:
+            foreign_function += 1
         if low in stop or low in vb.SLANG:
+            english_function += low in stop
             score, counted = score + 1, counted + 1
         elif len(low) >= 3:
             counted += 1
@@ -168,6 +287,8 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
                 score += 0 if fix is None else (1 if fix[1] else 0.5)
     if counted >= 2 and score <= 0.5 * counted:
         return text, False, ["not English to the parser"]
+    if foreign_function >= 2 and foreign_function > english_function:
+        return text, False, ["not English to the parser (another language's function words)"]
 
     def repl(m: re.Match[str]) -> str:
         word = m.group(0)
@@ -197,4 +318,4 @@ def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
 
 
 
-__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "known", "prepare"]
+__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]

@@ -59,7 +59,31 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     words: dict[int, Token] = {head.i: head}
     preps: list[tuple[str, Phrase]] = []
     clauses = []
-    as_noun = verb_as_noun(head)
+    as_noun = verb_as_noun(head) or modal_as_noun(head)
+    if head.dep_ == "dobj" and depth == 0:
+        # "find the knife and fork", the second noun read as a verb coordinated with "find"
+        for verb in head.head.children:
+            gap = head.doc[verb.i - 1] if verb.i > 0 else None
+            if (
+                verb.dep_ == "conj" and verb.pos_ == "VERB" and verb.tag_ in {"VB", "VBP"} and not list(verb.children)
+                and gap is not None and gap.i == head.right_edge.i + 1 and lower(gap) in {"and", "or", "&"}
+            ):
+                words.update({gap.i: gap, verb.i: verb})
+    if _one_after_attribute(head):
+        # "the rightmost one" read as "one" in apposition to the noun "rightmost"
+        words.update({t.i: t for t in head.head.subtree if t.i < head.i})
+    if modal_as_noun(head):
+        # "the watering can": the noun before it is its modifier, wherever the parser hung it
+        before = head.doc[head.i - 1]
+        words.update({t.i: t for t in before.subtree if t.i < head.i})
+        place = head.head
+        if place.i == head.i + 1 and lower(place) in vb.PREPOSITION_PREFIXES and depth < 3:
+            # "the trash can next to the door", read as "can [be] next to"
+            for sub in place.children:
+                found = prep_object(sub, depth, name_prefix=lower(place)) if sub.dep_ == "prep" else None
+                if found:
+                    preps.append(found)
+    as_noun = as_noun or head.pos_ in {"NOUN", "PROPN"}  # a noun has no subject: "the trash [nsubj] can"
     for child in head.children:
         dep = child.dep_
         if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
@@ -70,6 +94,9 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
         elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
             for t in child.subtree:
                 words[t.i] = t
+        elif dep == "conj" and child.i > head.i and _left_out(head, child) and depth < 3:
+            # "the people but not the kid", "everything but the sky": the conjunct is left out
+            preps.append(("except", phrase_at(child, depth + 1)))
         elif dep == "conj" and child.pos_ in {"NOUN", "PROPN"} and child.i > head.i:
             for t in child.subtree:
                 if t.dep_ != "prep" and not any(a.dep_ == "prep" for a in t.ancestors if a.i > child.i and a in child.subtree):
@@ -98,9 +125,72 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
                 clauses.append(child.doc[child.left_edge.i : child.right_edge.i + 1])
         elif dep == "amod" and child.i > head.i:
             preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
-    phrase = Phrase(head=head, words=[words[i] for i in sorted(words)], preps=preps, clauses=clauses)
-    phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners
+    participle = head.head
+    if head.dep_ == "nsubj" and participle.i > head.i and participle_clause(participle) and depth < 2:
+        # "the shirts hanging on the rail" read as a clause whose subject is the noun: the
+        # participle describes the noun (a reduced relative clause, as the parser reads "the
+        # people standing near the door"); the noun stays the head
+        clauses.append(participle.doc[participle.i : participle.right_edge.i + 1])
+    # "not the blue one": a "not" the parser hung on a modifier negates the whole phrase
+    negation = [t for t in words.values() if t.dep_ == "neg" and t.i < head.i]
+    phrase = Phrase(head=head, words=[words[i] for i in sorted(words) if words[i] not in negation], preps=preps, clauses=clauses)
+    phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners or bool(negation)
     return phrase
+
+
+def participle_clause(tok: Token) -> bool:
+    """Return whether a verb is a present participle describing the noun before it, with words
+    of its own after it: "the shirts *hanging on the rail*", "the man *sitting on the bench*"
+    (not "the Jameson *branding*", a noun, nor a finite verb: "the dog sits")."""
+    if tok.tag_ != "VBG" or tok.dep_ == "ROOT" and tok.i == 0:
+        return False
+    before = tok.doc[tok.i - 1] if tok.i > 0 else None
+    if before is None or before.dep_ != "nsubj" or before.head.i != tok.i or before.pos_ not in {"NOUN", "PROPN"}:
+        return False
+    if any(c.dep_ == "aux" for c in tok.children):
+        return False  # "the dog is sitting": a finite clause
+    return any(c.i > tok.i and c.dep_ in {"prep", "dobj", "advmod", "prt", "npadvmod", "attr", "dative"} for c in tok.children)
+
+
+def _one_after_attribute(tok: Token) -> bool:
+    """Return whether "one"/"ones" follows a modifier the parser took for its head noun: "the
+    rightmost one", "the triangular one" (the modifier tagged a noun, "one" hung on it as an
+    apposition): the modifier describes "one", the placeholder."""
+    if lower(tok) not in {"one", "ones"} or tok.i == 0 or tok.dep_ not in {"appos", "npadvmod", "dep", "nummod"}:
+        return False
+    attr = tok.head
+    if attr.i != tok.i - 1 or attr.pos_ not in {"NOUN", "PROPN", "ADJ"} or is_quote(attr):
+        return False
+    return lemma(attr) not in vb.GEOMETRIC_PART_HEADS
+
+
+def modal_as_noun(tok: Token) -> bool:
+    """Return whether a "can" the tagger read as a modal is the noun: "the watering *can*", "a
+    trash *can*", "the oil can on the shelf". It follows a noun phrase's words and no verb
+    follows it (a modal always governs one)."""
+    if tok.tag_ != "MD" or lower(tok) != "can" or tok.i < 2:
+        return False
+    doc = tok.doc
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    follows = {"please", "too", "again"} | vb.PREPOSITION_PREFIXES
+    if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "CCONJ", "SCONJ"} or lower(nxt) in follows):
+        return False
+    before = doc[tok.i - 1]
+    if before.pos_ not in {"NOUN", "PROPN", "ADJ"} and before.tag_ != "VBG":
+        return False
+    return any(t.pos_ == "DET" or t.dep_ == "poss" for t in doc[max(0, before.left_edge.i - 1) : before.i])
+
+
+def _left_out(head: Token, conj: Token) -> bool:
+    """Whether a conjunct is left out of its phrase: it is negated ("the people *but not the
+    kid*", "the cups and not the plates"), or it follows "but" after a whole ("everything *but
+    the sky*", "everyone but the driver")."""
+    if conj.pos_ not in {"NOUN", "PROPN", "NUM", "PRON"} and lower(conj) not in {"one", "ones"}:
+        return False
+    if any(c.dep_ == "neg" for c in conj.children) or (conj.i > 1 and lower(conj.doc[conj.left_edge.i - 1]) in {"not", "n't"}):
+        return True
+    but = any(c.dep_ == "cc" and lower(c) == "but" and c.i < conj.i for c in head.children)
+    return but and (lower(head) in vb.UNIVERSAL_PRONOUNS or lower(head) in {"all", "every", "each"})
 
 
 def partitive_object(tok: Token) -> Token | None:
@@ -110,6 +200,8 @@ def partitive_object(tok: Token) -> Token | None:
         return None
     if tok.dep_ in {"det", "predet", "nummod", "quantmod"}:
         return None
+    if lower(tok) in {"one", "ones"} and any(c.dep_ in {"amod", "compound"} and c.i < tok.i for c in tok.children):
+        return None  # "the largest one of them": a placeholder picked from the set, not a count
     of = next((c for c in tok.children if c.dep_ == "prep" and lower(c) == "of"), None)
     obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
     return obj if obj is not None and (obj.pos_ in {"NOUN", "PROPN"} or lower(obj) in {"them", "these", "those"}) else None
@@ -127,8 +219,11 @@ def prep_object(prep: Token, depth: int, name_prefix: str = "") -> tuple[str, Ph
         if inner is not None:
             side = lower(obj)
             if side == "side":
-                side = next((lower(c) for c in obj.children if lower(c) in {"left", "right"}), "side")
-            kind = {"left": "left of", "right": "right of", "top": "on top of", "front": "in front of"}.get(side, f"{name} {side} of")
+                side = next((lower(c) for c in obj.children if lower(c) in {"left", "right", "other", "opposite"}), "side")
+            kind = {
+                "left": "left of", "right": "right of", "top": "on top of", "front": "in front of",
+                "other": "other side of", "opposite": "other side of",
+            }.get(side, f"{name} {side} of")
             return kind, phrase_at(inner, depth + 1)
     return name, phrase_at(obj, depth + 1)
 
@@ -137,11 +232,15 @@ def _noun_heads(doc: Doc) -> list[Token]:
     """Heads of top-level noun phrases: nouns, names, quotes, pronouns and "one" not inside another phrase."""
     heads = []
     for tok in doc:
-        if verb_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
+        if verb_as_noun(tok) or modal_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
             heads.append(tok)
             continue
         if tok.dep_ == "nsubj" and verb_as_noun(tok.head):
             continue
+        if tok.i + 1 < len(doc) and (modal_as_noun(doc[tok.i + 1]) or _one_after_attribute(doc[tok.i + 1])):
+            continue  # "watering" in "the watering can", "rightmost" in "the rightmost one": modifiers
+        if tok.dep_ == "nsubj" and tok.head.pos_ in {"NOUN", "PROPN"} and tok.head.i > tok.i:
+            continue  # "trash" in "where's the trash can?" read as the subject of the noun
         if tok.pos_ not in {"NOUN", "PROPN", "PRON", "NUM"} and not is_quote(tok):
             if not (lower(tok) in {"one", "ones"} or _adjective_as_noun(tok)):
                 continue
@@ -203,7 +302,7 @@ def verb_as_noun(tok: Token) -> bool:
     """Return a word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
     "a trident and laurel *leaves*", "Jameson *branding*". It has no clause of its own (object,
     auxiliary, complement) and either stands as an object or has a noun right before it."""
-    if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"}:
+    if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"} or participle_clause(tok):
         return False
     if any(c.dep_ in _CLAUSE_DEPS for c in tok.children):
         return False
@@ -212,6 +311,9 @@ def verb_as_noun(tok: Token) -> bool:
     if tok.i == 0:
         return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
     before = tok.doc[tok.i - 1]
+    if lower(before) in {"and", "or"} and tok.i >= 2 and tok.doc[tok.i - 2].pos_ in {"NOUN", "PROPN"} and tok.tag_ in {"VB", "VBP"}:
+        if tok.doc[tok.i - 2].head.i == tok.i and (tok.i + 1 == len(tok.doc) or tok.doc[tok.i + 1].is_punct):
+            return True  # "the knife and *fork*" read as "the knife and [will] fork"
     noun_before = before.pos_ in {"NOUN", "PROPN"} and before.head.i == tok.i
     if noun_before and before.dep_ in {"compound", "amod"}:
         return True
@@ -233,4 +335,4 @@ def _depth(tok: Token) -> int:
 
 
 
-__all__ = ["WH_TAGS", "parse", "partitive_object", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]
+__all__ = ["WH_TAGS", "modal_as_noun", "parse", "partitive_object", "phrase_at", "phrases_of", "prep_object", "verb_as_noun"]

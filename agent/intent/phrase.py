@@ -67,7 +67,13 @@ class Phrase:
     def lemmas(self) -> set[str]:
         """Lemmas of the head and of coordinated heads ("hammer and sickle" -> both)."""
         out = {self.lemma}
-        out.update(lemma(t) for t in self.words if t.dep_ == "conj" and t.pos_ in {"NOUN", "PROPN"})
+        out.update(lemma(t) for t in self.words if t.dep_ == "conj" and t.pos_ in {"NOUN", "PROPN", "VERB"})
+        ids = {t.i for t in self.words}
+        for t in self.words:  # "the knife and fork" however the parser hung it: both nouns
+            if lower(t) in {"and", "or", "&"}:
+                for side in (t.i - 1, t.i + 1):
+                    if side in ids and t.doc[side].pos_ in {"NOUN", "PROPN", "VERB"} and side in {w.i for w in self.words}:
+                        out.add(lemma(t.doc[side]))
         return out
 
     @property
@@ -82,7 +88,10 @@ class Phrase:
 
     @property
     def pronoun(self) -> bool:
-        """The phrase is a lone pronoun ("it", "them", "this")."""
+        """The phrase is a lone pronoun ("it", "them", "this"); "everything" / "everyone" name a
+        whole and are not (:data:`agent.intent.vocab.UNIVERSAL_PRONOUNS`)."""
+        if lower(self.head) in vb.UNIVERSAL_PRONOUNS:
+            return False
         return is_pronoun(self.head) and len(self.words) == 1 and not self.stand_in
 
     @property
@@ -121,8 +130,11 @@ class Phrase:
     @property
     def image(self) -> bool:
         """The phrase names the picture itself ("the image", "the photo"), not a picture in it
-        ("an image of a grape", "the framed picture")."""
-        if self.lemma not in vb.IMAGE_NOUNS or self.of_object is not None:
+        ("an image of a grape", "the framed picture", "the pictures": there is one image, "the
+        picture on the wall": the image has no place of its own)."""
+        if self.lemma not in vb.IMAGE_NOUNS or self.of_object is not None or self.plural:
+            return False
+        if any(name in vb.LOCATION_PREPOSITIONS or name in vb.RELATION_KINDS for name, _ in self.preps):
             return False
         return not any(t.dep_ in {"amod", "compound"} for t in self.words) and "a" not in self.determiners and "an" not in self.determiners
 

@@ -6,7 +6,11 @@ question and its kind, a bare noun phrase), the noun phrases (:class:`agent.inte
 and the one the turn is about (``main``), negation, "only/just", and the words that decided.
 
 A turn that is not English to the parser is not read at all (``english=False``), so the
-tracker keeps the intent and says so.
+tracker keeps the intent and says so. Some turns are parsed again in a form the small parser
+reads better, and the reading's notes say so: a request verb read as a noun ("segment the box",
+with "please" before it), an attribute whose noun is left out ("the biggest" as "the biggest
+one", "both" as "both of them"); in a turn of several sentences, leading thanks are left out
+and a later request that names a thing is read on its own ("is it real? segment the pot").
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from agent.intent import vocab as vb
 from agent.intent.language import MAX_CHARS, prepare
 from agent.intent.parsing import WH_TAGS, parse, phrases_of, prep_object
 from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
-from agent.intent.words import is_quote, lemma, lower
+from agent.intent.words import is_quote, lemma, lower, number_value, size_value
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -125,12 +129,21 @@ def read(cache: nlp.ParseCache, raw: str) -> Reading:
     return _read(cache, raw)
 
 
-def _read(cache: nlp.ParseCache, raw: str) -> Reading:
+def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     text, english, notes = prepare(raw)
     reading = Reading(text=text, english=english, notes=notes)
     if not text or not english:
         return reading
+    start = _request_start(parse(cache, text)) if depth < 2 else 0
+    if start:
+        # "great, thanks. now the spoon", "is it real? segment the pot": the request decides
+        rest = _read(cache, text[start:], depth + 1)
+        rest.notes = [*notes, f"read from {text[start:][:40]!r}", *rest.notes]
+        return rest
     doc = _as_request(cache, text, parse(cache, text))
+    doc, said = _elided_noun(cache, doc)
+    if said:
+        reading.notes.append(said)
     reading.doc = doc
     reading.phrases = [p for p in phrases_of(doc) if not _is_chat_word(p)]
     toks = [t for t in doc if not t.is_space]
@@ -151,6 +164,33 @@ def _read(cache: nlp.ParseCache, raw: str) -> Reading:
         reading.returned_to = _returned_to(reading)
         reading.rest = _rest_after(reading)
     return reading
+
+
+def _request_start(doc: Doc) -> int:
+    """Return where the part of a turn of several sentences that decides it starts (0: all of it).
+
+    Leading sentences that only thank or acknowledge ("great, thanks. now the spoon", "ok. what
+    is it made of?") are left out, and a question followed by a request that names a thing ("is
+    it real? segment the pot", "and here? find the dog") is decided by the request ("which of
+    the dogs is the smallest? segment it" is not: "it" is the one the question asks for). A
+    leading "no." stays: it is a correction."""
+    sents = list(doc.sents)
+    if len(sents) < 2:
+        return 0
+    k = 0
+    while k < len(sents) - 1:
+        words = [lower(t) for t in sents[k] if t.is_alpha]
+        if not words or not all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words):
+            break
+        k += 1
+    if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
+        for later in sents[k + 1 :]:
+            first = next((t for t in later if not t.is_punct and lemma(t) not in vb.OPENER_WORDS), None)
+            if first is None or lemma(first) not in REQUEST_VERBS:
+                continue
+            if any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later):  # "segment it" points into the question
+                return later.start_char
+    return sents[k].start_char if k else 0
 
 
 def _rest_after(reading: Reading) -> Phrase | None:
@@ -213,6 +253,81 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     return again
 
 
+_ELLIPSIS_DEPS = frozenset({"ROOT", "dobj", "nsubj", "appos", "conj", "npadvmod", "dep", "pobj"})
+"""Where an adjective stands as a noun phrase of its own ("*the biggest*", "show me *the red*")."""
+_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also"})
+_BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
+
+
+_COLOUR_THINGS = frozenset({"orange"})
+"""Basic colour terms that, tagged as nouns, are first of all things ("find the orange")."""
+
+
+def _elliptical(tok: Token) -> bool:
+    """Whether ``tok`` is an attribute word standing for a noun phrase whose noun is left out:
+    "the biggest", "the second from the left", "the other", a bare "left" / "red" / "smaller"."""
+    low = lower(tok)
+    determined = any(c.dep_ in {"det", "poss"} for c in tok.children)
+    if (low in vb.POLITE_WORDS and not determined) or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
+        return False  # a bare "right", "great": an acknowledgement
+    if tok.dep_ == "pobj" and lower(tok.head) != "about":
+        return False  # "the cup on the left": the place of another noun
+    if tok.pos_ == "NOUN" and not (
+        (low in vb.BASIC_COLOURS and low not in _COLOUR_THINGS) or (low in vb.POSITIONS and low not in vb.GEOMETRIC_PART_HEADS)
+    ):
+        return False  # "the top": a part (geometric nouns); "the lime", "the orange": the fruit
+    attribute = (
+        low in vb.COLOURS or low in vb.ORDINALS or low in {"other", "another"}
+        or (low in vb.POSITIONS and (tok.pos_ in {"ADJ", "VERB", "ADV"} or low not in vb.GEOMETRIC_PART_HEADS))
+        or size_value(tok) is not None or tok.tag_ == "JJS"
+        or (number_value(tok) not in {None, "0", "1"} and any(c.dep_ == "det" for c in tok.children))
+    )
+    if not attribute or any(c.dep_ in {"nsubj", "dobj", "aux", "auxpass"} for c in tok.children):
+        return False
+    doc = tok.doc
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "SCONJ"} or lower(nxt) in _AFTER_ELLIPSIS):
+        return False  # "the red car", "the left half": the noun is there
+    if nxt is not None and lower(nxt) == "of" and number_value(tok) is not None:
+        return False  # "the two of them": a partitive, already read as one
+    before = [t for t in doc[: tok.i] if not t.is_punct]
+    return not before or before[-1].pos_ in {"DET", "ADJ", "VERB", "PRON"} or lower(before[-1]) in _BEFORE_ELLIPSIS | vb.OPENER_WORDS
+
+
+def _elided_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
+    """Re-read a noun phrase whose noun is left out (nominal ellipsis) with "one" put in.
+
+    "the biggest", "only the tallest", "the second from the left", "and the other?" and a bare
+    "left", "red" or "smaller" name one of the current things by an attribute; the parser reads
+    the adjective as a sentence of its own (or "left" as a verb). They are read as "the biggest
+    one", "the left one", ..., the placeholder the tracker knows. A lone quantifier ("both",
+    "all") is read as "both of them". Returns the parse to use and a note ("" when unchanged).
+    """
+    words = [t for t in doc if not t.is_punct and not t.is_space and lower(t) not in vb.OPENER_WORDS | _BEFORE_ELLIPSIS]
+    if len(words) == 1 and lower(words[0]) in vb.COUNT_DETERMINERS and lower(words[0]) != "every":
+        tok = words[0]
+        text = f"{doc.text[: tok.idx + len(tok.text)]} of them{doc.text[tok.idx + len(tok.text):]}"
+        return parse(cache, text), f"read {tok.text!r} as '{tok.text} of them'"
+    found = next((t for t in doc if _elliptical(t)), None)
+    if found is None:
+        return doc, ""
+    while found.i + 1 < len(doc) and _elliptical(doc[found.i + 1]):
+        found = doc[found.i + 1]  # "the big red": after the last of them
+    has_det = any(t.pos_ == "DET" and t.i < found.i and t.head.i in {found.i, found.head.i} for t in doc) or any(
+        c.dep_ in {"det", "predet", "poss"} for c in found.children
+    )
+    start = found.idx if has_det else next(
+        (t.idx for t in doc if t.i <= found.i and (t.i == found.i or _elliptical(t)) and t.i >= found.i - 2 and t.pos_ != "DET"), found.idx
+    )
+    end = found.idx + len(found.text)
+    head = "" if has_det else "the "
+    noun = "ones" if number_value(found) is not None else "one"  # "the two on the left": two of them
+    text = f"{doc.text[:start]}{head}{doc.text[start:end]} {noun}{doc.text[end:]}"
+    again = parse(cache, text)
+    said = doc.text[start:end]
+    return again, f"read {said!r} as '{head}{said} {noun}'"
+
+
 def _returned_to(reading: Reading) -> Phrase | None:
     """Return the object of "back to" / "return to" ("back to the motorcycle, ..."), if the turn has one."""
     for phrase in reading.phrases:
@@ -223,20 +338,41 @@ def _returned_to(reading: Reading) -> Phrase | None:
 
 
 def _is_chat_word(phrase: Phrase) -> bool:
-    """Return a phrase that is only a greeting or a thanks ("thanks", "pls")."""
+    """Return a phrase that is only a greeting or a thanks ("thanks", "pls"), or a "retry"."""
     if phrase.head.pos_ == "PRON":
         return False  # "it", "that", "this": they point back, they are not politeness
-    return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank"}
+    return len(phrase.words) == 1 and lower(phrase.head) in vb.POLITE_WORDS | {"please", "thank", "retry", "redo"}
+
+
+_RESTATING = frozenset({"say", "ask", "request", "want", "tell", "need"})
+"""Verbs that, said in the past by "I", restate the request ("I asked for the chair")."""
+
+
+def _restates(body: list[Token]) -> bool:
+    """"I meant the cup", "I mean the cup", "you selected the table, I asked for the chair", "I said
+    the blue one", "I wanted the dog": the user restates what they asked for, so what was
+    shown is wrong. Only "mean" restates in the present ("I want the fridge" is a request)."""
+    for k, tok in enumerate(body):
+        if lower(tok) != "i":
+            continue
+        for verb in body[k + 1 : k + 4]:
+            if lemma(verb) == "mean" or (lemma(verb) in _RESTATING and verb.tag_ in {"VBD", "VBN"}):
+                return True
+    return False
 
 
 def _says_wrong(doc: Doc, body: list[Token]) -> bool:
-    """"that's not it", "still not right", "you picked the wrong animal", "I meant X"."""
-    for tok in body:
+    """"that's not it", "still not right", "you picked the wrong animal", "try again" (another
+    attempt is asked for because this one is wrong)."""
+    for k, tok in enumerate(body):
         low = lower(tok)
         if low in {"wrong", "incorrect"}:
             return True
-        if tok.dep_ == "neg" and tok.head.dep_ == "ROOT" and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
+        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
             return True
+        clause = tok.head.dep_ == "ROOT" or (tok.head.dep_ in {"ccomp", "conj", "parataxis"} and tok.head.i < tok.head.head.i)
+        if tok.dep_ == "neg" and clause and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
+            return True  # "that's not it", "it's not the monitor, it's the TV"
     return False
 
 
@@ -258,10 +394,12 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     def after(tok: Token) -> Phrase | None:
         return next((p for p in phrases if p.head.i > tok.i and not p.pronoun or (p.head.i > tok.i and p.refers_back)), None)
 
+    if _leaves_out(reading, body, phrases):
+        return
     # "I meant X", "I want (to see) X", "can you find X", "let's find X", "please show X"
     verb = _command_verb(body)
     wh = next((t for t in body[:2] if t.tag_ in WH_TAGS), None)
-    if lower(first) in {"i"} and any(lemma(t) in {"mean", "say"} for t in body[1:3]):
+    if _restates(body):
         reading.meant = True
         reading.negative = True
     if wh is not None and not (verb is not None and verb.i < wh.i):
@@ -316,6 +454,31 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     del doc
 
 
+def _leaves_out(reading: Reading, body: list[Token], phrases: list[Phrase]) -> bool:
+    """Read a turn that is an exclusion on its own: "without the candles", "except the white one",
+    "all except the white one", "all but the red ones", "minus the lid". It leaves the phrases
+    after the preposition out of the current target (frame ``command``, command ``exclude``);
+    return whether the turn is one."""
+    words = [t for t in body if not t.is_punct]
+    k = 1 if words and lower(words[0]) in {"all", "everything", "everyone", "everybody"} else 0
+    if len(words) <= k + 1:
+        return False
+    word = words[k]
+    pair = (lower(word), lower(words[k + 1]))
+    before = word.doc[word.i - 1] if word.i > 0 else None
+    if pair in {("not", "including"), ("not", "counting"), ("apart", "from"), ("other", "than"), ("aside", "from")}:
+        word = words[k + 1]  # "not including the blue one", "apart from the dog"
+    elif lower(word) in {"including", "counting"} and before is not None and lower(before) == "not":
+        reading.negative = False  # "not" was read as the turn's opener: it belongs to "including"
+    elif not (lower(word) in vb.EXCLUDE_PREPOSITIONS or (k == 1 and lower(word) == "but")):
+        return False
+    if not any(p.head.i > word.i for p in phrases):
+        return False
+    reading.frame, reading.command, reading.verb, reading.excluding = "command", "exclude", word, True
+    reading.main = next((p for p in phrases if p.head.i > word.i), None)
+    return True
+
+
 def _command_verb(body: list[Token]) -> Token | None:
     """Return the imperative or requested verb of a command, by lemma (the tagger may call it a noun)."""
     for k, tok in enumerate(body[:6]):
@@ -324,14 +487,22 @@ def _command_verb(body: list[Token]) -> Token | None:
             return tok
         if lem == "leave" and any(lower(t) == "out" for t in body[k + 1 : k + 4]):
             return tok
+        if (lem == "take" and any(lower(t) in {"out", "away", "off"} for t in body[k + 1 : k + 4])) or (
+            lem == "get" and k + 1 < len(body) and lower(body[k + 1]) == "rid"
+        ):
+            return tok  # "take out the child", "get rid of the shadow": leave it out
+        if lem == "do" and any(lower(t) in {"let", "'s", "us"} for t in body[:k]):
+            return tok  # "let's do the bench": a request for it
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
+        if any(c.dep_ == "neg" for c in tok.children) and any(c.dep_ == "nsubj" for c in tok.children):
+            continue  # "I can't see it": a statement, not a request
         if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
             or k == 0
         ):
-            if k > 0 and tok.tag_ not in {"VB", "VBP"} and body[k - 1].pos_ in {"DET", "ADJ", "NOUN"}:
-                continue  # "the stop sign": a noun, not a command
+            if k > 0 and tok.tag_ not in {"VB", "VBP"} and (body[k - 1].pos_ in {"DET", "ADJ", "NOUN"} or body[k - 1].tag_ == "PRP$"):
+                continue  # "the stop sign", "its colour": a noun, not a command
             if lem == "see" and not any(lower(t) in {"me", "i", "let"} for t in body[:k]):
                 continue  # "what can you see": a question, handled as one
             return tok
@@ -340,6 +511,11 @@ def _command_verb(body: list[Token]) -> Token | None:
 
 def _command_kind(verb: Token) -> str:
     lem, low = lemma(verb), lower(verb)
+    after = verb.doc[verb.i + 1] if verb.i + 1 < len(verb.doc) else None
+    if lem == "take" or (lem == "get" and after is not None and lower(after) == "rid"):
+        return "exclude"
+    if lem == "do":
+        return "segment"
     if lem in vb.RETURN_VERBS:
         return "return"
     if lem in {"leave", "include"} or lem in vb.EXCLUDE_VERBS:
@@ -357,6 +533,9 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
     for child in verb.children:
         if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
             found = phrase_of(child)
+            target = _narrowed_to(verb, phrase_of) if found is not None and found.pronoun else None
+            if target is not None:
+                return target  # "narrow it down to the red ones": what it is narrowed to
             if found is not None:
                 for extra in verb.children:
                     if extra.i > child.i and extra.dep_ in {"prep", "advmod"}:
@@ -372,6 +551,17 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
     return after(verb)
 
 
+def _narrowed_to(verb: Token, phrase_of) -> Phrase | None:  # type: ignore[no-untyped-def]
+    """Return X of "narrow it (down) to X", "limit them to X": the object of a "to" after the verb."""
+    for child in verb.children:
+        if child.dep_ == "prep" and lower(child) == "to":
+            obj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            found = phrase_of(obj)
+            if found is not None:
+                return found
+    return None
+
+
 def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) -> None:  # type: ignore[no-untyped-def]
     """Frame of a wh-question and the phrase it asks about (property nouns peeled off)."""
     low = lower(wh)
@@ -380,7 +570,7 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
     subj = next((t for t in root.children if t.dep_ in {"nsubj", "nsubjpass"} and t.tag_ not in WH_TAGS), None)
     if lemma(root) in {"write", "print", "say", "read", "label", "inscribe"}:
         reading.asked = "text"  # "what is written on it?", "what does the sign say?"
-    if low == "what" and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) == "about":
+    if low in {"what", "how"} and wh.i + 1 < len(doc) and lower(doc[wh.i + 1]) == "about":  # "how about the cow?"
         reading.frame = "about"
         reading.main = phrase_of(next((c for c in doc[wh.i + 1].children if c.dep_ == "pobj"), None)) or after(wh)
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.decision import Decision, exclusion_text, relations_of
+from agent.intent.decision import Decision, exclusion_text, relations_of, with_relations
 from agent.intent.phrase import Phrase, Split
 from agent.intent.reading import Reading
 from agent.intent.words import lemma, lower, render, size_value
@@ -28,8 +28,10 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     attrs = dict(intent.attributes)
     evidence = list(split.evidence)
     whole = main.part_of
-    if whole is not None and whole.pronoun and whole is main.possessor and reading.question:
-        whole = None  # "what does its label say?": a question about the current target, not a part
+    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame != "np":
+        # "what does its label say?": a question about the current target, not a part ("and its
+        # rim?", a bare phrase, asks for the part as "its rim" does)
+        whole = None
     if whole is not None and (whole.pronoun or whole.lemmas & current):
         part = split.attributes.get("part") or part_words(main)
         attrs["part"] = part
@@ -55,13 +57,16 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     same = bool(main.lemmas & current)
     if split.placeholder or main.pronoun:
         new = {**split.attributes, **predicate}
-        if split.description and not main.pronoun:
-            new_target = described(cache, intent, main, split.description)
+        if (split.description or split.modifier) and not main.pronoun:
+            new_target = described(cache, intent, main, split.description, split.modifier)
             if new_target:
                 decision = refined(intent, attrs, new, main, evidence, reading)
                 decision.changes["target"] = new_target
                 decision.reason += f", target {new_target!r}"
                 return decision
+        one_of = bool(main.quantifier) and any(role == "count" for role, _ in split.evidence) and "count" not in split.attributes
+        if one_of and not reading.question:
+            return refined(intent, attrs, new, main, evidence, reading, single=True)  # "one of them"
         if not new and not exclusions and not reading.only:
             return None if main.pronoun or reading.question else refined(intent, attrs, {}, main, evidence, reading)
         return refined(intent, attrs, new, main, evidence, reading)
@@ -72,10 +77,18 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
         decision.changes["target"] = split.target
         decision.reason = f"one of the {intent.target}: {split.target!r}"
         return decision
-    if reading.only and split.target and not same:
+    if reading.only and split.target and not same and (intent.target or "").lower() not in vb.UNIVERSAL_PRONOUNS:
+        # ("everything" has no parts: "the sky only" after it names a thing of its own)
         attrs["part"] = part_words(main)
         return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {attrs['part']!r}", [("part", main.text()), *evidence])
-    if same and not reading.question and (split.attributes or not main.preps):
+    if same and split.target and len(current) > 1 and main.lemmas < current and not reading.question:
+        # "only the cat" after "the dog and the cat": one of the things named together
+        kept = {k: v for k, v in attrs.items() if k not in {"count", "other", "part"}}
+        decision = refined(intent, kept, split.attributes, main, evidence, reading)
+        decision.changes["target"] = split.target
+        decision.reason = f"one of the {intent.target}: {split.target!r}"
+        return decision
+    if same and not reading.question and (split.attributes or split.relations or not main.preps):
         new = {k: v for k, v in split.attributes.items() if k != "count" or intent.attributes.get("count")}
         kept = {k: v for k, v in attrs.items() if k not in {"other"}}
         if not new or _whole_again(main):
@@ -100,9 +113,12 @@ def names_a_member(intent: Intent, main: Phrase, current: set[str]) -> bool:
     return bool(main.lemmas & current) or (main.lemma in vb.PERSON_NOUNS and bool(current & vb.PERSON_NOUNS))
 
 
-def described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str) -> str | None:
+def described(
+    cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description: str | None, modifier: str | None = None
+) -> str | None:
     """Return the current target's noun with a new description ("the one in the black jacket" ->
-    "man in the black jacket"): the noun's own modifiers are kept, its old description dropped."""
+    "man in the black jacket", "the wooden one" -> "wooden chair"): the noun's own modifiers are
+    kept, its old description dropped."""
     from agent.intent.history import target_phrase_of
     current = target_phrase_of(cache, intent.target)
     if current is None or not current.concrete:
@@ -111,8 +127,10 @@ def described(cache: nlp.ParseCache, intent: Intent, phrase: Phrase, description
     if noun.lower() == "people" and lower(phrase.head) == "one":
         noun = "person"  # the one plural whose lemma the parser keeps as is
     words = [t for t in current.words if t.dep_ not in {"det", "predet", "poss", "case", "nummod"} and t.i != current.head.i]
+    if modifier:
+        words = [t for t in words if t.dep_ == "compound"]  # a new description replaces the old: "road" stays, "wooden" goes
     before = render([t for t in words if t.i < current.head.i])
-    return " ".join(w for w in (before, noun, description) if w)
+    return " ".join(w for w in (modifier, before, noun, description) if w)
 
 
 def _whole_again(main: Phrase) -> bool:
@@ -157,13 +175,15 @@ def refined(
         attrs = {k: v for k, v in attrs.items() if k not in LOCATORS}
     if lower(main.head) == "one" or single:
         attrs.pop("count", None)
-    attrs.update({k: v for k, v in new.items() if not (k == "count" and lower(main.head) == "ones")})
+    # "the red ones" says no count ("all" from the plural is not one); "the two ones" does
+    attrs.update({k: v for k, v in new.items() if not (k == "count" and v == "all" and lower(main.head) == "ones")})
     split = main.split()
-    relations = list(intent.relations) + [r for r in relations_of(split, None, intent) if r not in intent.relations]
+    relations = with_relations(list(intent.relations), relations_of(split, None, intent))
     exclusions = list(intent.exclusions) + [
         exclusion_text(p, intent) for p in split.exclusions if exclusion_text(p, intent) not in intent.exclusions
     ]
-    detail = ", ".join(f"{k}={v}" for k, v in new.items()) or "same target"
+    added = [f"{r.kind} {r.anchor}" for r in relations if r not in intent.relations]
+    detail = ", ".join([*(f"{k}={v}" for k, v in new.items()), *added]) or "same target"
     changes = {"attributes": attrs, "relations": relations, "exclusions": exclusions}
     return Decision(Act.REFINE, changes, f"refinement: {detail}", [("act", main.text()), *evidence])
 

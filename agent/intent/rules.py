@@ -11,24 +11,34 @@ Each user turn goes through three steps.
    reason says so.
 3. **The act** (first match wins):
 
-   * ``SEGMENT_REQUEST`` -- PRIST's "segment the conversation above" or "segment it";
+   * ``SEGMENT_REQUEST`` -- PRIST's "segment the conversation above", "segment it", "mask them
+     both", "the same thing (in this one)";
    * ``RESET`` -- "start over", "forget that", "never mind";
-   * ``CHITCHAT`` -- greetings, thanks, acknowledgements, small talk, an empty turn;
-   * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "you picked the wrong one": negated
-     phrases become exclusions, a new noun the target, "the other one"/"the one on the right"
-     another instance (``other=yes``) of the kept target; "the one in the black jacket" is that
-     kind of thing so described ("man in the black jacket"), never the jacket;
+   * ``CHITCHAT`` -- greetings, thanks (also borrowed: "merci !"), acknowledgements, remarks
+     ("interesting", "nice one!", "you're really good at this"), small talk, an empty turn;
+   * ``CORRECT`` -- "no", "wrong", "not X, Y", "I meant X", "I asked for X", "try again", "you
+     picked the wrong one", "that's a man" (what the mask shows, not the target), "it's not X,
+     it's Y": negated phrases become exclusions, a new noun the target, "the other one"/"the one
+     on the right" another instance (``other=yes``) of the kept target ("the other one" drops the
+     position that located the current one); "the one in the black jacket" is that kind of thing
+     so described ("man in the black jacket"), never the jacket;
    * going back -- "go back to the logo", "the cup again", "the previous one": the earlier
      target is restored from the history with its attributes and relations (``NEW_TARGET``),
      then the rest of the turn applies ("back to the motorcycle, only the right half of it");
+   * ``REFINE`` -- something left out ("leave out the child", "without the candles", "all
+     except the white one", "and the bruised one" right after a leave-out), or where the target
+     is ("it's on the shelf");
    * ``NEW_TARGET`` -- the current noun with a new count ("both men" after "the taller man"): a
-     fresh selection, nothing that picked one instance carried over;
+     fresh selection, nothing that picked one instance carried over; the current target named
+     again with no mask of it on the current image (a new image): found afresh;
    * ``REFINE`` -- the turn narrows the current target (:mod:`agent.intent.refining`): a
      placeholder ("the left one", "the bigger one", "which one is the tallest?"), the current
      noun with new attributes (a new position or ordinal replaces the old ones), a part ("the
-     handle of it", "only the top half of it", "just his tie"), one member of a set ("just the
-     man in the beige coat" after "all the people"), something left out ("leave out the child",
-     "but not the red ones");
+     handle of it", "only the top half of it", "just his tie", "and its rim?"), one member of a
+     set ("just the man in the beige coat" after "all the people", "only the cat" after "the dog
+     and the cat"), something left out ("but not the red ones"); an attribute whose noun is left
+     out ("the biggest", a bare "left") is read as "the biggest one" first
+     (:mod:`agent.intent.reading`);
    * ``NEW_TARGET`` -- a command or a bare phrase that names another thing (a part of another
      named thing targets that thing: "just the handle of the cup" while the saucer is tracked), a
      question that names a thing when nothing is tracked yet, asks where/whether there is a
@@ -51,16 +61,30 @@ from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.decision import Decision, exclusion_text, quote, relations_of
+from agent.intent.decision import (
+    Decision,
+    anchor_text,
+    exclusion_text,
+    quote,
+    relations_of,
+    with_relations,
+)
 from agent.intent.focus import FocusOptions, moved_focus
 from agent.intent.grounding import answer_needed, first_sentence, ground_from_answer
-from agent.intent.history import find_earlier, head_lemmas
+from agent.intent.history import find_earlier, head_lemmas, target_phrase_of
 from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import TrackResult
 from agent.intent.reading import Reading, ReadingCache, prepared, read
-from agent.intent.refining import described, part_words, predicate_attributes, refine, singular
-from agent.intent.words import lower
-from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp
+from agent.intent.refining import (
+    LOCATORS,
+    described,
+    part_words,
+    predicate_attributes,
+    refine,
+    singular,
+)
+from agent.intent.words import lemma, lower, size_value
+from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
 
 _OP_FOR_ACT = {
     Act.NEW_TARGET: IntentOp.NEW,
@@ -108,7 +132,7 @@ class RuleIntentTracker:
         self._prefetch(intent, dialogue, user_text)
         grounded, note, answer_evidence = ground_from_answer(self.cache, intent, dialogue)
         reading = read(self.cache, user_text or "")
-        decision = classify(self.cache, grounded, reading, self.focus)
+        decision = classify(self.cache, grounded, reading, self.focus, has_mask=has_mask)
         op = _OP_FOR_ACT.get(decision.act, IntentOp.KEEP)
         if op is IntentOp.KEEP and note:
             op = IntentOp.REFINE
@@ -143,12 +167,18 @@ class RuleIntentTracker:
 # --------------------------------------------------------------------------- acts
 
 
-def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: FocusOptions = _FOCUS) -> Decision:
+def classify(
+    cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: FocusOptions = _FOCUS, *, has_mask: bool = True
+) -> Decision:
     """Decide the act of a read turn given the (grounded) intent (module docstring order);
-    ``focus`` says which later questions move the target (:mod:`agent.intent.focus`)."""
+    ``focus`` says which later questions move the target (:mod:`agent.intent.focus`);
+    ``has_mask``: whether the current image has a mask of the target (not after a new image)."""
     text = reading.text
     if not text:
         return Decision(Act.CHITCHAT, reason="empty message: kept the intent", evidence=[("kept", "")])
+    said = [w.lower() for w in text.replace("!", " ").replace(".", " ").replace(",", " ").split()]
+    if not reading.english and len(said) <= 3 and any(w in vb.BORROWED_POLITE for w in said):
+        return Decision(Act.CHITCHAT, reason=f"chit-chat (a thanks or greeting): {quote(text)}", evidence=[("act", text[:80])])
     if not reading.english or reading.doc is None:
         act = Act.EXPLAIN if intent.target else Act.CHITCHAT
         why = "; ".join(reading.notes) or "not readable"
@@ -157,29 +187,77 @@ def classify(cache: nlp.ParseCache, intent: Intent, reading: Reading, focus: Foc
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
     if vb.SEGMENT_REQUEST.search(low) or _segment_it(reading):
         return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {quote(text)}", evidence=[("act", text[:80])])
+    if intent.target and _same_again(reading):
+        return Decision(Act.SEGMENT_REQUEST, reason=f"the same again: {quote(text)}", evidence=[("act", text[:80])])
     if vb.RESET.search(body) or vb.RESET.search(low):
         return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
     if _chitchat(reading, body):
         return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
     current = head_lemmas(cache, intent.target) if intent.target else set()
-    asks_other = reading.main is not None and not reading.question and (
+    # a bare phrase with a question mark is the phrase said with a rising tone ("and the other
+    # one?"): it asks for it as the phrase alone does
+    fragment = not reading.question or reading.frame == "np"
+    asks_other = reading.main is not None and fragment and (
         reading.main.placeholder or reading.main.lemmas & current
     ) and any(lower(t) in vb.OTHER_WORDS for t in reading.main.words)
+    shown = _shown_instead(reading, current) if intent.target else None
+    if shown is not None:
+        # "that's a man. I want the woman": what the mask shows is named, and it is not the target
+        reading = replace(reading, negative=True, phrases=[p for p in reading.phrases if p is not shown])
     if (reading.negative or asks_other) and (intent.target or any(p.concrete for p in reading.phrases)):
         return _correct(cache, intent, reading, current)
     if reading.command == "return" or (reading.returning and reading.frame in {"command", "np"}):
         back = _go_back(cache, intent, reading)
         if back is not None:
             return back
-    if reading.command == "exclude" and intent.target:
-        return _exclude(intent, reading, current)
+    if intent.target and (reading.command == "exclude" or _continues_exclusion(intent, reading)):
+        return _exclude(intent, reading, _target_head(cache, intent))
     if intent.target and reading.main is not None and _new_count(intent, reading, current):
         return _new_target(intent, reading.main, reading, "a new count of the same thing, a fresh selection")
+    if intent.target:
+        located = _located(intent, reading)
+        if located is not None:
+            return located
+    if intent.target and not has_mask and _names_it_again(intent, reading, current):
+        # "find the dog" on a new image while the dog is tracked: found afresh, not narrowed
+        return _new_target(intent, reading.main, reading, "the current target asked for again with no mask of it")  # type: ignore[arg-type]
     if intent.target:
         refined = refine(cache, intent, reading, current)
         if refined is not None:
             return refined
     return _new_or_explain(intent, reading, current, focus)
+
+
+_SAME_FILLERS = frozenset(
+    "same the do again here too please now thing things one ones stuff it in on for with this that new "
+    "and here there as well".split()
+)
+"""What "the same (thing) again, in this one" may say besides "same" and a request verb."""
+
+
+def _same_again(reading: Reading) -> bool:
+    """Return whether the turn asks for the current target again with "same" and nothing new:
+    "same thing in this one", "do the same here", "the same one please" (a request verb,
+    "again", "here", the new picture may be said). It repeats the request on the current target."""
+    if reading.doc is None or reading.question:
+        return False
+    words = [t for t in reading.doc if t.is_alpha and t not in reading.openers]
+    if not any(lower(t) == "same" for t in words):
+        return False
+    return all(
+        lower(t) in _SAME_FILLERS or lemma(t) in vb.IMAGE_NOUNS or (reading.verb is not None and t.i == reading.verb.i)
+        for t in words
+    )
+
+
+def _names_it_again(intent: Intent, reading: Reading, current: set[str]) -> bool:
+    """Whether a request names the current target again and nothing new ("find the dog" while
+    the dog is tracked): the same noun, no attribute or relation the intent lacks."""
+    main = reading.main
+    if reading.command != "segment" or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
+        return False
+    split = main.split(current=current)
+    return all(intent.attributes.get(k) == v for k, v in split.attributes.items()) and not split.relations
 
 
 def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
@@ -201,12 +279,36 @@ def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
     return main.plural and said == "all" and before in (None, "1")
 
 
+def _shown_instead(reading: Reading, current: set[str]) -> Phrase | None:
+    """Return the thing a statement says the selection is, when it is not the current target:
+    "that's a man" (the woman was asked for), "this is a shadow". A demonstrative subject, a
+    form of "be" and an indefinite noun, said not asked; the user names what the mask shows
+    instead of what they meant, which makes the turn a correction."""
+    if reading.doc is None:
+        return None
+    for sent in reading.doc.sents:
+        root = sent.root
+        if sent.text.rstrip().endswith("?") or lemma(root) != "be" or any(c.dep_ == "neg" for c in root.children):
+            continue
+        if not any(c.dep_ == "nsubj" and lower(c) in {"that", "this", "it"} for c in root.children):
+            continue
+        attr = next((c for c in root.children if c.dep_ == "attr" and c.pos_ in {"NOUN", "PROPN"}), None)
+        if attr is None or not any(lower(d) in {"a", "an"} for d in attr.children if d.dep_ == "det"):
+            continue
+        phrase = next((p for p in reading.phrases if p.head.i == attr.i), None)
+        if phrase is not None and phrase.concrete and not (phrase.lemmas & current):
+            return phrase
+    return None
+
+
 def _segment_it(reading: Reading) -> bool:
     """"segment it", "ok segment that one", "mask them": a command on what is already tracked."""
     if reading.command != "segment" or reading.verb is None or reading.doc is None:
         return False
     rest = [lower(t) for t in reading.doc if t.i > reading.verb.i and t.is_alpha]
-    return all(w in _POINTING_WORDS for w in rest)
+    # a quantifier floated after the pronoun says how many of them: "mask them both", "them all"
+    floated = {k for k, w in enumerate(rest) if w in {"both", "all", "each"} and k and rest[k - 1] in {"them", "these", "those"}}
+    return all(w in _POINTING_WORDS or k in floated for k, w in enumerate(rest))
 
 
 def _chitchat(reading: Reading, body: str) -> bool:
@@ -215,7 +317,44 @@ def _chitchat(reading: Reading, body: str) -> bool:
     words = [lower(t) for t in reading.doc or [] if t.is_alpha]
     if not words:
         return True  # emoji, punctuation
-    return len(words) <= 10 and all(w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"} for w in words)
+    polite = [w for w in words if w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"}]
+    praised = [t for t in reading.doc or [] if t.is_alpha]
+    one = words[-1] == "one" and len(praised) > 1 and praised[-2].pos_ == "ADJ" and len(polite) == len(words) - 1
+    if len(words) <= 10 and (len(polite) == len(words) or one):
+        return True  # "ok thanks", "nice one!" (not "that one": it points)
+    return _remark(reading) or _about_the_assistant(reading)
+
+
+def _remark(reading: Reading) -> bool:
+    """"hmm", "wow", "interesting", "so cute!": interjections and evaluative adjectives alone
+    react to the answer; they ask for nothing. Attribute words alone are requests ("red", "bigger":
+    the one so described) and a negation is a correction ("no")."""
+    if reading.doc is None or reading.negative or reading.question:
+        return False
+    content = [t for t in reading.doc if t.is_alpha and t not in reading.openers]
+    if not content:
+        return True
+    if not all(t.pos_ in {"ADJ", "ADV", "INTJ"} for t in content) or not any(t.pos_ == "ADJ" for t in content):
+        return False
+    return not any(
+        lower(t) in vb.COLOURS or lower(t) in vb.POSITIONS or lower(t) in vb.ORDINALS or lower(t) in vb.OTHER_WORDS
+        or size_value(t) or t.tag_ in {"JJR", "JJS"} or lower(t) in vb.COUNT_DETERMINERS
+        for t in content
+    )
+
+
+def _about_the_assistant(reading: Reading) -> bool:
+    """"you're really good at this", "you did it!", "you rock": a statement whose subject is the
+    assistant and that names nothing but pronouns is small talk (a compliment, a remark), not a
+    request; with a modal ("you should look at ...") or a thing named it is one."""
+    if reading.doc is None or reading.question or reading.negative or reading.command is not None:
+        return False
+    root = next((t for t in reading.doc if t.dep_ == "ROOT"), None)
+    if root is None or not any(c.dep_ == "nsubj" and lower(c) in {"you", "u"} for c in root.children):
+        return False
+    if any(c.dep_ == "aux" and c.tag_ == "MD" for c in root.children):
+        return False
+    return all(p.pronoun for p in reading.phrases)
 
 
 def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision:
@@ -237,8 +376,19 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         negated = phrase.negated or _after_not(phrase)
         split = phrase.split(current=current)
         if negated and not reading.meant:
+            if phrase.refers_back and not phrase.pronoun and (split.placeholder or phrase.lemmas & current):
+                # "not that bird", "not this one": the instance shown is rejected, not the noun
+                text = phrase.text()
+                if lower(phrase.head) in {"one", "ones"}:
+                    text = exclusion_text(phrase, intent)
+                if text not in exclusions:
+                    exclusions.append(text)
+                other = True
+                why.append(f"exclude {text!r}")
+                evidence.append(("exclusion", phrase.text()))
+                continue
             if (split.target or split.placeholder) and not phrase.pronoun:
-                text = split.target or exclusion_text(phrase, intent)
+                text = split.target or exclusion_text(phrase, intent, _target_head(cache, intent))
                 if text not in exclusions:
                     exclusions.append(text)
                 last_named = text
@@ -251,15 +401,15 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         same = bool(phrase.lemmas & current)
         if wrong or split.placeholder or not split.target or phrase.pronoun:
             other = True
-            if split.description and not phrase.pronoun:
-                new_target = described(cache, intent, phrase, split.description)
+            if (split.description or split.modifier) and not phrase.pronoun:
+                new_target = described(cache, intent, phrase, split.description, split.modifier)
                 if new_target:
                     target, last_named = new_target, new_target
                     evidence.append(("target", phrase.text()))
             attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
             if lower(phrase.head) == "one":
                 attrs.pop("count", None)
-            relations += [r for r in relations_of(split, last_named, intent) if r not in relations]
+            relations = with_relations(relations, relations_of(split, last_named, intent))
             why.append("another instance")
             evidence.extend(split.evidence)
             continue
@@ -276,6 +426,11 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         why.append(f"target {split.target!r}")
     if other or not why:
         attrs["other"] = "yes"
+    if target is None and _says_other(reading):
+        # "the other one" after "the left one": another instance is not where the current one
+        # is, so what located that one goes; what describes it (colour, size) stays
+        named = {key for p in reading.phrases for key in p.split(current=current).attributes}
+        attrs = {k: v for k, v in attrs.items() if k not in LOCATORS or k in named}
     changes: dict[str, Any] = {"attributes": attrs, "exclusions": exclusions, "relations": relations}
     if target is not None:
         changes["target"] = target
@@ -288,6 +443,11 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
         return Decision(Act.REFINE, changes, f"leave out: {', '.join(why)}", evidence)
     detail = f" ({', '.join(why)})" if why else ""
     return Decision(Act.CORRECT, changes, f"correction: {quote(reading.text)}{detail}", evidence)
+
+
+def _says_other(reading: Reading) -> bool:
+    """Whether the turn asks for another instance in words ("the other one", "another one")."""
+    return any(lower(t) in vb.OTHER_WORDS for p in reading.phrases for t in p.words)
 
 
 def _last_excluded(exclusions: list[str], intent: Intent) -> str | None:
@@ -307,7 +467,8 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     then apply what else the turn says ("back to the motorcycle, only the right half of it")."""
     main = reading.returned_to or reading.main
     split = main.split() if main is not None else Split(target=None)
-    found = find_earlier(cache, intent, main, split.attributes)
+    said = {lower(t) for t in reading.doc} if reading.doc is not None else set()
+    found = find_earlier(cache, intent, main, split.attributes, said)
     if found is None:
         return None
     changes: dict[str, Any] = {
@@ -335,14 +496,79 @@ def _go_back(cache: nlp.ParseCache, intent: Intent, reading: Reading) -> Decisio
     return back
 
 
-def _exclude(intent: Intent, reading: Reading, current: set[str]) -> Decision:
-    """"leave out the child", "don't include the plates": refine with exclusions."""
+def _located(intent: Intent, reading: Reading) -> Decision | None:
+    """"it's on the desk", "they are next to the sofa", "it's on the left": a statement that
+    says where the current target is narrows it to the one there (a relation or a position)."""
+    from agent.intent.parsing import prep_object
+    from agent.intent.splitting import position_phrase
+
+    if reading.doc is None or reading.question or reading.negative:
+        return None
+    root = next((t for t in reading.doc if t.dep_ == "ROOT"), None)
+    if root is None or lemma(root) != "be" or any(c.dep_ == "neg" for c in root.children):
+        return None
+    if not any(c.dep_ == "nsubj" and lower(c) in {"it", "they", "this", "that", "he", "she"} for c in root.children):
+        return None
+    places = []
+    for child in root.children:
+        if child.dep_ == "prep" and lower(child) in vb.LOCATION_PREPOSITIONS | {"to"}:
+            places.append(prep_object(child, 0))
+        elif child.dep_ in {"acomp", "advmod"} and lower(child) in vb.PREPOSITION_PREFIXES:
+            prep = next((c for c in child.children if c.dep_ == "prep"), None)
+            places.append(prep_object(prep, 0, name_prefix=lower(child)) if prep is not None else None)
+    attrs = {k: v for k, v in intent.attributes.items() if k != "other"}
+    new: list[Relation] = []
+    evidence: list[tuple[str, str]] = [("act", reading.text[:80])]
+    for found in places:
+        if found is None or found[1].pronoun or found[1].image:
+            continue
+        name, sub = found
+        position = position_phrase(name, sub)
+        kind = vb.RELATION_KINDS.get(name)
+        anchor = anchor_text(sub)
+        if position:
+            attrs["position"] = position
+            evidence.append(("position", f"{name} {sub.text()}"))
+        elif kind and anchor:
+            new.append(Relation(kind=kind, anchor=anchor))  # type: ignore[arg-type]
+            evidence.append(("relation", f"{name} {sub.text()}"))
+    if not new and attrs == {k: v for k, v in intent.attributes.items() if k != "other"}:
+        return None
+    changes = {"attributes": attrs, "relations": with_relations(list(intent.relations), new)}
+    said = ", ".join([*(f"{r.kind} {r.anchor}" for r in new), *([f"position={attrs['position']}"] if "position" in attrs else [])])
+    return Decision(Act.REFINE, changes, f"refinement: where it is ({said})", evidence)
+
+
+def _continues_exclusion(intent: Intent, reading: Reading) -> bool:
+    """"and the bruised one", "also the plates" right after a turn that left something out: the
+    list of what is left out goes on (a bare phrase opened by "and"/"also"/"plus")."""
+    if reading.frame != "np" or reading.question or reading.main is None or not intent.history:
+        return False
+    if not any(lower(t) in {"and", "also", "plus"} for t in reading.openers):
+        return False
+    last = intent.history[-1]
+    before = intent.history[-2].exclusions if len(intent.history) > 1 else []
+    return last.op is IntentOp.REFINE and len(last.exclusions) > len(before)
+
+
+def _target_head(cache: nlp.ParseCache, intent: Intent) -> Any:
+    """Return the head token of the current target's phrase (None without one)."""
+    found = target_phrase_of(cache, intent.target)
+    return found.head if found is not None else None
+
+
+def _exclude(intent: Intent, reading: Reading, noun: Any) -> Decision:
+    """"leave out the child", "don't include the plates", "without the lid", "all except the
+    white one": refine with exclusions (the phrases after the verb or preposition)."""
     exclusions = list(intent.exclusions)
     evidence = [("act", reading.verb.text if reading.verb is not None else "")]
+    after = reading.verb.i if reading.verb is not None else -1
     for phrase in reading.phrases:
-        if phrase.pronoun:
+        if phrase.pronoun or phrase.head.i < after:
             continue
-        text = exclusion_text(phrase, intent)
+        if any(q is not phrase and phrase.head in q.tokens() for q in reading.phrases):
+            continue  # "the woman in red": "red" is the woman's, not a thing of its own
+        text = exclusion_text(phrase, intent, noun)
         if text and text not in exclusions:
             exclusions.append(text)
             evidence.append(("exclusion", phrase.text()))
@@ -434,7 +660,7 @@ def _new_target(intent: Intent, main: Phrase, reading: Reading, why: str) -> Dec
         if target and main.plural and whole is None:
             target = singular(target, main)
     relations = relations_of(split, None, intent)
-    exclusions = [exclusion_text(p, intent) for p in split.exclusions]
+    exclusions = [exclusion_text(p, intent, main.head) for p in split.exclusions]  # "every chair except the one on the left"
     if reading.command == "segment" and reading.verb is not None:
         for child in reading.verb.children:
             if child.dep_ == "prep" and lower(child) in vb.EXCLUDE_PREPOSITIONS:

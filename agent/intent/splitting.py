@@ -51,6 +51,10 @@ class Split:
     """What a placeholder is described by, as written: "in the black jacket" in "the one in the
     black jacket", "holding his phone" in "the one holding his phone" (the caller puts the
     current target's noun before it)."""
+    modifier: str | None = None
+    """What a placeholder is described by before it, as written: "triangular" in "the
+    triangular one", "wooden" in "the wooden ones" (words no attribute takes; the caller puts
+    them before the current target's noun)."""
     evidence: list[tuple[str, str]] = field(default_factory=list)
     """(role, words) pairs: which words gave which part of the split."""
 
@@ -120,6 +124,8 @@ def split_phrase(
             continue
         if name == "of" and sub is phrase.part_of:
             continue  # the caller reads the part and its whole
+        if name == "of" and out.placeholder and (sub.pronoun or sub.lemmas & set(current)):
+            continue  # "the largest one of them / of the apples": the set it is picked from
         position = _position_phrase(name, sub)
         if position:
             out.attributes.setdefault("position", position)
@@ -130,6 +136,12 @@ def split_phrase(
             out.evidence.append(("exclusion", f"{name} {sub.text()}"))
             continue
         kind = vb.RELATION_KINDS.get(name)
+        if name == "other side of":
+            # "the one on the other side of the sofa": the side opposite the one it had; the
+            # caller flips the current relation to that anchor (none known: no relation)
+            out.relations.append(("opposite", sub))
+            out.evidence.append(("relation", f"on the other side of {sub.text()}"))
+            continue
         if sub.pronoun:
             if kind:
                 out.relations.append((kind, None))
@@ -150,6 +162,10 @@ def split_phrase(
     if out.placeholder:
         if kept and lower(head) in {"one", "ones"}:
             out.description = render(sorted({t.i: t for t in kept}.values(), key=lambda t: t.i)) or None
+        before = [t for t in keep if t.i < head.i and t.pos_ in {"ADJ", "NOUN", "PROPN", "VERB"}]
+        if before and lower(head) in {"one", "ones"}:
+            out.modifier = render(before)
+            out.evidence.append(("description", render(before)))
         return out
     body = [*keep, head, *kept]
     out.target = render(sorted({t.i: t for t in body}.values(), key=lambda t: t.i))
@@ -231,15 +247,20 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
 
 def _partitive_count(phrase: Phrase) -> str | None:
     """Return how many a partitive's quantity word says ("both of" -> "2", "all of" -> "all")."""
-    if not phrase.quantifier:
-        return None
-    word = phrase.quantifier[0]
-    return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
+    for word in phrase.quantifier:  # "the two of them": past the determiner
+        if word.dep_ in {"det", "predet"} and lower(word) not in vb.COUNT_DETERMINERS:
+            continue
+        return vb.COUNT_DETERMINERS.get(lower(word)) or number_value(word)
+    return None
 
 
 def _colour_follows(tok: Token, phrase: Phrase) -> bool:
     nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
     return nxt is not None and nxt in phrase.words and lower(nxt) in vb.COLOURS
+
+
+_DEPTH_SIDES = frozenset({"front", "back", "rear", "inner", "outer"})
+"""Sides of a part that are no position in the image plane: "the *front* half", "the *back* corner"."""
 
 
 def geometric_part(phrase: Phrase) -> str | None:
@@ -251,7 +272,10 @@ def geometric_part(phrase: Phrase) -> str | None:
     if lem not in vb.GEOMETRIC_PART_HEADS:
         return None
     sides = " ".join(
-        dict.fromkeys(vb.POSITIONS[lower(t)] for t in phrase.words if lower(t) in vb.POSITIONS and t.i != phrase.head.i)
+        dict.fromkeys(
+            vb.POSITIONS.get(lower(t), lower(t)) for t in phrase.words
+            if (lower(t) in vb.POSITIONS or lower(t) in _DEPTH_SIDES) and t.i != phrase.head.i
+        )
     )
     if lem == "side":
         return sides or "side"
@@ -296,6 +320,8 @@ def _text_value(phrase: Phrase, kept: list[Token]) -> str | None:
     if quotes:
         return quotes[0]
     caps = [t for t in [*kept, phrase.head] if len(t.text) >= 2 and t.text.isupper() and any(c.isalpha() for c in t.text)]
+    if caps == [phrase.head] and not kept and len(phrase.head.text) <= 4:
+        caps = []  # "the TV", "the ATM": an acronym naming the thing, not printed words on it
     if caps and (caps[-1].i == phrase.head.i or caps[-1].i == phrase.head.i - 1):
         run = [t for t in kept if t.i >= caps[0].i and t.pos_ == "PROPN"] or caps
         return render(sorted({t.i: t for t in [*run, *caps] if t.i != phrase.head.i or t in caps}.values(), key=lambda t: t.i))
@@ -315,4 +341,7 @@ def _clause_text(clause: Span) -> str | None:
     return quotes[0] if quotes else None
 
 
-__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "geometric_part", "prep_tokens", "split_phrase"]
+position_phrase = _position_phrase
+"""Public name of :func:`_position_phrase` ("on the left" -> "left")."""
+
+__all__ = ["EXAMPLE_PREPOSITIONS", "FILLER_OBJECTS", "Split", "geometric_part", "position_phrase", "prep_tokens", "split_phrase"]

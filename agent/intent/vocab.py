@@ -30,7 +30,7 @@ import re
 SEGMENT_VERBS = frozenset(
     "find segment show highlight select mark outline locate detect isolate mask circle get pick "
     "point give display cut extract choose indicate spot grab crop box draw colour color paint "
-    "look search identify see target track".split()
+    "look search identify see target track narrow limit restrict keep".split()
 )
 """Lemmas of imperative verbs that ask for a mask ("find the HDMI label", "show me the port")."""
 
@@ -42,6 +42,10 @@ EXCLUDE_VERBS = frozenset("exclude remove skip ignore omit drop subtract".split(
 
 EXCLUDE_PREPOSITIONS = frozenset({"except", "without", "excluding", "minus", "besides"})
 """Prepositions whose object is left out ("every chair except the one on the left")."""
+
+UNIVERSAL_PRONOUNS = frozenset({"everything", "everyone", "everybody"})
+"""Pronouns that name a whole, not something said before: "everything except the dog" is a
+target ("everything" left as said), unlike "it" or "them"."""
 
 RETURN_WORDS = frozenset({"back", "again", "return", "previous", "earlier", "before"})
 """Words that send the user back to an earlier target ("go back to the logo", "the cup again")."""
@@ -226,9 +230,16 @@ POLITE_WORDS = frozenset(
     "hi hello hey hiya yo greetings thanks thank thx ty cheers bye goodbye ok okay cool great "
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
-    "done well work works sounds right got it you that this is was looks there".split()
-)
-"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!")."""
+    "done well work works sounds right got it you that this is was looks there "
+    "haha hahaha hehe lmao rofl".split()
+) | frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
+"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
+thanks and greetings English chat borrows from other languages ("merci !", "ciao")."""
+
+BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
+"""Thanks and greetings of other languages that English chat uses (also in :data:`POLITE_WORDS`):
+a short turn with one of them is a thanks or a greeting even when the rest is not English
+("muchas gracias", "danke schön")."""
 
 SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
 """Chat spellings read as their words before parsing."""
