@@ -99,9 +99,8 @@ class ImageAnalysis:
         total = sum(a.nbytes for a in arrays if a is not None)
         for cand in self._segments or []:
             total += 200 + cand.hist.nbytes + (cand.pixels.nbytes if cand.pixels is not None else 0)
-        total += sum(
-            v.nbytes() for v in self._memo.values() if callable(getattr(v, "nbytes", None))
-        )
+        for value in self._memo.values():  # a source's per-image values: arrays or sized objects
+            total += value.nbytes if isinstance(value, np.ndarray) else _sized(value)
         return total + 300 * len(self._words or []) + self.objects.nbytes()
 
     def memo(self, key: str, make: Callable[[], T]) -> T:
@@ -158,6 +157,12 @@ class ImageAnalysis:
         """Downsample an original-size mask to the working size."""
         h, w = self.shape
         return resize_mask(mask, w, h)
+
+
+def _sized(value: object) -> int:
+    """Bytes a memoised value reports through its ``nbytes()`` (0 for values that do not say)."""
+    size = getattr(value, "nbytes", None)
+    return int(size()) if callable(size) else 0
 
 
 def _shrunk(rgb: np.ndarray, max_side: int) -> np.ndarray:
