@@ -443,14 +443,15 @@ def _absent_reply(state: TurnState) -> str:
     """Say plainly that the target is not there, why, and that the current mask is kept."""
     result = state.segment_result
     assert result is not None
-    target = target_phrase(state.intent, relations=False) or "that"
+    phrase = target_phrase(state.intent, relations=False)
+    target = phrase or "that"
     why = str(result.evidence.get("absent") or "").strip()
     details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
     if state.previous_mask is not None:
         details.append(replies.ABSENT_KEPT)
     if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
         return compose(replies.PART_ABSENT.format(target=target), details)
-    article = "" if target.split()[0].lower() in {"the", "a", "an", "any"} else "a "
+    article = "" if not phrase or phrase.split()[0].lower() in {"the", "a", "an", "any"} else "a "  # not "a that"
     if result.evidence.get("unknown"):  # the backend cannot recognise it: it does not know
         return compose(replies.UNKNOWN.format(target=article + target), details)
     return compose(replies.ABSENT.format(target=article + target), details)
