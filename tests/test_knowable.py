@@ -289,6 +289,7 @@ def test_a_turn_reports_each_stage_and_streams_its_reply(make_runtime: Any) -> N
     assert _streamed(events) == found.reply
     asked, events = _run(runtime, sid, "what does it say?")
     assert _stages(events) == ["recall", "tracking", "explaining", "saving"] and _streamed(events) == asked.reply
+    assert asked.intent.mask_id == found.masks[0].id  # a question keeps pointing at the mask it is about
     hello, events = _run(runtime, sid, "hello")
     assert _stages(events) == ["recall", "tracking", "saving"] and _streamed(events) == replies.GREETING == hello.reply
     nothing, events = _run(runtime, runtime.new_session(), "find the HDMI label")
@@ -444,6 +445,16 @@ def test_an_extra_tool_gets_the_turn_and_its_masks_text_and_pictures_join_it(mak
     assert (sketched.act, sketched.masks) == (Act.EXPLAIN, [])
     thanked = runtime.run_turn_sync(sid, "thank you")
     assert (thanked.act, len(thanked.masks)) == (Act.CHITCHAT, 1)  # not a segmenting act: kept as tracked
+
+
+def test_a_new_image_unpoints_the_intent_from_the_old_mask(make_runtime: Any) -> None:
+    runtime, _ = make_runtime()
+    sid = runtime.new_session()
+    first = runtime.run_turn_sync(sid, "find the HDMI label", image=load_image_file(HDMI_JPG))
+    assert first.intent.mask_id == first.masks[0].id
+    hello = runtime.run_turn_sync(sid, "hello", image=decode_image(_other_image()))
+    stored = runtime.history(sid).turns[-1].intent
+    assert (hello.act, hello.intent.mask_id, stored is not None and stored.mask_id) == (Act.CHITCHAT, None, None)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 13 item 10: a new image's first turn does not segment, the next still gets the old photo's mask")

@@ -154,6 +154,7 @@ def test_the_graph_composes_from_its_parts_alone(db_url: str, lite: LiteBackend,
         first = graph.invoke(TurnInput(session_id=sid, user_text="find the HDMI label", new_image=hdmi))
         second = graph.invoke(TurnInput(session_id=sid, user_text="what does it say?"))
         assert (first["route"], second["route"]) == ("segment", "explain")
+        assert first["track_reason"] and first["track_reason"] == first["intent"].history[-1].reason
         assert second["previous_mask"] is first["masks"][0].mask  # from the graph's own cache
 
 
@@ -331,7 +332,9 @@ def test_reset_clears_the_target(runtime: Runtime, hdmi: Any) -> None:
     sid = runtime.new_session()
     runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
     reset = runtime.run_turn_sync(sid, "start over")
-    assert reset.act is Act.RESET and reset.intent.target is None
+    assert reset.act is Act.RESET and reset.intent.target is None and reset.intent.mask_id is None
+    current = runtime.history(sid).current_intent
+    assert current is not None and (current.target, current.mask_id) == (None, None)
     assert runtime.run_turn_sync(sid, "what does it say?").reply
 
 
