@@ -443,14 +443,16 @@ def _absent_reply(state: TurnState) -> str:
     """Say plainly that the target is not there, why, and that the current mask is kept."""
     result = state.segment_result
     assert result is not None
-    target = target_phrase(state.intent, relations=False) or "that"
+    phrase = target_phrase(state.intent, relations=False)
+    target = phrase or "that"
     why = str(result.evidence.get("absent") or "").strip()
     details = [why[:1].upper() + why[1:] + ("" if why.endswith(".") else ".")] if why else []
     if state.previous_mask is not None:
         details.append(replies.ABSENT_KEPT)
     if result.evidence.get("part"):  # the phrase already names the part: "handle of the cup"
         return compose(replies.PART_ABSENT.format(target=target), details)
-    target = _indefinite(target, plural=bool(state.intent.attributes.get("count")))
+    if phrase:  # no article on "that" ("I don't see that"), nor on a phrase that has one
+        target = _indefinite(phrase, plural=bool(state.intent.attributes.get("count")))
     if result.evidence.get("unknown"):  # the backend cannot recognise it: it does not know
         return compose(replies.UNKNOWN.format(target=target), details)
     return compose(replies.ABSENT.format(target=target), details)

@@ -128,7 +128,34 @@ def test_the_graph_streams_events_through_langgraph_without_a_sink(
     nodes = [next(iter(payload)) for mode, payload in chunks if mode == "updates"]
     assert custom[0] == "stored" and "mask" in custom and "token" in custom
     assert nodes == ["recall", "track_intent", "plan", "segment", "explain", "respond", "remember"]
-    assert runtime.history(sid).turns[-1].masks
+    history = runtime.history(sid)
+    assert history.turns[-1].masks
+    stored = next(payload for mode, payload in chunks if mode == "custom")
+    assert stored == {"type": "stored", "user_turn_id": history.turns[0].id, "turn_index": 0}
+    assert history.turns[-1].latency_ms == 0.0  # no start time given: no latency made up
+
+
+def test_the_graph_composes_from_its_parts_alone(db_url: str, lite: LiteBackend, hdmi: Any) -> None:
+    """Without a mask cache or a planner of its own, the graph makes them (a cache, the rules)."""
+    from agent.intent import RuleIntentTracker
+    from graphs.caches import ImageCache
+    from graphs.state import TurnInput
+    from graphs.turn import build_turn_graph
+    from tools.explain import ExplainTool
+    from tools.segment import SegmentTool
+
+    with Memory(db_url) as memory:
+        images = ImageCache(memory)
+        graph = build_turn_graph(
+            segment_tool=SegmentTool(backend=lite), explain_tool=ExplainTool(backend=lite),
+            tracker=RuleIntentTracker(), memory=memory, load_image=images.get,
+        )  # fmt: skip
+        sid = memory.create_session().id
+        first = graph.invoke(TurnInput(session_id=sid, user_text="find the HDMI label", new_image=hdmi))
+        second = graph.invoke(TurnInput(session_id=sid, user_text="what does it say?"))
+        assert (first["route"], second["route"]) == ("segment", "explain")
+        assert first["track_reason"] and first["track_reason"] == first["intent"].history[-1].reason
+        assert second["previous_mask"] is first["masks"][0].mask  # from the graph's own cache
 
 
 def test_failure_inside_segment_marks_turn_failed_and_next_turn_works(
@@ -196,6 +223,22 @@ def test_a_stop_after_the_answer_is_stored_changes_nothing(runtime: Runtime, hdm
     stop = threading.Event()
     summary = runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi, stop=stop,
                                     on_event=lambda e: stop.set() if e.kind == "done" else None)
+    assert summary.masks and stop.is_set()
+    assert [t.status for t in runtime.history(sid).turns] == ["ok", "ok"]
+
+
+def test_a_stop_while_the_answer_is_saved_changes_nothing(runtime: Runtime, hdmi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = runtime.new_session()
+    stop = threading.Event()
+    complete = runtime.memory.complete_turn
+
+    def complete_then_stop(*args: Any, **kwargs: Any) -> Any:
+        stored = complete(*args, **kwargs)
+        stop.set()  # pressed just as the answer was stored
+        return stored
+
+    monkeypatch.setattr(runtime.memory, "complete_turn", complete_then_stop)
+    summary = runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi, stop=stop)
     assert summary.masks and stop.is_set()
     assert [t.status for t in runtime.history(sid).turns] == ["ok", "ok"]
 
@@ -289,7 +332,9 @@ def test_reset_clears_the_target(runtime: Runtime, hdmi: Any) -> None:
     sid = runtime.new_session()
     runtime.run_turn_sync(sid, "find the HDMI label", image=hdmi)
     reset = runtime.run_turn_sync(sid, "start over")
-    assert reset.act is Act.RESET and reset.intent.target is None
+    assert reset.act is Act.RESET and reset.intent.target is None and reset.intent.mask_id is None
+    current = runtime.history(sid).current_intent
+    assert current is not None and (current.target, current.mask_id) == (None, None)
     assert runtime.run_turn_sync(sid, "what does it say?").reply
 
 
