@@ -457,7 +457,6 @@ def test_a_new_image_unpoints_the_intent_from_the_old_mask(make_runtime: Any) ->
     assert (hello.act, hello.intent.mask_id, stored is not None and stored.mask_id) == (Act.CHITCHAT, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 10: a new image's first turn does not segment, the next still gets the old photo's mask")
 def test_an_image_uploaded_with_a_question_does_not_inherit_the_old_mask_later(make_runtime: Any) -> None:
     runtime, backend = make_runtime()
     sid = runtime.new_session()
