@@ -158,7 +158,9 @@ class Relation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["left_of", "right_of", "above", "below", "next_to", "inside", "on"]
+    kind: Literal[
+        "left_of", "right_of", "above", "below", "next_to", "inside", "on", "behind", "in_front_of"
+    ]
     anchor: str
 
 

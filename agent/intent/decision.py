@@ -48,7 +48,10 @@ def anchor_text(anchor: Phrase) -> str | None:
     return target_phrase(Intent(target=split.target, attributes=kept), relations=False) or split.target
 
 
-OPPOSITE_KINDS = {"left_of": "right_of", "right_of": "left_of", "above": "below", "below": "above"}
+OPPOSITE_KINDS = {
+    "left_of": "right_of", "right_of": "left_of", "above": "below", "below": "above",
+    "behind": "in_front_of", "in_front_of": "behind",
+}  # fmt: skip
 """Relation kinds with an opposite side: "the other side of the sofa" flips one to the other."""
 
 

@@ -40,7 +40,7 @@ in attributes: colour, size, position (left/right/top/bottom/center), ordinal (f
 last...), text (words printed on the target), count ("all" for "all the cups", "2" for "both
 cups"), part ("left half", "top", or a part noun such as "handle" for "the handle of the cup"),
 other="yes" for "the other one". Give relations to other things (kind one of left_of, right_of,
-above, below, next_to, inside, on; anchor = the other thing, with "it" resolved) and excluded
+above, below, next_to, inside, on, behind, in_front_of; anchor = the other thing, with "it" resolved) and excluded
 phrases ("not the logo" -> ["logo"]). In evidence, quote the exact words of the user's turn that
 made you decide, each with its role (act, target, colour, part, exclusion, ...).
 For explain, segment_request and chitchat leave target empty: the intent is kept."""
@@ -53,7 +53,9 @@ JSON_INSTRUCTIONS = (
 class RelationUpdate(BaseModel):
     """A relation as the model returns it."""
 
-    kind: Literal["left_of", "right_of", "above", "below", "next_to", "inside", "on"]
+    kind: Literal[
+        "left_of", "right_of", "above", "below", "next_to", "inside", "on", "behind", "in_front_of"
+    ]
     anchor: str
 
 

@@ -409,7 +409,8 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
             attrs.update({k: v for k, v in split.attributes.items() if k != "count"})
             if lower(phrase.head) == "one":
                 attrs.pop("count", None)
-            relations = with_relations(relations, relations_of(split, last_named, intent))
+            # A correction's own relations replace the old ones, which picked the wrong instance.
+            relations = relations_of(split, last_named, intent) or relations
             why.append("another instance")
             evidence.extend(split.evidence)
             continue

@@ -196,15 +196,19 @@ RELATION_KINDS: dict[str, str] = {
     "above": "above", "over": "above", "on top of": "above", "atop": "above",
     "below": "below", "under": "below", "beneath": "below", "underneath": "below",
     "inside": "inside", "in": "inside", "within": "inside", "on": "on", "upon": "on",
+    "behind": "behind", "in back of": "behind", "in front of": "in_front_of",
 }  # fmt: skip
 """Preposition (as read from the parse) -> :class:`agent.types.Relation` kind."""
 
-DIRECTIONAL_KINDS = frozenset({"next_to", "left_of", "right_of", "above", "below"})
+DIRECTIONAL_KINDS = frozenset(
+    {"next_to", "left_of", "right_of", "above", "below", "behind", "in_front_of"}
+)
 """Relation kinds that always become relations; ``inside``/``on`` only with a known anchor."""
 
 RELATION_WORDS = {
     "next_to": "next to", "left_of": "left of", "right_of": "right of", "above": "above",
-    "below": "below", "inside": "inside", "on": "on",
+    "below": "below", "inside": "inside", "on": "on", "behind": "behind",
+    "in_front_of": "in front of",
 }  # fmt: skip
 """Relation kind -> how it reads in a phrase."""
 

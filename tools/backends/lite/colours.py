@@ -40,7 +40,15 @@ ALIASES: dict[str, dict[str, float]] = {
 }
 """Colour words a user may say, mapped to weights over :data:`BASIC` classes."""
 
-COLOUR_WORDS = frozenset(ALIASES) - {"dark"}
+HAIR_ALIASES: dict[str, dict[str, float]] = {
+    "blonde": {"yellow": 1.0, "orange": 0.9, "white": 0.4, "brown": 0.3},
+    "brunette": {"brown": 1.0, "black": 0.9},
+    "redhead": {"orange": 1.0, "red": 0.9, "brown": 0.4},
+}
+"""Hair colours (see :mod:`tools.backends.lite.wearing`): scored like colours, but not colour words."""
+ALIASES.update(HAIR_ALIASES)
+
+COLOUR_WORDS = frozenset(ALIASES) - {"dark"} - frozenset(HAIR_ALIASES)
 
 
 def colour_map(rgb: np.ndarray) -> np.ndarray:

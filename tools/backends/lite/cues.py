@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from agent.types import DialogueTurn, Intent, IntentOp, Relation
 from tools.backends.lite.colours import COLOUR_WORDS
 from tools.backends.lite.textmatch import TextQuery, norm
+from tools.backends.lite.wearing import Worn, read_worn
 
 POSITION_WORDS = {
     "left": "left", "leftmost": "left", "right": "right", "rightmost": "right",
@@ -34,6 +35,8 @@ STOPWORDS = frozenset(
     "nearby beside by from for as there here what where can you i my your item something stuff half of "
     "highlight select mark point pick".split()
 )
+_DEPTH = re.compile(r"\b(?:at|in|to|towards?)\s+the\s+(back|front|background|foreground)\b", re.I)
+"""Depth positions: "the man at the back", "the cup in the foreground" (not "the front wheel")."""
 _QUOTED = re.compile(r"[\"“”‘’']([^\"“”‘’']{1,60})[\"“”‘’']")
 
 
@@ -49,12 +52,19 @@ class PhraseCues:
     ordinal: int | None = None
     text_noun: bool = False
     """The phrase names text itself (label, sign, word, ...)."""
+    worn: list[Worn] = field(default_factory=list)
+    """Colours of what a person wears or of their hair ("the man in the black hat")."""
 
     @property
     def empty(self) -> bool:
         """No cue at all was found in the phrase."""
         return not (
-            self.text or self.colours or self.positions or self.size or self.ordinal is not None
+            self.text
+            or self.colours
+            or self.positions
+            or self.size
+            or self.ordinal is not None
+            or self.worn
         )
 
 
@@ -133,6 +143,13 @@ def parse_phrase(
             continue
         else:
             add_text(raw.strip("'’-"), "target", target_threshold)
+    for m in _DEPTH.finditer(phrase):
+        cues.positions.append("back" if m.group(1).lower() in ("back", "background") else "front")
+    for _, worn in read_worn([t.lower().strip("'’-") for t in _tokens(phrase)], COLOUR_WORDS):
+        cues.worn.append(worn)
+        colour = "gray" if worn.colour == "grey" else worn.colour
+        if colour in cues.colours:
+            cues.colours.remove(colour)  # the hat is black, not the man
     return cues
 
 

@@ -17,11 +17,15 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.categories import ALIASES
 from tools.backends.lite.geometry import bbox, box_inside
 from tools.backends.lite.sources import ObjectSource
+from tools.backends.lite.wearing import GARMENTS, band_box
 
 FACE_WORDS = frozenset({"face", "head", "eye", "eyes"})
 """Part nouns answered with the face cascades."""
+PERSON_WORDS = frozenset({"person", *ALIASES["person"]})
+"""Words in a target's label that make its parts what a person wears ("guy in the black hat")."""
 INSIDE = 0.6
 """A part's detection box must lie at least this much inside the target's box."""
 
@@ -52,11 +56,15 @@ class PartFinder:
         words = set(noun.lower().split())
         if words & FACE_WORDS:
             return self._face(an, base, b, words, cat="cat" in base_label.lower())
+        worn = [GARMENTS[w] for w in noun.lower().split() if w in GARMENTS]
+        on_person = bool(worn) and bool(PERSON_WORDS & set(base_label.lower().split()))
         lookup = (
             self.objects.lookup(an, noun, every=True, head_only=True)
             if self.objects is not None
             else None
         )
+        if lookup is None and on_person:  # a garment no model knows: where it is worn
+            return self._worn(an, base, b, noun, worn[-1])
         if lookup is None:
             return PartResult(
                 None,
@@ -120,6 +128,58 @@ class PartFinder:
             note = "face found by OpenCV's face cascade"
         mask = out.astype(bool) & base
         return PartResult(mask if mask.any() else None, 0.6, note)
+
+    def _worn(
+        self,
+        an: ImageAnalysis,
+        base: np.ndarray,
+        b: tuple[int, int, int, int],
+        noun: str,
+        band: str,
+    ) -> PartResult:
+        """Return what a person wears ("just his hat", "only her jacket"): the person's pixels in the band
+        of their box where it is worn; a hat or hair is what lies above the face when a face is
+        found. An estimate from geometry, so it is scored low and said to be one."""
+        x0, y0, x1, y1 = b
+        face = self._largest_face(an, b)
+        if band == "head" and face is not None:
+            fx, fy, fw, fh = face
+            box: tuple[float, float, float, float] = (
+                fx - 0.35 * fw,
+                y0,
+                fx + 1.35 * fw,
+                fy + 0.2 * fh,
+            )
+            how = "above the face OpenCV's face cascade found"
+        else:
+            box = band_box((x0, y0, x1, y1), band)
+            if band == "head":  # without a face, a hat is the top part of the head's band
+                box = (box[0], box[1], box[2], box[1] + 0.6 * (box[3] - box[1]))
+            how = "estimated from the shape of the person's box"
+        out = np.zeros(base.shape, bool)
+        bx0, by0, bx1, by1 = (int(round(v)) for v in box)
+        out[max(0, by0) : by1 + 1, max(0, bx0) : bx1 + 1] = True
+        mask = out & base
+        if not mask.any():
+            return PartResult(None, note=f"the {noun} could not be placed on the target")
+        return PartResult(mask, 0.35, f"the {noun}: the part of the person where it is worn, {how}")
+
+    def _largest_face(
+        self, an: ImageAnalysis, b: tuple[int, int, int, int]
+    ) -> tuple[int, int, int, int] | None:
+        """Return the largest face OpenCV's cascade finds in a box, as (x, y, w, h) in working pixels."""
+        x0, y0, x1, y1 = b
+        grey = cv2.cvtColor(an.rgb[y0 : y1 + 1, x0 : x1 + 1], cv2.COLOR_RGB2GRAY)
+        if grey.size == 0:
+            return None
+        side = max(12, min(grey.shape) // 10)
+        faces = self._cascade("haarcascade_frontalface_default.xml").detectMultiScale(
+            grey, 1.1, 5, minSize=(side, side)
+        )
+        if len(faces) == 0:
+            return None
+        fx, fy, fw, fh = (int(v) for v in max(faces, key=lambda f: f[2] * f[3]))
+        return fx + x0, fy + y0, fw, fh
 
     def _cascade(self, name: str) -> cv2.CascadeClassifier:
         if name not in self._cascades:

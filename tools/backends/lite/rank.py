@@ -15,6 +15,7 @@ from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
 from tools.backends.lite.spatial import extremal, position_score, relation_score
 from tools.backends.lite.textmatch import TextMatch, match
+from tools.backends.lite.wearing import PEOPLE, Worn, band_mask
 
 FLOOR = 0.05
 """A cue that fails completely multiplies a candidate's score by this, not by zero."""
@@ -225,6 +226,11 @@ class Ranker:
             if best < 0.25:
                 out.unmatched.append(f"no region is clearly {col}")
 
+        # what people wear, scored where it is worn
+        for worn in t.worn:
+            factors.append({id(c): self._worn_score(c, worn) for c in self.pool + extra})
+            out.cues.append(f"{worn.colour} {worn.garment}")
+
         all_cands = self.pool + extra
         prev_ov = _Overlap(self.an, self.previous) if self.previous is not None else None
 
@@ -256,7 +262,7 @@ class Ranker:
                 ref = (float(xs.mean()) / self.w, float(ys.mean()) / self.h)
             if self.objects and ref is None:
                 # Among instances of one thing, "the one on the left" is the leftmost one.
-                factors.append(extremal(all_cands, t.positions))
+                factors.append(extremal(all_cands, t.positions, (self.w, self.h)))
             else:
                 factors.append(
                     {
@@ -328,6 +334,15 @@ class Ranker:
         out.ranked = self._prefer_wholes([Ranked(c, float(scores[id(c)])) for c in ranked])
         return out
 
+    def _worn_score(self, c: Candidate, worn: Worn) -> float:
+        """0..1: how much of the band where a person wears ``worn`` has its colour; anything that
+        is not a person is scored on its whole region ("the car with the red roof")."""
+        hist = c.hist
+        if self.objects and c.label in PEOPLE and c.pixels is not None:
+            band = band_mask(c.pixels, c.bbox, worn.band)
+            hist = colours.histogram(self.an.cmap, band)
+        return min(1.0, colours.colour_score(hist, worn.colour) / 0.7)
+
     def _prefer_wholes(self, ranked: list[Ranked], top: int = 10) -> list[Ranked]:
         """Promote a coarse segment that contains the winning fine segment and scores nearly as well."""
         if not ranked or ranked[0].cand.kind != "segment":
@@ -380,7 +395,8 @@ class Ranker:
         # Counted from the left unless a side is named: "the second from the right/top/bottom".
         side = next((p for p in self.cues.target.positions if p != "center"), "left")
         along = {"left": lambda c: c.cx, "right": lambda c: -c.cx,
-                 "top": lambda c: c.cy, "bottom": lambda c: -c.cy}[side]  # fmt: skip
+                 "top": lambda c: c.cy, "bottom": lambda c: -c.cy,
+                 "front": lambda c: -c.bbox[3], "back": lambda c: c.bbox[3]}[side]  # fmt: skip
         distinct.sort(key=along)
         if not distinct:
             return
@@ -408,7 +424,10 @@ class Ranker:
 
 
 def _rel_words(rel: Relation) -> str:
-    return {"left_of": "left of", "right_of": "right of", "next_to": "next to"}.get(
+    return {
+        "left_of": "left of", "right_of": "right of", "next_to": "next to",
+        "in_front_of": "in front of",
+    }.get(  # fmt: skip
         rel.kind, rel.kind
     )
 

@@ -32,18 +32,29 @@ def position_score(
     return {
         "left": 1.0 - c.cx, "right": c.cx, "top": 1.0 - c.cy, "bottom": c.cy,
         "center": 1.0 - min(1.0, 2 * math.hypot(c.cx - 0.5, c.cy - 0.5)),
+        "back": 1.0 - _foot(c, size), "front": _foot(c, size),
     }.get(word, 1.0)  # fmt: skip
+
+
+def _foot(c: Candidate, size: tuple[int, int]) -> float:
+    """Where the candidate's box ends at the bottom, 0 (top of the photo) .. 1 (bottom): on a
+    ground plane, how near the camera it stands."""
+    h = size[1] if size[1] > 1 else (c.pixels.shape[0] if c.pixels is not None else 1)
+    return min(1.0, c.bbox[3] / max(1, h))
 
 
 EXTREMAL_SCALE = 0.15
 """How fast the score falls with the distance (image fraction) from the most extreme instance."""
 
 
-def extremal(cands: list[Candidate], words: list[str]) -> dict[int, float]:
+def extremal(
+    cands: list[Candidate], words: list[str], size: tuple[int, int] = (1, 1)
+) -> dict[int, float]:
     """Score instances by how close each is to the extreme one on the named side(s), 0..1.
 
     The leftmost instance scores 1 for "left", one 15 % of the image further right about 0.37;
-    "center" scores by distance from the instance nearest the centre.
+    "center" scores by distance from the instance nearest the centre; "back" and "front" by where
+    each box ends at the bottom (depth on a ground plane: "the man at the back").
     """
     if not cands:
         return {}
@@ -51,6 +62,7 @@ def extremal(cands: list[Candidate], words: list[str]) -> dict[int, float]:
         "left": lambda c: c.cx, "right": lambda c: 1.0 - c.cx,
         "top": lambda c: c.cy, "bottom": lambda c: 1.0 - c.cy,
         "center": lambda c: math.hypot(c.cx - 0.5, c.cy - 0.5),
+        "back": lambda c: _foot(c, size), "front": lambda c: 1.0 - _foot(c, size),
     }  # fmt: skip
     out = {id(c): 1.0 for c in cands}
     for word in words:
@@ -92,6 +104,16 @@ def relation_score(c: Candidate, kind: str, anchor: Candidate, w: int, h: int) -
         )
         align = math.exp(-abs(ccx - acx) / (0.5 * max(ax1 - ax0, cx1 - cx0) + 0.05 * w))
         score = side * (0.2 + 0.8 * math.exp(-gap_y / 0.12)) * (0.2 + 0.8 * align)
+    elif kind in ("behind", "in_front_of"):
+        # Depth from the ground plane: what stands nearer the camera reaches lower in the photo,
+        # and overlaps (hides or is hidden by) the anchor's box sideways.
+        sign = 1.0 if kind == "in_front_of" else -1.0
+        deeper = _sig(sign * (cy1 - ay1) / (0.03 * h))
+        overlap_x = ix / max(1.0, min(cx1 - cx0, ax1 - ax0))
+        score = deeper * (0.3 + 0.7 * overlap_x) * math.exp(-gap_x / 0.08)
+        if kind == "behind":  # a thing behind stands up from within the anchor's height
+            score *= _sig((cy1 - ay0) / (0.03 * h))
+        return float(score * (1.0 - same))
     elif kind == "next_to":
         score = math.exp(-math.hypot(gap_x, gap_y) / 0.05) * (1.0 - 0.8 * inside)
     else:  # on / inside: within the anchor (a label on a bottle), or resting on its top edge
