@@ -31,6 +31,7 @@ def test_a_colour_before_a_garment_is_what_is_worn():
     ]
     assert worn_of("woman with blue jeans") == [Worn("jeans", "legs", "blue")]
     assert worn_of("the blonde on the right") == [Worn("hair", "head", "blonde")]
+    assert worn_of("the guy in red") == [Worn("clothes", "body", "red")]
     assert worn_of("the red car") == []
     assert worn_of("red car with a black roof") == []
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.categories import ALIASES
+from tools.backends.lite.detector import CATEGORIES
 from tools.backends.lite.geometry import bbox, box_inside
 from tools.backends.lite.sources import ObjectSource
 from tools.backends.lite.wearing import GARMENTS, band_box
@@ -72,6 +73,10 @@ class PartFinder:
                 "are detected objects (e.g. a tie or a phone), faces, and halves of it",
             )
         inside = [d for d in lookup.detections if box_inside(d.box, b) >= INSIDE]
+        if not inside and on_person and lookup.name not in CATEGORIES:
+            # The classifier names hats but does not find them on a head: where a hat is worn.
+            # A COCO thing the detector finds on people (a tie, a bag) is absent when not found.
+            return self._worn(an, base, b, noun, worn[-1])
         if not inside:
             return PartResult(None, note=f"no {lookup.name} was detected inside the target")
         assert self.objects is not None

@@ -79,6 +79,8 @@ def read_worn(words: list[str], colour_words: frozenset[str]) -> list[tuple[int,
             # "a hat that is black" / "hair dark": a garment just before the colour
             if i > 0 and words[i - 1] in GARMENTS:
                 out.append((i, Worn(words[i - 1], GARMENTS[words[i - 1]], word)))
+            elif i > 0 and words[i - 1] in ("in", "wearing", "wears"):
+                out.append((i, Worn("clothes", "body", word)))  # "the guy in red": his clothes
     return out
 
 
