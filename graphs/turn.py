@@ -132,12 +132,10 @@ def build_turn_graph(
         if state.new_image is not None and history.current_image_sha not in (None, image_sha):
             previous_mask = None  # a different image: the old mask does not apply
             intent = intent.model_copy(update={"mask_id": None})
-        elif previous_mask is not None and image is not None:
+        elif previous_mask is not None and history.current_mask_image_sha != current_sha:
             # The session's latest mask may be of an earlier photo (a turn after the new one did
-            # not segment): a mask of another size is not this image's. Same-size photos are not
-            # told apart here (memory does not say which image a mask was made on).
-            if previous_mask.array.shape != (image.ref.height, image.ref.width):
-                previous_mask = None
+            # not segment): it is not this image's, even when the two photos have the same size.
+            previous_mask = None
         return {
             "user_turn_id": user_turn.id,
             "turn_index": user_turn.index,

@@ -467,6 +467,32 @@ def test_an_image_uploaded_with_a_question_does_not_inherit_the_old_mask_later(m
     assert previous is None or previous.array.shape == (200, 300)
 
 
+def _same_size_image(colour: tuple[int, int, int]) -> bytes:
+    arr = np.full((200, 300, 3), 235, np.uint8)
+    arr[40:160, 150:280] = colour
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_same_size_photo_uploaded_with_a_question_does_not_inherit_the_old_mask(make_runtime: Any) -> None:
+    """Two photos of one size: the mask made on the first is not the second's previous mask."""
+    runtime, backend = make_runtime()
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the red square", image=decode_image(_other_image()))
+    assert backend.segments[-1].image.shape == (200, 300, 3)
+    runtime.run_turn_sync(sid, "hello", image=decode_image(_same_size_image((30, 60, 220))))
+    history = runtime.history(sid)
+    assert history.current_mask is not None  # still the first photo's mask ...
+    assert history.current_mask_image_sha != history.current_image_sha  # ... made on the other photo
+    runtime.run_turn_sync(sid, "only the left half of it")
+    assert backend.segments[-1].previous_mask is None
+    runtime.run_turn_sync(sid, "no, the one on the right")
+    previous = backend.segments[-1].previous_mask
+    assert previous is not None  # the new photo's own mask from the turn before
+    assert runtime.history(sid).current_mask_image_sha == runtime.history(sid).current_image_sha
+
+
 # links ----------------------------------------------------------------------------------------
 
 NAME = "0123456789abcdef01234567.jpg"

@@ -172,6 +172,19 @@ class SessionHistory:
         return None
 
     @property
+    def current_mask_image_sha(self) -> str | None:
+        """The image the current mask was made on: the last image a user turn up to its turn attached."""
+        mask = self.current_mask
+        if mask is None:
+            return None
+        shas = [
+            t.image_sha
+            for t in self.turns
+            if t.role == "user" and t.image_sha and t.index <= mask.turn_index
+        ]
+        return shas[-1] if shas else None
+
+    @property
     def next_index(self) -> int:
         """The index the next turn will get."""
         return max((t.index for t in self.turns), default=-1) + 1
@@ -198,6 +211,8 @@ class Recall:
     current_image_sha: str | None
     current_intent: Intent | None
     current_mask: MaskRecord | None
+    current_mask_image_sha: str | None
+    """The image the current mask was made on (the one in effect at its turn)."""
     next_index: int
 
 

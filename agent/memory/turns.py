@@ -105,7 +105,8 @@ _CURRENT_INTENT = (
 
 
 def _current_state() -> sa.Select[Any]:
-    """Build the one-row query of the current intent (``i_*``) and current mask (``m_*``).
+    """Build the one-row query of the current intent (``i_*``) and current mask (``m_*``, with
+    ``m_image_sha``, the image it was made on).
 
     Either side is all NULL when missing. The mask is the current intent's own mask when it is
     in this session, else the latest mask of a completed turn (the rule of
@@ -132,9 +133,24 @@ def _current_state() -> sa.Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    mask_turn = _turns.alias("mt")
+    mask_turn, image_turn = _turns.alias("mt"), _turns.alias("it")
+    image_at_mask = (  # the image in effect at the mask's turn: the last one attached up to it
+        sa.select(image_turn.c.image_sha)
+        .where(
+            image_turn.c.session_id == sid,
+            image_turn.c.role == "user",
+            image_turn.c.image_sha.is_not(None),
+            image_turn.c.index <= mask_turn.c.index,
+        )
+        .order_by(image_turn.c.index.desc())
+        .limit(1)
+        .correlate(mask_turn)
+        .scalar_subquery()
+    )
     mask = (
-        sa.select(_masks, mask_turn.c.index.label("turn_index"))
+        sa.select(
+            _masks, mask_turn.c.index.label("turn_index"), image_at_mask.label("image_sha")
+        )
         .join(mask_turn, mask_turn.c.id == _masks.c.turn_id)
         .where(_masks.c.id == sa.func.coalesce(intent_mask, latest_mask))
         .subquery("cm")
@@ -299,6 +315,7 @@ def recall_with_pending(
     state = conn.execute(_CURRENT_STATE, {"sid": session.id}).one()._mapping
     intent = _intent_from_state(state) if state["i_id"] is not None else None
     mask = _mask_from_state(state) if state["m_id"] is not None else None
+    mask_image = state["m_image_sha"] if mask is not None else None
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     pending = [r for r in rows if r.role == "user" and r.status == "pending"]
     return Recall(
@@ -307,6 +324,7 @@ def recall_with_pending(
         current_image_sha=image_sha,
         current_intent=intent,
         current_mask=mask,
+        current_mask_image_sha=mask_image,
         next_index=last_index + 1,
     ), pending
 
