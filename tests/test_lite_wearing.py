@@ -4,8 +4,12 @@ of") and garments as parts of a person ("just his hat")."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from agent.types import DialogueTurn, ImageRef, Intent, IntentOp, Mask, Relation
 from tools.backends.base import SegmentRequest
@@ -17,6 +21,8 @@ from tools.backends.lite.geometry import ellipse_in_box
 from tools.backends.lite.rank import Ranker
 from tools.backends.lite.spatial import extremal, relation_score
 from tools.backends.lite.wearing import Worn, band_box, read_worn
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def worn_of(phrase: str) -> list[Worn]:
@@ -180,3 +186,44 @@ def test_a_relation_the_tracker_reads_as_depth():
         intent=Intent(), dialogue=[DialogueTurn(role="user", text=text)], user_text=text, turn=0
     )
     assert result.intent.relations == [Relation(kind="in_front_of", anchor="piano")]
+
+
+def test_the_man_with_the_hat_is_the_one_the_classifier_sees_a_hat_on(lite):
+    """voc_restaurant.jpg: only person-2 wears a (black, brimmed) hat; without a colour the
+    classifier's headwear classes on each head tell him apart; a cap is no class it has."""
+    from graphs.evalset import load_evalset
+
+    truth = load_evalset(DATA / "eval" / "holdout.json").objects["voc_restaurant.jpg"]
+    rgb = np.asarray(Image.open(DATA / "photos" / "voc_restaurant.jpg").convert("RGB"))
+    ref = ImageRef(sha256=hashlib.sha256(rgb.tobytes()).hexdigest(), width=rgb.shape[1], height=rgb.shape[0])
+
+    def ask(target: str):
+        return lite.segment(
+            SegmentRequest(
+                image=rgb, image_ref=ref, intent=Intent(target=target),
+                dialogue=[DialogueTurn(role="user", text=target)],
+            )  # fmt: skip
+        )
+
+    hat = ask("the man with the hat")
+    got = hat.masks[0].mask.array
+    ious = {k: float((got & m).sum() / (got | m).sum()) for k, m in truth.items() if k.startswith("person")}
+    assert max(ious, key=ious.get) == "person-2" and ious["person-2"] > 0.7, ious
+    assert "wearing a hat" in hat.evidence["cues"]
+    # the judgement itself: person-2's head looks like headwear, nobody else's does
+    an = lite.analysis(rgb, ref)
+    people = [d for d in an.objects.detections if d.category == "person" and d.score >= 0.4]
+    cands = [
+        regions.mask_candidate(
+            ellipse_in_box(an.shape, d.box), "object", an.cmap, an.lab, label="person", confidence=d.score
+        )
+        for d in people
+    ]
+    ranker = lite.finder.ranker(an, from_intent(Intent(target="man with the hat")), None, objects=cands)
+    factor = ranker.garment_factor(cands, Worn("hat", "head", ""))
+    assert factor is not None
+    hat_man = [c for c in cands if truth["person-2"][int(c.cy * rgb.shape[0]), int(c.cx * rgb.shape[1])]]
+    assert len(hat_man) == 1 and factor[id(hat_man[0])] == 1.0
+    assert sorted(factor.values())[-2] < 0.3
+    cap = ask("the man wearing a cap")
+    assert "no model here tells who wears a cap" in cap.evidence.get("unmatched", [])

@@ -19,6 +19,10 @@ from tools.backends.lite.rank import Ranker
 from tools.backends.lite.regions import Candidate
 from tools.backends.lite.sources import ObjectSource
 from tools.backends.lite.textmatch import TextMatch
+from tools.backends.lite.wearing import PEOPLE, Worn, band_box
+
+GARMENT_SEEN = 0.1
+"""The classifier must give a garment this much probability on someone for the cue to count."""
 
 
 class DetectionRanker(Ranker):
@@ -59,3 +63,18 @@ class DetectionRanker(Ranker):
             return cands, matches, name
         unsure = " (unsure)" if lookup.weak else ""
         return found, [], f"the detected {lookup.name}{unsure}"
+
+    def garment_factor(self, cands: list[Candidate], worn: Worn) -> dict[int, float] | None:
+        """Score people by how much the band where ``worn`` sits looks like it to the source's
+        classifier ("the man with the hat": the cowboy hat is a class), relative to the person
+        who looks most like wearing it; None when the source cannot tell or no one does."""
+        judge = getattr(self.source, "looks_like", None)
+        people = [c for c in cands if c.label in PEOPLE]
+        if judge is None or not people:
+            return None
+        seen = {id(c): judge(self.an, band_box(c.bbox, worn.band), worn.garment) for c in people}
+        known = [v for v in seen.values() if v is not None]
+        best = max(known, default=0.0)
+        if best < GARMENT_SEEN:
+            return None
+        return {id(c): (seen.get(id(c)) or 0.0) / best for c in cands}

@@ -69,6 +69,25 @@ class Candidates:
         )
 
 
+_HEADWEAR = (
+    "cowboy hat", "sombrero", "bonnet", "mortarboard", "shower cap", "bathing cap",
+    "crash helmet", "football helmet", "pickelhaube", "bearskin",
+)  # fmt: skip
+GARMENT_CLASSES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("hat", "hats", "helmet", "helmets"), _HEADWEAR),
+    **dict.fromkeys(("glasses", "sunglasses", "spectacles"), ("sunglasses", "sunglass")),
+    "suit": ("suit",), "uniform": ("military uniform",), "apron": ("apron",),
+    **dict.fromkeys(("shirt", "t-shirt", "tshirt", "tee", "jersey"), ("jersey",)),
+    "sweatshirt": ("sweatshirt",), "hoodie": ("sweatshirt",), "cardigan": ("cardigan",),
+    "coat": ("fur coat", "lab coat", "trench coat"), "gown": ("academic gown", "gown"),
+    "tie": ("Windsor tie", "bow tie", "bolo tie"), "jeans": ("jean",),
+    "skirt": ("miniskirt", "hoopskirt", "overskirt", "sarong"),
+}  # fmt: skip
+"""Garments and the ImageNet classes (by their first name) that show one being worn. A hat or
+helmet counts all of ImageNet's headwear; a cap none (it has no baseball cap, and a cowboy hat
+would outscore one)."""
+
+
 class ClassifiedObjects:
     """An :class:`~tools.backends.lite.sources.ObjectSource`: COCO first, then ImageNet classes."""
 
@@ -83,6 +102,7 @@ class ClassifiedObjects:
         self.classifier = classifier
         self.masker = masker
         self._vocabulary = vocabulary
+        self._label_list: list[str] | None = None
 
     @property
     def vocabulary(self) -> ImageNetVocabulary:
@@ -90,6 +110,12 @@ class ClassifiedObjects:
         if self._vocabulary is None:
             self._vocabulary = ImageNetVocabulary(read_labels())
         return self._vocabulary
+
+    def _labels(self) -> list[str]:
+        """Return the 1000 class names in model order (read once)."""
+        if self._label_list is None:
+            self._label_list = read_labels()
+        return self._label_list
 
     def lookup(
         self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
@@ -171,6 +197,18 @@ class ClassifiedObjects:
         touching = np.unique(labels[cand.mask & left])
         exact = np.isin(labels, touching[touching > 0])
         return exact if exact.any() else cand.mask
+
+    def looks_like(
+        self, an: ImageAnalysis, box: tuple[float, float, float, float], noun: str
+    ) -> float | None:
+        """How much a region (working pixels) looks like ``noun`` to the classifier: the summed
+        probability of the noun's classes (:data:`GARMENT_CLASSES`); None when no class shows it."""
+        names = set(GARMENT_CLASSES.get(noun, ()))
+        classes = [i for i, label in enumerate(self._labels()) if label.split(",")[0] in names]
+        if not classes:
+            return None
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        return float(self._probs(an, (x0, y0, x1, y1))[classes].sum())
 
     def _probs(self, an: ImageAnalysis, box: tuple[int, int, int, int]) -> np.ndarray:
         h, w = an.shape

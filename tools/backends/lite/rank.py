@@ -228,8 +228,16 @@ class Ranker:
 
         # what people wear, scored where it is worn
         for worn in t.worn:
-            factors.append({id(c): self._worn_score(c, worn) for c in self.pool + extra})
-            out.cues.append(f"{worn.colour} {worn.garment}")
+            if worn.colour:
+                factors.append({id(c): self._worn_score(c, worn) for c in self.pool + extra})
+                out.cues.append(f"{worn.colour} {worn.garment}")
+                continue
+            garment = self.garment_factor(self.pool + extra, worn)
+            if garment is None:
+                out.unmatched.append(f"no model here tells who wears a {worn.garment}")
+            else:
+                factors.append(garment)
+                out.cues.append(f"wearing a {worn.garment}")
 
         all_cands = self.pool + extra
         prev_ov = _Overlap(self.an, self.previous) if self.previous is not None else None
@@ -333,6 +341,11 @@ class Ranker:
         ranked = sorted(all_cands, key=lambda c: -scores[id(c)])
         out.ranked = self._prefer_wholes([Ranked(c, float(scores[id(c)])) for c in ranked])
         return out
+
+    def garment_factor(self, cands: list[Candidate], worn: Worn) -> dict[int, float] | None:
+        """Score people by how much the garment looks worn ("the man with the hat"); None when
+        nothing here can tell (lite's ranker alone has no classifier)."""
+        return None
 
     def _worn_score(self, c: Candidate, worn: Worn) -> float:
         """0..1: how much of the band where a person wears ``worn`` has its colour; anything that

@@ -16,7 +16,7 @@ import numpy as np
 GARMENTS: dict[str, str] = {
     **dict.fromkeys(
         "hat hats cap caps helmet helmets beanie hood headscarf scarf turban bandana beret "
-        "crown hair".split(),
+        "crown hair glasses sunglasses spectacles".split(),
         "head",
     ),
     **dict.fromkeys(
@@ -52,6 +52,7 @@ class Worn:
     garment: str
     band: str
     colour: str
+    """The colour word the user gave it; empty when only the garment is named ("with the hat")."""
 
 
 def read_worn(words: list[str], colour_words: frozenset[str]) -> list[tuple[int, Worn]]:
@@ -62,6 +63,9 @@ def read_worn(words: list[str], colour_words: frozenset[str]) -> list[tuple[int,
     """
     out: list[tuple[int, Worn]] = []
     for i, word in enumerate(words):
+        if word in GARMENTS and word != "hair" and _worn_without_colour(words, i, colour_words):
+            out.append((i, Worn(word, GARMENTS[word], "")))
+            continue
         if word in HAIR_COLOURS:
             out.append((i, Worn("hair", "head", HAIR_COLOURS[word])))
             continue
@@ -82,6 +86,17 @@ def read_worn(words: list[str], colour_words: frozenset[str]) -> list[tuple[int,
             elif i > 0 and words[i - 1] in ("in", "wearing", "wears"):
                 out.append((i, Worn("clothes", "body", word)))  # "the guy in red": his clothes
     return out
+
+
+def _worn_without_colour(words: list[str], i: int, colour_words: frozenset[str]) -> bool:
+    """Whether the garment at ``i`` follows a wearing word with no colour between ("the man with
+    the hat", "wearing sunglasses"): a garment to recognise, not a colour to score."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        if words[j] in colour_words:
+            return False
+        if words[j] in WEARING_WORDS:
+            return True
+    return False
 
 
 def band_box(
