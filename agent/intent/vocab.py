@@ -231,9 +231,10 @@ POLITE_WORDS = frozenset(
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
     "done well work works sounds right got it you that this is was looks there "
-    "haha hahaha hehe lmao rofl".split()
+    "haha hahaha hehe lmao rofl aww aw ooh yay enough".split()
 ) | frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
-"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
+"""Words a greeting, an acknowledgement or a reaction is made of ("ok cool", "great, thanks!",
+"aww", "that's enough"), with the
 thanks and greetings English chat borrows from other languages ("merci !", "ciao")."""
 
 BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
@@ -241,11 +242,20 @@ BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigat
 a short turn with one of them is a thanks or a greeting even when the rest is not English
 ("muchas gracias", "danke schön")."""
 
-SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
-"""Chat spellings read as their words before parsing."""
+SLANG = {
+    "pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's",
+    "k": "ok", "kk": "ok", "ya": "yeah", "yea": "yeah",
+}  # fmt: skip
+"""Chat spellings read as their words before parsing ("k" is "ok", "ya" is "yeah")."""
+
+LAUGHTER = re.compile(r"(?<![\w'’])(?:lo+l|lmf?ao|rofl|omf?g|(?:ha){2,}h?|(?:he){2,}h?)(?![\w'’])", re.IGNORECASE)
+"""Laughter and chat exclamations ("lol", "haha", "omg"): like emoji they carry no words, so they
+are taken out before parsing ("that's a calculator lol" is "that's a calculator"); a turn of
+nothing else is an empty one (chit-chat)."""
 
 CHITCHAT = re.compile(
     r"^(who|what) are you\b|^what can you do\b|^how are you\b|^(nice|good) to meet you\b|^help$"
+    r"|^how (does|do) (this|it|you) work\b"
 )
 """Small-talk questions (on the lower-cased turn)."""
 

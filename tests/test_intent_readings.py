@@ -1,0 +1,86 @@
+"""Rule tracker: general reading rules for terse, chatty, non-native and dictated turns.
+
+Each rule is tested in its own phrasing (none of these turns is taken from a scenario file):
+typos and short forms of words the pipeline does not know, chat reactions, confirmations,
+requests put as "can I see" / "can you do", pronouns and demonstratives, and the like.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.intent import RuleIntentTracker, TrackResult
+from agent.intent.spelling import distance, fix_typo
+from agent.types import Act, DialogueTurn, Intent
+
+
+@pytest.fixture(scope="module")
+def tracker() -> RuleIntentTracker:
+    return RuleIntentTracker()
+
+
+def track(tracker: RuleIntentTracker, text: str, intent: Intent | None = None, **kw) -> TrackResult:
+    return tracker.track(intent=intent or Intent(), dialogue=[], user_text=text, turn=1, **kw)
+
+
+def converse(tracker: RuleIntentTracker, turns: list[str]) -> list[TrackResult]:
+    intent, dialogue, results = Intent(), [], []
+    for i, user in enumerate(turns):
+        result = tracker.track(intent=intent, dialogue=list(dialogue), user_text=user, turn=i)
+        results.append(result)
+        intent = result.intent
+        dialogue.append(DialogueTurn(role="user", text=user, act=result.act))
+    return results
+
+
+# --------------------------------------------------------------------------- spelling
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("chiar", "chair"),  # two neighbouring letters swapped, an open-class word
+        ("umbrela", "umbrella"),  # one letter left out, an open-class word of six letters or more
+        ("skatebaord", "skateboard"),
+        ("hwo", "how"),  # "how" and "who" are both one swap away: the first letter decides
+        ("higlight", "highlight"),  # one of the tracker's own words
+        ("televison", "television"),
+        ("airpods", None),  # no known word that close: left as typed
+        ("desc", "describe"),  # the beginning of exactly one request verb
+        ("sel", "select"),
+        ("hoodie", None),  # "foodie" would change the first letter
+        ("perro", None),  # a five-letter word one substitution from a rare one ("perry")
+    ],
+)
+def test_unknown_words_are_read_as_the_one_word_clearly_meant(typed, meant):
+    fixed = fix_typo(typed)
+    assert (fixed[0] if fixed else None) == meant
+
+
+def test_the_edit_distance_counts_a_swap_of_neighbours_as_one_edit():
+    assert distance("teh", "the") == 1 and distance("hilight", "highlight") == 2 and distance("cup", "cup") == 0
+
+
+def test_a_request_of_typos_in_every_word_is_read(tracker):
+    result = track(tracker, "plz outlien teh tabel")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "table"), result.reason
+    assert "read 'outlien' as 'outline'" in result.reason
+
+
+def test_a_short_form_of_a_request_verb_is_the_request(tracker):
+    result = track(tracker, "sel them", intent=Intent(target="plates"))
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "plates"), result.reason
+
+
+# --------------------------------------------------------------------------- chat
+
+
+@pytest.mark.parametrize("text", ["lmao", "hahahaha!", "kk", "yea"])
+def test_laughter_and_chat_spellings_alone_are_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"))
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "kite"), result.reason
+
+
+def test_laughter_inside_a_correction_is_left_out(tracker):
+    result = track(tracker, "that's a spoon haha. I wanted the fork", intent=Intent(target="fork"))
+    assert result.act is Act.CORRECT and result.intent.target == "fork", result.reason
