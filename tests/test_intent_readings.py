@@ -84,3 +84,35 @@ def test_laughter_and_chat_spellings_alone_are_chitchat(tracker, text):
 def test_laughter_inside_a_correction_is_left_out(tracker):
     result = track(tracker, "that's a spoon haha. I wanted the fork", intent=Intent(target="fork"))
     assert result.act is Act.CORRECT and result.intent.target == "fork", result.reason
+
+
+# --------------------------------------------------------------------------- terse turns
+
+
+@pytest.mark.parametrize(("text", "target"), [("kettle", "kettle"), ("saucer?", "saucer"), ("ladle next to stove", "ladle")])
+def test_a_bare_noun_the_tagger_reads_as_another_class_is_the_thing_asked_for(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="plate"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_a_bare_part_noun_with_only_is_a_part(tracker):
+    result = track(tracker, "spout only", intent=Intent(target="teapot"))
+    assert result.act is Act.REFINE and result.intent.attributes.get("part") == "spout", result.reason
+
+
+@pytest.mark.parametrize(("text", "attrs"), [("rightmost only", {"position": "right"}), ("biggest only", {"size": "biggest"})])
+def test_an_attribute_word_with_only_narrows(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="apples"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "apples"), result.reason
+    assert attrs.items() <= result.intent.attributes.items()
+
+
+@pytest.mark.parametrize("text", ["they ripe?", "it broken?"])
+def test_a_pronoun_and_what_is_said_of_it_without_a_copula_asks_about_the_target(tracker, text):
+    result = track(tracker, text, intent=Intent(target="bananas"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "bananas"), result.reason
+
+
+def test_an_object_pronoun_the_parser_made_a_subject_is_not_part_of_the_target(tracker):
+    result = track(tracker, "please get us the ladder of wood")
+    assert result.act is Act.NEW_TARGET and result.intent.target in {"ladder", "ladder of wood"}, result.reason

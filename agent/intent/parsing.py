@@ -86,11 +86,14 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     as_noun = as_noun or head.pos_ in {"NOUN", "PROPN"}  # a noun has no subject: "the trash [nsubj] can"
     for child in head.children:
         dep = child.dep_
-        if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
+        if child.i < head.i and (
+            dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj" and child.tag_ != "PRP")
+        ):  # a pronoun "subject" of a noun is a sentence whose copula was left out ("they regulation size?")
             if dep == "advmod" and any(c.dep_ == "prep" for c in child.children):
                 continue  # "back to the motorcycle, the right half": its own phrase, not a modifier
             for t in child.subtree:
-                words[t.i] = t
+                if not (t.dep_ == "nsubj" and t.tag_ == "PRP" and t.i != child.i):
+                    words[t.i] = t
         elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
             for t in child.subtree:
                 words[t.i] = t

@@ -141,7 +141,9 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
         rest.notes = [*notes, f"read from {text[start:][:40]!r}", *rest.notes]
         return rest
     doc = _as_request(cache, text, parse(cache, text))
-    doc, said = _elided_noun(cache, doc)
+    doc, said = _bare_noun(cache, doc)
+    if not said:
+        doc, said = _elided_noun(cache, doc)
     if said:
         reading.notes.append(said)
     reading.doc = doc
@@ -253,9 +255,47 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     return again
 
 
+def _bare_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
+    """Re-read a turn that is a bare noun the tagger took for another word class.
+
+    A power user types the thing alone ("lid", "hydrant?", "blade only", "towel right of sink"),
+    and the small tagger, with no article to go by, reads it as a verb, an adjective or an
+    adverb. When the first word (after openers) is one the pipeline's dictionary knows only as a
+    noun or a verb (not an adjective or adverb, not one of the tracker's own words) and what
+    follows is nothing, "only"/"just", or a place ("right of", "next to", a preposition), the
+    turn is parsed again with "the" before it; the new parse is kept only when it reads the word
+    as a noun. Returns the parse to use and a note ("" when unchanged)."""
+    from agent.intent.spelling import word_classes
+
+    toks = [t for t in doc if not t.is_space]
+    k = _opener_count(toks)
+    content = [t for t in toks[k:] if not t.is_punct]
+    if not content or any(t.pos_ in {"AUX", "PRON", "DET"} for t in content):
+        return doc, ""
+    word = content[0]
+    low = lower(word)
+    if word.pos_ in {"NOUN", "PROPN"} or not word.is_alpha or not word.text.islower():
+        return doc, ""
+    own = vb.POLITE_WORDS | REQUEST_VERBS | vb.NEGATIVE_OPENERS | vb.RETURN_WORDS | vb.ONLY_WORDS | vb.OTHER_WORDS
+    if low in own or lemma(word) in own or word.is_stop or low in vb.COLOURS or low in vb.POSITIONS or low in vb.ORDINALS:
+        return doc, ""
+    classes = word_classes(low) | word_classes(lemma(word))
+    if "noun" not in classes or classes & {"adj", "adv"}:
+        return doc, ""
+    rest = content[1:]
+    place = bool(rest) and (rest[0].pos_ == "ADP" or (lower(rest[0]) in vb.PREPOSITION_PREFIXES and len(rest) > 1))
+    if rest and not place and not all(lower(t) in vb.ONLY_WORDS for t in rest):
+        return doc, ""
+    again = parse(cache, f"{doc.text[: word.idx]}the {doc.text[word.idx :]}")
+    moved = next((t for t in again if t.idx == word.idx + len("the ")), None)
+    if moved is None or moved.pos_ != "NOUN":
+        return doc, ""
+    return again, f"read {word.text!r} as 'the {word.text}'"
+
+
 _ELLIPSIS_DEPS = frozenset({"ROOT", "dobj", "nsubj", "appos", "conj", "npadvmod", "dep", "pobj"})
 """Where an adjective stands as a noun phrase of its own ("*the biggest*", "show me *the red*")."""
-_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also"})
+_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also", "only"})
 _BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
 
 
@@ -437,6 +477,17 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     if lower(first) == "what" or lower(first) == "how":
         reading.question = True
     root = next((t for t in body if t.dep_ == "ROOT"), body[0])
+    dropped = next((t for t in body if t.dep_ == "nsubj" and t.tag_ == "PRP" and t.head.pos_ in {"NOUN", "PROPN", "ADJ"}), None)
+    if root.pos_ in {"NOUN", "PROPN", "ADJ"} and dropped is not None:
+        # "they regulation size?", "it broken?": a pronoun and what is said of it, the copula left
+        # out (terse or non-native English); it asks or says something of what the pronoun names
+        said_of = phrase_of(dropped)
+        if said_of is None or said_of.head.i != dropped.i:
+            said_of = Phrase(head=dropped, words=[dropped])
+            reading.phrases.insert(0, said_of)
+        reading.frame = "yesno" if reading.question else "other"
+        reading.main = said_of
+        return
     main = phrase_of(root) if root.pos_ in {"NOUN", "PROPN", "PRON", "NUM", "ADJ"} or is_quote(root) else None
     if main is None and phrases:
         starting = [p for p in phrases if p.start <= body[0].i + 2]

@@ -67,6 +67,28 @@ def english_vocabulary() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def _word_class_index() -> dict[str, frozenset[str]]:
+    """Return the lemmatizer's word lists per class (``noun``, ``verb``, ``adj``, ``adv``; model data)."""
+    pipe = nlp.pipeline()
+    out: dict[str, frozenset[str]] = {}
+    try:
+        table = pipe.get_pipe("lemmatizer").lookups.get_table("lemma_index")  # type: ignore[attr-defined]
+    except (KeyError, ValueError):
+        return out
+    for name in ("noun", "verb", "adj", "adv"):
+        key = pipe.vocab.strings[name]
+        if key in table:
+            out[name] = frozenset(table[key])
+    return out
+
+
+def word_classes(lemma: str) -> frozenset[str]:
+    """Return the classes the pipeline's dictionary gives a lemma ("lid" -> noun; "whistle" ->
+    noun, verb; "cute" -> adj): what a word can be, whatever the tagger made of it in one turn."""
+    return frozenset(name for name, words in _word_class_index().items() if lemma in words)
+
+
+@functools.lru_cache(maxsize=1)
 def _closed_words() -> tuple[str, ...]:
     """Words a typo is corrected to first: function words and the tracker's own words."""
     pipe = nlp.pipeline()
@@ -242,4 +264,4 @@ def fix_typo(word: str) -> tuple[str, bool] | None:
     return None
 
 
-__all__ = ["closed_set", "distance", "english_vocabulary", "fix_typo", "graded", "known"]
+__all__ = ["closed_set", "distance", "word_classes", "english_vocabulary", "fix_typo", "graded", "known"]
