@@ -116,3 +116,96 @@ def test_a_pronoun_and_what_is_said_of_it_without_a_copula_asks_about_the_target
 def test_an_object_pronoun_the_parser_made_a_subject_is_not_part_of_the_target(tracker):
     result = track(tracker, "please get us the ladder of wood")
     assert result.act is Act.NEW_TARGET and result.intent.target in {"ladder", "ladder of wood"}, result.reason
+
+
+# --------------------------------------------------------------------------- confirmations and pointing
+
+
+@pytest.mark.parametrize("text", ["yep, this one", "yes her", "ok that's the correct one", "yeah those"])
+def test_an_affirmative_with_only_pointing_words_confirms_the_selection(tracker, text):
+    result = track(tracker, text, intent=Intent(target="girl"))
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "girl"), result.reason
+
+
+def test_an_affirmative_with_an_attribute_still_narrows(tracker):
+    result = track(tracker, "yes, the taller one", intent=Intent(target="girl"))
+    assert result.act is Act.REFINE and result.intent.attributes.get("size") == "taller", result.reason
+
+
+@pytest.mark.parametrize("text", ["uh huh that's it", "hmm ok"])
+def test_fillers_and_acknowledgements_are_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="girl"))
+    assert result.act is Act.CHITCHAT, result.reason
+
+
+@pytest.mark.parametrize(("text", "count"), [("now outline him", None), ("grab both of them", "2"), ("and again", None)])
+def test_a_request_that_only_points_back_asks_for_the_tracked_thing(tracker, text, count):
+    result = track(tracker, text, intent=Intent(target="boys"))
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "boys"), result.reason
+    assert result.intent.attributes.get("count") == count
+
+
+def test_a_demonstrative_with_another_noun_points_at_a_new_thing(tracker):
+    result = track(tracker, "now select that lamp", intent=Intent(target="sofa"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "lamp"), result.reason
+
+
+def test_a_demonstrative_generic_noun_names_a_thing_when_nothing_is_tracked(tracker):
+    result = track(tracker, "what is this round object on the shelf?")
+    assert result.act is Act.NEW_TARGET and result.intent.target and "object" in result.intent.target, result.reason
+
+
+def test_a_demonstrative_with_the_current_noun_still_points_back(tracker):
+    result = track(tracker, "is that lamp switched on?", intent=Intent(target="lamp"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "lamp"), result.reason
+
+
+# --------------------------------------------------------------------------- requests put as questions
+
+
+def test_could_i_see_a_thing_asks_for_it(tracker):
+    result = track(tracker, "could I see the chimney?", intent=Intent(target="roof"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "chimney"), result.reason
+
+
+@pytest.mark.parametrize("text", ["could you do the teapot now?", "can you do the same for the teapot?"])
+def test_doing_a_thing_asked_of_the_assistant_is_a_request_for_it(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "teapot"), result.reason
+
+
+def test_a_request_for_a_part_by_a_possessive_is_a_part_even_as_a_question(tracker):
+    result = track(tracker, "could you do only its handle?", intent=Intent(target="mug"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "mug"), result.reason
+    assert result.intent.attributes.get("part") == "handle"
+
+
+# --------------------------------------------------------------------------- corrections and leaving out
+
+
+@pytest.mark.parametrize("text", ["it doesn't seem correct, could you retry?", "hm this does not look right", "can you try that again?"])
+def test_a_denied_judgement_or_a_retry_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="owl"))
+    assert (result.act, result.intent.target) == (Act.CORRECT, "owl"), result.reason
+
+
+@pytest.mark.parametrize("text", ["also not the napkins", "also not include the napkins"])
+def test_also_not_after_a_leave_out_continues_it(tracker, text):
+    first = track(tracker, "leave out the forks", intent=Intent(target="cutlery", attributes={"count": "all"}))
+    result = tracker.track(intent=first.intent, dialogue=[], user_text=text, turn=2)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cutlery"), result.reason
+    assert "napkins" in result.intent.exclusions
+
+
+@pytest.mark.parametrize("text", ["ok let's forget it", "let's start fresh"])
+def test_lets_forget_and_start_fresh_reset(tracker, text):
+    assert track(tracker, text, intent=Intent(target="owl")).act is Act.RESET
+
+
+# --------------------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize(("text", "count"), [("all bottles", "all"), ("all three bottles", "3"), ("outline each single bottle", "all")])
+def test_a_quantifier_the_parser_did_not_read_as_a_determiner_is_the_count(tracker, text, count):
+    result = track(tracker, text)
+    assert result.intent.target in {"bottles", "bottle"} and result.intent.attributes.get("count") == count, result.reason

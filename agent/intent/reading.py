@@ -158,7 +158,7 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
-    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
+    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body)) or _asks_retry(body)
     reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
@@ -227,8 +227,8 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     A small tagger often reads a bare imperative as a noun ("*segment* the box", "*mask* both of
     ...", "ok, *return* to the clock") or as a past tense ("*cut* out the dog"), and then the
     rest is no object of it. A known request verb first in the turn (after openers), followed by
-    what starts a noun phrase (a determiner, a pronoun, a number; for a return verb "to" or
-    "back"), is parsed again with "please" before it, the form the tagger reads as an imperative.
+    what starts a noun phrase (a determiner, a pronoun, a number, "that" before a noun; for a
+    return verb "to" or "back"), is parsed again with "please" before it, the form the tagger reads as an imperative.
     The new parse is kept only when it does read the verb as one.
     """
     toks = [t for t in doc if not t.is_space]
@@ -243,7 +243,9 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     while nxt < len(toks) - 1 and lower(toks[nxt]) in _PARTICLES and low not in vb.RETURN_VERBS:
         nxt += 1
     following = toks[nxt]
-    opens_phrase = following.tag_ in _PHRASE_START_TAGS and lower(following) not in {"this", "that"} | {"i", "you"}
+    after = toks[nxt + 1] if nxt + 1 < len(toks) else None
+    pointing = lower(following) in {"this", "that", "these", "those"} and after is not None and after.pos_ in {"NOUN", "PROPN", "ADJ"}
+    opens_phrase = (following.tag_ in _PHRASE_START_TAGS and lower(following) not in {"this", "that"} | {"i", "you"}) or pointing
     if low in vb.RETURN_VERBS:
         opens_phrase = lower(following) in {"to", "back"}
     if not opens_phrase:
@@ -401,18 +403,27 @@ def _restates(body: list[Token]) -> bool:
     return False
 
 
-def _says_wrong(doc: Doc, body: list[Token]) -> bool:
-    """"that's not it", "still not right", "you picked the wrong animal", "try again" (another
-    attempt is asked for because this one is wrong)."""
+def _asks_retry(body: list[Token]) -> bool:
+    """"try again", "retry", "redo it", also put as a question ("can you try again?"): another
+    attempt is asked for because this one is wrong."""
     for k, tok in enumerate(body):
+        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
+            return True
+    return False
+
+
+def _says_wrong(doc: Doc, body: list[Token]) -> bool:
+    """"that's not it", "still not right", "you picked the wrong animal", "that doesn't look
+    right" (a retry is :func:`_asks_retry`)."""
+    for tok in body:
         low = lower(tok)
         if low in {"wrong", "incorrect"}:
-            return True
-        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
             return True
         clause = tok.head.dep_ == "ROOT" or (tok.head.dep_ in {"ccomp", "conj", "parataxis"} and tok.head.i < tok.head.head.i)
         if tok.dep_ == "neg" and clause and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
             return True  # "that's not it", "it's not the monitor, it's the TV"
+        if tok.dep_ == "neg" and any(c.dep_ == "acomp" and lower(c) in {"right", "correct", "good"} for c in tok.head.children):
+            return True  # "that doesn't look right", "it doesn't seem correct": a linking verb's complement denied
     return False
 
 
@@ -458,7 +469,9 @@ def _frame(reading: Reading, body: list[Token]) -> None:
             reading.frame = "exists"  # "can you see any animals?": is there one, and which
             reading.main = _object_of(seeing, phrase_of, after)
             return
-        if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"}):
+        asks_to_see = verb is not None and lemma(verb) in {"see", "have", "get"} and subject is not None and lower(subject) == "i"
+        if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"} or asks_to_see):
+            # "can you find X", "could I see X", "can I have X": a request put as a question
             reading.frame, reading.verb = "command", verb
             reading.command = _command_kind(verb)
             reading.main = _object_of(verb, phrase_of, after)
@@ -473,6 +486,8 @@ def _frame(reading: Reading, body: list[Token]) -> None:
         reading.main = _object_of(verb, phrase_of, after)
         if reading.command == "exclude":
             reading.excluding = True
+            if any(c.dep_ == "neg" for c in verb.children) and not any(lower(t) in {"no", "nope", "nah", "wrong"} for t in reading.openers):
+                reading.negative = False  # "also not include the mat": the "not" is the exclusion's own
         return
     if lower(first) == "what" or lower(first) == "how":
         reading.question = True
@@ -544,6 +559,8 @@ def _command_verb(body: list[Token]) -> Token | None:
             return tok  # "take out the child", "get rid of the shadow": leave it out
         if lem == "do" and any(lower(t) in {"let", "'s", "us"} for t in body[:k]):
             return tok  # "let's do the bench": a request for it
+        if lem == "do" and _asked_of_you(tok, body[:k]) and any(c.dep_ == "dobj" and c.tag_ not in WH_TAGS for c in tok.children):
+            return tok  # "can you do the kettle?", "would you be able to do the same with the jug?"
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
         if any(c.dep_ == "neg" for c in tok.children) and any(c.dep_ == "nsubj" for c in tok.children):
@@ -558,6 +575,12 @@ def _command_verb(body: list[Token]) -> Token | None:
                 continue  # "what can you see": a question, handled as one
             return tok
     return None
+
+
+def _asked_of_you(verb: Token, before: list[Token]) -> bool:
+    """Whether a verb is asked of the assistant: a modal with "you" before it ("can you do",
+    "would you be able to do")."""
+    return any(t.tag_ == "MD" for t in before) and any(lower(t) in {"you", "u"} and t.dep_ == "nsubj" for t in before)
 
 
 def _command_kind(verb: Token) -> str:
@@ -582,6 +605,12 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
     Location phrases the parser hung on the verb ("select the cup *on the left*") belong to it.
     """
     for child in verb.children:
+        if child.dep_ == "dobj" and lower(child) == "same" and lemma(verb) == "do":
+            # "do the same with the jug", "do the same for the cat": the thing the same is done to
+            other = next((c for c in verb.children if c.dep_ == "prep" and lower(c) in {"with", "for", "to"}), None)
+            found = phrase_of(next((c for c in other.children if c.dep_ == "pobj"), None)) if other is not None else None
+            if found is not None:
+                return found
         if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
             found = phrase_of(child)
             target = _narrowed_to(verb, phrase_of) if found is not None and found.pronoun else None

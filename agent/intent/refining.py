@@ -28,9 +28,9 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
     attrs = dict(intent.attributes)
     evidence = list(split.evidence)
     whole = main.part_of
-    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame != "np":
+    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame not in {"np", "command"}:
         # "what does its label say?": a question about the current target, not a part ("and its
-        # rim?", a bare phrase, asks for the part as "its rim" does)
+        # rim?", a bare phrase, and "can you do just its rim?", a request, ask for the part)
         whole = None
     if whole is not None and (whole.pronoun or whole.lemmas & current):
         part = split.attributes.get("part") or part_words(main)

@@ -214,6 +214,9 @@ OPENER_WORDS = frozenset(
 )
 """Discourse words that open a turn and carry no request ("ok, now the port next to it")."""
 
+AFFIRMATIVES = frozenset("yes yeah yep yup sure ok okay correct right exactly perfect".split())
+"""Words that open a confirmation of what is shown ("yes that one", "yeah, him")."""
+
 NEGATIVE_OPENERS = frozenset({"no", "nope", "nah", "wrong", "incorrect", "not", "oops", "sorry", "actually"})
 """Words that open a correction ("no, the other one", "actually I meant the cup")."""
 
@@ -260,8 +263,8 @@ CHITCHAT = re.compile(
 """Small-talk questions (on the lower-cased turn)."""
 
 RESET = re.compile(
-    r"^(let'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|from scratch)\b|^(let'?s )?restart\b"
-    r"|^reset\b|^forget (it|that|this|everything|all|about it)\b"
+    r"^(let ?'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|fresh|from scratch)\b|^(let ?'?s )?restart\b"
+    r"|^reset\b|^(let ?'?s )?forget (it|that|this|everything|all|about it)\b"
     r"|^clear (it|that|this|everything|all|the (selection|mask|target))\b|^never ?mind\b"
     r"|^scratch that\b|^new (session|conversation)\b"
 )
