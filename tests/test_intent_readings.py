@@ -209,3 +209,60 @@ def test_lets_forget_and_start_fresh_reset(tracker, text):
 def test_a_quantifier_the_parser_did_not_read_as_a_determiner_is_the_count(tracker, text, count):
     result = track(tracker, text)
     assert result.intent.target in {"bottles", "bottle"} and result.intent.attributes.get("count") == count, result.reason
+
+
+# --------------------------------------------------------------------------- clauses, pictures, emoji
+
+
+def test_an_aside_of_the_speaker_is_no_part_of_the_target(tracker):
+    result = track(tracker, "just the blue ones I think", intent=Intent(target="towels"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "towels"), result.reason
+    assert result.intent.attributes.get("colour") == "blue"
+
+
+def test_a_relative_clause_that_only_says_where_is_the_place(tracker):
+    result = track(tracker, "find the cushion which is next to the lamp")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "cushion"), result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == [("next_to", "lamp")]
+    refined = track(tracker, "the one what is on the left", intent=Intent(target="chairs"))
+    assert (refined.act, refined.intent.target) == (Act.REFINE, "chairs"), refined.reason
+    assert refined.intent.attributes.get("position") == "left"
+
+
+def test_a_sentence_about_the_picture_before_a_request_is_left_out(tracker):
+    result = track(tracker, "here is another picture. find the goat", intent=Intent(target="sheep"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+def test_asking_where_the_target_is_on_a_new_image_finds_it_afresh(tracker):
+    result = track(tracker, "new image. where is the goat now?", intent=Intent(target="goat", attributes={"size": "big"}))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("highlight the 🐈", "cat"), ("and my 🚗 please", "automobile")])
+def test_an_emoji_after_a_determiner_is_the_noun_it_shows(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="fence"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_an_emoji_before_its_noun_is_decoration(tracker):
+    result = track(tracker, "the 👉 one", intent=Intent(target="fence"))
+    assert result.intent.target == "fence", result.reason
+
+
+def test_a_request_object_without_an_article_is_a_thing(tracker):
+    result = track(tracker, "show me sign near the road")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "sign"), result.reason
+
+
+@pytest.mark.parametrize("text", ["the entire thing", "the whole mug again"])
+def test_the_whole_thing_undoes_a_part(tracker, text):
+    result = track(tracker, text, intent=Intent(target="mug", attributes={"part": "handle"}))
+    assert (result.act, result.intent.target) == (Act.REFINE, "mug"), result.reason
+    assert "part" not in result.intent.attributes
+
+
+def test_a_where_question_that_places_the_target_keeps_it(tracker):
+    current = Intent(target="logo on the sign")
+    result = track(tracker, "where is the logo located among the signs?", intent=current)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "logo on the sign"), result.reason

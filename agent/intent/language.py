@@ -9,7 +9,8 @@ that opens with Spanish inverted punctuation ("¿", "¡"). Typos and short forms
 pipeline does not know and only when the fix is clear (:mod:`agent.intent.spelling`).
 
 Before parsing, what carries no words is taken out: markup, control characters, emoji and other
-pictographs ("the left one 👈" is "the left one"), laughter and chat exclamations ("lol", "haha",
+pictographs ("the left one 👈" is "the left one"; one after a determiner stands for a noun and
+is read as its Unicode name: "find the 🐶" is "find the dog"), laughter and chat exclamations ("lol", "haha",
 "omg": :data:`agent.intent.vocab.LAUGHTER`); a turn written all in capitals ("NO THE BLUE
 ONE") is read in lower case, since its case says nothing (capitals inside a turn still mark
 printed words: "the HDMI label").
@@ -52,6 +53,32 @@ def _pictograph(char: str) -> bool:
     if char in _EMOJI_JOINERS:
         return True
     return unicodedata.category(char) in {"So", "Sk"} and ord(char) >= 0x2190
+
+
+_EMOJI_AFTER_DETERMINER = re.compile(
+    r"\b(?P<det>the|a|an|my|your|his|her|its|our|their|this|that|these|those)\s*(?P<emoji>[^\w\s\d.,!?;:'\"()]+)(?!\s*ones?\b)",
+    re.IGNORECASE,
+)
+_EMOJI_NAME_TAILS = (" face",)
+"""What the Unicode name of an animal's emoji adds to the animal ("DOG FACE")."""
+
+
+def emoji_nouns(text: str) -> str:
+    """Read an emoji standing where a noun belongs, after a determiner ("find the 🐶", "my 🚲"),
+    as its Unicode name ("dog", "bicycle", "red apple"); the parser then reads a noun there
+    ("the 👍 one" has its noun: the emoji is decoration).
+    Anywhere else an emoji is decoration and is taken out (:func:`strip_pictographs`)."""
+
+    def name(m: re.Match[str]) -> str:
+        chars = [c for c in m.group("emoji") if _pictograph(c) and c not in _EMOJI_JOINERS]
+        if not chars or len(chars) != len([c for c in m.group("emoji") if not c.isspace() and c not in _EMOJI_JOINERS]):
+            return m.group(0)
+        said = unicodedata.name(chars[0], "").lower()
+        for tail in _EMOJI_NAME_TAILS:
+            said = said.removesuffix(tail)
+        return f"{m.group('det')} {said}" if said else m.group(0)
+
+    return _EMOJI_AFTER_DETERMINER.sub(name, text)
 
 
 def strip_pictographs(text: str) -> str:
@@ -127,7 +154,8 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     """Clean a turn for parsing: (text, is it English, notes on what was changed)."""
     text = _MARKUP_RE.sub(" ", text or "")
     text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
-    text = strip_pictographs(text)
+    if any(_pictograph(c) for c in text):
+        text = strip_pictographs(_outside_quotes(text, emoji_nouns))
     text = _outside_quotes(text, lambda part: vb.LAUGHTER.sub(" ", part))
     text = " ".join(text.split())
     if len(text) > MAX_CHARS:
@@ -198,4 +226,4 @@ def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
 
 
 
-__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]
+__all__ = ["MAX_CHARS", "QUOTE_RE", "emoji_nouns", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]

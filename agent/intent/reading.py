@@ -29,7 +29,7 @@ from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
 from agent.intent.words import is_quote, lemma, lower, number_value, size_value
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 @dataclass
 class Reading:
@@ -172,7 +172,7 @@ def _request_start(doc: Doc) -> int:
     """Return where the part of a turn of several sentences that decides it starts (0: all of it).
 
     Leading sentences that only thank or acknowledge ("great, thanks. now the spoon", "ok. what
-    is it made of?") are left out, and a question followed by a request that names a thing ("is
+    is it made of?") or speak of the picture itself ("new photo. where is the cat?") are left out, and a question followed by a request that names a thing ("is
     it real? segment the pot", "and here? find the dog") is decided by the request ("which of
     the dogs is the smallest? segment it" is not: "it" is the one the question asks for). A
     leading "no." stays: it is a correction."""
@@ -182,7 +182,8 @@ def _request_start(doc: Doc) -> int:
     k = 0
     while k < len(sents) - 1:
         words = [lower(t) for t in sents[k] if t.is_alpha]
-        if not words or not all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words):
+        polite = words and all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words)
+        if not polite and not _about_the_picture(sents[k]):
             break
         k += 1
     if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
@@ -193,6 +194,16 @@ def _request_start(doc: Doc) -> int:
             if any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later):  # "segment it" points into the question
                 return later.start_char
     return sents[k].start_char if k else 0
+
+
+def _about_the_picture(sent: Span) -> bool:
+    """Whether a sentence only says something of the picture itself ("ok new photo.", "here is
+    another picture.", "I uploaded a new image."): every noun in it names the image, and it asks
+    nothing. What follows it is the request."""
+    if sent.text.rstrip().endswith("?"):
+        return False
+    nouns = [t for t in sent if t.pos_ in {"NOUN", "PROPN"}]
+    return bool(nouns) and all(lemma(t) in vb.IMAGE_NOUNS for t in nouns)
 
 
 def _rest_after(reading: Reading) -> Phrase | None:

@@ -256,13 +256,28 @@ def _same_again(reading: Reading) -> bool:
 
 
 def _names_it_again(intent: Intent, reading: Reading, current: set[str]) -> bool:
-    """Whether a request names the current target again and nothing new ("find the dog" while
-    the dog is tracked): the same noun, no attribute or relation the intent lacks."""
+    """Whether a request names the current target again and nothing new ("find the dog", "where
+    is the dog (in this one)?" while the dog is tracked): the same noun, no attribute or relation
+    the intent lacks."""
     main = reading.main
-    if reading.command != "segment" or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
+    asks = reading.command == "segment" or (reading.frame == "where" and not _places_it(reading))
+    if not asks or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
         return False
     split = main.split(current=current)
     return all(intent.attributes.get(k) == v for k, v in split.attributes.items()) and not split.relations
+
+
+def _places_it(reading: Reading) -> bool:
+    """Whether a where-question names a place of its own ("where is the logo among the signs?",
+    "where is the beaver on the coin?"): it asks about where the thing is, not for it afresh. A
+    place that is only the picture ("in this one", "in the new photo") is none."""
+    for tok in reading.doc or []:
+        if tok.dep_ != "prep":
+            continue
+        obj = next((c for c in tok.children if c.dep_ == "pobj"), None)
+        if obj is not None and not (lemma(obj) in vb.IMAGE_NOUNS or lower(obj) in {"one", "it", "this", "here"}):
+            return True
+    return False
 
 
 def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
