@@ -266,3 +266,19 @@ def test_a_where_question_that_places_the_target_keeps_it(tracker):
     current = Intent(target="logo on the sign")
     result = track(tracker, "where is the logo located among the signs?", intent=current)
     assert (result.act, result.intent.target) == (Act.EXPLAIN, "logo on the sign"), result.reason
+
+
+def test_a_partitive_of_an_attribute_alone_counts_those_of_the_target(tracker):
+    result = track(tracker, "how many of green are there?", intent=Intent(target="pears"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "pears"), result.reason
+
+
+@pytest.mark.parametrize("text", ["oh there are tons! how many are there?", "wow, lots. are they all ripe?"])
+def test_a_quantity_noun_without_its_object_names_no_thing(tracker, text):
+    result = track(tracker, text, intent=Intent(target="pears"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "pears"), result.reason
+
+
+def test_a_quantity_noun_with_its_object_names_the_object(tracker):
+    result = track(tracker, "find lots of pears")
+    assert result.act is Act.NEW_TARGET and result.intent.target and "pear" in result.intent.target, result.reason

@@ -312,6 +312,8 @@ _AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then",
 _BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
 
 
+_QUANTITY_WORDS = frozenset({"many", "much", "all", "both", "some", "any", "few", "each", "none", "most"})
+"""Words whose "of" phrase is a partitive: "how many *of red*" counts the red ones."""
 _COLOUR_THINGS = frozenset({"orange"})
 """Basic colour terms that, tagged as nouns, are first of all things ("find the orange")."""
 
@@ -323,8 +325,9 @@ def _elliptical(tok: Token) -> bool:
     determined = any(c.dep_ in {"det", "poss"} for c in tok.children)
     if (low in vb.POLITE_WORDS and not determined) or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
         return False  # a bare "right", "great": an acknowledgement
-    if tok.dep_ == "pobj" and lower(tok.head) != "about":
-        return False  # "the cup on the left": the place of another noun
+    partitive = lower(tok.head) == "of" and (lower(tok.head.head) in _QUANTITY_WORDS or number_value(tok.head.head) is not None)
+    if tok.dep_ == "pobj" and lower(tok.head) != "about" and not partitive:
+        return False  # "the cup on the left": the place of another noun ("how many of red": of the red ones)
     if tok.pos_ == "NOUN" and not (
         (low in vb.BASIC_COLOURS and low not in _COLOUR_THINGS) or (low in vb.POSITIONS and low not in vb.GEOMETRIC_PART_HEADS)
     ):
@@ -339,6 +342,8 @@ def _elliptical(tok: Token) -> bool:
         return False
     doc = tok.doc
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if partitive and (nxt is None or nxt.pos_ not in {"NOUN", "PROPN", "ADJ", "NUM"}):
+        return True  # "how many of red (there are)": of the red ones
     if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "SCONJ"} or lower(nxt) in _AFTER_ELLIPSIS):
         return False  # "the red car", "the left half": the noun is there
     if nxt is not None and lower(nxt) == "of" and number_value(tok) is not None:

@@ -149,6 +149,10 @@ GROUP_NOUNS = frozenset(
 )
 """Nouns that gather their "of" object rather than being a part of it ("a pair of shoes")."""
 
+QUANTITY_NOUNS = frozenset({"lot", "load", "ton", "heap", "plenty", "dozen", "loads", "lots", "tons", "heaps", "dozens"})
+"""Nouns that say how many, not what: without their "of" object ("there are loads") they name
+no thing (with it, "lots of cups", the thing is the object)."""
+
 TEXT_NOUNS = frozenset(
     "text word letter label logo sign signage title name brand sticker badge banner poster tag "
     "plate caption heading headline slogan writing inscription lettering number numeral digit "
