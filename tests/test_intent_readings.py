@@ -282,3 +282,15 @@ def test_a_quantity_noun_without_its_object_names_no_thing(tracker, text):
 def test_a_quantity_noun_with_its_object_names_the_object(tracker):
     result = track(tracker, "find lots of pears")
     assert result.act is Act.NEW_TARGET and result.intent.target and "pear" in result.intent.target, result.reason
+
+
+@pytest.mark.parametrize("text", ["zoom in", "zoom in on it"])
+def test_a_verb_with_its_particle_is_no_bare_noun(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"))
+    assert result.intent.target == "cup" and "as 'the zoom'" not in result.reason, result.reason
+
+
+@pytest.mark.parametrize("text", ["great, I like this 🙂", "wow look at the 😮"])
+def test_a_smiley_is_never_read_as_a_noun(tracker, text):
+    result = track(tracker, text, intent=Intent(target="fence"))
+    assert "face" not in (result.intent.target or ""), result.reason

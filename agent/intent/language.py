@@ -56,22 +56,26 @@ def _pictograph(char: str) -> bool:
 
 
 _EMOJI_AFTER_DETERMINER = re.compile(
-    r"\b(?P<det>the|a|an|my|your|his|her|its|our|their|this|that|these|those)\s*(?P<emoji>[^\w\s\d.,!?;:'\"()]+)(?!\s*ones?\b)",
+    r"\b(?P<det>the|a|an|my|your|our|their)\s*(?P<emoji>[^\w\s\d.,!?;:'\"()]+)(?!\s*ones?\b)",
     re.IGNORECASE,
 )
 _EMOJI_NAME_TAILS = (" face",)
 """What the Unicode name of an animal's emoji adds to the animal ("DOG FACE")."""
+_EMOTICONS = range(0x1F600, 0x1F650)
+"""Unicode's Emoticons block (smileys and the like): feelings, never a thing to find."""
 
 
 def emoji_nouns(text: str) -> str:
-    """Read an emoji standing where a noun belongs, after a determiner ("find the 🐶", "my 🚲"),
-    as its Unicode name ("dog", "bicycle", "red apple"); the parser then reads a noun there
+    """Read an emoji standing where a noun belongs, after an article or a possessive that is never
+    a pronoun ("find the 🐶", "my 🚲"; not "this", "her"), as its Unicode name ("dog", "bicycle", "red apple"); the parser then reads a noun there
     ("the 👍 one" has its noun: the emoji is decoration).
     Anywhere else an emoji is decoration and is taken out (:func:`strip_pictographs`)."""
 
     def name(m: re.Match[str]) -> str:
         chars = [c for c in m.group("emoji") if _pictograph(c) and c not in _EMOJI_JOINERS]
         if not chars or len(chars) != len([c for c in m.group("emoji") if not c.isspace() and c not in _EMOJI_JOINERS]):
+            return m.group(0)
+        if ord(chars[0]) in _EMOTICONS:
             return m.group(0)
         said = unicodedata.name(chars[0], "").lower()
         for tail in _EMOJI_NAME_TAILS:

@@ -275,8 +275,8 @@ def _bare_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
     and the small tagger, with no article to go by, reads it as a verb, an adjective or an
     adverb. When the first word (after openers) is one the pipeline's dictionary knows only as a
     noun or a verb (not an adjective or adverb, not one of the tracker's own words) and what
-    follows is nothing, "only"/"just", or a place ("right of", "next to", a preposition), the
-    turn is parsed again with "the" before it; the new parse is kept only when it reads the word
+    follows is nothing, "only"/"just", or a place that names something ("right of sink", "next
+    to it"; not a verb's particle: "zoom in"), the turn is parsed again with "the" before it; the new parse is kept only when it reads the word
     as a noun. Returns the parse to use and a note ("" when unchanged)."""
     from agent.intent.spelling import word_classes
 
@@ -296,7 +296,10 @@ def _bare_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
     if "noun" not in classes or classes & {"adj", "adv"}:
         return doc, ""
     rest = content[1:]
-    place = bool(rest) and (rest[0].pos_ == "ADP" or (lower(rest[0]) in vb.PREPOSITION_PREFIXES and len(rest) > 1))
+    if rest and "verb" in classes and lower(rest[0]) in _PARTICLES | {"in", "on", "over", "away", "around"}:
+        return doc, ""  # "zoom in", "zoom in on the dog": a verb and its particle
+    named = any(t.pos_ in {"NOUN", "PROPN", "PRON"} for t in rest)
+    place = named and (rest[0].pos_ == "ADP" or (lower(rest[0]) in vb.PREPOSITION_PREFIXES and len(rest) > 1))
     if rest and not place and not all(lower(t) in vb.ONLY_WORDS for t in rest):
         return doc, ""
     again = parse(cache, f"{doc.text[: word.idx]}the {doc.text[word.idx :]}")
