@@ -294,3 +294,14 @@ def test_a_verb_with_its_particle_is_no_bare_noun(tracker, text):
 def test_a_smiley_is_never_read_as_a_noun(tracker, text):
     result = track(tracker, text, intent=Intent(target="fence"))
     assert "face" not in (result.intent.target or ""), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("I can't find the remote, is it on the sofa?", "remote"), ("I don't see the exit", "exit")])
+def test_saying_i_cannot_find_a_thing_asks_for_it(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="lamp"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_saying_i_cannot_see_it_is_no_request_for_a_new_thing(tracker):
+    result = track(tracker, "I can't see it", intent=Intent(target="lamp"))
+    assert result.intent.target == "lamp" and result.act is not Act.NEW_TARGET, result.reason

@@ -583,6 +583,8 @@ def _command_verb(body: list[Token]) -> Token | None:
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
         if any(c.dep_ == "neg" for c in tok.children) and any(c.dep_ == "nsubj" for c in tok.children):
+            if _cannot_find(tok):
+                return tok  # "I can't find my keys": the user needs them found
             continue  # "I can't see it": a statement, not a request
         if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
@@ -594,6 +596,18 @@ def _command_verb(body: list[Token]) -> Token | None:
                 continue  # "what can you see": a question, handled as one
             return tok
     return None
+
+
+def _cannot_find(verb: Token) -> bool:
+    """Whether "I" say they cannot find or see a thing they name ("I can't find my keys", "I
+    don't see the exit"): a need for it to be found. With a pronoun ("I can't see it") it is a
+    remark on what is shown."""
+    if lemma(verb) not in {"find", "see", "spot", "locate"}:
+        return False
+    if not any(c.dep_ == "nsubj" and lower(c) == "i" for c in verb.children):
+        return False
+    obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+    return obj is not None and obj.pos_ in {"NOUN", "PROPN"}
 
 
 def _asked_of_you(verb: Token, before: list[Token]) -> bool:
