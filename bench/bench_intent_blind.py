@@ -5,10 +5,10 @@ Run from the repository root: ``python bench/bench_intent_blind.py [--show]`` (t
 tests/intent_scenarios_blind3.yaml`` for the third. Prints one JSON object: turns right on act and
 target (the scenario suite's score) overall, per group and per scripted act, and how often the
 scripted attributes/exclusions/relations hold; ``--show`` lists the misses too. All three sets were
-written by people who never ran the tracker. The first was report-only until 2026-12-01 (stop 15)
-and has been tuned on since (``half: tune-blind``), so its score is no longer an unseen check; the
-second and the third (``half: blind``) are report-only: nobody may tune on them, so list their
-misses only for a final report.
+written by people who never ran the tracker. The first was report-only until 2026-12-01 (stop 15),
+the second until stop 16; both have been tuned on since (``half: tune-blind``), so their scores are
+no longer unseen checks. The third (``half: blind``) is report-only: nobody may tune on it, so
+list its misses only for a final report.
 """
 
 from __future__ import annotations

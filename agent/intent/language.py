@@ -5,18 +5,19 @@ tables): a turn mostly made of words the English pipeline does not know, or writ
 script, is not read at all, so the tracker keeps the intent and says so. So is a turn whose
 function words are another language's (spaCy's Spanish, French, German, Italian, Portuguese and
 Dutch stop words that English does not have: "¿es *un* labrador?", "*ist das ein* Hund?") or
-that opens with Spanish inverted punctuation ("¿", "¡"). Typos are fixed only for words the
-pipeline does not know and only when the fix is clear (:func:`fix_typo`).
+that opens with Spanish inverted punctuation ("¿", "¡"). Typos and short forms are fixed only for words the
+pipeline does not know and only when the fix is clear (:mod:`agent.intent.spelling`).
 
 Before parsing, what carries no words is taken out: markup, control characters, emoji and other
-pictographs ("the left one 👈" is "the left one"); a turn written all in capitals ("NO THE BLUE
+pictographs ("the left one 👈" is "the left one"; one after a determiner stands for a noun and
+is read as its Unicode name: "find the 🐶" is "find the dog"), laughter and chat exclamations ("lol", "haha",
+"omg": :data:`agent.intent.vocab.LAUGHTER`); a turn written all in capitals ("NO THE BLUE
 ONE") is read in lower case, since its case says nothing (capitals inside a turn still mark
 printed words: "the HDMI label").
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import unicodedata
@@ -24,6 +25,7 @@ from collections.abc import Callable
 
 from agent import nlp
 from agent.intent import vocab as vb
+from agent.intent.spelling import english_vocabulary, fix_typo, graded, known
 
 MAX_CHARS = 600
 """Only the first sentences of a longer turn are parsed (a request is read, not a document)."""
@@ -53,6 +55,36 @@ def _pictograph(char: str) -> bool:
     return unicodedata.category(char) in {"So", "Sk"} and ord(char) >= 0x2190
 
 
+_EMOJI_AFTER_DETERMINER = re.compile(
+    r"\b(?P<det>the|a|an|my|your|our|their)\s*(?P<emoji>[^\w\s\d.,!?;:'\"()]+)(?!\s*ones?\b)",
+    re.IGNORECASE,
+)
+_EMOJI_NAME_TAILS = (" face",)
+"""What the Unicode name of an animal's emoji adds to the animal ("DOG FACE")."""
+_EMOTICONS = range(0x1F600, 0x1F650)
+"""Unicode's Emoticons block (smileys and the like): feelings, never a thing to find."""
+
+
+def emoji_nouns(text: str) -> str:
+    """Read an emoji standing where a noun belongs, after an article or a possessive that is never
+    a pronoun ("find the 🐶", "my 🚲"; not "this", "her"), as its Unicode name ("dog", "bicycle", "red apple"); the parser then reads a noun there
+    ("the 👍 one" has its noun: the emoji is decoration).
+    Anywhere else an emoji is decoration and is taken out (:func:`strip_pictographs`)."""
+
+    def name(m: re.Match[str]) -> str:
+        chars = [c for c in m.group("emoji") if _pictograph(c) and c not in _EMOJI_JOINERS]
+        if not chars or len(chars) != len([c for c in m.group("emoji") if not c.isspace() and c not in _EMOJI_JOINERS]):
+            return m.group(0)
+        if ord(chars[0]) in _EMOTICONS:
+            return m.group(0)
+        said = unicodedata.name(chars[0], "").lower()
+        for tail in _EMOJI_NAME_TAILS:
+            said = said.removesuffix(tail)
+        return f"{m.group('det')} {said}" if said else m.group(0)
+
+    return _EMOJI_AFTER_DETERMINER.sub(name, text)
+
+
 def strip_pictographs(text: str) -> str:
     """Take emoji and other pictographs out of a turn, outside quoted text (they carry no words)."""
     if not any(_pictograph(c) for c in text):
@@ -76,14 +108,19 @@ def _all_capitals(text: str) -> bool:
     return any(w.lower() in stop for w in words)
 
 
-def _lower_outside_quotes(text: str) -> str:
+def _outside_quotes(text: str, change: Callable[[str], str]) -> str:
+    """Apply ``change`` to the text outside quoted strings (quoted words are kept as written)."""
     out, pos = [], 0
     for m in QUOTE_RE.finditer(text):
-        out.append(text[pos : m.start()].lower())
+        out.append(change(text[pos : m.start()]))
         out.append(m.group(0))
         pos = m.end()
-    out.append(text[pos:].lower())
+    out.append(change(text[pos:]))
     return "".join(out)
+
+
+def _lower_outside_quotes(text: str) -> str:
+    return _outside_quotes(text, str.lower)
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,133 +146,6 @@ def foreign_function_words() -> frozenset[str]:
             if len(low) == 2 or low not in english:
                 out.add(low)
     return frozenset(out)
-@functools.lru_cache(maxsize=1)
-def english_vocabulary() -> frozenset[str]:
-    """Every word the English pipeline's lemmatizer tables and stop words know (model data)."""
-    pipe = nlp.pipeline()
-    words: set[str] = set(pipe.Defaults.stop_words)
-    try:
-        lookups = pipe.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
-        for name in ("lemma_index", "lemma_exc"):
-            if lookups.has_table(name):
-                for entries in lookups.get_table(name).values():
-                    words.update(entries if isinstance(entries, list) else [])
-        if lookups.has_table("lemma_exc"):
-            for entries in lookups.get_table("lemma_exc").values():
-                if isinstance(entries, dict):
-                    words.update(entries)
-    except (KeyError, ValueError):  # a pipeline without a rule lemmatizer: stop words only
-        pass
-    words.update(vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS | set(vb.POSITIONS) | set(vb.ORDINALS))
-    words.update(vb.POLITE_WORDS | set(vb.SLANG) | vb.NEGATIVE_OPENERS | vb.OPENER_WORDS)
-    return frozenset(w.lower() for w in words)
-
-
-@functools.lru_cache(maxsize=1)
-def _closed_words() -> tuple[str, ...]:
-    """Words a typo is corrected to: function words and the tracker's command/attribute words."""
-    pipe = nlp.pipeline()
-    words = set(pipe.Defaults.stop_words) | vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS
-    words |= set(vb.POSITIONS) | set(vb.ORDINALS) | vb.OTHER_WORDS | {"one", "ones", "wrong", "half"}
-    words |= {form for size in vb.SIZES for form in graded(size)}
-    return tuple(sorted(w for w in words if len(w) >= 3 and "'" not in w))
-
-
-def graded(adjective: str) -> tuple[str, str, str]:
-    """Return an adjective with its comparative and superlative by English spelling rules:
-    "big" -> bigger, biggest (a final consonant after one vowel doubles), "large" -> larger,
-    largest, "tiny" -> tinier, tiniest."""
-    vowels = "aeiou"
-    if adjective.endswith("e"):
-        stem, er, est = adjective, "r", "st"
-    elif adjective.endswith("y") and len(adjective) > 2 and adjective[-2] not in vowels:
-        stem, er, est = adjective[:-1], "ier", "iest"
-    elif (
-        len(adjective) >= 3 and adjective[-1] not in vowels + "wxy" and adjective[-2] in vowels
-        and adjective[-3] not in vowels and sum(c in vowels for c in adjective) == 1
-    ):
-        stem, er, est = adjective + adjective[-1], "er", "est"
-    else:
-        stem, er, est = adjective, "er", "est"
-    return adjective, stem + er, stem + est
-
-
-_CLITICS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
-"""What English writes after an apostrophe ("it's", "don't", "we'll", "I'm")."""
-
-
-def known(word: str) -> bool:
-    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline; a
-    contraction is when its first part is ("it's", "we'll", "can't")."""
-    vocab = english_vocabulary()
-    if word in vocab:
-        return True
-    stem, apostrophe, clitic = word.replace("’", "'").partition("'")
-    if apostrophe and clitic in _CLITICS and (stem in vocab or stem + "n" in vocab or stem.endswith("n")):
-        return True  # "can't" = "ca" + "n't", "won't" = "wo" + "n't"
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
-            if suffix in {"er", "est"} and word not in graded(word[: -len(suffix)]):
-                continue  # "bigest", "thiner": not how "big", "thin" grade (a typo of "biggest")
-            return True
-    return False
-
-
-def _transposed(a: str, b: str) -> bool:
-    """Whether ``a`` is ``b`` with two neighbouring letters swapped ("teh" -> "the")."""
-    if len(a) != len(b) or a == b:
-        return False
-    diff = [i for i in range(len(a)) if a[i] != b[i]]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def _edits(word: str) -> set[str]:
-    """Words one deletion, insertion or substitution away from ``word``."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    out = {a + b[1:] for a, b in splits if b}
-    out |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
-    out |= {a + c + b for a, b in splits for c in _LETTERS}
-    out.discard(word)
-    return out
-
-
-def fix_typo(word: str) -> tuple[str, bool] | None:
-    """Return the word an unknown word is a typo of, and whether the fix is a swap of two letters.
-
-    Closed-class words (function words, command, colour and position words) are fixed when
-    one edit away and that word is the clear best match ("fnd" -> "find", "teh" -> "the");
-    other English words only when two neighbouring letters were swapped and the word is long
-    enough to be unambiguous ("lable" -> "label"). Quoted and capitalised words are never
-    touched (the caller skips them).
-    """
-    closed = _closed_words()
-    swapped = [c for c in closed if _transposed(word, c)]
-    if len(swapped) == 1:
-        return swapped[0], True
-    near = sorted(
-        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in _edits(word) if c in closed_set()),
-        reverse=True,
-    )
-    if near and (len(near) == 1 or near[0][0] > near[1][0]) and near[0][0] >= 0.75:
-        return near[0][1], False
-    if len(word) >= 5:
-        vocab = english_vocabulary()
-        swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
-        found = sorted(w for w in swaps if w in vocab and w != word)
-        if len(found) == 1:
-            return found[0], True
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def closed_set() -> frozenset[str]:
-    """:func:`_closed_words` as a set."""
-    return frozenset(_closed_words())
-
-
 def _script_is_latin(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     if not letters:
@@ -248,7 +158,9 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     """Clean a turn for parsing: (text, is it English, notes on what was changed)."""
     text = _MARKUP_RE.sub(" ", text or "")
     text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
-    text = strip_pictographs(text)
+    if any(_pictograph(c) for c in text):
+        text = strip_pictographs(_outside_quotes(text, emoji_nouns))
+    text = _outside_quotes(text, lambda part: vb.LAUGHTER.sub(" ", part))
     text = " ".join(text.split())
     if len(text) > MAX_CHARS:
         cut = text.rfind(" ", 0, MAX_CHARS)
@@ -318,4 +230,4 @@ def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:
 
 
 
-__all__ = ["MAX_CHARS", "QUOTE_RE", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]
+__all__ = ["MAX_CHARS", "QUOTE_RE", "emoji_nouns", "english_vocabulary", "fix_typo", "graded", "known", "prepare", "strip_pictographs"]

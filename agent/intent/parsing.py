@@ -41,6 +41,30 @@ def parse(cache: nlp.ParseCache, text: str) -> Doc:
     return doc
 
 
+_RELATIVE_WORDS = frozenset({"which", "that", "who", "what"})
+"""Words that open a relative clause (non-native English uses "what": "the one what is ...")."""
+
+
+def _only_a_comment(verb: Token) -> bool:
+    """Whether a relative clause is only a personal pronoun and its verb ("the ones *I guess*",
+    "the one *I mean*"): the speaker's aside, which says nothing that picks the thing out."""
+    children = list(verb.children)
+    return len(children) == 1 and children[0].dep_ == "nsubj" and children[0].tag_ == "PRP" and children[0].i < verb.i
+
+
+def _located_by_be(verb: Token) -> bool:
+    """Whether a relative clause is a relative word, a form of "be" and a place ("which is in the
+    middle", "that is next to the door"), and nothing else."""
+    if lemma(verb) != "be":
+        return False
+    children = [c for c in verb.children if c.dep_ != "punct"]
+    subject = [c for c in children if c.dep_ in {"nsubj", "nsubjpass"}]
+    if len(subject) != 1 or lower(subject[0]) not in _RELATIVE_WORDS:
+        return False
+    places = [c for c in children if c.dep_ == "prep" or lower(c) in vb.PREPOSITION_PREFIXES]
+    return bool(places) and len(places) + 1 == len(children)
+
+
 def spans_overlap(spans: list[Span], span: Span) -> bool:
     """Return whether ``span`` overlaps one of ``spans``."""
     return any(s.start < span.end and span.start < s.end for s in spans)
@@ -86,11 +110,14 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     as_noun = as_noun or head.pos_ in {"NOUN", "PROPN"}  # a noun has no subject: "the trash [nsubj] can"
     for child in head.children:
         dep = child.dep_
-        if child.i < head.i and (dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj")):
+        if child.i < head.i and (
+            dep in LEFT_DEPS or (dep == "punct" and is_quote(child)) or (as_noun and dep == "nsubj" and child.tag_ != "PRP")
+        ):  # a pronoun "subject" of a noun is a sentence whose copula was left out ("they regulation size?")
             if dep == "advmod" and any(c.dep_ == "prep" for c in child.children):
                 continue  # "back to the motorcycle, the right half": its own phrase, not a modifier
             for t in child.subtree:
-                words[t.i] = t
+                if not (t.dep_ == "nsubj" and t.tag_ == "PRP" and t.i != child.i):
+                    words[t.i] = t
         elif child.i > head.i and dep in {"nummod", "compound"} or (dep == "appos" and is_quote(child)):
             for t in child.subtree:
                 words[t.i] = t
@@ -112,12 +139,25 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
             obj = preps[-1][1]
             extra = [*(c for c in obj.head.children if c.dep_ == "cc" and c.i > obj.head.i), *child.subtree]
             obj.words = sorted({t.i: t for t in [*obj.words, *extra]}.values(), key=lambda t: t.i)
-        elif child.i > head.i and lower(child) in vb.PREPOSITION_PREFIXES and dep in {"advmod", "amod", "acl", "acomp", "npadvmod"}:
+        elif child.i > head.i and lower(child) in vb.PREPOSITION_PREFIXES and dep in {"advmod", "amod", "acl", "relcl", "acomp", "npadvmod"}:
+            # "the port left of it", "the bike which is left of the door"
             for sub in child.children:
                 if sub.dep_ == "prep" and depth < 3:
                     found = prep_object(sub, depth, name_prefix=lower(child))
                     if found:
                         preps.append(found)
+        elif dep == "relcl" and _only_a_comment(child):
+            continue  # "the pink ones I guess", "the one I mean": the speaker's aside, not a description
+        elif dep == "relcl" and depth < 2 and _located_by_be(child):
+            # "the one which is in the middle", non-native "the one what is in the middle": a
+            # clause that only says where the thing is reads as the place phrase itself
+            for c in child.children:
+                if c.dep_ == "prep":
+                    found = prep_object(c, depth)
+                    if found:
+                        preps.append(found)
+                elif lower(c) in vb.PREPOSITION_PREFIXES:
+                    preps.extend(p for sub in c.children if sub.dep_ == "prep" for p in [prep_object(sub, depth, name_prefix=lower(c))] if p)
         elif dep in {"relcl", "acl"} and depth < 2:
             if child.tag_ == "VBN" or (child.pos_ == "ADJ"):
                 preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
@@ -300,7 +340,7 @@ _CLAUSE_DEPS = frozenset({"dobj", "aux", "auxpass", "ccomp", "xcomp", "attr", "a
 
 def verb_as_noun(tok: Token) -> bool:
     """Return a word the tagger read as a verb where the sentence needs a noun: "the stop *sign*",
-    "a trident and laurel *leaves*", "Jameson *branding*". It has no clause of its own (object,
+    "a trident and laurel *leaves*", "Jameson *branding*", "show me *sign* above the door". It has no clause of its own (object,
     auxiliary, complement) and either stands as an object or has a noun right before it."""
     if tok.pos_ != "VERB" or tok.tag_ not in {"VB", "VBP", "VBZ", "VBG"} or participle_clause(tok):
         return False
@@ -310,6 +350,8 @@ def verb_as_noun(tok: Token) -> bool:
         return False
     if tok.i == 0:
         return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
+    if tok.dep_ == "dobj" and lemma(tok.head) in vb.SEGMENT_VERBS and tok.head.i < tok.i and tok.tag_ == "VB":
+        return True  # "show me sign above the door" (no article): a request's object is a thing
     before = tok.doc[tok.i - 1]
     if lower(before) in {"and", "or"} and tok.i >= 2 and tok.doc[tok.i - 2].pos_ in {"NOUN", "PROPN"} and tok.tag_ in {"VB", "VBP"}:
         if tok.doc[tok.i - 2].head.i == tok.i and (tok.i + 1 == len(tok.doc) or tok.doc[tok.i + 1].is_punct):

@@ -150,6 +150,8 @@ class Phrase:
             return False
         if lower(self.head) in {"one", "ones"}:
             return False
+        if (self.lemma in vb.QUANTITY_NOUNS or lower(self.head) in vb.QUANTITY_NOUNS) and self.of_object is None:
+            return False  # "there are loads": how many, not what
         if self.property_noun and not (self.preps and self.lemma in vb.VALUE_NOUNS):
             return False
         return not self.generic

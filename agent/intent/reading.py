@@ -29,7 +29,7 @@ from agent.intent.phrase import FILLER_OBJECTS, Phrase, unwrap
 from agent.intent.words import is_quote, lemma, lower, number_value, size_value
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 @dataclass
 class Reading:
@@ -141,7 +141,9 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
         rest.notes = [*notes, f"read from {text[start:][:40]!r}", *rest.notes]
         return rest
     doc = _as_request(cache, text, parse(cache, text))
-    doc, said = _elided_noun(cache, doc)
+    doc, said = _bare_noun(cache, doc)
+    if not said:
+        doc, said = _elided_noun(cache, doc)
     if said:
         reading.notes.append(said)
     reading.doc = doc
@@ -156,7 +158,7 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
-    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body))
+    reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body)) or _asks_retry(body)
     reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
     _frame(reading, body)
@@ -170,7 +172,7 @@ def _request_start(doc: Doc) -> int:
     """Return where the part of a turn of several sentences that decides it starts (0: all of it).
 
     Leading sentences that only thank or acknowledge ("great, thanks. now the spoon", "ok. what
-    is it made of?") are left out, and a question followed by a request that names a thing ("is
+    is it made of?") or speak of the picture itself ("new photo. where is the cat?") are left out, and a question followed by a request that names a thing ("is
     it real? segment the pot", "and here? find the dog") is decided by the request ("which of
     the dogs is the smallest? segment it" is not: "it" is the one the question asks for). A
     leading "no." stays: it is a correction."""
@@ -180,7 +182,8 @@ def _request_start(doc: Doc) -> int:
     k = 0
     while k < len(sents) - 1:
         words = [lower(t) for t in sents[k] if t.is_alpha]
-        if not words or not all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words):
+        polite = words and all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words)
+        if not polite and not _about_the_picture(sents[k]):
             break
         k += 1
     if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
@@ -191,6 +194,16 @@ def _request_start(doc: Doc) -> int:
             if any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later):  # "segment it" points into the question
                 return later.start_char
     return sents[k].start_char if k else 0
+
+
+def _about_the_picture(sent: Span) -> bool:
+    """Whether a sentence only says something of the picture itself ("ok new photo.", "here is
+    another picture.", "I uploaded a new image."): every noun in it names the image, and it asks
+    nothing. What follows it is the request."""
+    if sent.text.rstrip().endswith("?"):
+        return False
+    nouns = [t for t in sent if t.pos_ in {"NOUN", "PROPN"}]
+    return bool(nouns) and all(lemma(t) in vb.IMAGE_NOUNS for t in nouns)
 
 
 def _rest_after(reading: Reading) -> Phrase | None:
@@ -225,8 +238,8 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     A small tagger often reads a bare imperative as a noun ("*segment* the box", "*mask* both of
     ...", "ok, *return* to the clock") or as a past tense ("*cut* out the dog"), and then the
     rest is no object of it. A known request verb first in the turn (after openers), followed by
-    what starts a noun phrase (a determiner, a pronoun, a number; for a return verb "to" or
-    "back"), is parsed again with "please" before it, the form the tagger reads as an imperative.
+    what starts a noun phrase (a determiner, a pronoun, a number, "that" before a noun; for a
+    return verb "to" or "back"), is parsed again with "please" before it, the form the tagger reads as an imperative.
     The new parse is kept only when it does read the verb as one.
     """
     toks = [t for t in doc if not t.is_space]
@@ -241,7 +254,9 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     while nxt < len(toks) - 1 and lower(toks[nxt]) in _PARTICLES and low not in vb.RETURN_VERBS:
         nxt += 1
     following = toks[nxt]
-    opens_phrase = following.tag_ in _PHRASE_START_TAGS and lower(following) not in {"this", "that"} | {"i", "you"}
+    after = toks[nxt + 1] if nxt + 1 < len(toks) else None
+    pointing = lower(following) in {"this", "that", "these", "those"} and after is not None and after.pos_ in {"NOUN", "PROPN", "ADJ"}
+    opens_phrase = (following.tag_ in _PHRASE_START_TAGS and lower(following) not in {"this", "that"} | {"i", "you"}) or pointing
     if low in vb.RETURN_VERBS:
         opens_phrase = lower(following) in {"to", "back"}
     if not opens_phrase:
@@ -253,12 +268,55 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     return again
 
 
+def _bare_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
+    """Re-read a turn that is a bare noun the tagger took for another word class.
+
+    A power user types the thing alone ("lid", "hydrant?", "blade only", "towel right of sink"),
+    and the small tagger, with no article to go by, reads it as a verb, an adjective or an
+    adverb. When the first word (after openers) is one the pipeline's dictionary knows only as a
+    noun or a verb (not an adjective or adverb, not one of the tracker's own words) and what
+    follows is nothing, "only"/"just", or a place that names something ("right of sink", "next
+    to it"; not a verb's particle: "zoom in"), the turn is parsed again with "the" before it; the new parse is kept only when it reads the word
+    as a noun. Returns the parse to use and a note ("" when unchanged)."""
+    from agent.intent.spelling import word_classes
+
+    toks = [t for t in doc if not t.is_space]
+    k = _opener_count(toks)
+    content = [t for t in toks[k:] if not t.is_punct]
+    if not content or any(t.pos_ in {"AUX", "PRON", "DET"} for t in content):
+        return doc, ""
+    word = content[0]
+    low = lower(word)
+    if word.pos_ in {"NOUN", "PROPN"} or not word.is_alpha or not word.text.islower():
+        return doc, ""
+    own = vb.POLITE_WORDS | REQUEST_VERBS | vb.NEGATIVE_OPENERS | vb.RETURN_WORDS | vb.ONLY_WORDS | vb.OTHER_WORDS
+    if low in own or lemma(word) in own or word.is_stop or low in vb.COLOURS or low in vb.POSITIONS or low in vb.ORDINALS:
+        return doc, ""
+    classes = word_classes(low) | word_classes(lemma(word))
+    if "noun" not in classes or classes & {"adj", "adv"}:
+        return doc, ""
+    rest = content[1:]
+    if rest and "verb" in classes and lower(rest[0]) in _PARTICLES | {"in", "on", "over", "away", "around"}:
+        return doc, ""  # "zoom in", "zoom in on the dog": a verb and its particle
+    named = any(t.pos_ in {"NOUN", "PROPN", "PRON"} for t in rest)
+    place = named and (rest[0].pos_ == "ADP" or (lower(rest[0]) in vb.PREPOSITION_PREFIXES and len(rest) > 1))
+    if rest and not place and not all(lower(t) in vb.ONLY_WORDS for t in rest):
+        return doc, ""
+    again = parse(cache, f"{doc.text[: word.idx]}the {doc.text[word.idx :]}")
+    moved = next((t for t in again if t.idx == word.idx + len("the ")), None)
+    if moved is None or moved.pos_ != "NOUN":
+        return doc, ""
+    return again, f"read {word.text!r} as 'the {word.text}'"
+
+
 _ELLIPSIS_DEPS = frozenset({"ROOT", "dobj", "nsubj", "appos", "conj", "npadvmod", "dep", "pobj"})
 """Where an adjective stands as a noun phrase of its own ("*the biggest*", "show me *the red*")."""
-_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also"})
+_AFTER_ELLIPSIS = frozenset({"instead", "please", "again", "too", "now", "then", "then?", "also", "only"})
 _BEFORE_ELLIPSIS = frozenset({"only", "just", "and", "but", "or", "no", "not", "maybe", "rather", "now", "also"})
 
 
+_QUANTITY_WORDS = frozenset({"many", "much", "all", "both", "some", "any", "few", "each", "none", "most"})
+"""Words whose "of" phrase is a partitive: "how many *of red*" counts the red ones."""
 _COLOUR_THINGS = frozenset({"orange"})
 """Basic colour terms that, tagged as nouns, are first of all things ("find the orange")."""
 
@@ -270,8 +328,9 @@ def _elliptical(tok: Token) -> bool:
     determined = any(c.dep_ in {"det", "poss"} for c in tok.children)
     if (low in vb.POLITE_WORDS and not determined) or tok.dep_ not in _ELLIPSIS_DEPS or is_quote(tok):
         return False  # a bare "right", "great": an acknowledgement
-    if tok.dep_ == "pobj" and lower(tok.head) != "about":
-        return False  # "the cup on the left": the place of another noun
+    partitive = lower(tok.head) == "of" and (lower(tok.head.head) in _QUANTITY_WORDS or number_value(tok.head.head) is not None)
+    if tok.dep_ == "pobj" and lower(tok.head) != "about" and not partitive:
+        return False  # "the cup on the left": the place of another noun ("how many of red": of the red ones)
     if tok.pos_ == "NOUN" and not (
         (low in vb.BASIC_COLOURS and low not in _COLOUR_THINGS) or (low in vb.POSITIONS and low not in vb.GEOMETRIC_PART_HEADS)
     ):
@@ -286,6 +345,8 @@ def _elliptical(tok: Token) -> bool:
         return False
     doc = tok.doc
     nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    if partitive and (nxt is None or nxt.pos_ not in {"NOUN", "PROPN", "ADJ", "NUM"}):
+        return True  # "how many of red (there are)": of the red ones
     if nxt is not None and not (nxt.is_punct or nxt.pos_ in {"ADP", "SCONJ"} or lower(nxt) in _AFTER_ELLIPSIS):
         return False  # "the red car", "the left half": the noun is there
     if nxt is not None and lower(nxt) == "of" and number_value(tok) is not None:
@@ -361,18 +422,27 @@ def _restates(body: list[Token]) -> bool:
     return False
 
 
-def _says_wrong(doc: Doc, body: list[Token]) -> bool:
-    """"that's not it", "still not right", "you picked the wrong animal", "try again" (another
-    attempt is asked for because this one is wrong)."""
+def _asks_retry(body: list[Token]) -> bool:
+    """"try again", "retry", "redo it", also put as a question ("can you try again?"): another
+    attempt is asked for because this one is wrong."""
     for k, tok in enumerate(body):
+        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
+            return True
+    return False
+
+
+def _says_wrong(doc: Doc, body: list[Token]) -> bool:
+    """"that's not it", "still not right", "you picked the wrong animal", "that doesn't look
+    right" (a retry is :func:`_asks_retry`)."""
+    for tok in body:
         low = lower(tok)
         if low in {"wrong", "incorrect"}:
-            return True
-        if lemma(tok) in {"retry", "redo"} or (lemma(tok) == "try" and any(lower(t) == "again" for t in body[k + 1 : k + 3])):
             return True
         clause = tok.head.dep_ == "ROOT" or (tok.head.dep_ in {"ccomp", "conj", "parataxis"} and tok.head.i < tok.head.head.i)
         if tok.dep_ == "neg" and clause and (tok.head.pos_ in {"AUX", "ADJ"} or lemma(tok.head) == "be"):
             return True  # "that's not it", "it's not the monitor, it's the TV"
+        if tok.dep_ == "neg" and any(c.dep_ == "acomp" and lower(c) in {"right", "correct", "good"} for c in tok.head.children):
+            return True  # "that doesn't look right", "it doesn't seem correct": a linking verb's complement denied
     return False
 
 
@@ -418,7 +488,9 @@ def _frame(reading: Reading, body: list[Token]) -> None:
             reading.frame = "exists"  # "can you see any animals?": is there one, and which
             reading.main = _object_of(seeing, phrase_of, after)
             return
-        if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"}):
+        asks_to_see = verb is not None and lemma(verb) in {"see", "have", "get"} and subject is not None and lower(subject) == "i"
+        if verb is not None and (subject is None or lower(subject) in {"you", "we", "u"} or asks_to_see):
+            # "can you find X", "could I see X", "can I have X": a request put as a question
             reading.frame, reading.verb = "command", verb
             reading.command = _command_kind(verb)
             reading.main = _object_of(verb, phrase_of, after)
@@ -433,10 +505,23 @@ def _frame(reading: Reading, body: list[Token]) -> None:
         reading.main = _object_of(verb, phrase_of, after)
         if reading.command == "exclude":
             reading.excluding = True
+            if any(c.dep_ == "neg" for c in verb.children) and not any(lower(t) in {"no", "nope", "nah", "wrong"} for t in reading.openers):
+                reading.negative = False  # "also not include the mat": the "not" is the exclusion's own
         return
     if lower(first) == "what" or lower(first) == "how":
         reading.question = True
     root = next((t for t in body if t.dep_ == "ROOT"), body[0])
+    dropped = next((t for t in body if t.dep_ == "nsubj" and t.tag_ == "PRP" and t.head.pos_ in {"NOUN", "PROPN", "ADJ"}), None)
+    if root.pos_ in {"NOUN", "PROPN", "ADJ"} and dropped is not None:
+        # "they regulation size?", "it broken?": a pronoun and what is said of it, the copula left
+        # out (terse or non-native English); it asks or says something of what the pronoun names
+        said_of = phrase_of(dropped)
+        if said_of is None or said_of.head.i != dropped.i:
+            said_of = Phrase(head=dropped, words=[dropped])
+            reading.phrases.insert(0, said_of)
+        reading.frame = "yesno" if reading.question else "other"
+        reading.main = said_of
+        return
     main = phrase_of(root) if root.pos_ in {"NOUN", "PROPN", "PRON", "NUM", "ADJ"} or is_quote(root) else None
     if main is None and phrases:
         starting = [p for p in phrases if p.start <= body[0].i + 2]
@@ -493,9 +578,13 @@ def _command_verb(body: list[Token]) -> Token | None:
             return tok  # "take out the child", "get rid of the shadow": leave it out
         if lem == "do" and any(lower(t) in {"let", "'s", "us"} for t in body[:k]):
             return tok  # "let's do the bench": a request for it
+        if lem == "do" and _asked_of_you(tok, body[:k]) and any(c.dep_ == "dobj" and c.tag_ not in WH_TAGS for c in tok.children):
+            return tok  # "can you do the kettle?", "would you be able to do the same with the jug?"
         if lem == "include" and any(t.dep_ == "neg" for t in tok.children):
             return tok
         if any(c.dep_ == "neg" for c in tok.children) and any(c.dep_ == "nsubj" for c in tok.children):
+            if _cannot_find(tok):
+                return tok  # "I can't find my keys": the user needs them found
             continue  # "I can't see it": a statement, not a request
         if (lem in vb.SEGMENT_VERBS or low in vb.SEGMENT_VERBS or lem in vb.EXPLAIN_VERBS or lem in vb.EXCLUDE_VERBS) and (
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
@@ -507,6 +596,24 @@ def _command_verb(body: list[Token]) -> Token | None:
                 continue  # "what can you see": a question, handled as one
             return tok
     return None
+
+
+def _cannot_find(verb: Token) -> bool:
+    """Whether "I" say they cannot find or see a thing they name ("I can't find my keys", "I
+    don't see the exit"): a need for it to be found. With a pronoun ("I can't see it") it is a
+    remark on what is shown."""
+    if lemma(verb) not in {"find", "see", "spot", "locate"}:
+        return False
+    if not any(c.dep_ == "nsubj" and lower(c) == "i" for c in verb.children):
+        return False
+    obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+    return obj is not None and obj.pos_ in {"NOUN", "PROPN"}
+
+
+def _asked_of_you(verb: Token, before: list[Token]) -> bool:
+    """Whether a verb is asked of the assistant: a modal with "you" before it ("can you do",
+    "would you be able to do")."""
+    return any(t.tag_ == "MD" for t in before) and any(lower(t) in {"you", "u"} and t.dep_ == "nsubj" for t in before)
 
 
 def _command_kind(verb: Token) -> str:
@@ -531,6 +638,12 @@ def _object_of(verb: Token, phrase_of, after) -> Phrase | None:  # type: ignore[
     Location phrases the parser hung on the verb ("select the cup *on the left*") belong to it.
     """
     for child in verb.children:
+        if child.dep_ == "dobj" and lower(child) == "same" and lemma(verb) == "do":
+            # "do the same with the jug", "do the same for the cat": the thing the same is done to
+            other = next((c for c in verb.children if c.dep_ == "prep" and lower(c) in {"with", "for", "to"}), None)
+            found = phrase_of(next((c for c in other.children if c.dep_ == "pobj"), None)) if other is not None else None
+            if found is not None:
+                return found
         if child.dep_ in {"dobj", "attr", "oprd", "nsubj"} and child.i > verb.i:
             found = phrase_of(child)
             target = _narrowed_to(verb, phrase_of) if found is not None and found.pronoun else None

@@ -24,13 +24,17 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
         return None
     if reading.question and reading.frame not in {"about", "np", "which", "wh", "command"}:
         return None
+    if not reading.question and _whole_of_it(main, current):
+        # "the whole thing", "the entire one", "the whole bike": all of the target, not a part of it
+        attrs = {k: v for k, v in intent.attributes.items() if k != "part"}
+        return Decision(Act.REFINE, {"attributes": attrs}, "refinement: the whole of it", [("part", main.text())])
     split = main.split(current=current)
     attrs = dict(intent.attributes)
     evidence = list(split.evidence)
     whole = main.part_of
-    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame != "np":
+    if whole is not None and whole.pronoun and whole is main.possessor and reading.question and reading.frame not in {"np", "command"}:
         # "what does its label say?": a question about the current target, not a part ("and its
-        # rim?", a bare phrase, asks for the part as "its rim" does)
+        # rim?", a bare phrase, and "can you do just its rim?", a request, ask for the part)
         whole = None
     if whole is not None and (whole.pronoun or whole.lemmas & current):
         part = split.attributes.get("part") or part_words(main)
@@ -135,6 +139,17 @@ def described(
 
 def _whole_again(main: Phrase) -> bool:
     return any(lower(t) in {"whole", "entire", "all"} for t in main.words)
+
+
+_WHOLE_WORDS = frozenset({"whole", "entire"})
+
+
+def _whole_of_it(main: Phrase, current: set[str]) -> bool:
+    """Whether a phrase asks for all of the current target: "whole"/"entire" with a word that
+    stands for it (a placeholder, a generic noun, a pronoun) or its own noun."""
+    if not any(lower(w) in _WHOLE_WORDS for w in main.words) or main.preps:
+        return False
+    return main.placeholder or main.generic or main.pronoun or bool(main.lemmas & current)
 
 
 def part_words(phrase: Phrase) -> str:

@@ -61,6 +61,7 @@ from typing import Any
 
 from agent import nlp
 from agent.intent import vocab as vb
+from agent.intent.confirming import again_alone, confirms, pointing_request
 from agent.intent.decision import (
     Decision,
     anchor_text,
@@ -98,8 +99,6 @@ _NEW_THING_FRAMES = frozenset({"where", "exists", "count"})
 calendar?", "is there a dog?", "how many cars are there?". Other questions keep the intent unless
 they name a more specific thing (:mod:`agent.intent.focus`)."""
 _FOCUS = FocusOptions()
-_POINTING_WORDS = frozenset("it that this them these those one ones now please again too out for me us".split())
-"""All a "segment it" request may say besides its verb."""
 
 
 class RuleIntentTracker:
@@ -185,14 +184,20 @@ def classify(
         return Decision(act, reason=f"could not read this turn ({why}): kept the intent", evidence=[("kept", text[:80])])
     low = " ".join(text.lower().replace("’", "'").split())
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
-    if vb.SEGMENT_REQUEST.search(low) or _segment_it(reading):
-        return Decision(Act.SEGMENT_REQUEST, reason=f"segmentation request: {quote(text)}", evidence=[("act", text[:80])])
-    if intent.target and _same_again(reading):
+    pointing, count = pointing_request(reading)
+    if vb.SEGMENT_REQUEST.search(low) or pointing:
+        changes: dict[str, Any] = {}
+        if intent.target and count is not None and intent.attributes.get("count") != count:
+            changes["attributes"] = {**intent.attributes, "count": count}  # "select all of them"
+        return Decision(Act.SEGMENT_REQUEST, changes, f"segmentation request: {quote(text)}", [("act", text[:80])])
+    if intent.target and (_same_again(reading) or again_alone(reading)):
         return Decision(Act.SEGMENT_REQUEST, reason=f"the same again: {quote(text)}", evidence=[("act", text[:80])])
     if vb.RESET.search(body) or vb.RESET.search(low):
         return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
     if _chitchat(reading, body):
         return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
+    if intent.target and confirms(reading):
+        return Decision(Act.CHITCHAT, reason=f"chit-chat (confirms the selection): {quote(text)}", evidence=[("act", text[:80])])
     current = head_lemmas(cache, intent.target) if intent.target else set()
     # a bare phrase with a question mark is the phrase said with a rising tone ("and the other
     # one?"): it asks for it as the phrase alone does
@@ -251,13 +256,28 @@ def _same_again(reading: Reading) -> bool:
 
 
 def _names_it_again(intent: Intent, reading: Reading, current: set[str]) -> bool:
-    """Whether a request names the current target again and nothing new ("find the dog" while
-    the dog is tracked): the same noun, no attribute or relation the intent lacks."""
+    """Whether a request names the current target again and nothing new ("find the dog", "where
+    is the dog (in this one)?" while the dog is tracked): the same noun, no attribute or relation
+    the intent lacks."""
     main = reading.main
-    if reading.command != "segment" or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
+    asks = reading.command == "segment" or (reading.frame == "where" and not _places_it(reading))
+    if not asks or main is None or main.placeholder or main.pronoun or not (main.lemmas & current):
         return False
     split = main.split(current=current)
     return all(intent.attributes.get(k) == v for k, v in split.attributes.items()) and not split.relations
+
+
+def _places_it(reading: Reading) -> bool:
+    """Whether a where-question names a place of its own ("where is the logo among the signs?",
+    "where is the beaver on the coin?"): it asks about where the thing is, not for it afresh. A
+    place that is only the picture ("in this one", "in the new photo") is none."""
+    for tok in reading.doc or []:
+        if tok.dep_ != "prep":
+            continue
+        obj = next((c for c in tok.children if c.dep_ == "pobj"), None)
+        if obj is not None and not (lemma(obj) in vb.IMAGE_NOUNS or lower(obj) in {"one", "it", "this", "here"}):
+            return True
+    return False
 
 
 def _new_count(intent: Intent, reading: Reading, current: set[str]) -> bool:
@@ -301,23 +321,14 @@ def _shown_instead(reading: Reading, current: set[str]) -> Phrase | None:
     return None
 
 
-def _segment_it(reading: Reading) -> bool:
-    """"segment it", "ok segment that one", "mask them": a command on what is already tracked."""
-    if reading.command != "segment" or reading.verb is None or reading.doc is None:
-        return False
-    rest = [lower(t) for t in reading.doc if t.i > reading.verb.i and t.is_alpha]
-    # a quantifier floated after the pronoun says how many of them: "mask them both", "them all"
-    floated = {k for k, w in enumerate(rest) if w in {"both", "all", "each"} and k and rest[k - 1] in {"them", "these", "those"}}
-    return all(w in _POINTING_WORDS or k in floated for k, w in enumerate(rest))
-
-
 def _chitchat(reading: Reading, body: str) -> bool:
     if vb.CHITCHAT.search(body):
         return True
     words = [lower(t) for t in reading.doc or [] if t.is_alpha]
     if not words:
         return True  # emoji, punctuation
-    polite = [w for w in words if w in vb.POLITE_WORDS or w in {"please", "thank", "so", "a", "it"}]
+    fillers = {lower(t) for t in reading.doc or [] if t.pos_ == "INTJ" and lower(t) not in vb.NEGATIVE_OPENERS | {"no"}}
+    polite = [w for w in words if w in vb.POLITE_WORDS or w in fillers or w in {"please", "thank", "so", "a", "it"}]
     praised = [t for t in reading.doc or [] if t.is_alpha]
     one = words[-1] == "one" and len(praised) > 1 and praised[-2].pos_ == "ADJ" and len(polite) == len(words) - 1
     if len(words) <= 10 and (len(polite) == len(words) or one):
@@ -439,7 +450,7 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
             return Decision(Act.NEW_TARGET, changes, f"new target (nothing to correct yet): {quote(reading.text)}", evidence)
     elif not intent.target:
         return Decision(Act.EXPLAIN, {}, f"nothing to correct yet: {quote(reading.text)}", evidence)
-    leaving_out = reading.openers and all(lower(t) in {"but", "and", "not"} for t in reading.openers)
+    leaving_out = reading.openers and all(lower(t) in {"but", "and", "also", "not"} for t in reading.openers)
     if leaving_out and target is None and not other and exclusions != intent.exclusions:
         return Decision(Act.REFINE, changes, f"leave out: {', '.join(why)}", evidence)
     detail = f" ({', '.join(why)})" if why else ""
@@ -601,7 +612,7 @@ def _mentions_current(reading: Reading, intent: Intent, current: set[str]) -> bo
 
 def _new_or_explain(intent: Intent, reading: Reading, current: set[str], focus: FocusOptions) -> Decision:
     main = reading.main
-    if main is not None and (main.refers_back or main.pronoun):
+    if main is not None and (main.pronoun or (main.refers_back and not _points_at_another(intent, main, current))):
         main = None
     text = reading.text
     names = main is not None and (main.concrete or main.generic)
@@ -630,6 +641,16 @@ def _new_or_explain(intent: Intent, reading: Reading, current: set[str], focus: 
         if moved:
             return _new_target(intent, main, reading, moved)
     return Decision(Act.EXPLAIN, {}, f"about the current target: {quote(text)}", [("act", text[:80])])
+
+
+def _points_at_another(intent: Intent, main: Phrase, current: set[str]) -> bool:
+    """Whether a demonstrative phrase points at a thing other than the current target: "select
+    *that guy*" while a woman is tracked, "what's *that shiny thing*?" with nothing tracked yet.
+    A demonstrative refers back only to what it can be: the current noun, a placeholder ("that
+    one"), or a generic word ("this thing") once something is tracked."""
+    if main.placeholder or main.lemmas & current:
+        return False
+    return main.concrete or (main.generic and not intent.target)
 
 
 def _about_pronoun(reading: Reading) -> bool:

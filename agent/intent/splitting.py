@@ -203,12 +203,19 @@ def _modifier_role(tok: Token, phrase: Phrase) -> tuple[str, str] | None:
     low, lem, dep = lower(tok), lemma(tok), tok.dep_
     if tok.tag_ in {"WDT", "WP", "WP$", "WRB"} or low in {"many", "much", "few", "several", "some", "any"}:
         return "drop", ""
+    if low in vb.COUNT_DETERMINERS and tok.tag_ in {"DT", "PDT"} and tok.i < phrase.head.i:
+        # "all faces", "all five players": a quantifier the parser hung as a subject or a
+        # quantity modifier; a number said with it is the count
+        numbered = any(w.dep_ == "nummod" and number_value(w) for w in phrase.words)
+        return ("drop", "") if numbered else ("count", vb.COUNT_DETERMINERS[low])
     if dep in {"det", "predet"}:
         if low in vb.COUNT_DETERMINERS:
             return "count", vb.COUNT_DETERMINERS[low]
         if low in vb.OTHER_WORDS:
             return "other", "yes"
         return "drop", ""
+    if low == "single" and any(lower(w) in {"every", "each"} for w in phrase.words):
+        return "drop", ""  # "every single umbrella": every one of them
     if dep == "poss" and tok.pos_ == "PRON":
         return "drop", ""
     if dep == "case" and tok.head.pos_ == "PRON":

@@ -149,6 +149,10 @@ GROUP_NOUNS = frozenset(
 )
 """Nouns that gather their "of" object rather than being a part of it ("a pair of shoes")."""
 
+QUANTITY_NOUNS = frozenset({"lot", "load", "ton", "heap", "plenty", "dozen", "loads", "lots", "tons", "heaps", "dozens"})
+"""Nouns that say how many, not what: without their "of" object ("there are loads") they name
+no thing (with it, "lots of cups", the thing is the object)."""
+
 TEXT_NOUNS = frozenset(
     "text word letter label logo sign signage title name brand sticker badge banner poster tag "
     "plate caption heading headline slogan writing inscription lettering number numeral digit "
@@ -218,6 +222,9 @@ OPENER_WORDS = frozenset(
 )
 """Discourse words that open a turn and carry no request ("ok, now the port next to it")."""
 
+AFFIRMATIVES = frozenset("yes yeah yep yup sure ok okay correct right exactly perfect".split())
+"""Words that open a confirmation of what is shown ("yes that one", "yeah, him")."""
+
 NEGATIVE_OPENERS = frozenset({"no", "nope", "nah", "wrong", "incorrect", "not", "oops", "sorry", "actually"})
 """Words that open a correction ("no, the other one", "actually I meant the cup")."""
 
@@ -235,9 +242,10 @@ POLITE_WORDS = frozenset(
     "nice awesome good perfect fine sure alright yes yeah yep lol wow amazing excellent lovely "
     "super brilliant neat welcome appreciate much very so lot morning evening afternoon job "
     "done well work works sounds right got it you that this is was looks there "
-    "haha hahaha hehe lmao rofl".split()
+    "haha hahaha hehe lmao rofl aww aw ooh yay enough".split()
 ) | frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
-"""Words a greeting or an acknowledgement is made of ("ok cool", "great, thanks!"), with the
+"""Words a greeting, an acknowledgement or a reaction is made of ("ok cool", "great, thanks!",
+"aww", "that's enough"), with the
 thanks and greetings English chat borrows from other languages ("merci !", "ciao")."""
 
 BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigato ciao hola bonjour salut adios".split())
@@ -245,17 +253,26 @@ BORROWED_POLITE = frozenset("merci gracias danke grazie obrigado obrigada arigat
 a short turn with one of them is a thanks or a greeting even when the rest is not English
 ("muchas gracias", "danke schön")."""
 
-SLANG = {"pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's"}
-"""Chat spellings read as their words before parsing."""
+SLANG = {
+    "pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's",
+    "k": "ok", "kk": "ok", "ya": "yeah", "yea": "yeah",
+}  # fmt: skip
+"""Chat spellings read as their words before parsing ("k" is "ok", "ya" is "yeah")."""
+
+LAUGHTER = re.compile(r"(?<![\w'’])(?:lo+l|lmf?ao|rofl|omf?g|(?:ha){2,}h?|(?:he){2,}h?)(?![\w'’])", re.IGNORECASE)
+"""Laughter and chat exclamations ("lol", "haha", "omg"): like emoji they carry no words, so they
+are taken out before parsing ("that's a calculator lol" is "that's a calculator"); a turn of
+nothing else is an empty one (chit-chat)."""
 
 CHITCHAT = re.compile(
     r"^(who|what) are you\b|^what can you do\b|^how are you\b|^(nice|good) to meet you\b|^help$"
+    r"|^how (does|do) (this|it|you) work\b"
 )
 """Small-talk questions (on the lower-cased turn)."""
 
 RESET = re.compile(
-    r"^(let'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|from scratch)\b|^(let'?s )?restart\b"
-    r"|^reset\b|^forget (it|that|this|everything|all|about it)\b"
+    r"^(let ?'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|fresh|from scratch)\b|^(let ?'?s )?restart\b"
+    r"|^reset\b|^(let ?'?s )?forget (it|that|this|everything|all|about it)\b"
     r"|^clear (it|that|this|everything|all|the (selection|mask|target))\b|^never ?mind\b"
     r"|^scratch that\b|^new (session|conversation)\b"
 )

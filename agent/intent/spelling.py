@@ -1,0 +1,267 @@
+"""Which words the English pipeline knows, and what an unknown word is a typo or a short form of.
+
+A word is *known* when the pipeline's own data has it (its lemmatizer tables and stop words) or
+a regular inflection of it. Only an unknown word is ever changed, and only when one reading is
+clearly meant (:func:`fix_typo`):
+
+* the tracker's own small words (function words, command, colour, position, size and ordinal
+  words, openers and thanks) are reached by one edit ("fnd" -> "find", "plese" -> "please", "teh"
+  -> "the": an edit is an insertion, a deletion, a substitution or two neighbouring letters
+  swapped), or by two for words of six letters or more ("hilight" -> "highlight");
+* any other known word (nouns, verbs: "bycicle" -> "bicycle", "scisors" -> "scissors") by two
+  letters exchanged (words of five letters or more) or by one edit (six or more), keeping the
+  first letter, when exactly one known word is that close;
+* a request verb cut short by a power user ("seg it") is the one request verb it begins.
+
+Where two of the tracker's words are equally close, the one that keeps the typed first letter
+wins ("hwo" -> "how", not "who"), and an open-class fix must keep it ("hoodie" is not "foodie"):
+people seldom mistype the first letter of a word, a long-standing finding of spelling-error
+studies (Yannakoudakis and Fawthrop, 1983), so it is the better evidence. Quoted
+and capitalised words are never touched (the caller skips them).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+
+from agent import nlp
+from agent.intent import vocab as vb
+
+OPEN_CLASS_SWAP_LENGTH = 5
+"""Shortest unknown word corrected to an open-class word by exchanging two of its letters."""
+OPEN_CLASS_EDIT_LENGTH = 6
+"""Shortest unknown word corrected to an open-class word by one other edit: shorter words have too
+many rare neighbours one edit away (Spanish "perro" is one letter from "perry") for one of
+them to be clearly meant."""
+CLOSED_TWO_EDITS_LENGTH = 6
+"""Shortest unknown word that may be two edits from one of the tracker's own words."""
+ABBREVIATION_MIN_LENGTH = 3
+"""Shortest beginning of a request verb read as that verb ("seg" -> "segment")."""
+
+_CLITICS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
+"""What English writes after an apostrophe ("it's", "don't", "we'll", "I'm")."""
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@functools.lru_cache(maxsize=1)
+def english_vocabulary() -> frozenset[str]:
+    """Every word the English pipeline's lemmatizer tables and stop words know (model data)."""
+    pipe = nlp.pipeline()
+    words: set[str] = set(pipe.Defaults.stop_words)
+    try:
+        lookups = pipe.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
+        for name in ("lemma_index", "lemma_exc"):
+            if lookups.has_table(name):
+                for entries in lookups.get_table(name).values():
+                    words.update(entries if isinstance(entries, list) else [])
+        if lookups.has_table("lemma_exc"):
+            for entries in lookups.get_table("lemma_exc").values():
+                if isinstance(entries, dict):
+                    words.update(entries)
+    except (KeyError, ValueError):  # a pipeline without a rule lemmatizer: stop words only
+        pass
+    words.update(vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS | set(vb.POSITIONS) | set(vb.ORDINALS))
+    words.update(vb.POLITE_WORDS | set(vb.SLANG) | vb.NEGATIVE_OPENERS | vb.OPENER_WORDS)
+    return frozenset(w.lower() for w in words)
+
+
+@functools.lru_cache(maxsize=1)
+def _word_class_index() -> dict[str, frozenset[str]]:
+    """Return the lemmatizer's word lists per class (``noun``, ``verb``, ``adj``, ``adv``; model data)."""
+    pipe = nlp.pipeline()
+    out: dict[str, frozenset[str]] = {}
+    try:
+        table = pipe.get_pipe("lemmatizer").lookups.get_table("lemma_index")  # type: ignore[attr-defined]
+    except (KeyError, ValueError):
+        return out
+    for name in ("noun", "verb", "adj", "adv"):
+        key = pipe.vocab.strings[name]
+        if key in table:
+            out[name] = frozenset(table[key])
+    return out
+
+
+def word_classes(lemma: str) -> frozenset[str]:
+    """Return the classes the pipeline's dictionary gives a lemma ("lid" -> noun; "whistle" ->
+    noun, verb; "cute" -> adj): what a word can be, whatever the tagger made of it in one turn."""
+    return frozenset(name for name, words in _word_class_index().items() if lemma in words)
+
+
+@functools.lru_cache(maxsize=1)
+def _closed_words() -> tuple[str, ...]:
+    """Words a typo is corrected to first: function words and the tracker's own words."""
+    pipe = nlp.pipeline()
+    words = set(pipe.Defaults.stop_words) | vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.COLOURS
+    words |= set(vb.POSITIONS) | set(vb.ORDINALS) | vb.OTHER_WORDS | {"one", "ones", "wrong", "half"}
+    words |= {form for size in vb.SIZES for form in graded(size)}
+    words |= (vb.OPENER_WORDS | vb.POLITE_WORDS) - vb.BORROWED_POLITE
+    return tuple(sorted(w for w in words if len(w) >= 3 and "'" not in w))
+
+
+@functools.lru_cache(maxsize=1)
+def closed_set() -> frozenset[str]:
+    """:func:`_closed_words` as a set."""
+    return frozenset(_closed_words())
+
+
+def graded(adjective: str) -> tuple[str, str, str]:
+    """Return an adjective with its comparative and superlative by English spelling rules:
+    "big" -> bigger, biggest (a final consonant after one vowel doubles), "large" -> larger,
+    largest, "tiny" -> tinier, tiniest."""
+    vowels = "aeiou"
+    if adjective.endswith("e"):
+        stem, er, est = adjective, "r", "st"
+    elif adjective.endswith("y") and len(adjective) > 2 and adjective[-2] not in vowels:
+        stem, er, est = adjective[:-1], "ier", "iest"
+    elif (
+        len(adjective) >= 3 and adjective[-1] not in vowels + "wxy" and adjective[-2] in vowels
+        and adjective[-3] not in vowels and sum(c in vowels for c in adjective) == 1
+    ):
+        stem, er, est = adjective + adjective[-1], "er", "est"
+    else:
+        stem, er, est = adjective, "er", "est"
+    return adjective, stem + er, stem + est
+
+
+def known(word: str) -> bool:
+    """Whether a lower-case word (or a regular inflection of it) is English to the pipeline; a
+    contraction is when its first part is ("it's", "we'll", "can't")."""
+    vocab = english_vocabulary()
+    if word in vocab:
+        return True
+    stem, apostrophe, clitic = word.replace("’", "'").partition("'")
+    if apostrophe and clitic in _CLITICS and (stem in vocab or stem + "n" in vocab or stem.endswith("n")):
+        return True  # "can't" = "ca" + "n't", "won't" = "wo" + "n't"
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", ""), ("'s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2 and word[: -len(suffix)] + repl in vocab:
+            if suffix in {"er", "est"} and word not in graded(word[: -len(suffix)]):
+                continue  # "bigest", "thiner": not how "big", "thin" grade (a typo of "biggest")
+            return True
+    return False
+
+
+def _transposed(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with two neighbouring letters swapped ("teh" -> "the")."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def _swaps(word: str) -> set[str]:
+    """Words made by exchanging two letters of ``word``, neighbours or not ("bycicle" -> "bicycle")."""
+    out = set()
+    for i in range(len(word) - 1):
+        for j in range(i + 1, len(word)):
+            if word[i] != word[j]:
+                out.add(word[:i] + word[j] + word[i + 1 : j] + word[i] + word[j + 1 :])
+    return out
+
+
+def _edits(word: str) -> set[str]:
+    """Words one deletion, insertion or substitution away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    out |= {a + c + b for a, b in splits for c in _LETTERS}
+    out.discard(word)
+    return out
+
+
+def _abbreviated(word: str) -> str | None:
+    """Return the request verb an unknown word is the beginning of, if exactly one ("seg" ->
+    "segment"): a power user's short form of a command."""
+    if len(word) < ABBREVIATION_MIN_LENGTH:
+        return None
+    verbs = sorted(v for v in vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS if v.startswith(word) and v != word)
+    return verbs[0] if len(verbs) == 1 else None
+
+
+def distance(a: str, b: str) -> int:
+    """Edits between two words: insertions, deletions, substitutions and swaps of neighbouring
+    letters (the optimal string alignment distance)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """Return the word and every string made by deleting up to ``depth`` of its letters."""
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _closed_index() -> dict[str, tuple[str, ...]]:
+    """Every deletion (up to two letters) of the tracker's own words -> the words it comes from:
+    two words within two edits share one, so a typo's candidates are looked up, not searched
+    for (the symmetric-delete method)."""
+    index: dict[str, set[str]] = {}
+    for word in _closed_words():
+        for key in _deletions(word, 2):
+            index.setdefault(key, set()).add(word)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+def _closed_fix(word: str) -> tuple[str, bool] | None:
+    """Return the tracker's own word an unknown word is a typo of (module docstring): two neighbouring
+    letters swapped, else one edit away, or two for words of six letters or more ("hilight" ->
+    "highlight"); the nearest, then the one that keeps the first letter, then the most alike
+    (:class:`difflib.SequenceMatcher`) must be one word."""
+    swapped = [c for c in _closed_words() if _transposed(word, c)]
+    kept = [c for c in swapped if c[:1] == word[:1]] or swapped
+    if len(kept) == 1:
+        return kept[0], True
+    bound = 1 if len(word) < CLOSED_TWO_EDITS_LENGTH else 2
+    index = _closed_index()
+    candidates = {c for key in _deletions(word, bound) for c in index.get(key, ())}
+    scored = []
+    for cand in candidates:
+        edits = distance(word, cand)
+        if 0 < edits <= bound:
+            ratio = difflib.SequenceMatcher(None, word, cand).ratio()
+            scored.append(((edits, cand[:1] != word[:1], -round(ratio, 6)), cand))
+    if not scored:
+        return None
+    scored.sort()
+    best_key, best = scored[0]
+    if (len(scored) > 1 and scored[1][0] == best_key) or -best_key[2] < 0.75:
+        return None
+    return best, False
+
+
+def fix_typo(word: str) -> tuple[str, bool] | None:
+    """Return the word an unknown word is a typo or a short form of, and whether the fix only
+    swaps letters (the module docstring says which fixes are made and how ties are broken)."""
+    fixed = _closed_fix(word)
+    if fixed is not None:
+        return fixed
+    short = _abbreviated(word)
+    if short is not None:
+        return short, False
+    vocab = english_vocabulary()
+    if len(word) >= OPEN_CLASS_SWAP_LENGTH:
+        found = sorted(w for w in _swaps(word) if w in vocab and w[:1] == word[:1])
+        if len(found) == 1:
+            return found[0], True
+    if len(word) >= OPEN_CLASS_EDIT_LENGTH:
+        found = sorted(w for w in _edits(word) if w in vocab and w[:1] == word[:1])
+        if len(found) == 1:
+            return found[0], False
+    return None
+
+
+__all__ = ["closed_set", "distance", "word_classes", "english_vocabulary", "fix_typo", "graded", "known"]

@@ -1,0 +1,307 @@
+"""Rule tracker: general reading rules for terse, chatty, non-native and dictated turns.
+
+Each rule is tested in its own phrasing (none of these turns is taken from a scenario file):
+typos and short forms of words the pipeline does not know, chat reactions, confirmations,
+requests put as "can I see" / "can you do", pronouns and demonstratives, and the like.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.intent import RuleIntentTracker, TrackResult
+from agent.intent.spelling import distance, fix_typo
+from agent.types import Act, DialogueTurn, Intent
+
+
+@pytest.fixture(scope="module")
+def tracker() -> RuleIntentTracker:
+    return RuleIntentTracker()
+
+
+def track(tracker: RuleIntentTracker, text: str, intent: Intent | None = None, **kw) -> TrackResult:
+    return tracker.track(intent=intent or Intent(), dialogue=[], user_text=text, turn=1, **kw)
+
+
+def converse(tracker: RuleIntentTracker, turns: list[str]) -> list[TrackResult]:
+    intent, dialogue, results = Intent(), [], []
+    for i, user in enumerate(turns):
+        result = tracker.track(intent=intent, dialogue=list(dialogue), user_text=user, turn=i)
+        results.append(result)
+        intent = result.intent
+        dialogue.append(DialogueTurn(role="user", text=user, act=result.act))
+    return results
+
+
+# --------------------------------------------------------------------------- spelling
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("chiar", "chair"),  # two neighbouring letters swapped, an open-class word
+        ("umbrela", "umbrella"),  # one letter left out, an open-class word of six letters or more
+        ("skatebaord", "skateboard"),
+        ("hwo", "how"),  # "how" and "who" are both one swap away: the first letter decides
+        ("higlight", "highlight"),  # one of the tracker's own words
+        ("televison", "television"),
+        ("airpods", None),  # no known word that close: left as typed
+        ("desc", "describe"),  # the beginning of exactly one request verb
+        ("sel", "select"),
+        ("hoodie", None),  # "foodie" would change the first letter
+        ("perro", None),  # a five-letter word one substitution from a rare one ("perry")
+    ],
+)
+def test_unknown_words_are_read_as_the_one_word_clearly_meant(typed, meant):
+    fixed = fix_typo(typed)
+    assert (fixed[0] if fixed else None) == meant
+
+
+def test_the_edit_distance_counts_a_swap_of_neighbours_as_one_edit():
+    assert distance("teh", "the") == 1 and distance("hilight", "highlight") == 2 and distance("cup", "cup") == 0
+
+
+def test_a_request_of_typos_in_every_word_is_read(tracker):
+    result = track(tracker, "plz outlien teh tabel")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "table"), result.reason
+    assert "read 'outlien' as 'outline'" in result.reason
+
+
+def test_a_short_form_of_a_request_verb_is_the_request(tracker):
+    result = track(tracker, "sel them", intent=Intent(target="plates"))
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "plates"), result.reason
+
+
+# --------------------------------------------------------------------------- chat
+
+
+@pytest.mark.parametrize("text", ["lmao", "hahahaha!", "kk", "yea"])
+def test_laughter_and_chat_spellings_alone_are_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="kite"))
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "kite"), result.reason
+
+
+def test_laughter_inside_a_correction_is_left_out(tracker):
+    result = track(tracker, "that's a spoon haha. I wanted the fork", intent=Intent(target="fork"))
+    assert result.act is Act.CORRECT and result.intent.target == "fork", result.reason
+
+
+# --------------------------------------------------------------------------- terse turns
+
+
+@pytest.mark.parametrize(("text", "target"), [("kettle", "kettle"), ("saucer?", "saucer"), ("ladle next to stove", "ladle")])
+def test_a_bare_noun_the_tagger_reads_as_another_class_is_the_thing_asked_for(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="plate"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_a_bare_part_noun_with_only_is_a_part(tracker):
+    result = track(tracker, "spout only", intent=Intent(target="teapot"))
+    assert result.act is Act.REFINE and result.intent.attributes.get("part") == "spout", result.reason
+
+
+@pytest.mark.parametrize(("text", "attrs"), [("rightmost only", {"position": "right"}), ("biggest only", {"size": "biggest"})])
+def test_an_attribute_word_with_only_narrows(tracker, text, attrs):
+    result = track(tracker, text, intent=Intent(target="apples"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "apples"), result.reason
+    assert attrs.items() <= result.intent.attributes.items()
+
+
+@pytest.mark.parametrize("text", ["they ripe?", "it broken?"])
+def test_a_pronoun_and_what_is_said_of_it_without_a_copula_asks_about_the_target(tracker, text):
+    result = track(tracker, text, intent=Intent(target="bananas"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "bananas"), result.reason
+
+
+def test_an_object_pronoun_the_parser_made_a_subject_is_not_part_of_the_target(tracker):
+    result = track(tracker, "please get us the ladder of wood")
+    assert result.act is Act.NEW_TARGET and result.intent.target in {"ladder", "ladder of wood"}, result.reason
+
+
+# --------------------------------------------------------------------------- confirmations and pointing
+
+
+@pytest.mark.parametrize("text", ["yep, this one", "yes her", "ok that's the correct one", "yeah those"])
+def test_an_affirmative_with_only_pointing_words_confirms_the_selection(tracker, text):
+    result = track(tracker, text, intent=Intent(target="girl"))
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "girl"), result.reason
+
+
+def test_an_affirmative_with_an_attribute_still_narrows(tracker):
+    result = track(tracker, "yes, the taller one", intent=Intent(target="girl"))
+    assert result.act is Act.REFINE and result.intent.attributes.get("size") == "taller", result.reason
+
+
+@pytest.mark.parametrize("text", ["uh huh that's it", "hmm ok"])
+def test_fillers_and_acknowledgements_are_chitchat(tracker, text):
+    result = track(tracker, text, intent=Intent(target="girl"))
+    assert result.act is Act.CHITCHAT, result.reason
+
+
+@pytest.mark.parametrize(("text", "count"), [("now outline him", None), ("grab both of them", "2"), ("and again", None)])
+def test_a_request_that_only_points_back_asks_for_the_tracked_thing(tracker, text, count):
+    result = track(tracker, text, intent=Intent(target="boys"))
+    assert (result.act, result.intent.target) == (Act.SEGMENT_REQUEST, "boys"), result.reason
+    assert result.intent.attributes.get("count") == count
+
+
+def test_a_demonstrative_with_another_noun_points_at_a_new_thing(tracker):
+    result = track(tracker, "now select that lamp", intent=Intent(target="sofa"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "lamp"), result.reason
+
+
+def test_a_demonstrative_generic_noun_names_a_thing_when_nothing_is_tracked(tracker):
+    result = track(tracker, "what is this round object on the shelf?")
+    assert result.act is Act.NEW_TARGET and result.intent.target and "object" in result.intent.target, result.reason
+
+
+def test_a_demonstrative_with_the_current_noun_still_points_back(tracker):
+    result = track(tracker, "is that lamp switched on?", intent=Intent(target="lamp"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "lamp"), result.reason
+
+
+# --------------------------------------------------------------------------- requests put as questions
+
+
+def test_could_i_see_a_thing_asks_for_it(tracker):
+    result = track(tracker, "could I see the chimney?", intent=Intent(target="roof"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "chimney"), result.reason
+
+
+@pytest.mark.parametrize("text", ["could you do the teapot now?", "can you do the same for the teapot?"])
+def test_doing_a_thing_asked_of_the_assistant_is_a_request_for_it(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "teapot"), result.reason
+
+
+def test_a_request_for_a_part_by_a_possessive_is_a_part_even_as_a_question(tracker):
+    result = track(tracker, "could you do only its handle?", intent=Intent(target="mug"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "mug"), result.reason
+    assert result.intent.attributes.get("part") == "handle"
+
+
+# --------------------------------------------------------------------------- corrections and leaving out
+
+
+@pytest.mark.parametrize("text", ["it doesn't seem correct, could you retry?", "hm this does not look right", "can you try that again?"])
+def test_a_denied_judgement_or_a_retry_is_a_correction(tracker, text):
+    result = track(tracker, text, intent=Intent(target="owl"))
+    assert (result.act, result.intent.target) == (Act.CORRECT, "owl"), result.reason
+
+
+@pytest.mark.parametrize("text", ["also not the napkins", "also not include the napkins"])
+def test_also_not_after_a_leave_out_continues_it(tracker, text):
+    first = track(tracker, "leave out the forks", intent=Intent(target="cutlery", attributes={"count": "all"}))
+    result = tracker.track(intent=first.intent, dialogue=[], user_text=text, turn=2)
+    assert (result.act, result.intent.target) == (Act.REFINE, "cutlery"), result.reason
+    assert "napkins" in result.intent.exclusions
+
+
+@pytest.mark.parametrize("text", ["ok let's forget it", "let's start fresh"])
+def test_lets_forget_and_start_fresh_reset(tracker, text):
+    assert track(tracker, text, intent=Intent(target="owl")).act is Act.RESET
+
+
+# --------------------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize(("text", "count"), [("all bottles", "all"), ("all three bottles", "3"), ("outline each single bottle", "all")])
+def test_a_quantifier_the_parser_did_not_read_as_a_determiner_is_the_count(tracker, text, count):
+    result = track(tracker, text)
+    assert result.intent.target in {"bottles", "bottle"} and result.intent.attributes.get("count") == count, result.reason
+
+
+# --------------------------------------------------------------------------- clauses, pictures, emoji
+
+
+def test_an_aside_of_the_speaker_is_no_part_of_the_target(tracker):
+    result = track(tracker, "just the blue ones I think", intent=Intent(target="towels"))
+    assert (result.act, result.intent.target) == (Act.REFINE, "towels"), result.reason
+    assert result.intent.attributes.get("colour") == "blue"
+
+
+def test_a_relative_clause_that_only_says_where_is_the_place(tracker):
+    result = track(tracker, "find the cushion which is next to the lamp")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "cushion"), result.reason
+    assert [(r.kind, r.anchor) for r in result.intent.relations] == [("next_to", "lamp")]
+    refined = track(tracker, "the one what is on the left", intent=Intent(target="chairs"))
+    assert (refined.act, refined.intent.target) == (Act.REFINE, "chairs"), refined.reason
+    assert refined.intent.attributes.get("position") == "left"
+
+
+def test_a_sentence_about_the_picture_before_a_request_is_left_out(tracker):
+    result = track(tracker, "here is another picture. find the goat", intent=Intent(target="sheep"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+def test_asking_where_the_target_is_on_a_new_image_finds_it_afresh(tracker):
+    result = track(tracker, "new image. where is the goat now?", intent=Intent(target="goat", attributes={"size": "big"}))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "goat"), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("highlight the 🐈", "cat"), ("and my 🚗 please", "automobile")])
+def test_an_emoji_after_a_determiner_is_the_noun_it_shows(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="fence"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_an_emoji_before_its_noun_is_decoration(tracker):
+    result = track(tracker, "the 👉 one", intent=Intent(target="fence"))
+    assert result.intent.target == "fence", result.reason
+
+
+def test_a_request_object_without_an_article_is_a_thing(tracker):
+    result = track(tracker, "show me sign near the road")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "sign"), result.reason
+
+
+@pytest.mark.parametrize("text", ["the entire thing", "the whole mug again"])
+def test_the_whole_thing_undoes_a_part(tracker, text):
+    result = track(tracker, text, intent=Intent(target="mug", attributes={"part": "handle"}))
+    assert (result.act, result.intent.target) == (Act.REFINE, "mug"), result.reason
+    assert "part" not in result.intent.attributes
+
+
+def test_a_where_question_that_places_the_target_keeps_it(tracker):
+    current = Intent(target="logo on the sign")
+    result = track(tracker, "where is the logo located among the signs?", intent=current)
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "logo on the sign"), result.reason
+
+
+def test_a_partitive_of_an_attribute_alone_counts_those_of_the_target(tracker):
+    result = track(tracker, "how many of green are there?", intent=Intent(target="pears"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "pears"), result.reason
+
+
+@pytest.mark.parametrize("text", ["oh there are tons! how many are there?", "wow, lots. are they all ripe?"])
+def test_a_quantity_noun_without_its_object_names_no_thing(tracker, text):
+    result = track(tracker, text, intent=Intent(target="pears"))
+    assert (result.act, result.intent.target) == (Act.EXPLAIN, "pears"), result.reason
+
+
+def test_a_quantity_noun_with_its_object_names_the_object(tracker):
+    result = track(tracker, "find lots of pears")
+    assert result.act is Act.NEW_TARGET and result.intent.target and "pear" in result.intent.target, result.reason
+
+
+@pytest.mark.parametrize("text", ["zoom in", "zoom in on it"])
+def test_a_verb_with_its_particle_is_no_bare_noun(tracker, text):
+    result = track(tracker, text, intent=Intent(target="cup"))
+    assert result.intent.target == "cup" and "as 'the zoom'" not in result.reason, result.reason
+
+
+@pytest.mark.parametrize("text", ["great, I like this 🙂", "wow look at the 😮"])
+def test_a_smiley_is_never_read_as_a_noun(tracker, text):
+    result = track(tracker, text, intent=Intent(target="fence"))
+    assert "face" not in (result.intent.target or ""), result.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("I can't find the remote, is it on the sofa?", "remote"), ("I don't see the exit", "exit")])
+def test_saying_i_cannot_find_a_thing_asks_for_it(tracker, text, target):
+    result = track(tracker, text, intent=Intent(target="lamp"))
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, target), result.reason
+
+
+def test_saying_i_cannot_see_it_is_no_request_for_a_new_thing(tracker):
+    result = track(tracker, "I can't see it", intent=Intent(target="lamp"))
+    assert result.intent.target == "lamp" and result.act is not Act.NEW_TARGET, result.reason
