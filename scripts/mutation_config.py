@@ -61,6 +61,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "agent.types.xǁMaskǁto_png__mutmut_9": ("self.array.astype(None) * 255", "a float 0/255 image converts to the same 1-bit PNG"),
     "agent.types.xǁMaskǁto_png__mutmut_13": ('format="png"', "Pillow's format names are case-insensitive"),
     "agent.types.xǁMaskǁfrom_png__mutmut_5": ("img.convert(None)", "for the 1-bit and grey PNGs it reads, a copy is the same as L"),
+    # graphs/turn.py
+    "graphs.turn.x__call_tool__mutmut_9": ('"XXnameXX": tool.name', "tool.invoke reads a tool call's type, id and args only; the reply's name is the tool's"),
+    "graphs.turn.x__call_tool__mutmut_10": ('"NAME": tool.name', "tool.invoke reads a tool call's type, id and args only; the reply's name is the tool's"),
+    "graphs.turn.x__call_tool__mutmut_25": ('getattr(message, "artifact", )', "the segment and explain tools (tools/) answer a tool call with a ToolMessage, which always has .artifact"),
+    "graphs.turn.x__absent_reply__mutmut_5": ("target_phrase(state.intent, relations=None)", "target_phrase only tests `if relations:`; None is as false as False"),
     # ui/routes.py
     "ui.routes.x_build_routes__mutmut_20": ('get("u", "XXXX")', "a link without u= fails its signature check either way"),
     "ui.routes.x_build_routes__mutmut_27": ('get("s", "XXXX")', "a link without s= fails its signature check either way"),

@@ -280,6 +280,10 @@ def test_a_turn_reports_each_stage_and_streams_its_reply(make_runtime: Any) -> N
     assert _stages(events) == ["recall", "tracking", "segmenting", "explaining", "saving"]
     assert all(e.message for e in events if e.kind == "progress")
     assert "HDMI label" in next(e.message for e in events if e.stage == "segmenting")
+    assert [(e.stage, e.message) for e in events if e.kind == "progress"] == [
+        ("recall", "Remembering the conversation"), ("tracking", "Tracking what you mean"),
+        ("segmenting", "Segmenting HDMI label"), ("explaining", "Explaining"), ("saving", "Saving"),
+    ]  # what the progress line says, word for word
     kinds = [e.kind for e in events if e.kind not in ("progress", "token")]
     assert kinds == ["stored", "intent", "mask", "done"]
     intent = next(e for e in events if e.kind == "intent")
