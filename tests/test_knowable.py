@@ -318,6 +318,16 @@ def test_user_edits_are_recorded_with_the_clicks_or_box_that_made_them(make_runt
     assert (entry.turn, entry.reason, entry.evidence) == (4, "user edit with box", [Evidence(turn=4, words="box", role="user edit")])
 
 
+def test_a_user_edit_that_is_explained_says_what_it_used_then_the_explanation(make_runtime: Any) -> None:
+    runtime, _ = make_runtime()
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the HDMI label", image=load_image_file(HDMI_JPG))
+    boxed, events = _run(runtime, sid, "", prompts=Prompts(box=BoxPrompt(x0=190, y0=180, x1=290, y1=260)))
+    explained = _streamed(events)  # the explanation streams as it is made; the reply adds its lead
+    assert boxed.act == Act.USER_EDIT and explained
+    assert boxed.reply == f"{replies.USER_EDIT.format(what='box')} {explained}"
+
+
 def test_an_absent_target_keeps_what_was_current_and_says_why(make_runtime: Any) -> None:
     runtime, backend = make_runtime()
     sid = runtime.new_session()
