@@ -66,6 +66,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "graphs.turn.x__call_tool__mutmut_10": ('"NAME": tool.name', "tool.invoke reads a tool call's type, id and args only; the reply's name is the tool's"),
     "graphs.turn.x__call_tool__mutmut_25": ('getattr(message, "artifact", )', "the segment and explain tools (tools/) answer a tool call with a ToolMessage, which always has .artifact"),
     "graphs.turn.x__absent_reply__mutmut_5": ("target_phrase(state.intent, relations=None)", "target_phrase only tests `if relations:`; None is as false as False"),
+    "graphs.turn.x__indefinite__mutmut_40": ('in "XXaeiouXX"', "phrase[:1].lower() is one lower-case letter or empty: in the same strings either way"),
     # ui/routes.py
     "ui.routes.x_build_routes__mutmut_20": ('get("u", "XXXX")', "a link without u= fails its signature check either way"),
     "ui.routes.x_build_routes__mutmut_27": ('get("s", "XXXX")', "a link without s= fails its signature check either way"),
