@@ -462,11 +462,15 @@ def _absent_reply(state: TurnState) -> str:
     return compose(replies.ABSENT.format(target=target), details)
 
 
+_COUNTS = frozenset("two three four five six seven eight nine ten eleven twelve".split())
+
+
 def _indefinite(phrase: str, *, plural: bool) -> str:
     """Put the article an absent thing takes: "a dog", "an open book", "any scissors" (for "all
-    the scissors" or "both cups"); a phrase that has a determiner keeps it."""
+    the scissors" or "both cups"); a phrase that has a determiner or a number keeps it ("two
+    cups": "I don't see two cups", not "any two cups")."""
     first, _, rest = phrase.partition(" ")
-    if first.lower() in {"the", "a", "an", "any"}:
+    if first.lower() in {"the", "a", "an", "any"} or first.lower() in _COUNTS or first.isdigit():
         return phrase
     if first.lower() in {"all", "both", "every", "each"} and rest:
         phrase, plural = rest, True

@@ -7,6 +7,10 @@
 #   JOBS=4 scripts/mutation.sh ...           # parallel mutants (default: the number of CPUs)
 #   KEEP=1 scripts/mutation.sh ui/links.py   # keep the scratch copy to look at survivors there:
 #                                            #   cd <dir>; mutmut results; mutmut show <mutant>
+#   MUTANTS='graphs.turn.x__absent_reply__* graphs.turn.x_build_turn_graph__mutmut_*0' \
+#     scripts/mutation.sh graphs/turn.py     # only these mutants (mutmut's name patterns): a
+#                                            # function, or a sample of a big module; the score
+#                                            # then counts the mutants run ("not_checked": the rest)
 #
 # Runs in a scratch copy of the tracked files (the work tree is never touched), on SQLite only
 # (PostgreSQL-marked tests are deselected), and prints one JSON object: per module the mutants
@@ -25,5 +29,6 @@ if [ -n "${KEEP:-}" ]; then echo "mutation.sh: scratch copy kept in $work" >&2; 
 git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 cp --parents -t "$work")
 cd "$work"
 python "$repo/scripts/mutation_config.py" "${modules[@]}" >> pyproject.toml
-mutmut run --max-children "$jobs" > mutmut-run.log 2>&1 || { tail -c 3000 mutmut-run.log >&2; exit 1; }
+read -r -a only <<< "${MUTANTS:-}"
+mutmut run --max-children "$jobs" "${only[@]}" > mutmut-run.log 2>&1 || { tail -c 3000 mutmut-run.log >&2; exit 1; }
 mutmut results --all true 2>/dev/null | python "$repo/scripts/mutation_config.py" --score "${modules[@]}"

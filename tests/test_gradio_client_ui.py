@@ -327,6 +327,9 @@ def test_export_route_builds_the_linked_file_of_the_owners_session(routed) -> No
     assert {k: coco.headers[k] for k in SAFE} == SAFE and coco.headers["cache-control"] == "no-store"
     assert coco.headers["content-type"] == "application/json"
     assert [a["id"] for a in json.loads(coco.content)["annotations"]] == [first.id, second.id]
+    # a client that leaves out the empty mask field (m=) follows the same whole-session link
+    bare = served.links.export(sid, "masks.json", "browser:a").replace("?m=&", "?")
+    assert "m=" not in bare and _get(app, bare).content == coco.content
     # another owner's link, a link with a wrong signature, a session that is not there
     assert _get(app, served.links.export(sid, "masks.json", "browser:b")).status_code == 404
     assert _get(app, served.links.export(sid, "masks.json", "browser:a")[:-1]).status_code == 404

@@ -280,6 +280,10 @@ def test_a_turn_reports_each_stage_and_streams_its_reply(make_runtime: Any) -> N
     assert _stages(events) == ["recall", "tracking", "segmenting", "explaining", "saving"]
     assert all(e.message for e in events if e.kind == "progress")
     assert "HDMI label" in next(e.message for e in events if e.stage == "segmenting")
+    assert [(e.stage, e.message) for e in events if e.kind == "progress"] == [
+        ("recall", "Remembering the conversation"), ("tracking", "Tracking what you mean"),
+        ("segmenting", "Segmenting HDMI label"), ("explaining", "Explaining"), ("saving", "Saving"),
+    ]  # what the progress line says, word for word
     kinds = [e.kind for e in events if e.kind not in ("progress", "token")]
     assert kinds == ["stored", "intent", "mask", "done"]
     intent = next(e for e in events if e.kind == "intent")
@@ -314,6 +318,16 @@ def test_user_edits_are_recorded_with_the_clicks_or_box_that_made_them(make_runt
     assert (entry.turn, entry.reason, entry.evidence) == (4, "user edit with box", [Evidence(turn=4, words="box", role="user edit")])
 
 
+def test_a_user_edit_that_is_explained_says_what_it_used_then_the_explanation(make_runtime: Any) -> None:
+    runtime, _ = make_runtime()
+    sid = runtime.new_session()
+    runtime.run_turn_sync(sid, "find the HDMI label", image=load_image_file(HDMI_JPG))
+    boxed, events = _run(runtime, sid, "", prompts=Prompts(box=BoxPrompt(x0=190, y0=180, x1=290, y1=260)))
+    explained = _streamed(events)  # the explanation streams as it is made; the reply adds its lead
+    assert boxed.act == Act.USER_EDIT and explained
+    assert boxed.reply == f"{replies.USER_EDIT.format(what='box')} {explained}"
+
+
 def test_an_absent_target_keeps_what_was_current_and_says_why(make_runtime: Any) -> None:
     runtime, backend = make_runtime()
     sid = runtime.new_session()
@@ -336,6 +350,11 @@ def test_an_absent_target_keeps_what_was_current_and_says_why(make_runtime: Any)
         ("find the handle of the cup", {"part": "handle", "absent": "no handle"}, compose("I can't find the handle of the cup.", ["No handle."])),
         ("find the zebra", {"unknown": True}, "I can't find a zebra: it is nothing the current backend's models recognise."),
         ("segment it", {"absent": "nothing there"}, compose("I don't see that in this image.", ["Nothing there."])),
+        # the reply names the target, not where it was looked for
+        ("find the cup next to the laptop", {"absent": "No cup."}, compose("I don't see a cup in this image.", ["No cup."])),
+        ("find the eyes of the cat", {"absent": "no eyes"}, compose("I don't see any eyes of the cat in this image.", ["No eyes."])),
+        ("find the two dogs", {"absent": "one dog"}, compose("I don't see two dogs in this image.", ["One dog."])),
+        ("find the zebra", {"unknown": True, "absent": "no zebra class"}, compose(replies.UNKNOWN.format(target="a zebra"), ["No zebra class."])),
     ],
 )
 def test_an_absent_reply_names_the_target_and_the_reason(make_runtime: Any, text: str, evidence: dict[str, Any], reply: str) -> None:
@@ -540,6 +559,15 @@ def test_export_links_name_their_owner_and_an_empty_mask() -> None:
     assert fields["m"] == "" and fields["u"] == links.owner_id("alice") != links.owner_id(None)
     assert links.check_export(sid, "session.zip", "", fields["u"], fields["s"])
     assert not links.check_export(sid, "session.zip", "None", fields["u"], fields["s"])
+
+
+def test_no_user_gets_the_no_owner_id() -> None:
+    # sessions made without login have no owner; a user of a later login-enabled app, whatever
+    # name they chose, must not get the no-owner id (it would open those sessions' exports)
+    links = Links(key=b"k" * 32)
+    assert links.owner_id(None) == links.owner_id("")
+    for name in ("XXXX", "None", "none", "null", "anonymous", "-", " "):
+        assert links.owner_id(name) != links.owner_id(None), name
 
 
 def test_owner_ids_never_reveal_a_signature() -> None:

@@ -164,6 +164,16 @@ def test_an_absent_target_keeps_the_previous_mask_and_intent(sqlite_url):
         ("both cups", False, "any cups"),
         ("cups", True, "any cups"),
         ("the flag", False, "the flag"),
+        ("The big dog", False, "The big dog"),
+        ("a red cup", False, "a red cup"),
+        ("an apple", False, "an apple"),
+        ("any cups", True, "any cups"),
+        ("every cup", False, "any cup"),
+        ("each bird", False, "any bird"),
+        ("Umbrella", False, "an Umbrella"),
+        ("two cups", True, "two cups"),  # a number is the determiner: not "any two cups"
+        ("13 dogs", True, "13 dogs"),
+        ("eyes of the cat", True, "any eyes of the cat"),
     ],
 )
 def test_an_absent_thing_takes_its_article(phrase, plural, said):
