@@ -142,7 +142,7 @@ def test_invalid_output_falls_back_to_the_rules():
     for reply in (
         tool_reply(act="dance"),  # unknown act
         tool_reply(act="new_target"),  # new target without a phrase
-        tool_reply(act="new_target", target="x", relations=[{"kind": "behind", "anchor": "y"}]),
+        tool_reply(act="new_target", target="x", relations=[{"kind": "diagonal", "anchor": "y"}]),
         AIMessage(content="I think it is the port"),  # no tool call at all
     ):
         result = LLMIntentTracker(fake(reply)).track(
@@ -226,7 +226,7 @@ def test_model_without_tools_answers_in_json():
     [
         '{"act": "paint", "target": "cup"}',  # not an act of the schema
         '{"target": "cup"}',  # act missing
-        '{"act": "new_target", "relations": [{"kind": "behind", "anchor": "x"}], "target": "y"}',
+        '{"act": "new_target", "relations": [{"kind": "diagonal", "anchor": "x"}], "target": "y"}',
         "{not json}",
     ],
 )

@@ -72,7 +72,9 @@ class Slow(LiteBackend):
         return super().segment(request)
 
 db, port = sys.argv[1], int(sys.argv[2])
-runtime = Runtime(memory=Memory(db), backend=Slow())
+backend = Slow()
+backend.warm()  # as Runtime.from_settings does: the quick turn then takes about a second
+runtime = Runtime(memory=Memory(db), backend=backend)
 print("ready", flush=True)
 serve_until_stopped(runtime, grace_s=4, host="127.0.0.1", port=port, quiet=True, anonymous="shared")
 print("clean exit", flush=True)

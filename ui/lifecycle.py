@@ -8,8 +8,11 @@ folders (users' uploads and pictures).
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +45,23 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _end_without_native_teardown() -> None:
+    """End the process at exit without finalising the interpreter.
+
+    A turn that outlived the grace period may be inside a model's native code (ONNX Runtime,
+    LiteRT, OpenCV) on a worker thread that cannot be stopped; tearing those libraries down under
+    it aborts the process ("terminate called without an active exception"). Its turn is already
+    marked interrupted and the temporary folders are gone, so only the output is flushed.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: nothing more to say
+            pass
+    os._exit(0)
+
+
 def wait_for_turns(runtime: Runtime, grace_s: float) -> list[int]:
     """Wait up to ``grace_s`` for the turns this process runs; return those still running."""
     deadline = time.monotonic() + grace_s
@@ -68,6 +88,7 @@ def serve_until_stopped(runtime: Runtime, *, grace_s: float = DEFAULT_GRACE_S, *
             left = wait_for_turns(runtime, grace_s)
             if left:
                 log.warning("%d turn(s) still running after %.0f s; marking them interrupted", len(left), grace_s)
+                atexit.register(_end_without_native_teardown)
     finally:
         if app is not None:
             app.close()  # temporary folders
