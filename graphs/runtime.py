@@ -155,6 +155,10 @@ class Runtime:
             trackers = build_trackers(
                 settings.tracker, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
             )
+            for tracker in trackers.values():
+                warm_tracker = getattr(tracker, "warm", None)
+                if callable(warm_tracker):
+                    warm_tracker()  # the parser and word lists: not inside the first turn's lock
             planner = build_planner(
                 settings.planner, llm=settings.llm, timeout_s=settings.llm_timeout_s, backend=backend
             )

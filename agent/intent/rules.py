@@ -60,6 +60,7 @@ from dataclasses import replace
 from typing import Any
 
 from agent import nlp
+from agent.intent import spelling
 from agent.intent import vocab as vb
 from agent.intent.confirming import again_alone, confirms, pointing_request
 from agent.intent.decision import (
@@ -116,6 +117,13 @@ class RuleIntentTracker:
         """Parses and readings of the texts this tracker read (bounded, content-keyed, its own)."""
         self.focus = focus or _FOCUS
         """Which later questions move the target (:class:`agent.intent.focus.FocusOptions`)."""
+
+    def warm(self) -> None:
+        """Load the parser and the word lists the reading uses (several seconds on first use), so
+        the first turn does not pay for them while it holds its session's turn lock."""
+        nlp.pipeline()
+        spelling.english_vocabulary()
+        self.track(intent=Intent(), dialogue=[], user_text="segmnet the rde cup", turn=0)
 
     def track(
         self,
