@@ -103,12 +103,13 @@ class ClassifiedObjects:
         self.masker = masker
         self._vocabulary = vocabulary
         self._label_list: list[str] | None = None
+        self._garments: dict[str, list[int]] | None = None
 
     @property
     def vocabulary(self) -> ImageNetVocabulary:
         """The class names' vocabulary, read from the packaged label list on first use."""
         if self._vocabulary is None:
-            self._vocabulary = ImageNetVocabulary(read_labels())
+            self._vocabulary = ImageNetVocabulary(self._labels())
         return self._vocabulary
 
     def _labels(self) -> list[str]:
@@ -116,6 +117,18 @@ class ClassifiedObjects:
         if self._label_list is None:
             self._label_list = read_labels()
         return self._label_list
+
+    def _garment_classes(self, noun: str) -> list[int]:
+        """Return the class indices of a garment (:data:`GARMENT_CLASSES`), resolved once by name."""
+        if self._garments is None:
+            first: dict[str, list[int]] = {}
+            for i, label in enumerate(self._labels()):
+                first.setdefault(label.split(",")[0], []).append(i)
+            self._garments = {
+                garment: sorted(i for name in names for i in first.get(name, []))
+                for garment, names in GARMENT_CLASSES.items()
+            }
+        return self._garments.get(noun, [])
 
     def lookup(
         self, an: ImageAnalysis, phrase: str, *, every: bool = False, head_only: bool = False
@@ -203,8 +216,7 @@ class ClassifiedObjects:
     ) -> float | None:
         """How much a region (working pixels) looks like ``noun`` to the classifier: the summed
         probability of the noun's classes (:data:`GARMENT_CLASSES`); None when no class shows it."""
-        names = set(GARMENT_CLASSES.get(noun, ()))
-        classes = [i for i, label in enumerate(self._labels()) if label.split(",")[0] in names]
+        classes = self._garment_classes(noun)
         if not classes:
             return None
         x0, y0, x1, y1 = (int(round(v)) for v in box)

@@ -23,6 +23,7 @@ from tools.backends.lite.geometry import bbox, box_inside
 from tools.backends.lite.sources import ObjectSource
 from tools.backends.lite.wearing import GARMENTS, band_box
 
+FACE_CASCADE = "haarcascade_frontalface_default.xml"
 FACE_WORDS = frozenset({"face", "head", "eye", "eyes"})
 """Part nouns answered with the face cascades."""
 PERSON_WORDS = frozenset({"person", *ALIASES["person"]})
@@ -93,19 +94,11 @@ class PartFinder:
         words: set[str],
         cat: bool,
     ) -> PartResult:
-        x0, y0, x1, y1 = b
-        grey = cv2.cvtColor(an.rgb[y0 : y1 + 1, x0 : x1 + 1], cv2.COLOR_RGB2GRAY)
-        cascade = self._cascade(
-            "haarcascade_frontalcatface_extended.xml"
-            if cat
-            else "haarcascade_frontalface_default.xml"
-        )
-        side = max(24, min(grey.shape) // 10)
-        faces = cascade.detectMultiScale(grey, 1.1, 5, minSize=(side, side))
-        if len(faces) == 0:
+        cascade = "haarcascade_frontalcatface_extended.xml" if cat else FACE_CASCADE
+        face = self._largest_face(an, b, cascade, min_side=24)
+        if face is None:
             return PartResult(None, note="no face was found inside the target")
-        fx, fy, fw, fh = (int(v) for v in max(faces, key=lambda f: f[2] * f[3]))
-        fx, fy = fx + x0, fy + y0
+        fx, fy, fw, fh = face
         out = np.zeros(base.shape, np.uint8)
         if "eye" in words or "eyes" in words:
             for ex, ey, ew, eh in cascade_eyes(self, an.rgb[fy : fy + fh, fx : fx + fw]):
@@ -146,7 +139,7 @@ class PartFinder:
         of their box where it is worn; a hat or hair is what lies above the face when a face is
         found. An estimate from geometry, so it is scored low and said to be one."""
         x0, y0, x1, y1 = b
-        face = self._largest_face(an, b)
+        face = self._largest_face(an, b, FACE_CASCADE, min_side=12)
         if band == "head" and face is not None:
             fx, fy, fw, fh = face
             box: tuple[float, float, float, float] = (
@@ -170,15 +163,16 @@ class PartFinder:
         return PartResult(mask, 0.35, f"the {noun}: the part of the person where it is worn, {how}")
 
     def _largest_face(
-        self, an: ImageAnalysis, b: tuple[int, int, int, int]
+        self, an: ImageAnalysis, b: tuple[int, int, int, int], cascade: str, min_side: int
     ) -> tuple[int, int, int, int] | None:
-        """Return the largest face OpenCV's cascade finds in a box, as (x, y, w, h) in working pixels."""
+        """Return the largest face a cascade finds in a box, as (x, y, w, h) in working pixels
+        (faces smaller than a tenth of the box's short side, or ``min_side``, are ignored)."""
         x0, y0, x1, y1 = b
         grey = cv2.cvtColor(an.rgb[y0 : y1 + 1, x0 : x1 + 1], cv2.COLOR_RGB2GRAY)
         if grey.size == 0:
             return None
-        side = max(12, min(grey.shape) // 10)
-        faces = self._cascade("haarcascade_frontalface_default.xml").detectMultiScale(
+        side = max(min_side, min(grey.shape) // 10)
+        faces = self._cascade(cascade).detectMultiScale(
             grey, 1.1, 5, minSize=(side, side)
         )
         if len(faces) == 0:
