@@ -1,14 +1,13 @@
 """Mask quality and latency of a backend on the hand-drawn evaluation set, through the real runtime.
 
 Run from the repository root:
-``python bench/bench_eval.py [--split dev|test|holdout|blind|all] [--runs 3] [--backend lite]``; prints
-one JSON object: the quality figures of :func:`graphs.evalset.summarise` per split (deterministic,
-so from the first run) and the latency medians over ``--runs`` runs, each in a fresh process-level
-runtime (first turn on a new image, later turns), with the issue's targets beside them. Develop on
-``dev``; report ``test``, which nothing was tuned on, and ``holdout``, written after ``test`` had
-been read, which nobody has seen the backend's output on: report it, never tune on it; and ``blind``,
-written after all three had been read, by someone who never saw any model output on its photos:
-report only, never tune on it.
+``python bench/bench_eval.py [--split dev|test|holdout|blind|sealed|all] [--runs 3] [--backend lite]``;
+prints one JSON object: the quality figures of :func:`graphs.evalset.summarise` per split
+(deterministic, so from the first run) and the latency medians over ``--runs`` runs, each in a
+fresh process-level runtime (first turn on a new image, later turns), with the issue's targets
+beside them. ``dev``, ``test``, ``holdout`` and ``blind`` have all been read and tuned on by now;
+``sealed``, written at stop 17 by people who never saw any model output on its photos, is the
+report-only split: report it, never tune on it (see ``data/eval/README.md``).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
 
-SPLITS = ("dev", "test", "holdout", "blind")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed")
 """The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {

@@ -305,3 +305,41 @@ def test_saying_i_cannot_find_a_thing_asks_for_it(tracker, text, target):
 def test_saying_i_cannot_see_it_is_no_request_for_a_new_thing(tracker):
     result = track(tracker, "I can't see it", intent=Intent(target="lamp"))
     assert result.intent.target == "lamp" and result.act is not Act.NEW_TARGET, result.reason
+
+
+# --------------------------------------------------------------------------- colours and lists
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "colour"),
+    [
+        ("segment the grey kitten", "kitten", "grey"),  # read as the noun "grey" and a stray "kitten"
+        ("show me the grey kitten", "kitten", "grey"),
+        ("the white mug", "mug", "white"),
+        ("segment the teal bowl", "bowl", "teal"),  # already an adjective: unchanged
+    ],
+)
+def test_a_colour_the_tagger_read_as_a_noun_describes_the_noun_after_it(tracker, text, target, colour):
+    result = track(tracker, text)
+    assert result.act == Act.NEW_TARGET
+    assert result.intent.target == target and result.intent.attributes.get("colour") == colour
+
+
+@pytest.mark.parametrize(
+    ("listed", "part_turn", "member"),
+    [
+        ("select the lemon and the lime", "only the top half of the lime", "lime"),
+        ("segment the cup and the plate", "just the left half of the plate", "plate"),
+        ("the man and his raft", "only the left half of the raft", "raft"),
+    ],
+)
+def test_a_part_of_one_listed_thing_narrows_the_target_to_it(tracker, listed, part_turn, member):
+    first, second = converse(tracker, [listed, part_turn])
+    assert first.act == Act.NEW_TARGET and " and " in (first.intent.target or "")
+    assert second.act == Act.REFINE
+    assert second.intent.target == member and "half" in second.intent.attributes["part"]
+
+
+def test_a_part_of_it_keeps_a_listed_target_whole(tracker):
+    first, second = converse(tracker, ["select the mug and the lamp", "only the top half of it"])
+    assert second.intent.target == first.intent.target

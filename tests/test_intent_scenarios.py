@@ -107,6 +107,7 @@ BLIND_SETS = {
     "intent_scenarios_blind.yaml": "tune-blind",
     "intent_scenarios_blind2.yaml": "tune-blind",
     "intent_scenarios_blind3.yaml": "blind",
+    "intent_scenarios_blind4.yaml": "blind",
 }
 """The blind sets and their half: the first has been tuned on since stop 15, the second since stop
 16, the third (written 2026-12-01) is report-only (``tune-blind``: written blind, tuned on since;

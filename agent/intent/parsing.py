@@ -84,6 +84,9 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     preps: list[tuple[str, Phrase]] = []
     clauses = []
     as_noun = verb_as_noun(head) or modal_as_noun(head)
+    if head.i > 0 and colour_before_noun(head.doc[head.i - 1]):
+        # "the grey kitten" read as the noun "grey" and a stray "kitten": the colour is its modifier
+        words.update({t.i: t for t in head.doc[head.i - 1].subtree if t.i < head.i})
     if head.dep_ == "dobj" and depth == 0:
         # "find the knife and fork", the second noun read as a verb coordinated with "find"
         for verb in head.head.children:
@@ -272,6 +275,11 @@ def _noun_heads(doc: Doc) -> list[Token]:
     """Heads of top-level noun phrases: nouns, names, quotes, pronouns and "one" not inside another phrase."""
     heads = []
     for tok in doc:
+        if colour_before_noun(tok):
+            continue  # "grey" in "the grey kitten" read as a noun of its own
+        if tok.i > 0 and colour_before_noun(doc[tok.i - 1]):
+            heads.append(tok)
+            continue
         if verb_as_noun(tok) or modal_as_noun(tok) or (partitive_object(tok) is not None and tok.dep_ not in {"pobj"}):
             heads.append(tok)
             continue
@@ -365,6 +373,17 @@ def verb_as_noun(tok: Token) -> bool:
         plain_det = any(c.dep_ == "det" and c.tag_ not in WH_TAGS for c in before.children)
         return (tok.tag_ == "VB" and plain_det) or tok.dep_ in {"dobj", "pobj", "ccomp"}
     return tok.dep_ in {"dobj", "pobj"} and any(c.dep_ in {"det", "amod", "compound", "nsubj"} and c.i < tok.i for c in tok.children)
+
+
+def colour_before_noun(tok: Token) -> bool:
+    """Return whether a colour word the tagger read as a noun stands right before the noun it
+    describes ("the grey kitten" parsed as "the grey" and a stray "kitten")."""
+    if lower(tok) not in vb.COLOURS or tok.pos_ not in {"NOUN", "PROPN"} or tok.dep_ in {"compound", "amod"}:
+        return False
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    if nxt is None or not nxt.is_alpha or nxt.pos_ not in {"NOUN", "PROPN"} or nxt.is_stop:
+        return False
+    return nxt.dep_ not in {"compound", "amod"} and lower(nxt) not in vb.COLOURS
 
 
 def _depth(tok: Token) -> int:

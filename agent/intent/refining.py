@@ -7,8 +7,10 @@ a predicate says of the one meant ("which of them is bigger?").
 from __future__ import annotations
 
 from agent import nlp
+from agent.coordination import listed_things
 from agent.intent import vocab as vb
 from agent.intent.decision import Decision, exclusion_text, relations_of, with_relations
+from agent.intent.history import head_lemmas
 from agent.intent.phrase import Phrase, Split
 from agent.intent.reading import Reading
 from agent.intent.words import lemma, lower, render, size_value
@@ -46,7 +48,11 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
                 attrs["count"] = said
             else:
                 attrs.pop("count", None)
-        return Decision(Act.REFINE, {"attributes": attrs}, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
+        changes: dict[str, object] = {"attributes": attrs}
+        listed_member = _listed_member(cache, intent, whole)
+        if listed_member:  # "only the top half of the lime" after "the lemon and the lime"
+            changes["target"] = listed_member
+        return Decision(Act.REFINE, changes, f"refinement to a part: {part!r}", [("part", main.text()), *evidence])
     if whole is not None and whole.concrete:
         return None  # a part of another thing named here: that thing is the new target
     member = names_a_member(intent, main, current)
@@ -102,6 +108,16 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
             decision.changes["target"] = split.target  # the noun said again with a new description
         return decision
     return None
+
+
+def _listed_member(cache: nlp.ParseCache, intent: Intent, whole: Phrase) -> str | None:
+    """Return the one thing of a listed target ("the lemon and the lime") that a part's owner
+    names ("the top half of *the lime*"), as the target said it; None otherwise."""
+    if whole.pronoun:
+        return None
+    listed = listed_things(cache, intent.target)
+    named = [thing for thing in listed if head_lemmas(cache, thing) <= whole.lemmas]
+    return named[0] if len(named) == 1 else None
 
 
 def _described_by_own_words(main: Phrase, split: Split) -> bool:

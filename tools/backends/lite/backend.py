@@ -20,9 +20,10 @@ import numpy as np
 
 from agent import nlp
 from agent.cache import ByteLRU, nbytes_of
+from agent.coordination import listed_things
 from agent.errors import BadInputError
 from agent.parts import geometric_part
-from agent.types import ImageRef, IntentOp, Mask, MaskOut
+from agent.types import ImageRef, Intent, IntentOp, Mask, MaskOut
 from tools.backends.base import ExplainRequest, SegmentRequest, SegmentResult
 from tools.backends.lite import explain as explaining
 from tools.backends.lite import parts
@@ -31,10 +32,11 @@ from tools.backends.lite.calibration import confidence
 from tools.backends.lite.categories import Vocabulary
 from tools.backends.lite.classified import ClassifiedObjects
 from tools.backends.lite.classifier import ImageNetClassifier
-from tools.backends.lite.cues import Cues, from_intent
+from tools.backends.lite.cues import Cues, from_intent, parse_phrase
 from tools.backends.lite.detector import CocoDetector
 from tools.backends.lite.explain import describe_mask
-from tools.backends.lite.finder import Finder, Found, Scored
+from tools.backends.lite.finder import Finder, Found, Scored, pick_one
+from tools.backends.lite.geometry import iou
 from tools.backends.lite.ocr import OcrReader
 from tools.backends.lite.refine import apply_box, apply_points
 from tools.backends.lite.salient import SalientMasker
@@ -98,6 +100,8 @@ class LiteBackend:
         )
         self.finder = Finder(source, saliency=self.masker if source is not None else None)
         self.parts = parts.PartFinder(source)
+        self.parses = nlp.ParseCache(256)
+        """Parses of target phrases (the things a request lists), owned by this backend."""
 
     # -- per-image analysis ------------------------------------------------
     def analysis(self, image: np.ndarray, ref: ImageRef) -> ImageAnalysis:
@@ -133,7 +137,7 @@ class LiteBackend:
         if not request.prompts.empty:
             found = self._from_prompts(an, request, prev)
         else:
-            found = self._find(an, cues, request.intent.target, prev)
+            found = self._find(an, cues, request.intent, prev)
         result = self._result(an, found, label, cues, prev_orig)
         self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
@@ -148,11 +152,20 @@ class LiteBackend:
         return result
 
     def _find(
-        self, an: ImageAnalysis, cues: Cues, target: str | None, prev: np.ndarray | None
+        self, an: ImageAnalysis, cues: Cues, intent: Intent, prev: np.ndarray | None
     ) -> Found:
         """Locate the target, then cut the part the user asked for (of it, or of the current mask)."""
+        target = intent.target
         wants_part = cues.part is not None or cues.part_noun is not None
-        if wants_part and prev is not None and cues.op in (IntentOp.REFINE, IntentOp.KEEP):
+        listed = [] if wants_part or cues.count is not None else listed_things(self.parses, target)
+        picks = cues.other or bool({"position", "ordinal", "size"} & set(intent.attributes))
+        if len(listed) > 1 and not (picks and self._one_kind(listed)):
+            # one of several things of one kind ("the one on the right" after "the man with the
+            # hat and the man with the cap") is chosen among every instance of that kind, below
+            found = self._each_listed(an, cues, listed, prev)
+            return pick_one(found, cues, prev) if picks and len(found.targets) > 1 else found
+        renamed = len(intent.history) > 1 and intent.history[-2].target != target
+        if wants_part and prev is not None and cues.op in (IntentOp.REFINE, IntentOp.KEEP) and not renamed:
             found = Found(targets=[Scored(prev, 0.9, "previous", target or "")])
             found.evidence = {"cues": ["the current mask"], "ocr": []}
         else:
@@ -177,6 +190,38 @@ class LiteBackend:
         found.evidence["cues"] = [*found.evidence.get("cues", []), part.note]
         found.evidence["part"] = cues.part_noun
         return found
+
+    def _each_listed(
+        self, an: ImageAnalysis, cues: Cues, listed: list[str], prev: np.ndarray | None
+    ) -> Found:
+        """Find each thing a request lists ("the lemon and the lime") on its own: one mask per
+        thing found, named as the user said it; those not found are said so in the evidence."""
+        found = Found(several=True, evidence={"cues": [], "ocr": [], "listed": listed})
+        missing = []
+        for thing in listed:
+            one = replace(cues, target=parse_phrase(thing), relations=[], other=False)
+            hit = self.finder.find(an, one, thing, prev)
+            taken = [t.mask for t in found.targets]
+            # the man with the hat and "the man": not the one already found for an earlier thing
+            fresh = [s for s in [*hit.targets, *hit.alternatives] if all(iou(s.mask, m) < 0.5 for m in taken)]
+            if fresh:
+                best = fresh[0]
+                found.targets.append(Scored(best.mask, best.score, best.kind, thing))
+                found.evidence["cues"] += [c for c in hit.evidence.get("cues", []) if c not in found.evidence["cues"]]
+            else:
+                missing.append(thing)
+        if missing:
+            found.evidence["unmatched"] = [f"no {thing} was found" for thing in missing]
+        if not found.targets:
+            found.absent = f"none of {', '.join(listed)} was found"
+        return found
+
+    def _one_kind(self, listed: list[str]) -> bool:
+        """Whether every listed thing names the same detector category (all people, say)."""
+        if self.coco is None:
+            return False
+        kinds = {getattr(self.coco.vocabulary.match(thing), "category", None) for thing in listed}
+        return len(kinds) == 1 and None not in kinds
 
     def _result(
         self,

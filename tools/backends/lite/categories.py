@@ -4,7 +4,7 @@ The head noun comes from the shared English parse (:mod:`agent.nlp`): its lemma 
 "men" and "people" work) and, for two-word names, the compound before it ("wine glass", "cell
 phone", "teddy bear"). A noun matches a category by the category's own name or by one of the
 everyday names in :data:`ALIASES`: what people call those 80 things ("guy", "kitty", "mug",
-"motorbike", "sofa"). The table is deliberately a closed, reviewed list: static word embeddings
+"motorbike", "sofa"), and any noun built on man, woman or person ("fisherman"). The table is deliberately a closed, reviewed list: static word embeddings
 (tried: wordllama) rank "hair" next to "hair drier", "snow" next to "snowboard" and "tablet"
 next to "dining table", which would turn part and scene words into wrong detections. A noun the
 table does not know is not a detector category; lite then falls back to its other cues.
@@ -69,6 +69,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """Everyday names of the detector's categories (a reviewed, closed list; see the module doc)."""
 
+PERSON_SUFFIXES = ("man", "men", "woman", "women", "person", "persons", "people")
+"""A noun ending in these names a person ("fisherman", "policewoman", "salesperson")..."""
+NOT_PEOPLE = frozenset({"snowman", "snowmen", "ottoman", "ottomans", "walkman", "caiman", "caimans"})
+"""...except these."""
+
+
+def _person_by_suffix(noun: str) -> str | None:
+    """Return "person" for a one-word noun built on man/woman/person that is not in the table."""
+    if " " in noun or noun in NOT_PEOPLE:
+        return None
+    return "person" if any(noun.endswith(s) and len(noun) > len(s) + 2 for s in PERSON_SUFFIXES) else None
+
+
 _LOOKUP: dict[str, str] = {
     **{alias: cat for cat, names in ALIASES.items() for alias in names},
     **{cat: cat for cat in CATEGORIES},
@@ -119,7 +132,7 @@ class Vocabulary:
                 keys += [f"{before.text} {head.text}", f"{before.lemma_} {head.lemma_}"]
             keys += [head.text, head.lemma_.lower()]
             for key in keys:
-                category = _LOOKUP.get(key)
+                category = _LOOKUP.get(key) or _person_by_suffix(key)
                 if category is not None:
                     plural = "Plur" in head.morph.get("Number", []) or head.text in ("people", "men")
                     return CategoryMatch(category, key, plural, alias=key != category)

@@ -211,7 +211,10 @@ def _lead(
         )
     facts = describe_mask(an, mask)
     where = "" if facts["bbox"] is None else f" {where_phrase(facts['position'])} of the image"
-    if instances:
+    if instances and ev.get("listed"):
+        names = [m.label.rsplit(" ", 1)[0] for m in instances]
+        lead = f"Here are the {', the '.join(names[:-1])} and the {names[-1]}{sure}." if len(names) > 1 else f"Here is the {names[0]}{where}{sure}."
+    elif instances:
         noun = str(ev.get("category") or instances[0].label.rsplit(" ", 1)[0])
         many = plural(noun) if len(instances) > 1 else noun
         lead = f"I found {len(instances)} {many}, numbered from left to right{sure}."

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.types import IntentOp
 from tools.backends.lite import regions
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.anchors import DetectionRanker
@@ -38,6 +39,13 @@ UNEXPLAINED_MIN = 0.01
 AMBIGUOUS = 0.8
 """A runner-up detection scoring this share of the best one is returned as an alternative."""
 MAX_INSTANCES = 12
+FRONT_INSIDE = 0.5
+FRONT_AREA = 0.8
+"""A confident detection of another kind with this share of its box inside a thing's box, and a
+box smaller than this share of the thing's, is in front of it: its pixels leave the thing's mask."""
+SHOWN = 0.5
+"""An unsure detection whose box the current mask covers this much was shown to the user."""
+WORN_OR_SUPPORT = frozenset({"tie", "dining table", "bed", "couch", "bench"})
 """At most this many instances are returned for "all the ..." (the best scoring ones)."""
 
 
@@ -129,7 +137,7 @@ class Finder:
             return found
         det_of: dict[int, Detection] = {}
         cands = []
-        for det in lookup.detections[:MAX_INSTANCES]:
+        for det in [*lookup.detections, *_shown_before(lookup, cues, previous)][:MAX_INSTANCES]:
             cand = regions.mask_candidate(
                 ellipse_in_box(an.shape, det.box), "object", an.cmap, an.lab,
                 label=det.category, confidence=det.score,
@@ -148,7 +156,7 @@ class Finder:
 
         def real(r: Ranked) -> Scored:
             det = det_of[id(r.cand)]
-            mask = source.mask(an, det) & ~self._people_in_front(an, det, lookup.name)
+            mask = source.mask(an, det) & ~self._in_front(an, det, lookup.name)
             if ranking.subtract is not None:
                 mask = mask & ~ranking.subtract
             return Scored(mask, r.score * damp, "object", r.cand.label)
@@ -198,17 +206,27 @@ class Finder:
             an.salient(self.saliency), [self.objects.mask(an, d) for d in confident], UNEXPLAINED_MIN
         )
 
-    def _people_in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
-        """Return the pixels of people standing in front of a thing (a bus, a motorcycle's rider): a
-        thing's mask, like a drawn one, covers only what is visible of it."""
+    def _in_front(self, an: ImageAnalysis, det: Detection, name: str) -> np.ndarray:
+        """Return the pixels of other things standing in front of a detected thing: a drawn mask,
+        like a COCO one, covers only what is visible of it. People inside a thing's box (a bus's
+        passengers, a motorcycle's rider), and smaller things of other kinds lying mostly inside
+        it (the mug a sleeping cat curls around, the kittens a man holds); not what is worn (a
+        tie), not supports (a table is behind what stands on it)."""
         out = np.zeros(an.shape, bool)
-        if name == PERSON or self.objects is None:
+        if self.objects is None:
             return out
-        # Only people the whole-image pass is sure of (no tile pass just for this); their masks
-        # are cached with the image, so "the man on the left" next is answered at once.
-        for person in an.objects.of(PERSON, EXPLAINED):
-            if box_inside(person.box, det.box) >= 0.2:
-                out |= self.objects.mask(an, person)
+        # Only what the whole-image and tile passes are sure of (no new pass just for this);
+        # their masks are cached with the image, so "the man on the left" next is answered at once.
+        own = max(1, det.area)
+        for other in an.objects.detections:
+            if other.score < EXPLAINED or other.category in WORN_OR_SUPPORT or other.box == det.box:
+                continue
+            if other.category == PERSON and name != PERSON:
+                if box_inside(other.box, det.box) >= 0.2:
+                    out |= self.objects.mask(an, other)
+            elif other.category != name and other.area < FRONT_AREA * own:
+                if box_inside(other.box, det.box) >= FRONT_INSIDE:
+                    out |= self.objects.mask(an, other)
         return out
 
     # -- cue-ranked regions (no category) ------------------------------------------------
@@ -349,3 +367,47 @@ def _separate(instances: list[Scored]) -> None:
         lose = owner != i
         s.mask = s.mask.copy()
         s.mask[ys[lose], xs[lose]] = False
+
+
+def _shown_before(lookup: Lookup, cues: Cues, previous: np.ndarray | None) -> list[Detection]:
+    """Return the unsure detections the current mask already shows, when a refinement picks one of the
+    things shown ("just the one on the left" after "all three kittens", whose count was filled
+    from unsure detections): they are candidates again, not only the sure ones."""
+    t = cues.target
+    picks = bool(t.positions) or t.ordinal is not None or t.size is not None
+    if previous is None or cues.op != IntentOp.REFINE or not picks or cues.count is not None:
+        return []
+    shown = []
+    for det in lookup.unsure:
+        x0, y0, x1, y1 = det.box
+        inside = previous[y0 : y1 + 1, x0 : x1 + 1]
+        if inside.size and inside.mean() >= SHOWN:
+            shown.append(det)
+    return shown
+
+
+def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
+    """Choose one of several found things by the turn's position, order, size or "the other one"
+    ("now just the one on the right" after "the mug and the lamp"); the rest become alternatives."""
+    def centre(s: Scored) -> tuple[float, float]:
+        ys, xs = np.nonzero(s.mask)
+        return (float(xs.mean()), float(ys.mean())) if len(xs) else (0.0, 0.0)
+
+    things = list(found.targets)
+    t = cues.target
+    side = t.positions[0] if t.positions else None
+    keys = {
+        "left": lambda s: centre(s)[0], "right": lambda s: -centre(s)[0],
+        "top": lambda s: centre(s)[1], "bottom": lambda s: -centre(s)[1],
+    }  # fmt: skip
+    if side in keys:
+        things.sort(key=keys[side])
+    elif t.ordinal is not None:
+        things.sort(key=lambda s: centre(s)[0])
+        index = t.ordinal if t.ordinal < len(things) else len(things) - 1
+        things.insert(0, things.pop(index))
+    elif t.size is not None:
+        things.sort(key=lambda s: int(s.mask.sum()), reverse=t.size == "big")
+    elif cues.other and previous is not None:
+        things.sort(key=lambda s: iou(s.mask, previous))
+    return Found(targets=things[:1], alternatives=things[1:2], evidence=found.evidence, category=found.category)

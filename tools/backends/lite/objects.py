@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
+from tools.backends.lite.geometry import ellipse_in_box
 from tools.backends.lite.refine import apply_box, grow_in_box
 from tools.backends.lite.salient import SalientMasker
 
@@ -95,16 +96,33 @@ class ObjectIndex:
             mask[y0 : y1 + 1, x0 : x1 + 1] = True
             mask &= ~an.salient(masker)
         else:
-            mask = masker.mask_in_box(an.rgb, det.box)
-            box_area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
-            fill = float(mask.sum()) / box_area
-            if not MIN_FILL <= fill <= MAX_FILL or _span(mask, det.box) < MIN_SPAN:
-                mask = apply_box(an, (x0, y0, x1, y1), [])
-            else:
-                mask = grow_in_box(an, det.box, mask)
+            mask = _box_mask(an, det.box, masker)
         with self._lock:
             self._masks[det.box] = mask
         return mask
+
+
+def _box_mask(
+    an: ImageAnalysis, box: tuple[int, int, int, int], masker: SalientMasker
+) -> np.ndarray:
+    """Return the mask of the object in a detector box: the salient mask completed by GrabCut when it is
+    plausible, else GrabCut alone; when GrabCut fails too (small or low-contrast boxes: a figure
+    on a raft), the salient mask if it fills enough of the box, else the ellipse in the box."""
+    salient = masker.mask_in_box(an.rgb, box)
+    if MIN_FILL <= _fill(salient, box) <= MAX_FILL and _span(salient, box) >= MIN_SPAN:
+        return grow_in_box(an, box, salient)
+    cut = apply_box(an, box, [])
+    if _fill(cut, box) >= MIN_FILL:
+        return cut
+    if MIN_FILL <= _fill(salient, box) <= MAX_FILL:
+        return salient
+    return ellipse_in_box(an.shape, box)
+
+
+def _fill(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Return the share of the box's area the mask covers."""
+    x0, y0, x1, y1 = box
+    return float(mask.sum()) / max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
 
 
 def unexplained_parts(
