@@ -343,3 +343,63 @@ def test_a_part_of_one_listed_thing_narrows_the_target_to_it(tracker, listed, pa
 def test_a_part_of_it_keeps_a_listed_target_whole(tracker):
     first, second = converse(tracker, ["select the mug and the lamp", "only the top half of it"])
     assert second.intent.target == first.intent.target
+
+
+# --------------------------------------------------------------------------- long turns and remarks
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        (
+            "we drove up to the lake on sunday and the weather was lovely all day long, "
+            "anyway could you please highlight the red canoe",
+            "canoe",
+        ),
+        (
+            "My brother took this picture at his new flat last week. He asked me to tidy it. "
+            "Can you find the laundry basket?",
+            "laundry basket",
+        ),
+        ("so um yesterday we had a picnic in the park with the whole family and uh segment the blanket", "blanket"),
+    ],
+)
+def test_a_request_buried_after_a_story_decides_the_turn(tracker, text, target):
+    result = track(tracker, text)
+    assert result.act == Act.NEW_TARGET and result.intent.target == target
+
+
+def test_a_short_turn_keeps_its_first_request(tracker):
+    # no story before it: "find the cup and then show me the lid" is read as a whole
+    result = track(tracker, "find the cup and then highlight the lid")
+    assert result.intent.target == "cup"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my daughter adores this zoo",
+        "I hope your week is going well",
+        "she'll be thrilled haha",
+        "you're a star",
+        "cheers, have a great weekend!",
+        "I'm a teacher and I'm preparing a worksheet",
+    ],
+)
+def test_a_remark_about_the_users_own_world_is_chitchat(tracker, text):
+    cup = Intent(target="cup")
+    assert track(tracker, text, cup, has_mask=True).act == Act.CHITCHAT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need the blue folder",  # a want
+        "they are behind the curtain",  # where the target is
+        "she's the woman in the red coat",  # what the target is
+        "I think it's the kettle",  # a hint
+    ],
+)
+def test_wants_places_and_hints_are_not_remarks(tracker, text):
+    cup = Intent(target="cup")
+    assert track(tracker, text, cup, has_mask=True).act != Act.CHITCHAT

@@ -35,7 +35,7 @@ def _intent(target: str, *, before: str | None = None, op: IntentOp = IntentOp.N
     return Intent(target=target, attributes=attributes, op=op, history=history)
 
 
-def test_a_figure_too_small_for_grabcut_keeps_its_salient_mask(lite, drawn):
+def test_a_figure_too_small_for_grabcut_still_gets_a_mask_of_its_size(lite, drawn):
     # The man on the raft is a 26x39 px box: GrabCut alone kept 3 pixels of him.
     result = segment(lite, "raft.jpg", _intent("fisherman"))
     mask = result.masks[0].mask.array

@@ -176,6 +176,9 @@ def _request_start(doc: Doc) -> int:
     it real? segment the pot", "and here? find the dog") is decided by the request ("which of
     the dogs is the smallest? segment it" is not: "it" is the one the question asks for). A
     leading "no." stays: it is a correction."""
+    buried = _buried_request(doc)
+    if buried:
+        return buried
     sents = list(doc.sents)
     if len(sents) < 2:
         return 0
@@ -194,6 +197,45 @@ def _request_start(doc: Doc) -> int:
             if any(t.pos_ in {"NOUN", "PROPN"} and t.i != first.i for t in later):  # "segment it" points into the question
                 return later.start_char
     return sents[k].start_char if k else 0
+
+
+_ASKING_VERBS = frozenset(
+    "find segment highlight select outline locate mask cut extract isolate mark show circle detect "
+    "identify pick crop".split()
+)
+"""Verbs that ask for a mask even deep in a long turn ("..., so could you segment the bride?");
+not "see", "look" or "get", which a story uses for other things."""
+_STORY_WORDS = 8
+"""A request preceded by at least this many words of other talk is read on its own."""
+_MODALS = frozenset({"can", "could", "would", "will"})
+
+
+def _buried_request(doc: Doc) -> int:
+    """Return where a request buried at the end of a long turn starts (0: none): a story or
+    reasons first ("we went to the aquarium yesterday and ... so um can you like find that big
+    blue fish for me"), then an imperative or a "can/could/would you" request. The last such
+    request after at least :data:`_STORY_WORDS` words decides the turn, from its modal on."""
+    for tok in reversed(list(doc)):
+        if lemma(tok) not in _ASKING_VERBS or tok.pos_ not in {"VERB", "NOUN"}:
+            continue
+        before = [t for t in doc[max(0, tok.i - 4) : tok.i] if not t.is_punct]
+        you = next((t for t in reversed(before) if lower(t) == "you"), None)
+        start = tok
+        if you is not None and you.i > 0 and lower(doc[you.i - 1]) in _MODALS:
+            start = doc[you.i - 1]
+        elif you is not None or (tok.i > 0 and not _before_request(doc[tok.i - 1])):
+            continue  # "I want to show my mum": not a request to the assistant
+        said = sum(1 for t in doc[: start.i] if t.is_alpha)
+        if said >= _STORY_WORDS and any(t.pos_ in {"NOUN", "PROPN"} for t in doc[tok.i + 1 :]):
+            return start.idx
+        return 0
+    return 0
+
+
+def _before_request(tok: Token) -> bool:
+    """Whether a word may stand right before a buried imperative: punctuation, a filler ("uh"),
+    or a linking word ("so", "and then", "please")."""
+    return tok.is_punct or tok.pos_ == "INTJ" or lower(tok) in {"so", "and", "please", "then", "now", "just", "like"}
 
 
 def _about_the_picture(sent: Span) -> bool:

@@ -76,7 +76,7 @@ from agent.intent.grounding import answer_needed, first_sentence, ground_from_an
 from agent.intent.history import find_earlier, head_lemmas, target_phrase_of
 from agent.intent.phrase import Phrase, Split
 from agent.intent.protocol import TrackResult
-from agent.intent.reading import Reading, ReadingCache, prepared, read
+from agent.intent.reading import REQUEST_VERBS, Reading, ReadingCache, prepared, read
 from agent.intent.refining import (
     LOCATORS,
     described,
@@ -341,7 +341,40 @@ def _chitchat(reading: Reading, body: str) -> bool:
     one = words[-1] == "one" and len(praised) > 1 and praised[-2].pos_ == "ADJ" and len(polite) == len(words) - 1
     if len(words) <= 10 and (len(polite) == len(words) or one):
         return True  # "ok thanks", "nice one!" (not "that one": it points)
-    return _remark(reading) or _about_the_assistant(reading)
+    return _remark(reading) or _about_the_assistant(reading) or _personal_remark(reading)
+
+
+_OWN_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
+_THOUGHT_VERBS = frozenset({"want", "need", "like", "mean", "think", "guess", "believe", "wonder", "prefer", "look", "see", "wish"})
+_WISH_NOUNS = frozenset({"day", "evening", "night", "morning", "afternoon", "weekend", "week", "time", "one"})
+
+
+def _personal_remark(reading: Reading) -> bool:
+    """A statement about the user's own world or feelings asks for nothing: "my son loves this
+    playground", "I hope you're having a good day", "he'll be so pleased", "you're a
+    lifesaver", "have a lovely evening". Not a want or a thought ("I need the green sign", "I
+    think it's the bottle"), not a statement that names what something is ("it's the cat"), not
+    a question, a correction or a command."""
+    doc = reading.doc
+    if doc is None or reading.question or reading.negative or reading.command is not None:
+        return False
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ not in {"VERB", "AUX"} or lemma(root) in REQUEST_VERBS | _THOUGHT_VERBS:
+        return False
+    if any(c.dep_ == "aux" and c.tag_ == "MD" and lower(c) in {"can", "could", "would"} for c in root.children):
+        return False
+    subject = next((c for c in root.children if c.dep_ in {"nsubj", "nsubjpass"} and lower(c) not in {"cheers", "thanks", "thx", "ty"}), None)
+    named = next((c for c in root.children if c.dep_ in {"attr", "dobj"} and c.pos_ in {"NOUN", "PROPN"}), None)
+    if subject is None:  # "have a lovely evening"
+        return lemma(root) in {"have", "enjoy"} and named is not None and lemma(named) in _WISH_NOUNS
+    own = lower(subject) in _OWN_SUBJECTS or any(c.dep_ == "poss" and lower(c) in {"my", "our"} for c in subject.children)
+    if lower(subject) in {"you", "u"} and lemma(root) == "be":
+        return named is not None  # "you're a lifesaver": the assistant is no thing in the photo
+    if not own or any(t.dep_ == "pobj" and t.pos_ in {"NOUN", "PROPN"} for t in doc):
+        return False  # "they are next to the sofa": where the target is
+    if lemma(root) == "be" and named is not None and lower(subject) not in {"i", "we"}:
+        return False  # "she's the shop cat", "he's the one on the left": it names the target
+    return True
 
 
 def _remark(reading: Reading) -> bool:
@@ -418,6 +451,12 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
             continue
         wrong = any(lower(t) == "wrong" for t in phrase.words)
         same = bool(phrase.lemmas & current)
+        if not wrong and split.attributes.get("part") and not split.target and not phrase.pronoun:
+            # "actually I want the bottom half" after the top half: the same thing, another part
+            attrs["part"] = split.attributes["part"]
+            why.append(f"part {attrs['part']!r}")
+            evidence.extend(split.evidence)
+            continue
         if wrong or split.placeholder or not split.target or phrase.pronoun:
             other = True
             if (split.description or split.modifier) and not phrase.pronoun:

@@ -68,6 +68,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hot dog": ("hotdog", "sausage"),
 }  # fmt: skip
 """Everyday names of the detector's categories (a reviewed, closed list; see the module doc)."""
+SECOND_CHOICES: dict[str, tuple[str, ...]] = {
+    "glass": ("cup",), "glasses": ("cup",), "tumbler": ("wine glass",),
+    "bag": ("backpack", "suitcase"), "bags": ("backpack", "suitcase"),
+    "screen": ("laptop",), "monitor": ("laptop",), "computer": ("tv",),
+    "vehicle": ("truck", "bus", "motorcycle"), "dish": ("cup",), "seat": ("couch", "bench"),
+}  # fmt: skip
+"""Everyday names that also fit another category, tried in order when the first is not found
+("the glass" may be what COCO calls a cup: a drinking glass)."""
 
 PERSON_SUFFIXES = ("man", "men", "woman", "women", "person", "persons", "people")
 """A noun ending in these names a person ("fisherman", "policewoman", "salesperson")..."""
@@ -97,6 +105,8 @@ class CategoryMatch:
     plural: bool = False
     alias: bool = False
     """True when the noun is an everyday name, not the category's own ("mug" for cup)."""
+    also: tuple[str, ...] = ()
+    """Other categories the noun may name, tried when this one is not found (:data:`SECOND_CHOICES`)."""
 
 
 class Vocabulary:
@@ -135,7 +145,8 @@ class Vocabulary:
                 category = _LOOKUP.get(key) or _person_by_suffix(key)
                 if category is not None:
                     plural = "Plur" in head.morph.get("Number", []) or head.text in ("people", "men")
-                    return CategoryMatch(category, key, plural, alias=key != category)
+                    also = SECOND_CHOICES.get(key, ())
+                    return CategoryMatch(category, key, plural, alias=key != category, also=also)
         if not head_only:  # a name the tagger took for an adjective: "the blonde on the right"
             for token in doc:
                 category = _LOOKUP.get(token.text) if token.pos_ == "ADJ" else None

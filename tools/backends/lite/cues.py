@@ -205,7 +205,10 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
             target.ordinal = ORDINALS[ordinal_raw]
         elif ordinal_raw.isdigit() and int(ordinal_raw) > 0:
             target.ordinal = int(ordinal_raw) - 1
-    other = attrs.get("other", "").lower() in {"yes", "true", "1"} or intent.op == IntentOp.CORRECT
+    # A correction asks for another instance, unless it only changes the part ("actually the
+    # bottom half"): the tracker then says no "other".
+    corrects_part = intent.op == IntentOp.CORRECT and "part" in attrs
+    other = attrs.get("other", "").lower() in {"yes", "true", "1"} or (intent.op == IntentOp.CORRECT and not corrects_part)
     part, part_noun = read_part(attrs.get("part"))
     phrase_words = set(_tokens(f"{intent.target or ''} {last_user}".lower()))
     if (

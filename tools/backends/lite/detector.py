@@ -53,6 +53,8 @@ TILES = 2
 TILE_OVERLAP = 0.2
 TILE_MIN_SIDE = 500
 """Images whose long side is shorter than this get no tile pass (300-px input is enough)."""
+REJOIN_UNLESS = 0.15
+REJOIN_SURE = 0.5
 NMS_IOU = 0.5
 CONTAINED = 0.8
 """A box with this share of its area inside a better box of the same class is a duplicate."""
@@ -123,13 +125,21 @@ class CocoDetector:
         if max(h, w) < TILE_MIN_SIDE:
             return list(found)
         more = list(found)
+        cut: list[Detection] = []
         for x0, y0, x1, y1 in _tiles(w, h):
-            more += self._run(rgb[y0:y1, x0:x1], x0, y0, whole=(w, h))
-        return _suppress(more)
+            more += self._run(rgb[y0:y1, x0:x1], x0, y0, whole=(w, h), cut=cut)
+        return _suppress(more + _rejoined(cut, more))
 
     def _run(
-        self, rgb: np.ndarray, dx: int, dy: int, whole: tuple[int, int] | None = None
+        self,
+        rgb: np.ndarray,
+        dx: int,
+        dy: int,
+        whole: tuple[int, int] | None = None,
+        cut: list[Detection] | None = None,
     ) -> list[Detection]:
+        """Detect in one tile (or the whole image) offset by ``dx, dy``; with ``whole``, boxes cut
+        by an inner tile edge go to ``cut`` instead (see :func:`_rejoined`)."""
         h, w = rgb.shape[:2]
         blob = cv2.dnn.blobFromImage(np.ascontiguousarray(rgb), size=(300, 300), swapRB=False)
         with self._lock:
@@ -149,9 +159,12 @@ class CocoDetector:
             )
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
+            det = Detection(name.replace("_", " "), float(score), box)
             if whole is not None and _cut_by_tile(box, rgb.shape, dx, dy, whole):
+                if cut is not None:
+                    cut.append(det)
                 continue
-            found.append(Detection(name.replace("_", " "), float(score), box))
+            found.append(det)
         return found
 
 
@@ -185,6 +198,33 @@ def _cut_by_tile(
         or (box[2] - dx >= tw - margin and dx + tw < w)
         or (box[3] - dy >= th - margin and dy + th < h)
     )
+
+
+def _rejoined(cut: list[Detection], whole: list[Detection]) -> list[Detection]:
+    """Rebuild objects that tiles cut: overlapping cut boxes of one category become their union
+    (a keyboard across two tiles), kept when several pieces joined, one of them surely
+    (:data:`REJOIN_SURE`; a lone piece is often a false one: "the cat" on a quokka), and only for a category no
+    box found whole (scoring :data:`REJOIN_UNLESS`): a union of pieces can span two things
+    (a cup and its saucer), so it only recovers what would otherwise be missed."""
+    groups: list[list[Detection]] = []
+    for det in sorted(cut, key=lambda d: -d.score):
+        touching = [g for g in groups if g[0].category == det.category and any(box_iou(det.box, o.box) > 0 for o in g)]
+        if not touching:
+            groups.append([det])
+            continue
+        for g in touching[1:]:
+            touching[0].extend(g)
+            groups.remove(g)
+        touching[0].append(det)
+    out = []
+    for g in groups:
+        box = (min(d.box[0] for d in g), min(d.box[1] for d in g), max(d.box[2] for d in g), max(d.box[3] for d in g))
+        joined = Detection(g[0].category, max(d.score for d in g), box)
+        if any(d.category == joined.category and d.score >= REJOIN_UNLESS for d in whole):
+            continue  # the category was seen whole: a union of pieces would only blur it
+        if len(g) > 1 and joined.score >= REJOIN_SURE:  # lone or unsure pieces are too often false
+            out.append(joined)
+    return out
 
 
 def _suppress(found: list[Detection]) -> list[Detection]:

@@ -107,15 +107,14 @@ def _box_mask(
 ) -> np.ndarray:
     """Return the mask of the object in a detector box: the salient mask completed by GrabCut when it is
     plausible, else GrabCut alone; when GrabCut fails too (small or low-contrast boxes: a figure
-    on a raft), the salient mask if it fills enough of the box, else the ellipse in the box."""
+    on a raft, a tie on a shirt), the ellipse in the box (a detector's box is tight: its ellipse
+    overlaps a small object better than a salient mask that found something else)."""
     salient = masker.mask_in_box(an.rgb, box)
     if MIN_FILL <= _fill(salient, box) <= MAX_FILL and _span(salient, box) >= MIN_SPAN:
         return grow_in_box(an, box, salient)
     cut = apply_box(an, box, [])
     if _fill(cut, box) >= MIN_FILL:
         return cut
-    if MIN_FILL <= _fill(salient, box) <= MAX_FILL:
-        return salient
     return ellipse_in_box(an.shape, box)
 
 

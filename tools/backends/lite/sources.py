@@ -99,15 +99,21 @@ class CocoObjects:
         if match is None:
             return None
         index = an.objects
-        dets = index.of(match.category, PRESENT)
-        if not dets or every:
-            index.add_small(an, self.detector)
-            dets = index.of(match.category, PRESENT)
-        unsure = [d for d in index.of(match.category, WEAK) if d.score < PRESENT]
-        weak = not dets
-        if weak:
-            dets, unsure = unsure, []
-        return Lookup(match.category, dets, weak, index.best_score(match.category), unsure)
+        found = None
+        for category in (match.category, *match.also):  # "the glass": a wine glass, else a cup
+            dets = index.of(category, PRESENT)
+            if not dets or every:
+                index.add_small(an, self.detector)
+                dets = index.of(category, PRESENT)
+            unsure = [d for d in index.of(category, WEAK) if d.score < PRESENT]
+            weak = not dets
+            if weak:
+                dets, unsure = unsure, []
+            found = found or Lookup(category, dets, weak, index.best_score(category), unsure)
+            if dets and not weak:
+                return Lookup(category, dets, weak, index.best_score(category), unsure)
+        assert found is not None
+        return found
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
         """Return the box's mask, cached with the image's analysis: U²-Net-p's (GrabCut when implausible;
