@@ -350,7 +350,7 @@ _WISH_NOUNS = frozenset({"day", "evening", "night", "morning", "afternoon", "wee
 
 
 def _personal_remark(reading: Reading) -> bool:
-    """A statement about the user's own world or feelings asks for nothing: "my son loves this
+    """Tell whether the turn is a statement about the user's own world, asking for nothing: "my son loves this
     playground", "I hope you're having a good day", "he'll be so pleased", "you're a
     lifesaver", "have a lovely evening". Not a want or a thought ("I need the green sign", "I
     think it's the bottle"), not a statement that names what something is ("it's the cat"), not
