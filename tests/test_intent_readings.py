@@ -398,6 +398,7 @@ def test_a_remark_about_the_users_own_world_is_chitchat(tracker, text):
         "they are behind the curtain",  # where the target is
         "she's the woman in the red coat",  # what the target is
         "I think it's the kettle",  # a hint
+        "and the scarf he's wearing",  # a thing described by a clause
     ],
 )
 def test_wants_places_and_hints_are_not_remarks(tracker, text):

@@ -372,6 +372,8 @@ def _personal_remark(reading: Reading) -> bool:
         return named is not None  # "you're a lifesaver": the assistant is no thing in the photo
     if not own or any(t.dep_ == "pobj" and t.pos_ in {"NOUN", "PROPN"} for t in doc):
         return False  # "they are next to the sofa": where the target is
+    if any(t.pos_ in {"NOUN", "PROPN"} and t.i < subject.i for t in doc):
+        return False  # "the hat she's wearing": a thing, described by a clause
     if lemma(root) == "be" and named is not None and lower(subject) not in {"i", "we"}:
         return False  # "she's the shop cat", "he's the one on the left": it names the target
     return True
