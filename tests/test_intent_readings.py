@@ -46,6 +46,8 @@ def converse(tracker: RuleIntentTracker, turns: list[str]) -> list[TrackResult]:
         ("higlight", "highlight"),  # one of the tracker's own words
         ("televison", "television"),
         ("airpods", None),  # no known word that close: left as typed
+        ("clownfish", None),  # two words written as one ("clown" + "fish"), not "clownish"
+        ("toothbrush", None),
         ("desc", "describe"),  # the beginning of exactly one request verb
         ("sel", "select"),
         ("hoodie", None),  # "foodie" would change the first letter

@@ -141,6 +141,22 @@ def known(word: str) -> bool:
     return False
 
 
+COMPOUND_PART = 4
+"""Each half of a closed compound read as known ("clown|fish") has at least this many letters."""
+
+
+def _compound(word: str) -> bool:
+    """Whether a word is two known words written as one, the second a noun ("clownfish",
+    "toothbrush", "weddingcake"): a real word to keep, not a typo to fix ("clownish"). It does
+    not make the word English ("beaucoup" is "beau" + "coup")."""
+    vocab = english_vocabulary()
+    for cut in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+        head, tail = word[:cut], word[cut:]
+        if head in vocab and tail in vocab and "noun" in word_classes(tail):
+            return True
+    return False
+
+
 def _transposed(a: str, b: str) -> bool:
     """Whether ``a`` is ``b`` with two neighbouring letters swapped ("teh" -> "the")."""
     if len(a) != len(b) or a == b:
@@ -249,6 +265,8 @@ def fix_typo(word: str) -> tuple[str, bool] | None:
     fixed = _closed_fix(word)
     if fixed is not None:
         return fixed
+    if _compound(word):
+        return None  # "clownfish" is no typo of "clownish"
     short = _abbreviated(word)
     if short is not None:
         return short, False
