@@ -29,7 +29,10 @@ def listed_things(cache: ParseCache, phrase: str | None) -> list[str]:
         return []  # the common case costs no parse
     doc = cache.parse(text)
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
-    if root is None or root.pos_ not in _NOUNS:
+    if root is not None and root.pos_ not in _NOUNS:
+        # "the woman and the child walking together", parsed as a clause: its subject lists
+        root = next((c for c in root.children if c.dep_ in {"nsubj", "dobj"} and c.pos_ in _NOUNS), None)
+    if root is None:
         return []
     members = _members(root)
     if len(members) < 2:

@@ -21,6 +21,7 @@ def cache() -> ParseCache:
         ("red cup and the blue plate", ["red cup", "blue plate"]),
         ("man and his raft", ["man", "raft"]),
         ("man with the hat and the man", ["man with the hat", "man"]),
+        ("woman and the child walking together", ["woman", "child"]),  # parsed as a clause
         ("black and white cat", []),  # two colours of one thing
         ("salt and pepper shakers", []),  # nouns that only modify the thing
         ("man next to the cup and the plate", []),  # the list is the anchor's, not the target's

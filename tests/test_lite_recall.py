@@ -122,3 +122,19 @@ def test_unsure_instances_already_shown_are_candidates_when_one_is_picked():
 def test_nouns_built_on_man_woman_or_person_name_a_person(phrase, category):
     match = Vocabulary().match(phrase)
     assert (match.category if match else None) == category
+
+
+def test_the_listed_thing_said_to_have_a_colour_is_picked_by_it():
+    found = Found(several=True, targets=[Scored(_square(5), 0.8, "object", "sedan"), Scored(_square(70), 0.8, "object", "black car")])
+    assert pick_one(found, _cues(colours=["black"]), None).targets[0].label == "black car"
+    # a colour no listed thing was said to have picks nothing by itself: the first stays first
+    assert pick_one(found, _cues(colours=["red"]), None).targets[0].label == "sedan"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "category"),
+    [("the black thermos standing on the desk", None), ("the jacket of the guy", "person"), ("the burgers", "sandwich"), ("the silver station wagon", "car")],
+)
+def test_an_anchor_after_the_head_is_not_the_thing_asked_for(phrase, category):
+    match = Vocabulary().match(phrase)
+    assert (match.category if match else None) == category

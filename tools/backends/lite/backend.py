@@ -158,10 +158,14 @@ class LiteBackend:
         target = intent.target
         wants_part = cues.part is not None or cues.part_noun is not None
         listed = [] if wants_part or cues.count is not None else listed_things(self.parses, target)
-        picks = cues.other or bool({"position", "ordinal", "size"} & set(intent.attributes))
-        if len(listed) > 1 and not (picks and self._one_kind(listed)):
+        picks = cues.op in (IntentOp.REFINE, IntentOp.CORRECT) and (
+            cues.other or bool({"position", "ordinal", "size", "colour"} & set(intent.attributes))
+        )  # one of the things listed before: "now just the one on the right", "only the black one"
+        named_by_colour = any(c in thing.split() for thing in listed for c in cues.target.colours)
+        if len(listed) > 1 and not (picks and self._one_kind(listed) and not named_by_colour):
             # one of several things of one kind ("the one on the right" after "the man with the
-            # hat and the man with the cap") is chosen among every instance of that kind, below
+            # hat and the man with the cap") is chosen among every instance of that kind, below,
+            # unless the list itself said its colour ("only the black one")
             found = self._each_listed(an, cues, listed, prev)
             return pick_one(found, cues, prev) if picks and len(found.targets) > 1 else found
         renamed = len(intent.history) > 1 and intent.history[-2].target != target

@@ -13,9 +13,13 @@ table does not know is not a detector category; lite then falls back to its othe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.nlp import ParseCache
 from tools.backends.lite.detector import CATEGORIES
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "person": (
@@ -28,7 +32,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "blonde", "blondes", "blond", "brunette", "brunettes", "redhead", "redheads",
     ),
     "bicycle": ("bike", "cycle", "pushbike"),
-    "car": ("automobile", "sedan", "taxi", "cab", "jeep", "suv", "hatchback", "vehicle"),
+    "car": (
+        "automobile", "sedan", "taxi", "cab", "jeep", "suv", "hatchback", "vehicle", "wagon",
+        "station wagon", "estate car", "minivan", "coupe", "convertible",
+    ),
     "motorcycle": ("motorbike", "scooter", "moped", "motor bike", "dirt bike", "chopper"),
     "airplane": ("plane", "aeroplane", "aircraft", "jet", "airliner"),
     "bus": ("coach", "minibus", "trolleybus"),
@@ -66,6 +73,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "clock": ("watch", "wall clock"),
     "donut": ("doughnut",),
     "hot dog": ("hotdog", "sausage"),
+    "sandwich": ("burger", "hamburger", "cheeseburger", "sub", "panini", "wrap", "toastie", "sarnie"),
 }  # fmt: skip
 """Everyday names of the detector's categories (a reviewed, closed list; see the module doc)."""
 SECOND_CHOICES: dict[str, tuple[str, ...]] = {
@@ -94,6 +102,11 @@ _LOOKUP: dict[str, str] = {
     **{alias: cat for cat, names in ALIASES.items() for alias in names},
     **{cat: cat for cat in CATEGORIES},
 }
+
+
+def _owner(noun: Token) -> bool:
+    """Whether a noun after the head names what the head belongs to ("the jacket *of the guy*")."""
+    return noun.dep_ == "pobj" and noun.head.lower_ == "of"
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,10 @@ class Vocabulary:
         chunk = next(iter(doc.noun_chunks), None)
         heads = [chunk.root] if chunk is not None and chunk.root in nouns else []
         if not head_only or not heads:
-            heads += [t for t in reversed(nouns) if t not in heads]
+            # other nouns: before the head ("the guy's jacket") or its owner ("jacket of the
+            # guy"), not an anchor after it ("the thermos standing on the desk")
+            first = heads[0].i if heads else len(doc)
+            heads += [t for t in reversed(nouns) if t not in heads and (t.i < first or _owner(t))]
         if head_only:
             heads = heads[:1]
         for head in heads:

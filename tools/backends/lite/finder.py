@@ -387,14 +387,19 @@ def _shown_before(lookup: Lookup, cues: Cues, previous: np.ndarray | None) -> li
 
 
 def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
-    """Choose one of several found things by the turn's position, order, size or "the other one"
-    ("now just the one on the right" after "the mug and the lamp"); the rest become alternatives."""
+    """Choose one of several found things by a colour said of one of them, the turn's position,
+    order, size or "the other one" ("now just the one on the right" after "the mug and the
+    lamp"); the rest become alternatives. Without any such cue the first thing stays first."""
     def centre(s: Scored) -> tuple[float, float]:
         ys, xs = np.nonzero(s.mask)
         return (float(xs.mean()), float(ys.mean())) if len(xs) else (0.0, 0.0)
 
     things = list(found.targets)
     t = cues.target
+    said = [s for s in things if any(c in (s.label or "").split() or (c == "gray" and "grey" in (s.label or "").split()) for c in t.colours)]
+    if said and len(said) < len(things):  # "now only the black one": the one said to be black
+        things = said + [s for s in things if all(s is not x for x in said)]
+        return Found(targets=things[:1], alternatives=things[1:2], evidence=found.evidence, category=found.category)
     side = t.positions[0] if t.positions else None
     keys = {
         "left": lambda s: centre(s)[0], "right": lambda s: -centre(s)[0],
