@@ -406,3 +406,27 @@ def test_a_remark_about_the_users_own_world_is_chitchat(tracker, text):
 def test_wants_places_and_hints_are_not_remarks(tracker, text):
     cup = Intent(target="cup")
     assert track(tracker, text, cup, has_mask=True).act != Act.CHITCHAT
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("is there a kettle on the stove? highlight it", "kettle on the stove"),
+        ("are there any ducks? mask them please", "ducks"),
+    ],
+)
+def test_a_question_then_segment_it_asks_for_what_the_question_names(tracker, text, target):
+    result = track(tracker, text, Intent(target="cup"), has_mask=True)
+    assert result.act == Act.NEW_TARGET
+    assert result.intent.target == target and result.intent.attributes.get("asked") == "exists"
+
+
+def test_an_opener_is_no_modifier_of_the_thing_named(tracker):
+    result = track(tracker, "fine, the teapot on the left then", Intent(target="cup"), has_mask=True)
+    assert result.intent.target == "teapot"
+
+
+def test_a_noun_that_is_also_a_request_verb_ends_a_name_not_a_request(tracker):
+    # "box" is a request verb ("box the cat"); after a name it is the thing
+    result = track(tracker, "now the yellow DHL box", Intent(target="cup"), has_mask=True)
+    assert result.act == Act.NEW_TARGET and result.intent.target.endswith("box")

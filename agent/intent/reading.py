@@ -134,6 +134,12 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     reading = Reading(text=text, english=english, notes=notes)
     if not text or not english:
         return reading
+    end = _pointing_tail(cache, text) if depth < 2 else 0
+    if end:
+        # "is there a banana in the bin? segment it": the question names what "it" is
+        rest = _read(cache, text[:end], depth + 1)
+        rest.text, rest.notes = text, [*notes, f"read {text[:end][:40]!r}; the rest asks to segment it", *rest.notes]
+        return rest
     start = _request_start(parse(cache, text)) if depth < 2 else 0
     if start:
         # "great, thanks. now the spoon", "is it real? segment the pot": the request decides
@@ -157,6 +163,8 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     body = toks[i:]
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
+    for phrase in reading.phrases:  # "fine, the burger": the opener is no modifier of it
+        phrase.words = [t for t in phrase.words if t.i not in opener_ids]
     reading.question = text.rstrip().endswith("?")
     reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body)) or _asks_retry(body)
     reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
@@ -208,6 +216,25 @@ not "see", "look" or "get", which a story uses for other things."""
 _STORY_WORDS = 8
 """A request preceded by at least this many words of other talk is read on its own."""
 _MODALS = frozenset({"can", "could", "would", "will"})
+
+
+def _pointing_tail(cache: nlp.ParseCache, text: str) -> int:
+    """Return where a question ends when all that follows it asks to segment what it names
+    ("is there a dog? outline it", "where are the keys? mask them please"); 0 otherwise. Split
+    at the question mark (the parser may not end the sentence there)."""
+    mark = text.find("?")
+    if mark < 0 or not text[mark + 1 :].strip():
+        return 0
+    tail = parse(cache, text[mark + 1 :])
+    words = [t for t in tail if t.is_alpha and lower(t) not in {"please", "then", "too", "and", "also", "just", "now", "so"}]
+    if len(words) < 2 or lemma(words[0]) not in vb.SEGMENT_VERBS:
+        return 0
+    rest = words[1:]
+    if rest and lower(rest[0]) == "me":
+        rest = rest[1:]
+    if len(rest) != 1 or lower(rest[0]) not in {"it", "them", "that", "those", "this", "these"}:
+        return 0
+    return mark + 1
 
 
 def _buried_request(doc: Doc) -> int:
@@ -632,7 +659,7 @@ def _command_verb(body: list[Token]) -> Token | None:
             tok.tag_ in {"VB", "VBP", "NN", "NNP"} and tok.dep_ in {"ROOT", "xcomp", "ccomp", "conj", "advcl"}
             or k == 0
         ):
-            if k > 0 and tok.tag_ not in {"VB", "VBP"} and (body[k - 1].pos_ in {"DET", "ADJ", "NOUN"} or body[k - 1].tag_ == "PRP$"):
+            if k > 0 and tok.tag_ not in {"VB", "VBP"} and (body[k - 1].pos_ in {"DET", "ADJ", "NOUN", "PROPN"} or body[k - 1].tag_ == "PRP$"):
                 continue  # "the stop sign", "its colour": a noun, not a command
             if lem == "see" and not any(lower(t) in {"me", "i", "let"} for t in body[:k]):
                 continue  # "what can you see": a question, handled as one

@@ -36,6 +36,8 @@ CONFIRM = 0.05
 OVERRULE = 3.0
 """The classifier overrules the detector's category when the crop is this many times likelier to
 be another category ImageNet knows (a "dog" box that is a kitten)."""
+OVERRULE_MIN_SIDE = 48
+"""Boxes narrower or lower than this (working pixels) are not judged by the classifier."""
 MIN_REGION = 0.005
 """Salient regions smaller than this share of the image are not candidates."""
 MAX_REGIONS = 6
@@ -269,6 +271,8 @@ class ClassifiedObjects:
         """Which COCO category a box's crop clearly is (:data:`OVERRULE` times likelier than the
         detector's ``said`` and at least :data:`CONFIRM`), ``said`` when the crop agrees, None when
         the classifier cannot tell."""
+        if min(box[2] - box[0], box[3] - box[1]) < OVERRULE_MIN_SIDE:
+            return None  # a crop this small says more about its context than about itself
         probs = an.memo(f"imagenet-box-{box}", lambda: self._probs(an, box))
         scores = {c: float(probs[list(ids)].sum()) for c, ids in COCO_CLASSES.items()}
         best = max(scores, key=scores.__getitem__)
