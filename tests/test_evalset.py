@@ -24,8 +24,8 @@ from graphs.evalset import (
 
 H, W = 240, 320
 DATA = Path(__file__).resolve().parents[1] / "data"
-SPLITS = ("dev", "test", "holdout", "blind", "sealed")
-"""The splits of ``data/eval/`` (``bench/bench_eval.py --split all`` runs the same five)."""
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve")
+"""The splits of ``data/eval/`` (``bench/bench_eval.py --split all`` runs the same six)."""
 
 
 def _polygon(x0: int, y0: int, x1: int, y1: int) -> list[list[float]]:

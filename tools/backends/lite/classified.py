@@ -24,7 +24,7 @@ from tools.backends.lite.geometry import bbox, box_inside, box_iou
 from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
 from tools.backends.lite.objects import unexplained_parts
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import EXPLAINED, PRESENT, WEAK, CocoObjects, Lookup
+from tools.backends.lite.sources import EXPLAINED, WEAK, CocoObjects, Lookup
 
 SOURCE = "imagenet"
 FOUND = 0.15
@@ -33,11 +33,6 @@ UNSURE = 0.05
 """Candidates between this and :data:`FOUND` are used only when none is better (with the caveat)."""
 CONFIRM = 0.05
 """A weak COCO detection is kept when its crop gives its category's ImageNet classes this much."""
-OVERRULE = 3.0
-"""The classifier overrules the detector's category when the crop is this many times likelier to
-be another category ImageNet knows (a "dog" box that is a kitten)."""
-OVERRULE_MIN_SIDE = 48
-"""Boxes narrower or lower than this (working pixels) are not judged by the classifier."""
 MIN_REGION = 0.005
 """Salient regions smaller than this share of the image are not candidates."""
 MAX_REGIONS = 6
@@ -141,7 +136,6 @@ class ClassifiedObjects:
         """COCO's answer (weak detections checked by the classifier), else ImageNet's, else None."""
         found = self.coco.lookup(an, phrase, every=every, head_only=head_only)
         if found is not None:
-            found = self._overruled(an, found)
             return self._confirmed(an, found) if found.weak else found
         match = self.vocabulary.match(phrase, head_only=head_only)
         if match is None:
@@ -234,51 +228,6 @@ class ClassifiedObjects:
         mx, my = int(MARGIN * (x1 - x0 + 1)), int(MARGIN * (y1 - y0 + 1))
         crop = an.rgb[max(0, y0 - my) : min(h, y1 + my + 1), max(0, x0 - mx) : min(w, x1 + mx + 1)]
         return self.classifier.probabilities(crop)
-
-    def _overruled(self, an: ImageAnalysis, found: Lookup) -> Lookup:
-        """Let the classifier settle the detector's confusions between categories ImageNet knows
-        (SSD calls a kitten a dog): another category's confident box whose crop is clearly the
-        looked-for category joins its detections (a crop shows its context too, so the detector's
-        weak boxes of other things are not trusted to be it), and one of its own whose crop is clearly another
-        category leaves them. Only categories with ImageNet classes (:data:`COCO_CLASSES`)."""
-        own = COCO_CLASSES.get(found.name)
-        if not own:
-            return found
-        kept, taken = [], []
-        for det in [*found.detections, *found.unsure]:
-            if self._verdict(an, det.box, det.category) in (None, det.category):
-                kept.append(det)
-        for det in an.objects.detections:
-            if det.category == found.name or det.score < PRESENT or det.category not in COCO_CLASSES:
-                continue
-            if self._verdict(an, det.box, det.category) != found.name:
-                continue
-            taken.append(Detection(found.name, det.score, det.box, det.source))
-        if not taken and len(kept) == len(found.detections) + len(found.unsure):
-            return found
-        every: list[Detection] = []
-        for det in sorted([*kept, *taken], key=lambda d: -d.score):  # one box per object
-            if not any(_same(det.box, e.box) for e in every):
-                every.append(det)
-        sure = [d for d in every if d.score >= PRESENT]
-        weak = not sure
-        if weak:
-            return Lookup(found.name, every, True, found.best)
-        unsure = [d for d in every if d.score < PRESENT]
-        return Lookup(found.name, sure, False, max(found.best, sure[0].score), unsure)
-
-    def _verdict(self, an: ImageAnalysis, box: tuple[int, int, int, int], said: str) -> str | None:
-        """Which COCO category a box's crop clearly is (:data:`OVERRULE` times likelier than the
-        detector's ``said`` and at least :data:`CONFIRM`), ``said`` when the crop agrees, None when
-        the classifier cannot tell."""
-        if min(box[2] - box[0], box[3] - box[1]) < OVERRULE_MIN_SIDE:
-            return None  # a crop this small says more about its context than about itself
-        probs = an.memo(f"imagenet-box-{box}", lambda: self._probs(an, box))
-        scores = {c: float(probs[list(ids)].sum()) for c, ids in COCO_CLASSES.items()}
-        best = max(scores, key=scores.__getitem__)
-        if best == said or scores[best] < CONFIRM:
-            return said if scores.get(said, 0.0) >= CONFIRM else None
-        return best if scores[best] >= OVERRULE * scores.get(said, 0.0) else None
 
     def _confirmed(self, an: ImageAnalysis, found: Lookup) -> Lookup:
         """Keep the weak detections whose crops the classifier also takes for their category."""
