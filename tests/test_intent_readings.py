@@ -47,6 +47,9 @@ def converse(tracker: RuleIntentTracker, turns: list[str]) -> list[TrackResult]:
         ("televison", "television"),
         ("airpods", None),  # no known word that close: left as typed
         ("clownfish", None),  # two words written as one ("clown" + "fish"), not "clownish"
+        ("burgr", "burger"),  # a vowel dropped by a fast typist, where three consonants meet
+        ("othr", "other"),
+        ("audi", None),  # no consonant cluster: a name, not a dropped vowel ("audio")
         ("toothbrush", None),
         ("desc", "describe"),  # the beginning of exactly one request verb
         ("sel", "select"),

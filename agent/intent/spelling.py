@@ -11,6 +11,8 @@ clearly meant (:func:`fix_typo`):
 * any other known word (nouns, verbs: "bycicle" -> "bicycle", "scisors" -> "scissors") by two
   letters exchanged (words of five letters or more) or by one edit (six or more), keeping the
   first letter, when exactly one known word is that close;
+* a word of four letters or more missing one vowel ("burgr", "othr") is the one known word that
+  vowel completes;
 * a request verb cut short by a power user ("seg it") is the one request verb it begins.
 
 Where two of the tracker's words are equally close, the one that keeps the typed first letter
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 
 from agent import nlp
 from agent.intent import vocab as vb
@@ -34,6 +37,11 @@ OPEN_CLASS_EDIT_LENGTH = 6
 """Shortest unknown word corrected to an open-class word by one other edit: shorter words have too
 many rare neighbours one edit away (Spanish "perro" is one letter from "perry") for one of
 them to be clearly meant."""
+VOWEL_DROP_LENGTH = 4
+"""Shortest unknown word read as a known word with one vowel put back ("othr" -> "other"): a
+dropped vowel is the commonest slip of fast typing, and one vowel rarely fits two words."""
+_CLUSTER = re.compile(r"[^aeiouy]{3}")
+"""Three consonants in a row: where a vowel was dropped ("bu*rgr*", "o*thr*"), not a brand ("audi")."""
 CLOSED_TWO_EDITS_LENGTH = 6
 """Shortest unknown word that may be two edits from one of the tracker's own words."""
 ABBREVIATION_MIN_LENGTH = 3
@@ -279,6 +287,10 @@ def fix_typo(word: str) -> tuple[str, bool] | None:
         found = sorted(w for w in _edits(word) if w in vocab and w[:1] == word[:1])
         if len(found) == 1:
             return found[0], False
+    if len(word) >= VOWEL_DROP_LENGTH and _CLUSTER.search(word):
+        found = sorted({word[:i] + v + word[i:] for i in range(1, len(word) + 1) for v in "aeiou"} & vocab)
+        if len(found) == 1:
+            return found[0], False  # a vowel left out by a fast typist: "burgr", "othr", "stnd"
     return None
 
 
