@@ -207,8 +207,8 @@ def from_intent(intent: Intent, dialogue: list[DialogueTurn] | None = None) -> C
             target.ordinal = int(ordinal_raw) - 1
     # A correction asks for another instance, unless it only changes the part ("actually the
     # bottom half"): the tracker then says no "other".
-    corrects_part = intent.op == IntentOp.CORRECT and "part" in attrs
-    other = attrs.get("other", "").lower() in {"yes", "true", "1"} or (intent.op == IntentOp.CORRECT and not corrects_part)
+    corrects_instance = intent.op == IntentOp.CORRECT and "part" not in attrs
+    other = attrs.get("other", "").lower() in {"yes", "true", "1"} or corrects_instance
     part, part_noun = read_part(attrs.get("part"))
     phrase_words = set(_tokens(f"{intent.target or ''} {last_user}".lower()))
     if (

@@ -26,7 +26,7 @@ from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, ellipse_in_box, iou
-from tools.backends.lite.objects import unexplained_parts
+from tools.backends.lite.objects import SUPPORTS, unexplained_parts
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
 from tools.backends.lite.salient import SalientMasker
@@ -39,14 +39,15 @@ UNEXPLAINED_MIN = 0.01
 AMBIGUOUS = 0.8
 """A runner-up detection scoring this share of the best one is returned as an alternative."""
 MAX_INSTANCES = 12
+"""At most this many instances are returned for "all the ..." (the best scoring ones)."""
 FRONT_INSIDE = 0.5
 FRONT_AREA = 0.8
 """A confident detection of another kind with this share of its box inside a thing's box, and a
 box smaller than this share of the thing's, is in front of it: its pixels leave the thing's mask."""
+NEVER_IN_FRONT = SUPPORTS | {"tie"}
+"""What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
 SHOWN = 0.5
 """An unsure detection whose box the current mask covers this much was shown to the user."""
-WORN_OR_SUPPORT = frozenset({"tie", "dining table", "bed", "couch", "bench"})
-"""At most this many instances are returned for "all the ..." (the best scoring ones)."""
 
 
 @dataclass
@@ -220,7 +221,7 @@ class Finder:
         # their masks are cached with the image, so "the man on the left" next is answered at once.
         own = max(1, det.area)
         for other in an.objects.detections:
-            if other.score < EXPLAINED or other.category in WORN_OR_SUPPORT or other.box == det.box:
+            if other.score < EXPLAINED or other.category in NEVER_IN_FRONT or other.box == det.box:
                 continue
             if other.category == PERSON and name != PERSON:
                 if box_inside(other.box, det.box) >= 0.2:
@@ -412,15 +413,14 @@ def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
     things = list(found.targets)
     t = cues.target
     said = [s for s in things if any(c in (s.label or "").split() or (c == "gray" and "grey" in (s.label or "").split()) for c in t.colours)]
-    if said and len(said) < len(things):  # "now only the black one": the one said to be black
-        things = said + [s for s in things if all(s is not x for x in said)]
-        return Found(targets=things[:1], alternatives=things[1:2], evidence=found.evidence, category=found.category)
     side = t.positions[0] if t.positions else None
     keys = {
         "left": lambda s: centre(s)[0], "right": lambda s: -centre(s)[0],
         "top": lambda s: centre(s)[1], "bottom": lambda s: -centre(s)[1],
     }  # fmt: skip
-    if side in keys:
+    if said and len(said) < len(things):  # "now only the black one": the one said to be black
+        things = said + [s for s in things if all(s is not x for x in said)]
+    elif side in keys:
         things.sort(key=keys[side])
     elif t.ordinal is not None:
         things.sort(key=lambda s: centre(s)[0])

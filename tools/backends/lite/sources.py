@@ -99,21 +99,23 @@ class CocoObjects:
         if match is None:
             return None
         index = an.objects
-        found = None
+        first: Lookup | None = None
         for category in (match.category, *match.also):  # "the glass": a wine glass, else a cup
             dets = index.of(category, PRESENT)
             if not dets or every:
                 index.add_small(an, self.detector)
                 dets = index.of(category, PRESENT)
             unsure = [d for d in index.of(category, WEAK) if d.score < PRESENT]
-            weak = not dets
-            if weak:
-                dets, unsure = unsure, []
-            found = found or Lookup(category, dets, weak, index.best_score(category), unsure)
-            if dets and not weak:
-                return Lookup(category, dets, weak, index.best_score(category), unsure)
-        assert found is not None
-        return found
+            found = (
+                Lookup(category, dets, False, index.best_score(category), unsure)
+                if dets
+                else Lookup(category, unsure, True, index.best_score(category))
+            )
+            if not found.weak:
+                return found
+            first = first or found
+        assert first is not None
+        return first
 
     def mask(self, an: ImageAnalysis, det: Detection) -> np.ndarray:
         """Return the box's mask, cached with the image's analysis: U²-Net-p's (GrabCut when implausible;
