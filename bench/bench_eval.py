@@ -1,13 +1,13 @@
 """Mask quality and latency of a backend on the hand-drawn evaluation set, through the real runtime.
 
 Run from the repository root:
-``python bench/bench_eval.py [--split dev|test|holdout|blind|sealed|reserve|all] [--runs 3]
+``python bench/bench_eval.py [--split dev|test|holdout|blind|sealed|reserve|vault|all] [--runs 3]
 [--backend lite]``; prints one JSON object: the quality figures of
 :func:`graphs.evalset.summarise` per split (deterministic, so from the first run) and the latency
 medians over ``--runs`` runs, each in a fresh process-level runtime (first turn on a new image,
 later turns), with the issue's targets beside them. Every split has been read and tuned on by
-the end of stop 17 (``sealed`` and ``reserve`` were each reported unseen once first; see
-``data/eval/README.md``): the next round needs a new unseen split for its report.
+the end of stop 18 (``sealed``, ``reserve`` and ``vault`` were each reported unseen once first;
+see ``data/eval/README.md``): the next round needs a new unseen split for its report.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
 
-SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault")
 """The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {

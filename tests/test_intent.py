@@ -1407,3 +1407,55 @@ def test_saying_where_the_target_is_narrows_it(tracker, text, relations, attrs):
 def test_statements_and_questions_about_where_it_is_do_not_request(tracker, text):
     result = track(tracker, text, intent=Intent(target="books"), turn=1)
     assert result.act in {Act.EXPLAIN, Act.CORRECT} and not result.intent.relations, result.reason
+
+
+@pytest.mark.parametrize("text", ["ありがとう", "merci beaucoup"])
+def test_a_word_or_two_of_another_language_without_a_question_is_small_talk(tracker, text):
+    result = track(tracker, text, intent=Intent(target="gondola"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "gondola"), result.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "okay um scratch all that let's start from scratch",
+        "Hmm, it missed a few I think. Let's wipe the slate clean.",
+        "please we erase everything and begin new",
+    ],
+)
+def test_reset_idioms_anywhere_in_the_turn_clear_the_intent(tracker, text):
+    result = track(tracker, text, intent=Intent(target="flamingos"), turn=1)
+    assert (result.act, result.intent.target) == (Act.RESET, None), result.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I almost lost my sunglasses in the sand lol",
+        "the boats here are very old, my grandfather was fisherman",
+        "we have the same curtains too, my mum picked them",
+    ],
+)
+def test_a_story_in_the_past_tense_keeps_the_target(tracker, text):
+    result = track(tracker, text, intent=Intent(target="boat"), turn=1)
+    assert (result.act, result.intent.target) == (Act.CHITCHAT, "boat"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "act", "target"),
+    [
+        ("it was the wrong one", Act.CORRECT, "boat"),  # about the selection: a correction
+        ("I asked for the dog", Act.CORRECT, "dog"),  # what was asked for
+    ],
+)
+def test_the_past_tense_about_the_selection_or_the_request_is_no_story(tracker, text, act, target):
+    result = track(tracker, text, intent=Intent(target="boat"), turn=1)
+    assert (result.act, result.intent.target) == (act, target), result.reason
+
+
+def test_an_aside_before_the_request_leaves_the_request_to_decide(tracker):
+    result = track(tracker, "Oh I love this one! Could you find the peacock please?")
+    assert (result.act, result.intent.target) == (Act.NEW_TARGET, "peacock"), result.reason
+    # a leading "no" is no aside: the turn stays a correction
+    no = track(tracker, "no. find the peacock", intent=Intent(target="swan"), turn=1)
+    assert no.act is Act.CORRECT, no.reason

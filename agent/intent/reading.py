@@ -194,7 +194,7 @@ def _request_start(doc: Doc) -> int:
     while k < len(sents) - 1:
         words = [lower(t) for t in sents[k] if t.is_alpha]
         polite = words and all(w in vb.POLITE_WORDS or w in vb.OPENER_WORDS or w in {"please", "thank"} for w in words)
-        if not polite and not _about_the_picture(sents[k]):
+        if not polite and not _about_the_picture(sents[k]) and not _aside(sents[k], sents[k + 1 :]):
             break
         k += 1
     if k < len(sents) - 1 and sents[k].text.rstrip().endswith("?"):
@@ -263,6 +263,17 @@ def _before_request(tok: Token) -> bool:
     """Whether a word may stand right before a buried imperative: punctuation, a filler ("uh"),
     or a linking word ("so", "and then", "please")."""
     return tok.is_punct or tok.pos_ == "INTJ" or lower(tok) in {"so", "and", "please", "then", "now", "just", "like"}
+
+
+def _aside(sent: Span, later: list[Span]) -> bool:
+    """Whether a leading sentence is an aside before a request: it names no thing, denies
+    nothing and asks nothing ("Oh I love this one! Could you find the peacock?", "wow. segment
+    the boat"), and a later sentence asks for something with a request verb."""
+    if sent.text.rstrip().endswith("?") or any(t.pos_ in {"NOUN", "PROPN"} and lower(t) not in {"one", "ones"} for t in sent):
+        return False
+    if any(t.dep_ == "neg" or lower(t) in vb.NEGATIVE_OPENERS | {"no", "wrong", "other"} for t in sent):
+        return False
+    return any(lemma(t) in REQUEST_VERBS for s in later for t in s)
 
 
 def _about_the_picture(sent: Span) -> bool:

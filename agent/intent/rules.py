@@ -57,7 +57,7 @@ turn, else the current target. Every revision records which words of which turn 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import nlp
 from agent.intent import spelling
@@ -87,6 +87,9 @@ from agent.intent.refining import (
 )
 from agent.intent.words import lemma, lower, size_value
 from agent.types import Act, DialogueTurn, Evidence, Intent, IntentOp, Relation
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
 
 _OP_FOR_ACT = {
     Act.NEW_TARGET: IntentOp.NEW,
@@ -187,7 +190,10 @@ def classify(
     if not reading.english and len(said) <= 3 and any(w in vb.BORROWED_POLITE for w in said):
         return Decision(Act.CHITCHAT, reason=f"chit-chat (a thanks or greeting): {quote(text)}", evidence=[("act", text[:80])])
     if not reading.english or reading.doc is None:
-        act = Act.EXPLAIN if intent.target else Act.CHITCHAT
+        # a question about the target is answered; a short word or two without a question mark
+        # ("ありがとう", "teşekkürler") is most likely thanks or a greeting
+        asks = any(mark in text for mark in "?？؟") or len(said) > 2
+        act = Act.EXPLAIN if intent.target and asks else Act.CHITCHAT
         why = "; ".join(reading.notes) or "not readable"
         return Decision(act, reason=f"could not read this turn ({why}): kept the intent", evidence=[("kept", text[:80])])
     low = " ".join(text.lower().replace("’", "'").split())
@@ -200,7 +206,7 @@ def classify(
         return Decision(Act.SEGMENT_REQUEST, changes, f"segmentation request: {quote(text)}", [("act", text[:80])])
     if intent.target and (_same_again(reading) or again_alone(reading)):
         return Decision(Act.SEGMENT_REQUEST, reason=f"the same again: {quote(text)}", evidence=[("act", text[:80])])
-    if vb.RESET.search(body) or vb.RESET.search(low):
+    if vb.RESET.search(body) or vb.RESET.search(low) or vb.RESET_IDIOMS.search(low):
         return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
     if _chitchat(reading, body):
         return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
@@ -341,7 +347,7 @@ def _chitchat(reading: Reading, body: str) -> bool:
     one = words[-1] == "one" and len(praised) > 1 and praised[-2].pos_ == "ADJ" and len(polite) == len(words) - 1
     if len(words) <= 10 and (len(polite) == len(words) or one):
         return True  # "ok thanks", "nice one!" (not "that one": it points)
-    return _remark(reading) or _about_the_assistant(reading) or _personal_remark(reading)
+    return _remark(reading) or _about_the_assistant(reading) or _personal_remark(reading) or _past_story(reading)
 
 
 _OWN_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
@@ -377,6 +383,37 @@ def _personal_remark(reading: Reading) -> bool:
     if lemma(root) == "be" and named is not None and lower(subject) not in {"i", "we"}:
         return False  # "she's the shop cat", "he's the one on the left": it names the target
     return True
+
+
+_TOLD_VERBS = frozenset({"ask", "say", "tell", "mean", "want", "need", "click", "try", "expect", "hope", "think"})
+
+
+def _past_story(reading: Reading) -> bool:
+    """Tell whether the turn only tells of the past: "I almost lost my sunglasses in the sand lol",
+    "my grandfather was a fisherman", "the sea was freezing". Every sentence's verb is in the past
+    tense, told by the user of themselves or their own people (not of the selection or the
+    assistant: "it was the wrong one", "you missed one"), and none says what was asked for ("I
+    asked for the dog", "I meant the cup")."""
+    doc = reading.doc
+    if doc is None or reading.question or reading.negative or reading.command is not None:
+        return False
+    for sent in doc.sents:
+        root = sent.root
+        helpers = [c for c in root.children if c.dep_ in {"aux", "auxpass", "cop"}]
+        if not (root.tag_ == "VBD" or any(c.tag_ == "VBD" for c in helpers)):
+            return False
+        if lemma(root) in _TOLD_VERBS or any(c.tag_ == "MD" for c in helpers):
+            return False
+        subject = next((c for c in root.children if c.dep_ in {"nsubj", "nsubjpass"}), None)
+        if subject is None or not _storyteller(subject):
+            return False  # "the vehicle cut off at the left edge": a thing described, not a story
+    return True
+
+
+def _storyteller(subject: Token) -> bool:
+    """Whether a subject is the user or their own people: "I", "we", "my grandfather"."""
+    own = any(c.dep_ == "poss" and lower(c) in {"my", "our"} for c in subject.children)
+    return lower(subject) in {"i", "we"} or own
 
 
 def _remark(reading: Reading) -> bool:

@@ -277,6 +277,13 @@ RESET = re.compile(
     r"|^scratch that\b|^new (session|conversation)\b"
 )
 """Turns that clear the intent (on the lower-cased turn, openers removed)."""
+RESET_IDIOMS = re.compile(
+    r"\b(start|begin) (all )?(over|afresh|anew|new|from scratch|from the (beginning|start))\b"
+    r"|\bwipe the slate\b|\bclean slate\b|\b(erase|clear|delete|wipe) (it all|everything|all of it)\b"
+    r"|\bscratch (all )?(of )?(that|this)\b"
+)
+"""Idioms that clear the intent wherever they stand in a turn ("hmm, it missed a few. let's wipe
+the slate clean", "ok scratch all that, let's start from scratch")."""
 
 SEGMENT_REQUEST = re.compile(
     r"\b(segment|segments|segmentation|segmenting|divide|structure|outline|split|partition|mask)\b"

@@ -203,7 +203,7 @@ class LiteBackend:
         found = Found(several=True, evidence={"cues": [], "ocr": [], "listed": listed})
         missing = []
         for thing in listed:
-            one = replace(cues, target=parse_phrase(thing), relations=[], other=False)
+            one = replace(cues, target=parse_phrase(thing), relations=[], other=False, count=None)
             hit = self.finder.find(an, one, thing, prev)
             taken = [t.mask for t in found.targets]
             # the man with the hat and "the man": not the one already found for an earlier thing

@@ -11,13 +11,14 @@ weak "cat" whose crop does not look like a cat is dropped, so the cat is reporte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import cv2
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
+from tools.backends.lite.categories import CategoryMatch
 from tools.backends.lite.classifier import ImageNetClassifier, read_labels
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import bbox, box_inside, box_iou
@@ -140,6 +141,12 @@ class ClassifiedObjects:
         match = self.vocabulary.match(phrase, head_only=head_only)
         if match is None:
             return None
+        kind = _coco_kind(match.classes)
+        if kind is not None:  # "the husky": a dog the detector may find, whatever its breed
+            found = self.coco.lookup_category(an, CategoryMatch(kind, match.noun, alias=True), every=every)
+            found = self._confirmed(an, found) if found.weak else found
+            if found.detections:
+                return self._most_like(an, found, match.classes)
         cands = self.candidates(an)
         classes = list(match.classes)
         scored = sorted(
@@ -229,6 +236,16 @@ class ClassifiedObjects:
         crop = an.rgb[max(0, y0 - my) : min(h, y1 + my + 1), max(0, x0 - mx) : min(w, x1 + mx + 1)]
         return self.classifier.probabilities(crop)
 
+    def _most_like(self, an: ImageAnalysis, found: Lookup, classes: tuple[int, ...]) -> Lookup:
+        """Order a category's detections by how much the classifier takes each for the subtype
+        named ("the husky" among two dogs), keeping the detector's order on a tie."""
+        if len(found.detections) < 2:
+            return found
+        wanted = list(classes)
+        likeness = {id(d): float(self._probs(an, d.box)[wanted].sum()) for d in found.detections}
+        ordered = sorted(found.detections, key=lambda d: -likeness[id(d)])
+        return replace(found, detections=ordered)
+
     def _confirmed(self, an: ImageAnalysis, found: Lookup) -> Lookup:
         """Keep the weak detections whose crops the classifier also takes for their category."""
         classes = list(COCO_CLASSES.get(found.name, ()))
@@ -236,6 +253,13 @@ class ClassifiedObjects:
             return found
         kept = [d for d in found.detections if self._probs(an, d.box)[classes].sum() >= CONFIRM]
         return Lookup(found.name, kept, True, found.best)
+
+
+def _coco_kind(classes: tuple[int, ...]) -> str | None:
+    """Return the COCO category all these ImageNet classes belong to (a breed of dog, a kind of
+    car), or None when they are not all one COCO category's."""
+    kinds = [kind for kind, members in COCO_CLASSES.items() if set(classes) <= set(members)]
+    return kinds[0] if len(kinds) == 1 else None
 
 
 def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

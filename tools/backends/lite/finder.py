@@ -48,6 +48,12 @@ NEVER_IN_FRONT = SUPPORTS | {"tie"}
 """What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
 SHOWN = 0.5
 """An unsure detection whose box the current mask covers this much was shown to the user."""
+SIDES = {
+    "left": lambda x, y: x < 0.5, "right": lambda x, y: x > 0.5,
+    "top": lambda x, y: y < 0.5, "bottom": lambda x, y: y > 0.5,
+    "center": lambda x, y: 1 / 3 < x < 2 / 3,
+}  # fmt: skip
+"""Where a box's centre (as a share of the image's width and height) lies on a side the user named."""
 
 
 @dataclass
@@ -138,7 +144,10 @@ class Finder:
             return found
         det_of: dict[int, Detection] = {}
         cands = []
-        for det in [*lookup.detections, *_shown_before(lookup, cues, previous)][:MAX_INSTANCES]:
+        doubtful = {id(d) for d in lookup.unsure}  # sure detections may be listed as unsure too
+        doubtful -= {id(d) for d in lookup.detections if not lookup.weak}
+        extra = _shown_before(lookup, cues, previous) or _on_named_side(lookup, cues, an.shape)
+        for det in [*lookup.detections, *extra][:MAX_INSTANCES]:
             cand = regions.mask_candidate(
                 ellipse_in_box(an.shape, det.box), "object", an.cmap, an.lab,
                 label=det.category, confidence=det.score,
@@ -160,7 +169,8 @@ class Finder:
             mask = source.mask(an, det) & ~self._in_front(an, det, lookup.name)
             if ranking.subtract is not None:
                 mask = mask & ~ranking.subtract
-            return Scored(mask, r.score * damp, "object", r.cand.label)
+            unsure = 0.5 if id(det) in doubtful and not lookup.weak else 1.0  # the caveat
+            return Scored(mask, r.score * damp * unsure, "object", r.cand.label)
 
         ranked = ranking.ranked
         if cues.other and previous is not None:
@@ -400,6 +410,24 @@ def _shown_before(lookup: Lookup, cues: Cues, previous: np.ndarray | None) -> li
         if inside.size and inside.mean() >= SHOWN:
             shown.append(det)
     return shown
+
+
+def _on_named_side(lookup: Lookup, cues: Cues, shape: tuple[int, ...]) -> list[Detection]:
+    """Return the unsure detections on the side of the image the user named when no sure one is
+    there ("the cab on the right edge" when the detector is sure only of a car on the left, and
+    unsure of the taxi cut by the right edge): the user has said where to look."""
+    sides = [SIDES[p] for p in cues.target.positions if p in SIDES]
+    if not sides or cues.count is not None or lookup.weak:
+        return []
+    height, width = shape[:2]
+
+    def there(det: Detection) -> bool:
+        x0, y0, x1, y1 = det.box
+        return all(side((x0 + x1) / 2 / width, (y0 + y1) / 2 / height) for side in sides)
+
+    if any(there(det) for det in lookup.detections):
+        return []
+    return [det for det in lookup.unsure if there(det)]
 
 
 def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:

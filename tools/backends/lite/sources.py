@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from tools.backends.lite.analysis import ImageAnalysis
-from tools.backends.lite.categories import Vocabulary
+from tools.backends.lite.categories import CategoryMatch, Vocabulary
 from tools.backends.lite.detector import CocoDetector, Detection
 from tools.backends.lite.objects import SUPPORTS
 from tools.backends.lite.salient import SalientMasker
@@ -96,8 +96,10 @@ class CocoObjects:
     ) -> Lookup | None:
         """Return the detections of the COCO category the phrase's noun names (tiles when needed)."""
         match = self.vocabulary.match(phrase, head_only=head_only)
-        if match is None:
-            return None
+        return None if match is None else self.lookup_category(an, match, every=every)
+
+    def lookup_category(self, an: ImageAnalysis, match: CategoryMatch, *, every: bool = False) -> Lookup:
+        """Return the detections of a category (then of its second choices while only weak ones are found)."""
         index = an.objects
         first: Lookup | None = None
         for category in (match.category, *match.also):  # "the glass": a wine glass, else a cup
