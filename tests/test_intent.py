@@ -1429,26 +1429,18 @@ def test_reset_idioms_anywhere_in_the_turn_clear_the_intent(tracker, text):
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "I almost lost my sunglasses in the sand lol",
-        "the boats here are very old, my grandfather was fisherman",
-        "we have the same curtains too, my mum picked them",
-    ],
-)
-def test_a_story_in_the_past_tense_keeps_the_target(tracker, text):
-    result = track(tracker, text, intent=Intent(target="boat"), turn=1)
-    assert (result.act, result.intent.target) == (Act.CHITCHAT, "boat"), result.reason
-
-
-@pytest.mark.parametrize(
     ("text", "act", "target"),
     [
-        ("it was the wrong one", Act.CORRECT, "boat"),  # about the selection: a correction
-        ("I asked for the dog", Act.CORRECT, "dog"),  # what was asked for
+        # a story the user tells of themselves or their own people keeps the target
+        ("I almost lost my sunglasses in the sand lol", Act.CHITCHAT, "boat"),
+        ("the boats here are very old, my grandfather was fisherman", Act.CHITCHAT, "boat"),
+        ("we have the same curtains too, my mum picked them", Act.CHITCHAT, "boat"),
+        # the past tense about the selection, or of what was asked for, is no story
+        ("it was the wrong one", Act.CORRECT, "boat"),
+        ("I asked for the dog", Act.CORRECT, "dog"),
     ],
 )
-def test_the_past_tense_about_the_selection_or_the_request_is_no_story(tracker, text, act, target):
+def test_a_story_in_the_past_tense_keeps_the_target_and_nothing_else_is_one(tracker, text, act, target):
     result = track(tracker, text, intent=Intent(target="boat"), turn=1)
     assert (result.act, result.intent.target) == (act, target), result.reason
 

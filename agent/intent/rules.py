@@ -350,7 +350,8 @@ def _chitchat(reading: Reading, body: str) -> bool:
     return _remark(reading) or _about_the_assistant(reading) or _personal_remark(reading) or _past_story(reading)
 
 
-_OWN_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
+_FIRST_PERSON = frozenset({"i", "we"})
+_OWN_SUBJECTS = _FIRST_PERSON | {"he", "she", "they"}
 _THOUGHT_VERBS = frozenset({"want", "need", "like", "mean", "think", "guess", "believe", "wonder", "prefer", "look", "see", "wish"})
 _WISH_NOUNS = frozenset({"day", "evening", "night", "morning", "afternoon", "weekend", "week", "time", "one"})
 
@@ -362,7 +363,7 @@ def _personal_remark(reading: Reading) -> bool:
     think it's the bottle"), not a statement that names what something is ("it's the cat"), not
     a question, a correction or a command."""
     doc = reading.doc
-    if doc is None or reading.question or reading.negative or reading.command is not None:
+    if doc is None or not _statement(reading):
         return False
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None or root.pos_ not in {"VERB", "AUX"} or lemma(root) in REQUEST_VERBS | _THOUGHT_VERBS:
@@ -373,14 +374,13 @@ def _personal_remark(reading: Reading) -> bool:
     named = next((c for c in root.children if c.dep_ in {"attr", "dobj"} and c.pos_ in {"NOUN", "PROPN"}), None)
     if subject is None:  # "have a lovely evening"
         return lemma(root) in {"have", "enjoy"} and named is not None and lemma(named) in _WISH_NOUNS
-    own = lower(subject) in _OWN_SUBJECTS or any(c.dep_ == "poss" and lower(c) in {"my", "our"} for c in subject.children)
     if lower(subject) in {"you", "u"} and lemma(root) == "be":
         return named is not None  # "you're a lifesaver": the assistant is no thing in the photo
-    if not own or any(t.dep_ == "pobj" and t.pos_ in {"NOUN", "PROPN"} for t in doc):
+    if not _own(subject, _OWN_SUBJECTS) or any(t.dep_ == "pobj" and t.pos_ in {"NOUN", "PROPN"} for t in doc):
         return False  # "they are next to the sofa": where the target is
     if any(t.pos_ in {"NOUN", "PROPN"} and t.i < subject.i for t in doc):
         return False  # "the hat she's wearing": a thing, described by a clause
-    if lemma(root) == "be" and named is not None and lower(subject) not in {"i", "we"}:
+    if lemma(root) == "be" and named is not None and lower(subject) not in _FIRST_PERSON:
         return False  # "she's the shop cat", "he's the one on the left": it names the target
     return True
 
@@ -395,7 +395,7 @@ def _past_story(reading: Reading) -> bool:
     assistant: "it was the wrong one", "you missed one"), and none says what was asked for ("I
     asked for the dog", "I meant the cup")."""
     doc = reading.doc
-    if doc is None or reading.question or reading.negative or reading.command is not None:
+    if doc is None or not _statement(reading):
         return False
     for sent in doc.sents:
         root = sent.root
@@ -405,15 +405,20 @@ def _past_story(reading: Reading) -> bool:
         if lemma(root) in _TOLD_VERBS or any(c.tag_ == "MD" for c in helpers):
             return False
         subject = next((c for c in root.children if c.dep_ in {"nsubj", "nsubjpass"}), None)
-        if subject is None or not _storyteller(subject):
+        if subject is None or not _own(subject, _FIRST_PERSON):
             return False  # "the vehicle cut off at the left edge": a thing described, not a story
     return True
 
 
-def _storyteller(subject: Token) -> bool:
-    """Whether a subject is the user or their own people: "I", "we", "my grandfather"."""
-    own = any(c.dep_ == "poss" and lower(c) in {"my", "our"} for c in subject.children)
-    return lower(subject) in {"i", "we"} or own
+def _statement(reading: Reading) -> bool:
+    """Whether a turn states something: it asks nothing, denies nothing and commands nothing."""
+    return not (reading.question or reading.negative or reading.command is not None)
+
+
+def _own(subject: Token, pronouns: frozenset[str]) -> bool:
+    """Whether a subject is the user's own: one of ``pronouns`` ("I", "we"), or a thing or
+    person the user calls theirs ("my grandfather", "our dog")."""
+    return lower(subject) in pronouns or any(c.dep_ == "poss" and lower(c) in {"my", "our"} for c in subject.children)
 
 
 def _remark(reading: Reading) -> bool:
@@ -438,7 +443,7 @@ def _about_the_assistant(reading: Reading) -> bool:
     """"you're really good at this", "you did it!", "you rock": a statement whose subject is the
     assistant and that names nothing but pronouns is small talk (a compliment, a remark), not a
     request; with a modal ("you should look at ...") or a thing named it is one."""
-    if reading.doc is None or reading.question or reading.negative or reading.command is not None:
+    if reading.doc is None or not _statement(reading):
         return False
     root = next((t for t in reading.doc if t.dep_ == "ROOT"), None)
     if root is None or not any(c.dep_ == "nsubj" and lower(c) in {"you", "u"} for c in root.children):

@@ -230,11 +230,13 @@ class ClassifiedObjects:
         return float(self._probs(an, (x0, y0, x1, y1))[classes].sum())
 
     def _probs(self, an: ImageAnalysis, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Return the class probabilities of a box's crop (with a margin), once per box and image:
+        the candidates, a weak detection's check and a subtype's order ask for the same boxes."""
         h, w = an.shape
         x0, y0, x1, y1 = box
         mx, my = int(MARGIN * (x1 - x0 + 1)), int(MARGIN * (y1 - y0 + 1))
         crop = an.rgb[max(0, y0 - my) : min(h, y1 + my + 1), max(0, x0 - mx) : min(w, x1 + mx + 1)]
-        return self.classifier.probabilities(crop)
+        return an.memo(f"imagenet-probs-{box}", lambda: self.classifier.probabilities(crop))
 
     def _most_like(self, an: ImageAnalysis, found: Lookup, classes: tuple[int, ...]) -> Lookup:
         """Order a category's detections by how much the classifier takes each for the subtype

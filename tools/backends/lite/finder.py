@@ -144,8 +144,7 @@ class Finder:
             return found
         det_of: dict[int, Detection] = {}
         cands = []
-        doubtful = {id(d) for d in lookup.unsure}  # sure detections may be listed as unsure too
-        doubtful -= {id(d) for d in lookup.detections if not lookup.weak}
+        doubtful = {id(d) for d in lookup.unsure}  # added below the presence threshold: the caveat
         extra = _shown_before(lookup, cues, previous) or _on_named_side(lookup, cues, an.shape)
         for det in [*lookup.detections, *extra][:MAX_INSTANCES]:
             cand = regions.mask_candidate(
@@ -169,7 +168,7 @@ class Finder:
             mask = source.mask(an, det) & ~self._in_front(an, det, lookup.name)
             if ranking.subtract is not None:
                 mask = mask & ~ranking.subtract
-            unsure = 0.5 if id(det) in doubtful and not lookup.weak else 1.0  # the caveat
+            unsure = 0.5 if id(det) in doubtful else 1.0
             return Scored(mask, r.score * damp * unsure, "object", r.cand.label)
 
         ranked = ranking.ranked
