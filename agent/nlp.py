@@ -64,6 +64,15 @@ def parse(text: str) -> Doc:
     return pipeline()(text[:MAX_CHARS])
 
 
+def parse_noun_phrase(cache: ParseCache, phrase: str) -> Doc:
+    """Parse a phrase known to name a thing ("drum lying on the beanbag"): when the parser reads
+    its first word as a verb, it is read again after "the" (the tagger then takes it for a noun)."""
+    doc = cache.parse(phrase)
+    if len(doc) > 1 and doc[0].pos_ == "VERB" and doc[0].dep_ == "ROOT":
+        return cache.parse(f"the {phrase}")
+    return doc
+
+
 class ParseCache:
     """A bounded, thread-safe cache of parses by text, owned by one tracker or backend."""
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.optimize import linear_sum_assignment
@@ -283,13 +284,24 @@ def _score_turn(
         score.iou = 1.0 if target is None else 0.0
         return score
     if target is not None:
-        score.iou = iou(target.mask.array, truth)
+        score.iou = iou(target.mask.array, _at_size(truth, target.mask.array.shape))
     if expect.each:
         drawn = [evalset.objects[dialogue.image][name] for name in expect.objects]
+        if target is not None:
+            drawn = [_at_size(d, target.mask.array.shape) for d in drawn]
         score.instance_iou = _matched_iou(
             instances or ([target.mask.array] if target else []), drawn
         )
     return score
+
+
+def _at_size(drawn: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Return the drawn mask at the size masks were returned at: a photo above the working pixel budget
+    is reduced on upload, and its masks are the reduced photo's (what the user sees)."""
+    if drawn.shape == shape[:2]:
+        return drawn
+    resized = cv2.resize(drawn.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return resized.astype(bool)
 
 
 def _matched_iou(predicted: list[np.ndarray], drawn: list[np.ndarray]) -> float:

@@ -433,3 +433,56 @@ def test_a_noun_that_is_also_a_request_verb_ends_a_name_not_a_request(tracker):
     # "box" is a request verb ("box the cat"); after a name it is the thing
     result = track(tracker, "now the yellow DHL box", Intent(target="cup"), has_mask=True)
     assert result.act == Act.NEW_TARGET and result.intent.target.endswith("box")
+
+
+# --------------------------------------------------------------------------- places and the output
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "attributes"),
+    [
+        # the side an ordinal counts from, hung on the verb by the parser
+        ("pick the third goose from the right", "goose", {"ordinal": "third", "position": "right"}),
+        ("grab the 2nd mug counting from the left", "mug", {"ordinal": "second", "position": "left"}),
+        # superlatives of distance said the plain way
+        ("mask the duckling furthest to the right", "duckling", {"position": "right"}),
+        ("the kayak farthest left", "kayak", {"position": "left"}),
+        # "sign down" and "top left" read as verbs by the parser
+        ("highlight the little Exit sign down on the right", "Exit sign", {"position": "right"}),
+        ("the vase in the top left", "vase", {"position": "top left"}),
+        ("grab the light coloured towel", "light towel", {}),
+    ],
+)
+def test_where_a_thing_is_counted_from_or_lies_is_kept(tracker, text, target, attributes):
+    intent = track(tracker, text).intent
+    assert intent.target == target
+    assert {k: intent.attributes.get(k) for k in attributes} == attributes
+
+
+def test_closest_to_the_camera_is_in_front(tracker):
+    assert track(tracker, "the goat closest to the camera").intent.target == "goat in front"
+
+
+@pytest.mark.parametrize("part", ["only the right-hand half of that mask", "now the top half of the selection", "the left half of your mask"])
+def test_the_mask_itself_points_back_at_the_current_target(tracker, part):
+    first, second = converse(tracker, ["segment the desk lamp", part])
+    assert second.intent.target == first.intent.target == "desk lamp"
+    assert second.intent.attributes.get("part", "").endswith("half")
+
+
+def test_a_mask_someone_wears_is_still_a_thing(tracker):
+    assert track(tracker, "the mask on the wall").intent.target == "mask on the wall"
+
+
+@pytest.mark.parametrize(
+    ("turns", "target", "attributes"),
+    [
+        (["segment the goat on the left", "no wait i meant the small one"], "goat", {"size": "small", "other": "yes"}),
+        (["pick the third duck", "sorry wrong count, the fourth one"], "duck", {"ordinal": "fourth"}),
+        (["select the kettle on the left period"], "kettle", {"position": "left"}),
+    ],
+)
+def test_what_a_dictating_user_says_for_punctuation_is_not_a_thing(tracker, turns, target, attributes):
+    intent = converse(tracker, turns)[-1].intent
+    assert intent.target == target
+    assert {k: intent.attributes.get(k) for k in attributes} == attributes

@@ -39,6 +39,24 @@ _POLITE_EDGES = re.compile(
     re.IGNORECASE,
 )
 """A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
+_PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bcounting\s+(from|in\s+from)\b", re.I), "from"),
+    (re.compile(r"\b(?:furthest|farthest)\s+(?:to\s+(?:the\s+)?|on\s+the\s+)?(left|right)\b", re.I), r"on the far \1"),
+    (re.compile(r"\b(?:closest|nearest)\s+to\s+(?:the\s+)?(?:camera|viewer|photographer|us|me)\b", re.I), "in front"),
+    (re.compile(r"\b(?!(?:multi|different|same|many|two|off)\b)([a-z]+)[- ]colou?red\b", re.I), r"\1"),
+    (re.compile(r"\b(?:down|up|over)\s+(on|in|at)\s+the\b", re.I), r"\1 the"),
+    (re.compile(r"\b(top|bottom|upper|lower)\s+(left|right)\b(?!\s*[-\w])", re.I), r"\1-\2"),
+    # a dictated turn: "no wait i meant ...", "... on the far right period"
+    (re.compile(r"^((?:\w+\s+)?)wait\s+(?=[a-z])", re.I), r"\1wait, "),
+    (re.compile(r"\s+(?:period|full stop|question mark|exclamation (?:mark|point))\s*$", re.I), ""),
+    (re.compile(r"\bwrong\s+(?:count|number|one|thing|side|guess|choice)\b", re.I), "wrong"),
+)
+"""Ways of saying where a thing is, or its colour, that the parser hangs on the wrong word, said
+the plain way: "the third cygnet counting from the right" (from the right), "the swan furthest
+to the left" (on the far left), "the dog closest to the camera" (in front), "the light coloured
+one" (the light one), "the sign down on the right" (on the right: "sign down" reads as a verb), "the cup in the
+top left" (top-left: "left" reads as the verb); what a dictating user says for punctuation ("no
+wait i meant", "... on the far right period") and "wrong count" (a correction, not a count)."""
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
 _EMOJI_JOINERS = frozenset({"\u200d", "\u20e3"}) | {chr(c) for c in range(0xFE00, 0xFE10)}
@@ -166,6 +184,8 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
         cut = text.rfind(" ", 0, MAX_CHARS)
         text = text[: cut if cut > MAX_CHARS // 2 else MAX_CHARS]
     text = _POLITE_EDGES.sub(lambda m: m.group("end") or "", text).strip()
+    for pattern, plain_way in _PLAIN_PHRASINGS:
+        text = _outside_quotes(text, functools.partial(pattern.sub, plain_way))
     if not text:
         return "", True, []
     plain = QUOTE_RE.sub(" ", text)

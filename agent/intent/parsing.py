@@ -168,6 +168,14 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
                 clauses.append(child.doc[child.left_edge.i : child.right_edge.i + 1])
         elif dep == "amod" and child.i > head.i:
             preps.extend(p for c in child.children if c.dep_ == "prep" for p in [prep_object(c, depth)] if p)
+    if head.dep_ == "dobj" and depth == 0 and any(lower(w) in vb.ORDINALS for w in words.values()):
+        # "select the third cygnet from the right", "from the right" hung on the verb: the
+        # side the ordinal counts from belongs to the thing
+        for prep in head.head.children:
+            if prep.dep_ == "prep" and lower(prep) == "from" and prep.i == head.right_edge.i + 1:
+                found = prep_object(prep, depth)
+                if found and lower(found[1].head) in vb.POSITIONS:
+                    preps.append(found)
     participle = head.head
     if head.dep_ == "nsubj" and participle.i > head.i and participle_clause(participle) and depth < 2:
         # "the shirts hanging on the rail" read as a clause whose subject is the noun: the

@@ -92,13 +92,26 @@ class Phrase:
         whole and are not (:data:`agent.intent.vocab.UNIVERSAL_PRONOUNS`)."""
         if lower(self.head) in vb.UNIVERSAL_PRONOUNS:
             return False
-        return is_pronoun(self.head) and len(self.words) == 1 and not self.stand_in
+        return (is_pronoun(self.head) and len(self.words) == 1 and not self.stand_in) or self.names_output
+
+    @property
+    def names_output(self) -> bool:
+        """The phrase names what the assistant returned ("that mask", "the selection"): it points
+        back at the current target like "it"."""
+        said = {lower(t) for t in self.words}
+        if self.lemma == "mask" and (said & vb.SEPARATE_WORDS or any(t.dep_ == "nummod" for t in self.words)):
+            return True  # "separate masks", "two masks", "one mask each": how to answer, not what
+        if self.preps or any(t.dep_ in {"amod", "compound"} for t in self.words):
+            return False
+        if self.lemma in vb.OUTPUT_NOUNS:
+            return True
+        return self.lemma == "mask" and bool({"this", "that", "your", "current"} & said)
 
     @property
     def refers_back(self) -> bool:
         """A pronoun or a demonstrative phrase ("it", "this label", "these bottles")."""
         if self.pronoun:
-            return lower(self.head) in PRONOUN_ANCHORS
+            return lower(self.head) in PRONOUN_ANCHORS or self.names_output
         return any(d in {"this", "that", "these", "those"} for d in self.determiners)
 
     @property

@@ -172,6 +172,13 @@ IMAGE_NOUNS = frozenset(
 )
 """Lemmas of nouns for the picture itself: "in the image" and "in question" add nothing."""
 
+OUTPUT_NOUNS = frozenset("selection highlight outline segmentation cutout".split())
+"""Lemmas of nouns for what the assistant returned: "the left half of the selection" is the
+current target's; "mask" counts only after "this", "that", "your" or "current" (a mask may be worn)."""
+
+SEPARATE_WORDS = frozenset("separate individual different own distinct".split())
+"""Words that, before "masks", say how to answer ("as separate masks"), not what to find."""
+
 WEAK_ADJECTIVES = frozenset(
     "visible specific particular certain additional prominent noticeable notable distinct "
     "distinctive main primary various clear obvious recognizable recognisable identifiable "

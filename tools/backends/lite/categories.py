@@ -12,10 +12,11 @@ table does not know is not a detector category; lite then falls back to its othe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.nlp import ParseCache
+from agent.nlp import ParseCache, parse_noun_phrase
 from tools.backends.lite.detector import CATEGORIES
 
 if TYPE_CHECKING:
@@ -30,6 +31,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "coach", "referee", "tourist", "student", "admiral", "dude", "fellow", "individual",
         "figure", "crowd", "folks", "mother", "father", "mom", "dad", "husband", "wife",
         "blonde", "blondes", "blond", "brunette", "brunettes", "redhead", "redheads",
+        # roles, jobs and kin: what people are called by what they do or who they are
+        "farmer", "farmhand", "rancher", "shepherd", "gardener", "builder", "labourer", "laborer",
+        "mechanic", "technician", "engineer", "scientist", "janitor", "plumber", "electrician",
+        "waiter", "waitress", "chef", "cook", "baker", "butcher", "barista", "bartender",
+        "cashier", "clerk", "vendor", "seller", "shopkeeper", "customer", "shopper", "guest",
+        "host", "hostess", "receptionist", "nurse", "doctor", "surgeon", "patient", "teacher",
+        "professor", "pupil", "schoolboy", "schoolgirl", "dancer", "singer", "musician",
+        "guitarist", "drummer", "pianist", "violinist", "performer", "actor", "actress", "clown",
+        "juggler", "magician", "artist", "runner", "jogger", "walker", "hiker", "climber",
+        "swimmer", "diver", "surfer", "skier", "snowboarder", "skater", "skateboarder",
+        "cyclist", "biker", "golfer", "batter", "goalkeeper", "goalie", "umpire", "jockey",
+        "cowboy", "cowgirl", "lifeguard", "guard", "cop", "firefighter", "pilot", "sailor",
+        "captain", "angler", "hunter", "tailor", "barber", "priest", "monk", "nun", "bride",
+        "groom", "bridesmaid", "spectator", "onlooker", "bystander", "passerby", "commuter",
+        "traveller", "traveler", "visitor", "villager", "resident", "neighbour", "neighbor",
+        "friend", "grandma", "grandpa", "granny", "grandmother", "grandfather", "grandson",
+        "granddaughter", "son", "daughter", "brother", "sister", "uncle", "aunt", "infant",
+        "newborn", "youngster", "youth", "senior", "pensioner", "grownup",
     ),
     "bicycle": ("bike", "cycle", "pushbike"),
     "car": (
@@ -43,7 +62,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "truck": ("lorry", "pickup", "van", "trailer"),
     "boat": ("ship", "yacht", "canoe", "kayak", "sailboat", "ferry"),
     "bench": ("park bench",),
-    "bird": ("pigeon", "seagull", "gull", "duck", "sparrow", "parrot", "crow", "swan"),
+    "bird": (
+        "pigeon", "seagull", "gull", "duck", "sparrow", "parrot", "crow", "swan", "cygnet",
+        "duckling", "gosling", "chick", "songbird", "seabird", "waterbird", "waterfowl",
+    ),
     "cat": ("kitty", "kitten", "tabby", "feline", "moggy"),
     "dog": ("puppy", "pup", "doggo", "doggy", "hound", "canine", "pooch"),
     "horse": ("pony", "foal", "stallion", "mare"),
@@ -56,7 +78,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "sports ball": ("ball", "football", "soccer ball", "basketball", "tennis ball", "baseball"),
     "bottle": ("flask", "water bottle"),
     "wine glass": ("goblet", "glass", "wineglass"),
-    "cup": ("mug", "teacup", "coffee cup", "espresso cup", "tea cup", "beaker", "tumbler"),
+    "cup": (
+        "mug", "teacup", "coffee cup", "espresso cup", "tea cup", "beaker", "tumbler",
+        # what people call a cup by what is in it
+        "coffee", "latte", "cappuccino", "espresso", "iced coffee", "flat white", "tea",
+        "hot chocolate", "cocoa", "drink", "beverage",
+    ),
     "bowl": ("dish",),
     "dining table": ("table", "desk", "kitchen table"),
     "couch": ("sofa", "settee", "loveseat"),
@@ -72,6 +99,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "teddy bear": ("teddy", "stuffed animal", "plush"),
     "clock": ("watch", "wall clock"),
     "donut": ("doughnut",),
+    "cake": ("cupcake", "muffin", "cheesecake", "birthday cake", "gateau"),
     "hot dog": ("hotdog", "sausage"),
     "sandwich": ("burger", "hamburger", "cheeseburger", "sub", "panini", "wrap", "toastie", "sarnie"),
 }  # fmt: skip
@@ -81,9 +109,18 @@ SECOND_CHOICES: dict[str, tuple[str, ...]] = {
     "bag": ("backpack", "suitcase"), "bags": ("backpack", "suitcase"),
     "screen": ("laptop",), "monitor": ("laptop",), "computer": ("tv",),
     "vehicle": ("truck", "bus", "motorcycle"), "dish": ("cup",), "seat": ("couch", "bench"),
+    "drink": ("wine glass", "bottle"), "beverage": ("wine glass", "bottle"), "coffee": ("wine glass",),
+    "iced coffee": ("wine glass",),
 }  # fmt: skip
 """Everyday names that also fit another category, tried in order when the first is not found
 ("the glass" may be what COCO calls a cup: a drinking glass)."""
+
+ANIMALS = ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "animal": ANIMALS, "creature": ANIMALS, "beast": ANIMALS, "critter": ANIMALS,
+    "wildlife": ANIMALS, "pet": ("cat", "dog"), "livestock": ("horse", "sheep", "cow"),
+}  # fmt: skip
+"""Words for a family of the detector's categories: "the animal" is whichever animal is there."""
 
 PERSON_SUFFIXES = ("man", "men", "woman", "women", "person", "persons", "people")
 """A noun ending in these names a person ("fisherman", "policewoman", "salesperson")..."""
@@ -104,6 +141,23 @@ _LOOKUP: dict[str, str] = {
 }
 
 
+_HYPHENATED = re.compile(r"\b([a-z]+)-([a-z]+)\b")
+
+
+def _known_unhyphenated(m: re.Match[str]) -> str:
+    """Return a hyphenated name the table knows written together or apart ("grown-up" -> "grownup",
+    "teddy-bear" -> "teddy bear"); others are left as written ("t-shirt")."""
+    for joined in (m[1] + m[2], f"{m[1]} {m[2]}"):
+        if joined in _LOOKUP:
+            return joined
+    return m[0]
+
+
+def _modifier(noun: Token, heads: list[Token]) -> bool:
+    """Whether a noun before the head is a compound modifier of it ("*coffee* grinder", "*bus* stop")."""
+    return noun.dep_ == "compound" and any(noun.head == h for h in heads)
+
+
 def _owner(noun: Token) -> bool:
     """Whether a noun after the head names what the head belongs to ("the jacket *of the guy*")."""
     return noun.dep_ == "pobj" and noun.head.lower_ == "of"
@@ -120,6 +174,8 @@ class CategoryMatch:
     """True when the noun is an everyday name, not the category's own ("mug" for cup)."""
     also: tuple[str, ...] = ()
     """Other categories the noun may name, tried when this one is not found (:data:`SECOND_CHOICES`)."""
+    members: tuple[str, ...] = ()
+    """For a family word ("animal"), the categories it covers: all of them are looked for at once."""
 
 
 class Vocabulary:
@@ -134,10 +190,10 @@ class Vocabulary:
         Without ``head_only`` the phrase's other nouns are tried too ("the guy's jacket" still
         names a person); with it only the head counts ("handle of the cup" names no category).
         """
-        phrase = " ".join((phrase or "").split())
+        phrase = _HYPHENATED.sub(_known_unhyphenated, " ".join((phrase or "").split()).lower())
         if not phrase:
             return None
-        doc = self.parses.parse(phrase.lower())
+        doc = parse_noun_phrase(self.parses, phrase)
         nouns = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.is_alpha]
         if not nouns:
             nouns = [t for t in doc if t.is_alpha and not t.is_stop]
@@ -148,7 +204,11 @@ class Vocabulary:
             # other nouns: before the head ("the guy's jacket") or its owner ("jacket of the
             # guy"), not an anchor after it ("the thermos standing on the desk")
             first = heads[0].i if heads else len(doc)
-            heads += [t for t in reversed(nouns) if t not in heads and (t.i < first or _owner(t))]
+            # (a compound before the head only says which kind: a coffee grinder is no coffee)
+            heads += [
+                t for t in reversed(nouns)
+                if t not in heads and ((t.i < first and not _modifier(t, heads)) or _owner(t))
+            ]
         if head_only:
             heads = heads[:1]
         for head in heads:
@@ -158,6 +218,9 @@ class Vocabulary:
                 keys += [f"{before.text} {head.text}", f"{before.lemma_} {head.lemma_}"]
             keys += [head.text, head.lemma_.lower()]
             for key in keys:
+                if key in FAMILIES:
+                    plural = "Plur" in head.morph.get("Number", [])
+                    return CategoryMatch(key, key, plural, alias=True, members=FAMILIES[key])
                 category = _LOOKUP.get(key) or _person_by_suffix(key)
                 if category is not None:
                     plural = "Plur" in head.morph.get("Number", []) or head.text in ("people", "men")

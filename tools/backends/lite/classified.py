@@ -23,7 +23,7 @@ from tools.backends.lite.classifier import ImageNetClassifier, read_labels
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import bbox, box_inside, box_iou
 from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
-from tools.backends.lite.objects import unexplained_parts
+from tools.backends.lite.objects import SUPPORTS, box_mask, unexplained_parts
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import EXPLAINED, WEAK, CocoObjects, Lookup
 
@@ -175,6 +175,12 @@ class ClassifiedObjects:
             if cand.box == det.box:
                 if cand.mask is not None:
                     return an.memo(f"imagenet-region-{cand.box}", partial(self._exact, an, cand))
+                if cand.detection is not None and cand.detection.category in SUPPORTS:
+                    # the detector's "bench" that the classifier takes for a tent: masked as a
+                    # thing, not as a support (its box minus the salient things on it)
+                    if self.coco.sam is not None:
+                        return self.coco.mask(an, replace(cand.detection, category=det.category))
+                    return an.memo(f"imagenet-thing-{cand.box}", partial(box_mask, an, cand.box, self.masker))
                 if cand.detection is not None:
                     return self.coco.mask(an, cand.detection)
         raise KeyError(f"no candidate with box {det.box} in this image")

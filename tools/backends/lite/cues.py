@@ -20,6 +20,12 @@ SIZE_WORDS = {
     "huge": "big", "giant": "big", "smaller": "small", "smallest": "small", "small": "small",
     "little": "small", "tiny": "small", "tinier": "small", "tiniest": "small",
 }  # fmt: skip
+TONE_WORDS = {
+    "light": "light", "lighter": "light", "lightest": "light", "pale": "light", "paler": "light",
+    "palest": "light", "dark": "dark", "darker": "dark", "darkest": "dark",
+}  # fmt: skip
+"""Words for how light a thing is against others of its kind ("the darker puppy"); before a
+colour they shade the colour instead ("light blue"), and alone they name a thing ("the light")."""
 ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "last": -1, "final": -1,
@@ -35,8 +41,13 @@ STOPWORDS = frozenset(
     "nearby beside by from for as there here what where can you i my your item something stuff half of "
     "highlight select mark point pick".split()
 )
-_DEPTH = re.compile(r"\b(?:at|in|to|towards?)\s+the\s+(back|front|background|foreground)\b", re.I)
-"""Depth positions: "the man at the back", "the cup in the foreground" (not "the front wheel")."""
+_DEPTH = re.compile(
+    r"\b(?:(?:at|in|to|towards?)\s+(?:the\s+)?(back|front|background|foreground)\b(?!\s+of\b)"
+    r"|(nearest|closest|furthest|farthest)\b(?!\s+(?:to|from)\b))",
+    re.I,
+)
+"""Depth positions: "the man at the back", "the cup in the foreground", "the burger in front",
+"the nearest car" (not "the front wheel", "in front of the car" or "furthest to the left")."""
 _QUOTED = re.compile(r"[\"“”‘’']([^\"“”‘’']{1,60})[\"“”‘’']")
 
 
@@ -50,6 +61,8 @@ class PhraseCues:
     positions: list[str] = field(default_factory=list)
     size: str | None = None
     ordinal: int | None = None
+    tone: str | None = None
+    """'light' or 'dark': lighter or darker than the other candidates (:data:`TONE_WORDS`)."""
     text_noun: bool = False
     """The phrase names text itself (label, sign, word, ...)."""
     worn: list[Worn] = field(default_factory=list)
@@ -64,6 +77,7 @@ class PhraseCues:
             or self.positions
             or self.size
             or self.ordinal is not None
+            or self.tone is not None
             or self.worn
         )
 
@@ -125,11 +139,15 @@ def parse_phrase(
     for text in quotes:
         add_text(text, "quoted", 0.6)
     quoted_norm = {norm(w) for q in quotes for w in q.split()}
-    for raw in _tokens(phrase):
+    tokens = _tokens(phrase)
+    for i, raw in enumerate(tokens):
         word = raw.lower().strip("'’-")
         if not word:
             continue
-        if word in COLOUR_WORDS:
+        after = tokens[i + 1].lower() if i + 1 < len(tokens) else None
+        if word in TONE_WORDS and after is not None and after not in COLOUR_WORDS:
+            cues.tone = TONE_WORDS[word]
+        elif word in COLOUR_WORDS:
             cues.colours.append("gray" if word == "grey" else word)
         elif word in POSITION_WORDS:
             cues.positions.append(POSITION_WORDS[word])
@@ -144,7 +162,8 @@ def parse_phrase(
         else:
             add_text(raw.strip("'’-"), "target", target_threshold)
     for m in _DEPTH.finditer(phrase):
-        cues.positions.append("back" if m.group(1).lower() in ("back", "background") else "front")
+        word = (m.group(1) or m.group(2)).lower()
+        cues.positions.append("back" if word in ("back", "background", "furthest", "farthest") else "front")
     for _, worn in read_worn([t.lower().strip("'’-") for t in _tokens(phrase)], COLOUR_WORDS):
         cues.worn.append(worn)
         colour = "gray" if worn.colour == "grey" else worn.colour

@@ -204,6 +204,11 @@ def _lead(
     ev = result.evidence or {}
     instances = [m for m in result.masks if m.role == "instance"]
     sure = "" if score is None else f" (confidence {score:.2f})"
+    if ev.get("stuff"):
+        return (
+            f"This is a guess at the {ev['stuff']}: where the image has its colour and place{sure}."
+            " No model here knows it; click to add or remove parts."
+        )
     if ev.get("fallback"):
         return (
             f"I could not recognise '{label}', so this is a guess: the most salient region"

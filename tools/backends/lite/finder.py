@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from agent.types import IntentOp
-from tools.backends.lite import regions
+from tools.backends.lite import regions, stuff
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import Cues, strip_relations
@@ -30,7 +30,7 @@ from tools.backends.lite.objects import SUPPORTS, unexplained_parts
 from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import EXPLAINED, Lookup, ObjectSource
+from tools.backends.lite.sources import EXPLAINED, WEAK, Lookup, ObjectSource
 
 MAX_ALTERNATIVES = 2
 PERSON = "person"
@@ -44,6 +44,9 @@ FRONT_INSIDE = 0.5
 FRONT_AREA = 0.8
 """A confident detection of another kind with this share of its box inside a thing's box, and a
 box smaller than this share of the thing's, is in front of it: its pixels leave the thing's mask."""
+BEHIND_KEEPS = 0.35
+"""A thing keeps its whole mask when what stands in front would leave less than this share of it:
+the hands reaching over a cup have a box so large that their mask takes the cup too."""
 NEVER_IN_FRONT = SUPPORTS | {"tie"}
 """What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
 SHOWN = 0.5
@@ -113,7 +116,7 @@ class Finder:
             return None
         t = cues.target  # every instance matters when choosing among them by order, side or size
         every = cues.count is not None or cues.other or t.ordinal is not None
-        every = every or bool(t.positions) or t.size is not None
+        every = every or bool(t.positions) or t.size is not None or t.tone is not None
         phrase = strip_relations(target, cues.relations) or target
         return self.objects.lookup(an, phrase, every=every)
 
@@ -122,9 +125,24 @@ class Finder:
     ) -> Found:
         """Search the image for the target (see the module docstring for the order)."""
         lookup = self.lookup(an, cues, target)
-        if lookup is None:
-            return self._regions(an, cues, previous)
-        return self._objects(an, cues, previous, lookup)
+        if lookup is not None:
+            return self._objects(an, cues, previous, lookup)
+        kind = None if cues.target.text_noun else stuff.kind_of(target)
+        if kind is not None:
+            return self._stuff(an, kind)
+        return self._regions(an, cues, previous)
+
+    def _stuff(self, an: ImageAnalysis, kind: str) -> Found:
+        """Find the sky, grass, water, snow or road: where the image has that kind's colour and place
+        (:mod:`tools.backends.lite.stuff`), always a flagged guess; absent when nothing has them."""
+        mask = stuff.stuff_mask(an, kind)
+        found = Found(evidence={"cues": [f"colour and place of {kind}"], "ocr": []})
+        if not mask.any():
+            found.absent = f"nothing in the image has the colour and place of {kind}"
+            return found
+        found.evidence["stuff"] = kind
+        found.targets = [Scored(mask, stuff.SCORE, "salient", kind)]
+        return found
 
     # -- detected objects ----------------------------------------------------------------
     def _objects(
@@ -141,6 +159,11 @@ class Finder:
             found.absent = f"no {lookup.name} was detected anywhere in the image" + (
                 f" (the best guess scored {lookup.best:.2f})" if lookup.best > 0 else ""
             )
+            return found
+        if lookup.weak and cues.asks_exists:
+            # "Is there a boat?" is a yes/no question: evidence below the presence threshold
+            # answers no (with the guess's score), not with a mask of a guess.
+            found.absent = f"no {lookup.name} was detected surely enough (the best guess scored {lookup.best:.2f})"
             return found
         det_of: dict[int, Detection] = {}
         cands = []
@@ -165,7 +188,10 @@ class Finder:
 
         def real(r: Ranked) -> Scored:
             det = det_of[id(r.cand)]
-            mask = source.mask(an, det) & ~self._in_front(an, det, lookup.name)
+            whole = source.mask(an, det)
+            mask = whole & ~self._in_front(an, det, lookup.name)
+            if mask.sum() < BEHIND_KEEPS * whole.sum():
+                mask = whole  # what was "in front" is a mask that took the thing itself
             if ranking.subtract is not None:
                 mask = mask & ~ranking.subtract
             unsure = 0.5 if id(det) in doubtful else 1.0
@@ -179,7 +205,7 @@ class Finder:
                 return found
         if several:
             found.targets = _instances([real(r) for r in ranked], cues.count or 0)
-            if cues.count and len(found.targets) < cues.count and lookup.unsure:
+            if cues.count and len(found.targets) < cues.count:
                 found.targets = self._filled(an, found.targets, lookup, cues.count)
             _separate(found.targets)
             found.evidence["instances"] = len(found.targets)
@@ -194,10 +220,18 @@ class Finder:
         self, an: ImageAnalysis, targets: list[Scored], lookup: Lookup, count: int
     ) -> list[Scored]:
         """Fill a count the user gave ("both cups") from the detections the detector was unsure
-        of, best first, each at half its score so that the answer carries the caveat."""
+        of, then from those it gave another kind of the same family ("both pups": SSD calls the
+        second puppy a bird), best first, each at half its score so that the answer carries the
+        caveat."""
         assert self.objects is not None
         out = list(targets)
-        for det in lookup.unsure:
+        family = _kind(lookup.name)
+        kin = [
+            d for d in an.objects.detections
+            if d.category != lookup.name and family != lookup.name and _kind(d.category) == family
+            and d.score >= WEAK
+        ]  # fmt: skip
+        for det in [*lookup.unsure, *sorted(kin, key=lambda d: -d.score)]:
             if len(out) == count:
                 break
             mask = self.objects.mask(an, det)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.nlp import ParseCache
+from agent.nlp import ParseCache, parse_noun_phrase
 
 
 def _span(first: int, last: int) -> tuple[int, ...]:
@@ -103,7 +103,16 @@ class ImageNetVocabulary:
         phrase = " ".join((phrase or "").split())
         if not phrase:
             return None
-        doc = self.parses.parse(phrase.lower())
+        found = self._match(phrase)
+        words = phrase.split()
+        cut = next((i for i, w in enumerate(words) if i > 0 and w.lower().endswith("ing") and len(w) > 4), None)
+        if found is None and cut is not None:
+            # "drum lying on the beanbag": the tagger takes the participle for the noun
+            found = self._match(" ".join(words[:cut]))
+        return found
+
+    def _match(self, phrase: str) -> ClassMatch | None:
+        doc = parse_noun_phrase(self.parses, phrase.lower())
         chunk = next(iter(doc.noun_chunks), None)
         head = chunk.root if chunk is not None else None
         if head is None or head.pos_ not in ("NOUN", "PROPN") or not head.is_alpha:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tools.backends.lite.detector import CocoDetector, Detection
-from tools.backends.lite.geometry import ellipse_in_box
+from tools.backends.lite.geometry import box_inside, ellipse_in_box
 from tools.backends.lite.refine import apply_box, grow_in_box
 from tools.backends.lite.salient import SalientMasker
 
@@ -33,6 +33,10 @@ FOOTPRINT_SIDE = 160
 """Network input side of the coarse masks that take detected things away from the salient map."""
 SUPPORTS = frozenset({"dining table", "bed", "couch", "bench"})
 """Categories other things stand or lie on: masked as their box minus the salient objects."""
+ON_SUPPORT = 0.3
+"""A sure detection of another kind with this share of its box inside a support's box stands,
+sits or lies on it (so the support's mask is its box minus the salient objects)."""
+SURE_ON = 0.5
 
 
 @dataclass(eq=False)
@@ -74,6 +78,13 @@ class ObjectIndex:
                 self._footprints[det.box] = cached
         return cached
 
+    def _holds_something(self, support: Detection) -> bool:
+        """Whether a sure detection of another kind lies on the support (see :data:`ON_SUPPORT`)."""
+        return any(
+            d.score >= SURE_ON and d.category not in SUPPORTS and box_inside(d.box, support.box) >= ON_SUPPORT
+            for d in self.detections
+        )
+
     def add_small(self, an: ImageAnalysis, detector: CocoDetector) -> None:
         """Run the tile pass once for this image (finds objects too small for the 300-px pass)."""
         with self._lock:
@@ -95,14 +106,18 @@ class ObjectIndex:
             mask = np.zeros(an.shape, bool)
             mask[y0 : y1 + 1, x0 : x1 + 1] = True
             mask &= ~an.salient(masker)
+            if not self._holds_something(det):
+                # nothing detected stands or sits on it: what stands out in its box is the
+                # empty bench itself, masked as a thing
+                mask = box_mask(an, det.box, masker)
         else:
-            mask = _box_mask(an, det.box, masker)
+            mask = box_mask(an, det.box, masker)
         with self._lock:
             self._masks[det.box] = mask
         return mask
 
 
-def _box_mask(
+def box_mask(
     an: ImageAnalysis, box: tuple[int, int, int, int], masker: SalientMasker
 ) -> np.ndarray:
     """Return the mask of the object in a detector box: the salient mask completed by GrabCut when it is

@@ -14,7 +14,7 @@ from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
 from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
 from tools.backends.lite.spatial import extremal, position_score, relation_score
-from tools.backends.lite.textmatch import TextMatch, match
+from tools.backends.lite.textmatch import TextMatch, TextQuery, match, similarity
 from tools.backends.lite.wearing import PEOPLE, Worn, band_mask
 
 FLOOR = 0.05
@@ -183,8 +183,9 @@ class Ranker:
             out.matches = matches
             out.cues += sorted({f"text '{m.word.text}'" for m in matches})
             f: dict[int, float] = {}
+            said = [q for q in t.text if q.source == "target" and any(m.query == q for m in matches)]
             for c, m in text_cands:
-                f[id(c)] = m.score
+                f[id(c)] = _coverage(m, said)
             for c in self.pool:
                 best = 0.0
                 for tc, m in text_cands:
@@ -320,7 +321,7 @@ class Ranker:
             factors.append({id(c): max(0.0, 1.0 - ex.frac_of_cand(c)) for c in all_cands})
             out.subtract = subtract
 
-        active = bool(factors) or t.size is not None or t.ordinal is not None
+        active = bool(factors) or t.size is not None or t.ordinal is not None or t.tone is not None
         if not active:
             return self._fallback(out, all_cands)
 
@@ -332,6 +333,9 @@ class Ranker:
         if t.size is not None:
             self._size(all_cands, scores, t.size)
             out.cues.append(f"size {'bigger' if t.size == 'big' else 'smaller'}")
+        if t.tone is not None:
+            self._tone(all_cands, scores, t.tone)
+            out.cues.append(f"{t.tone}er than the others")
         if t.ordinal is not None:
             self._ordinal(all_cands, scores, t.ordinal)
             side = next((p for p in t.positions if p != "center"), "left")
@@ -399,6 +403,22 @@ class Ranker:
                 s = r if size == "big" else 1.0 - r
             scores[id(c)] *= FLOOR + (1 - FLOOR) * s
 
+    def _tone(self, cands: list[Candidate], scores: dict[int, float], tone: str) -> None:
+        """Favour the lightest (or darkest) of the plausible candidates, by mean L* lightness."""
+        plaus = self._plausible(cands, scores)
+        lightness = np.array([float(c.mean_lab[0]) for c in plaus])
+        lo, hi = float(lightness.min()), float(lightness.max())
+        ids = {id(c) for c in plaus}
+        for c in cands:
+            if id(c) not in ids:
+                s = 0.1
+            elif hi - lo < 1e-9:
+                s = 1.0
+            else:
+                r = (float(c.mean_lab[0]) - lo) / (hi - lo)
+                s = r if tone == "light" else 1.0 - r
+            scores[id(c)] *= FLOOR + (1 - FLOOR) * s
+
     def _ordinal(self, cands: list[Candidate], scores: dict[int, float], ordinal: int) -> None:
         plaus = sorted(self._plausible(cands, scores), key=lambda c: -scores[id(c)])
         distinct: list[Candidate] = []
@@ -458,3 +478,13 @@ def _points_back(phrase: str) -> bool:
     """Tell whether an excluded phrase points at the current mask ("that one", "this guy", "it")."""
     words = phrase.lower().split()
     return bool(words) and words[0] in _DEMONSTRATIVES
+
+
+def _coverage(m: TextMatch, said: list[TextQuery]) -> float:
+    """Return a text match's score over all the words of the target that OCR found somewhere, not
+    only the one it matched: "the coca cola sign" is the line 'Coca-Cola' (both words) more than
+    'COLA' (one); words printed nowhere ("cardboard box") do not count."""
+    if m.query.source != "target" or len(said) < 2:
+        return m.score
+    mean = sum(similarity(q.text, m.word.text) for q in said) / len(said)
+    return mean * (0.5 + 0.5 * m.word.conf)

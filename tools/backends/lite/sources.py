@@ -17,7 +17,8 @@ import numpy as np
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.categories import CategoryMatch, Vocabulary
 from tools.backends.lite.detector import CocoDetector, Detection
-from tools.backends.lite.objects import SUPPORTS
+from tools.backends.lite.geometry import box_iou
+from tools.backends.lite.objects import SUPPORTS, ObjectIndex
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.promptable.boxes import SamMasks
 
@@ -34,6 +35,13 @@ WEAK = 0.15
 and the answer then carries the low-confidence caveat."""
 SAM_MEMO = "sam-masks"
 """Key of an image's SAM state (:class:`SamMasks`) among its analysis' per-image values."""
+LOOKALIKES: dict[str, tuple[str, ...]] = {"car": ("truck",), "truck": ("car",)}
+"""Categories the detector often takes one for the other (a vintage roadster scores "truck"
+0.93): a sure detection of a lookalike that no detection of the named category covers is one
+more candidate, at :data:`LOOKALIKE_FACTOR` of its score."""
+LOOKALIKE_FACTOR = 0.6
+SAME_THING = 0.5
+"""Boxes overlapping this much (IoU) are one thing seen as two categories."""
 SUPPORT_KEEP = 0.5
 """A support's SAM mask loses the salient objects on it unless they would take more than this
 share of it (then the salient model took the table itself for an object: SAM's mask is kept)."""
@@ -96,7 +104,24 @@ class CocoObjects:
     ) -> Lookup | None:
         """Return the detections of the COCO category the phrase's noun names (tiles when needed)."""
         match = self.vocabulary.match(phrase, head_only=head_only)
+        if match is not None and match.members:
+            return self.lookup_family(an, match)
         return None if match is None else self.lookup_category(an, match, every=every)
+
+    def lookup_family(self, an: ImageAnalysis, match: CategoryMatch) -> Lookup | None:
+        """Return the detections of every category of a family ("the animal": the horse, the
+        dog...), all instances found; None when none of them is there at all, so that another
+        model may know the thing ("the animal" may be a meerkat)."""
+        index = an.objects
+        index.add_small(an, self.detector)
+        dets = sorted((d for c in match.members for d in index.of(c, PRESENT)), key=lambda d: -d.score)
+        unsure = sorted(
+            (d for c in match.members for d in index.of(c, WEAK) if d.score < PRESENT), key=lambda d: -d.score
+        )
+        best = max((index.best_score(c) for c in match.members), default=0.0)
+        if dets:
+            return Lookup(match.noun, dets, False, best, unsure)
+        return Lookup(match.noun, unsure, True, best) if unsure else None
 
     def lookup_category(self, an: ImageAnalysis, match: CategoryMatch, *, every: bool = False) -> Lookup:
         """Return the detections of a category (then of its second choices while only weak ones are found)."""
@@ -108,6 +133,10 @@ class CocoObjects:
                 index.add_small(an, self.detector)
                 dets = index.of(category, PRESENT)
             unsure = [d for d in index.of(category, WEAK) if d.score < PRESENT]
+            for other in _lookalikes(index, category, [*dets, *unsure]):
+                (dets if other.score >= PRESENT else unsure).append(other)
+            dets.sort(key=lambda d: -d.score)
+            unsure.sort(key=lambda d: -d.score)
             found = (
                 Lookup(category, dets, False, index.best_score(category), unsure)
                 if dets
@@ -131,3 +160,14 @@ class CocoObjects:
             if rest.sum() >= SUPPORT_KEEP * mask.sum():
                 mask = rest
         return mask if mask.any() else an.objects.mask(an, det, self.masker)
+
+
+def _lookalikes(index: ObjectIndex, category: str, seen: list[Detection]) -> list[Detection]:
+    """Sure detections of the category's lookalikes that no box of it covers, named as it and
+    damped (see :data:`LOOKALIKES`)."""
+    out: list[Detection] = []
+    for other in LOOKALIKES.get(category, ()):
+        for det in index.of(other, PRESENT):
+            if all(box_iou(det.box, d.box) < SAME_THING for d in seen):
+                out.append(Detection(category, det.score * LOOKALIKE_FACTOR, det.box, det.source))
+    return out
