@@ -27,7 +27,7 @@ from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
 
-SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint")
 """The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {

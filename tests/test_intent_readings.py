@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from agent.intent import RuleIntentTracker, TrackResult
-from agent.intent.spelling import distance, fix_typo
+from agent.intent.spelling import distance, fix_typo, unglued
 from agent.types import Act, DialogueTurn, Intent
 
 
@@ -486,3 +486,44 @@ def test_what_a_dictating_user_says_for_punctuation_is_not_a_thing(tracker, turn
     intent = converse(tracker, turns)[-1].intent
     assert intent.target == target
     assert {k: intent.attributes.get(k) for k in attributes} == attributes
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["that's the reflection, not the swan", "you've still got a bit of the pole in there",
+     "hmm it looks like you've included its shadow too", "only got half", "includes the rider, remove"],
+)  # fmt: skip
+def test_what_is_wrong_with_the_mask_corrects_the_current_target(tracker, said):
+    first = track(tracker, "segment the swan by the jetty")
+    second = track(tracker, said, first.intent, has_mask=True)
+    assert second.act is Act.CORRECT and second.intent.target == first.intent.target
+    assert track(tracker, said, first.intent, has_mask=False).act is not Act.CORRECT
+
+
+@pytest.mark.parametrize(
+    "said", ["ok now download the mask for me", "shade it in", "outline only", "both of them, separate masks please"]
+)
+def test_asks_about_the_answer_itself_keep_the_target(tracker, said):
+    first, second = converse(tracker, ["segment the kayaks", said])
+    assert second.act is Act.SEGMENT_REQUEST and second.intent.target == first.intent.target
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("selectthe", "select the"), ("ontheleft", "on the left"), ("isit", "is it"), ("clownfish", None), ("weddingcake", None)],
+)
+def test_words_run_together_are_split_when_one_is_a_function_word(typed, meant):
+    assert unglued(typed) == meant
+
+
+def test_glued_words_and_a_polite_way_back_are_read(tracker):
+    results = converse(tracker, ["selectthe ladder pls", "theone ontheleft"])
+    assert results[0].intent.target == "ladder" and results[1].intent.attributes.get("position") == "left"
+    back = converse(tracker, ["segment the winner with the trophy", "now the referee", "Sorry, could we go back to the winner?"])
+    assert back[-1].act is Act.NEW_TARGET and back[-1].intent.target == back[0].intent.target
+
+
+@pytest.mark.parametrize("said", ["whole", "the whole truck again"])
+def test_whole_after_a_part_is_the_whole_current_target(tracker, said):
+    results = converse(tracker, ["segment the tow truck by the gate", "just the left half", said])
+    assert results[-1].intent.target == results[0].intent.target and "part" not in results[-1].intent.attributes

@@ -109,12 +109,13 @@ BLIND_SETS = {
     "intent_scenarios_blind3.yaml": "tune-blind",
     "intent_scenarios_blind4.yaml": "tune-blind",
     "intent_scenarios_blind5.yaml": "blind",
-    "intent_scenarios_blind6.yaml": "blind",
+    "intent_scenarios_blind6.yaml": "tune-blind",
+    "intent_scenarios_blind7.yaml": "blind",
 }
 """The blind sets and their half: the first has been tuned on since stop 15, the second since stop
-16, the third since stop 17, the fourth since stop 18; the fifth (written at stop 18) and the
-sixth (written at stop 19) are report-only (``tune-blind``: written blind, tuned on since;
-``blind``: report-only)."""
+16, the third since stop 17, the fourth since stop 18, the sixth since the middle of stop 19; the
+fifth (written at stop 18) and the seventh (written at stop 19) are report-only (``tune-blind``:
+written blind, tuned on since; ``blind``: report-only)."""
 
 
 @pytest.mark.parametrize(("name", "half"), BLIND_SETS.items())

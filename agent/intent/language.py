@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from agent import nlp
 from agent.intent import vocab as vb
-from agent.intent.spelling import english_vocabulary, fix_typo, graded, known
+from agent.intent.spelling import english_vocabulary, fix_typo, graded, known, unglued
 
 MAX_CHARS = 600
 """Only the first sentences of a longer turn are parsed (a request is read, not a document)."""
@@ -46,6 +46,8 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?!(?:multi|different|same|many|two|off)\b)([a-z]+)[- ]colou?red\b", re.I), r"\1"),
     (re.compile(r"\b(?:down|up|over)\s+(on|in|at)\s+the\b", re.I), r"\1 the"),
     (re.compile(r"\b(top|bottom|upper|lower)\s+(left|right)\b(?!\s*[-\w])", re.I), r"\1-\2"),
+    (re.compile(r"^(?:the )?whole(?: one)?(?: again)?\s*[.!]*$", re.I), "the whole thing"),
+    (re.compile(r"\bthe whole (?!thing\b)[a-z]+ again\b", re.I), "the whole thing again"),
     # a dictated turn: "no wait i meant ...", "... on the far right period"
     (re.compile(r"^((?:\w+\s+)?)wait\s+(?=[a-z])", re.I), r"\1wait, "),
     (re.compile(r"\s+(?:period|full stop|question mark|exclamation (?:mark|point))\s*$", re.I), ""),
@@ -55,7 +57,8 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
 the plain way: "the third cygnet counting from the right" (from the right), "the swan furthest
 to the left" (on the far left), "the dog closest to the camera" (in front), "the light coloured
 one" (the light one), "the sign down on the right" (on the right: "sign down" reads as a verb), "the cup in the
-top left" (top-left: "left" reads as the verb); what a dictating user says for punctuation ("no
+top left" (top-left: "left" reads as the verb), "whole" and "the whole car again" after a part
+(the whole thing again, whatever the user now calls it); what a dictating user says for punctuation ("no
 wait i meant", "... on the far right period") and "wrong count" (a correction, not a count)."""
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _MARKUP_RE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]{0,200})?/?>")
@@ -216,7 +219,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
                 score += 1
             else:
                 fix = fix_typo(low)
-                score += 0 if fix is None else (1 if fix[1] else 0.5)
+                score += (1 if unglued(low) else 0) if fix is None else (1 if fix[1] else 0.5)
     if counted >= 2 and score <= 0.5 * counted:
         return text, False, ["not English to the parser"]
     if foreign_function >= 2 and foreign_function > english_function:
@@ -230,6 +233,10 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
         if not word.islower() or len(low) < 3 or known(low):
             return word
         fix = fix_typo(low)
+        apart = unglued(low) if fix is None or not fix[1] else None
+        if apart is not None:  # words run together beat a one-letter edit: "theone" is no "thence"
+            notes.append(f"read {word!r} as {apart!r}")
+            return apart
         if fix is None:
             return word
         notes.append(f"read {word!r} as {fix[0]!r}")

@@ -15,6 +15,7 @@ and a later request that names a thing is read on its own ("is it real? segment 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -168,12 +169,20 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     reading.question = text.rstrip().endswith("?")
     reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body)) or _asks_retry(body)
     reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
-    reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and not reading.question
+    polite = bool(_POLITE_RETURN.match(text))  # "could we go back to the winner?" asks, it does not question
+    reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and (not reading.question or polite)
     _frame(reading, body)
     if reading.returning:
         reading.returned_to = _returned_to(reading)
         reading.rest = _rest_after(reading)
     return reading
+
+
+_POLITE_RETURN = re.compile(
+    r"^(?:\w+[,.!]?\s+){0,2}(?:can|could|shall|may) (?:we|you|i) (?:please )?(?:go|get|switch|come|return)\b.*\bback\b",
+    re.I,
+)
+"""A question that asks to go back ("sorry, could we go back to the winner?")."""
 
 
 def _request_start(doc: Doc) -> int:

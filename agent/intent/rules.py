@@ -56,6 +56,7 @@ turn, else the current target. Every revision records which words of which turn 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -199,8 +200,10 @@ def classify(
     low = " ".join(text.lower().replace("’", "'").split())
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
     pointing, count = pointing_request(reading)
-    if vb.SEGMENT_REQUEST.search(low) or pointing:
+    if vb.SEGMENT_REQUEST.search(low) or pointing or (intent.target and vb.OUTPUT_REQUEST.search(low)):
         changes: dict[str, Any] = {}
+        if count is None and vb.OUTPUT_REQUEST.search(low):  # "both of them, as separate masks"
+            count = "2" if re.search(r"\bboth\b", low) else "all" if re.search(r"\ball of them\b", low) else None
         if intent.target and count is not None and intent.attributes.get("count") != count:
             changes["attributes"] = {**intent.attributes, "count": count}  # "select all of them"
         return Decision(Act.SEGMENT_REQUEST, changes, f"segmentation request: {quote(text)}", [("act", text[:80])])
@@ -208,6 +211,8 @@ def classify(
         return Decision(Act.SEGMENT_REQUEST, reason=f"the same again: {quote(text)}", evidence=[("act", text[:80])])
     if vb.RESET.search(body) or vb.RESET.search(low) or vb.RESET_IDIOMS.search(low):
         return Decision(Act.RESET, dict(_CLEARED), f"reset: {quote(text)}", [("act", text[:80])])
+    if intent.target and has_mask and not reading.question and vb.MASK_ERROR.search(low):
+        return Decision(Act.CORRECT, reason=f"says what is wrong with the mask: {quote(text)}", evidence=[("act", text[:80])])
     if _chitchat(reading, body):
         return Decision(Act.CHITCHAT, reason=f"chit-chat: {quote(text)}", evidence=[("act", text[:80])])
     if intent.target and confirms(reading):
@@ -223,6 +228,10 @@ def classify(
     if shown is not None:
         # "that's a man. I want the woman": what the mask shows is named, and it is not the target
         reading = replace(reading, negative=True, phrases=[p for p in reading.phrases if p is not shown])
+    if reading.negative and reading.returning and reading.returned_to is not None:
+        back = _go_back(cache, intent, reading)  # "sorry, could we go back to the winner?"
+        if back is not None:
+            return back
     if (reading.negative or asks_other) and (intent.target or any(p.concrete for p in reading.phrases)):
         return _correct(cache, intent, reading, current)
     if reading.command == "return" or (reading.returning and reading.frame in {"command", "np"}):

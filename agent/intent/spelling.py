@@ -267,6 +267,40 @@ def _closed_fix(word: str) -> tuple[str, bool] | None:
     return best, False
 
 
+GLUE_WORDS = frozenset(
+    "the a an one ones on in at of to it is this that these those and or with by my your its "
+    "you i me can could please".split()
+)
+"""Short words a fast typist runs into the next one ("selectthe", "isit", "ontheleft")."""
+
+
+def unglued(word: str) -> str | None:
+    """Return an unknown word split into the two or three known words it was typed from, when one
+    of them is a short function word and one split has more of those than any other ("selectthe"
+    -> "select the", "ontheleft" -> "on the left", "isit" -> "is it" rather than "i sit"); None
+    otherwise ("clownfish" has no function word in it)."""
+    vocab = english_vocabulary()
+
+    def fits(part: str) -> bool:
+        return part in GLUE_WORDS or (len(part) >= 3 and part in vocab)
+
+    found = {
+        f"{word[:i]} {word[i:]}" for i in range(1, len(word)) if fits(word[:i]) and fits(word[i:])
+    }
+    if not found:
+        found = {
+            f"{word[:i]} {word[i:j]} {word[j:]}"
+            for i in range(1, len(word) - 1)
+            for j in range(i + 1, len(word))
+            if fits(word[:i]) and fits(word[i:j]) and fits(word[j:])
+        }
+    scored = sorted((-sum(w in GLUE_WORDS for w in f.split()), f) for f in found)
+    scored = [(n, f) for n, f in scored if n < 0]  # at least one function word
+    if not scored or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None  # none fits, or two fit as well ("isit": "is it" beats "i sit" on glue words)
+    return scored[0][1]
+
+
 def fix_typo(word: str) -> tuple[str, bool] | None:
     """Return the word an unknown word is a typo or a short form of, and whether the fix only
     swaps letters (the module docstring says which fixes are made and how ties are broken)."""
@@ -294,4 +328,4 @@ def fix_typo(word: str) -> tuple[str, bool] | None:
     return None
 
 
-__all__ = ["closed_set", "distance", "word_classes", "english_vocabulary", "fix_typo", "graded", "known"]
+__all__ = ["closed_set", "distance", "word_classes", "english_vocabulary", "fix_typo", "graded", "known", "unglued"]

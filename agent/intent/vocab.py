@@ -262,7 +262,7 @@ a short turn with one of them is a thanks or a greeting even when the rest is no
 
 SLANG = {
     "pls": "please", "plz": "please", "u": "you", "ur": "your", "thx": "thanks", "whats": "what's",
-    "k": "ok", "kk": "ok", "ya": "yeah", "yea": "yeah",
+    "k": "ok", "kk": "ok", "ya": "yeah", "yea": "yeah", "prev": "previous", "qty": "quantity",
 }  # fmt: skip
 """Chat spellings read as their words before parsing ("k" is "ok", "ya" is "yeah")."""
 
@@ -291,6 +291,28 @@ RESET_IDIOMS = re.compile(
 )
 """Idioms that clear the intent wherever they stand in a turn ("hmm, it missed a few. let's wipe
 the slate clean", "ok scratch all that, let's start from scratch")."""
+
+OUTPUT_REQUEST = re.compile(
+    r"^(?:(?:and|ok|okay|um|uh|so|now|please|then|can you|could you)\s+)*"
+    r"(?:download|save|export|send|keep)\b.*\b(?:mask|masks|it|that|this|them|png|jpe?g|file|image)\b"
+    r"|\bshade (?:it|that|this|them) in\b"
+    r"|^(?:(?:the )?outline|(?:as )?separate masks|(?:one|a) mask (?:each|per \w+))(?: only)?(?: please)?$"
+    r"|\b(?:give|get|make) me a mask of (?:that|this|it|them)\b"
+    r"|\bboth of them\b.*\bseparate(?:ly| masks)\b"
+)
+"""Asks about the answer itself, not a new thing: save or download it, shade it in, separate
+masks, only the outline ("and um download the mask for me", "both of them, separate masks")."""
+
+MASK_ERROR = re.compile(
+    r"\b(?:you'?ve|you have|you|it|the mask) (?:still )?(?:got|included?|includes|caught|grabbed|"
+    r"took|missed|misses|left out|cut off|clipped|is missing|has)\b.*\b(?:too|in there|as well|"
+    r"also|shadow|reflection|background|half|part|bit|edge|mirror|missing)\b"
+    r"|\b(?:that'?s|that is|this is|it'?s) (?:the|its|his|her|a|just) [\w ]{1,25}, not (?:the|its|his|her|a)\b"
+    r"|^(?:only|just) got (?:half|part|some)\b"
+    r"|^includes? \w+(?: \w+)?,? (?:remove|drop|take)\b"
+)
+"""Descriptions of what is wrong with the mask ("that's the shadow, not the dog", "you've
+included its reflection too", "only got half"): a correction of the current target."""
 
 SEGMENT_REQUEST = re.compile(
     r"\b(segment|segments|segmentation|segmenting|divide|structure|outline|split|partition|mask)\b"
