@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import PurePosixPath
 
 import numpy as np
 import pytest
@@ -19,6 +22,15 @@ from agent.memory import (
     UnknownImageError,
     UnknownMaskError,
     UnknownTurnError,
+)
+from agent.memory.convert import (
+    aware,
+    db_text,
+    intent_row,
+    intent_values,
+    jsonable,
+    one_line,
+    opt_text,
 )
 from agent.types import Act, Intent, IntentOp, Mask, MaskOut, Relation
 
@@ -443,6 +455,24 @@ def test_rle_round_trip(mem):
         mem.mask(10**9)
 
 
+def test_a_stored_mask_rebuilds_the_mask_out_it_was_made_from(mem):
+    # every field the backend set comes back: label, score, who drew it, its role
+    sid = mem.create_session().id
+    user = mem.add_user_turn(sid, "the cup, or the bowl")
+    made = [
+        MaskOut(box_mask(0, 2, 0, 3), "cup", 0.75),
+        MaskOut(box_mask(4, 6, 4, 6), "bowl", 0.5, role="alternative"),
+        MaskOut(box_mask(2, 4, 2, 5), "cup 1", 0.25, role="instance"),
+        MaskOut(box_mask(1, 5, 1, 5), "cup, edited", None, source="user-edit"),
+    ]
+    complete(mem, user.id, masks=made)
+    back = [m.to_mask_out() for m in mem.history(sid).masks]
+    assert [(b.id, b.label, b.score, b.source, b.role) for b in back] == [
+        (m.id, m.label, m.score, m.source, m.role) for m in made
+    ]
+    assert all(np.array_equal(b.mask.array, m.mask.array) for b, m in zip(back, made, strict=True))
+
+
 def test_hostile_text_is_stored_verbatim(mem):
     sid = mem.create_session(owner=SQL_TEXT, title=HTML_TEXT).id
     user = mem.add_user_turn(sid, SQL_TEXT, act=HTML_TEXT)
@@ -520,3 +550,51 @@ def test_enum_acts_and_numpy_ids(mem):
             mem.mask(bad)
         with pytest.raises(UnknownTurnError):
             mem.fail_turn(bad, "e")
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def test_jsonable_makes_anything_a_tool_or_backend_hands_over_storable():
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque(\x00" + "x" * 300 + ")"
+
+    value = {
+        "n": np.int64(3), "f": np.float32(0.5), "inf": float("inf"), "nan": float("nan"), "ok": True,
+        "small": np.arange(4), "big": np.zeros((10, 10)), "tags": ("a", "b"), "set": {1},
+        "path": PurePosixPath("/tmp/x.png"), "intent": Intent(target="cup"), "none": None,
+        "text": "nul\x00here", "nested": [{"k\x00ey": [1.5, float("-inf")]}], "other": Opaque(),
+    }  # fmt: skip
+    out = jsonable(value)
+    assert json.loads(json.dumps(out, allow_nan=False)) == out  # strictly JSON
+    assert out["n"] == 3 and out["f"] == 0.5 and out["ok"] is True and out["none"] is None
+    assert out["inf"] is None and out["nan"] is None and out["nested"] == [{"key": [1.5, None]}]
+    assert out["small"] == [0, 1, 2, 3] and out["big"] == "<ndarray shape=[10, 10] dtype=float64>"
+    assert out["tags"] == ["a", "b"] and out["set"] == [1] and out["path"] == "/tmp/x.png"
+    assert out["intent"]["target"] == "cup" and out["text"] == "nulhere"
+    assert out["other"].startswith("Opaque(x") and len(out["other"]) == 200
+
+
+def test_text_is_made_storable_and_one_line():
+    assert db_text("a\x00b") == "ab" and db_text("x\ud800y") == "xy" and db_text(7) == "7"
+    assert opt_text(None) is None and opt_text(Act.EXPLAIN) == "explain"
+    assert one_line("  two\n lines\x00 ", 20) == "two lines"
+    assert one_line("abcdefghij", 5) == "abcd…" and one_line("abcde", 5) == "abcde"
+
+
+def test_stored_times_come_back_as_aware_utc():
+    naive = datetime(2026, 1, 2, 3, 4, 5)
+    assert aware(naive) == naive.replace(tzinfo=UTC) and aware(naive).tzinfo is UTC
+    paris = datetime(2026, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert aware(paris) == naive.replace(tzinfo=UTC) and aware(paris).tzinfo is UTC
+
+
+def test_intent_values_are_json_native_and_nul_free():
+    intent = Intent(target="the\x00 cup", relations=[Relation(kind="right_of", anchor="bowl")]).revised(turn=0, op=IntentOp.NEW)
+    values = intent_values(intent, 5, 9)
+    assert values["target"] == "the cup" and values["turn_id"] == 5 and values["mask_id"] == 9
+    assert values["op"] == "new" and values["relations"] == [{"kind": "right_of", "anchor": "bowl"}]
+    assert json.loads(json.dumps(values)) == values
+    row = intent_row(intent, 5, 9)
+    assert (row.target, row.op, row.mask_id) == ("the cup", "new", 9)

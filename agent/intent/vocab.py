@@ -305,7 +305,7 @@ masks, only the outline ("and um download the mask for me", "both of them, separ
 
 MASK_ERROR = re.compile(
     r"\b(?:you'?ve|you have|you|it|the mask) (?:still )?(?:got|included?|includes|caught|grabbed|"
-    r"took|missed|misses|left out|cut off|clipped|is missing|has)\b.*\b(?:too|in there|as well|"
+    r"took|missed|misses|left out|cut off|clipped|is missing)\b.*\b(?:too|in there|as well|"
     r"also|shadow|reflection|background|half|part|bit|edge|mirror|missing)\b"
     r"|\b(?:that'?s|that is|this is|it'?s) (?:the|its|his|her|a|just) [\w ]{1,25}, not (?:the|its|his|her|a)\b"
     r"|^(?:only|just) got (?:half|part|some)\b"
