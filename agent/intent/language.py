@@ -197,6 +197,16 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     if plain.lstrip()[:1] in {"¿", "¡"}:
         return text, False, ["not English to the parser (Spanish punctuation)"]
     notes: list[str] = []
+    looked: dict[str, tuple[tuple[str, bool] | None, str | None]] = {}
+
+    def respelled(low: str) -> tuple[tuple[str, bool] | None, str | None]:
+        """Return an unknown word's typo fix and, unless the fix only swaps letters, its split into
+        words run together; worked out once per word (the language check and the rewrite ask)."""
+        if low not in looked:
+            fix = fix_typo(low)
+            looked[low] = (fix, unglued(low) if fix is None or not fix[1] else None)
+        return looked[low]
+
     if _all_capitals(text):
         text = _lower_outside_quotes(text)
         plain = QUOTE_RE.sub(" ", text)
@@ -218,8 +228,8 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
             if known(low):
                 score += 1
             else:
-                fix = fix_typo(low)
-                score += (1 if unglued(low) else 0) if fix is None else (1 if fix[1] else 0.5)
+                fix, apart = respelled(low)
+                score += (1 if apart else 0) if fix is None else (1 if fix[1] else 0.5)
     if counted >= 2 and score <= 0.5 * counted:
         return text, False, ["not English to the parser"]
     if foreign_function >= 2 and foreign_function > english_function:
@@ -232,8 +242,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
             return vb.SLANG[low]
         if not word.islower() or len(low) < 3 or known(low):
             return word
-        fix = fix_typo(low)
-        apart = unglued(low) if fix is None or not fix[1] else None
+        fix, apart = respelled(low)
         if apart is not None:  # words run together beat a one-letter edit: "theone" is no "thence"
             notes.append(f"read {word!r} as {apart!r}")
             return apart

@@ -200,9 +200,10 @@ def classify(
     low = " ".join(text.lower().replace("’", "'").split())
     body = " ".join(lower(t) for t in reading.doc if t not in reading.openers and not t.is_punct)
     pointing, count = pointing_request(reading)
-    if vb.SEGMENT_REQUEST.search(low) or pointing or (intent.target and vb.OUTPUT_REQUEST.search(low)):
+    about_answer = bool(intent.target) and vb.OUTPUT_REQUEST.search(low) is not None
+    if vb.SEGMENT_REQUEST.search(low) or pointing or about_answer:
         changes: dict[str, Any] = {}
-        if count is None and vb.OUTPUT_REQUEST.search(low):  # "both of them, as separate masks"
+        if count is None and about_answer:  # "both of them, as separate masks"
             count = "2" if re.search(r"\bboth\b", low) else "all" if re.search(r"\ball of them\b", low) else None
         if intent.target and count is not None and intent.attributes.get("count") != count:
             changes["attributes"] = {**intent.attributes, "count": count}  # "select all of them"

@@ -164,7 +164,7 @@ def parse_phrase(
     for m in _DEPTH.finditer(phrase):
         word = (m.group(1) or m.group(2)).lower()
         cues.positions.append("back" if word in ("back", "background", "furthest", "farthest") else "front")
-    for _, worn in read_worn([t.lower().strip("'’-") for t in _tokens(phrase)], COLOUR_WORDS):
+    for _, worn in read_worn([t.lower().strip("'’-") for t in tokens], COLOUR_WORDS):
         cues.worn.append(worn)
         colour = "gray" if worn.colour == "grey" else worn.colour
         if colour in cues.colours:

@@ -226,10 +226,9 @@ class Finder:
         assert self.objects is not None
         out = list(targets)
         family = _kind(lookup.name)
-        kin = [
+        kin = [] if family == lookup.name else [  # a category of no family has no kin
             d for d in an.objects.detections
-            if d.category != lookup.name and family != lookup.name and _kind(d.category) == family
-            and d.score >= WEAK
+            if d.category != lookup.name and _kind(d.category) == family and d.score >= WEAK
         ]  # fmt: skip
         for det in [*lookup.unsure, *sorted(kin, key=lambda d: -d.score)]:
             if len(out) == count:

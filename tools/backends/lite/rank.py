@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -389,25 +390,22 @@ class Ranker:
         return keep or [c for c in good if not c.background_like] or good
 
     def _size(self, cands: list[Candidate], scores: dict[int, float], size: str) -> None:
-        plaus = self._plausible(cands, scores)
-        areas = np.array([c.area for c in plaus])
-        lo, hi = float(areas.min()), float(areas.max())
-        ids = {id(c) for c in plaus}
-        for c in cands:
-            if id(c) not in ids:
-                s = 0.1
-            elif hi - lo < 1e-9:
-                s = 1.0
-            else:
-                r = (c.area - lo) / (hi - lo)
-                s = r if size == "big" else 1.0 - r
-            scores[id(c)] *= FLOOR + (1 - FLOOR) * s
+        """Favour the biggest (or smallest) of the plausible candidates, by area."""
+        self._favour(cands, scores, lambda c: c.area, high=size == "big")
 
     def _tone(self, cands: list[Candidate], scores: dict[int, float], tone: str) -> None:
         """Favour the lightest (or darkest) of the plausible candidates, by mean L* lightness."""
+        self._favour(cands, scores, lambda c: float(c.mean_lab[0]), high=tone == "light")
+
+    def _favour(
+        self, cands: list[Candidate], scores: dict[int, float], value: Callable[[Candidate], float], *, high: bool
+    ) -> None:
+        """Scale each plausible candidate's score by where its ``value`` lies between the lowest
+        and highest among them (the highest wins with ``high``, else the lowest); the others get
+        a tenth."""
         plaus = self._plausible(cands, scores)
-        lightness = np.array([float(c.mean_lab[0]) for c in plaus])
-        lo, hi = float(lightness.min()), float(lightness.max())
+        values = np.array([value(c) for c in plaus])
+        lo, hi = float(values.min()), float(values.max())
         ids = {id(c) for c in plaus}
         for c in cands:
             if id(c) not in ids:
@@ -415,8 +413,8 @@ class Ranker:
             elif hi - lo < 1e-9:
                 s = 1.0
             else:
-                r = (float(c.mean_lab[0]) - lo) / (hi - lo)
-                s = r if tone == "light" else 1.0 - r
+                r = (value(c) - lo) / (hi - lo)
+                s = r if high else 1.0 - r
             scores[id(c)] *= FLOOR + (1 - FLOOR) * s
 
     def _ordinal(self, cands: list[Candidate], scores: dict[int, float], ordinal: int) -> None:
