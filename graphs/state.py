@@ -59,6 +59,8 @@ class TurnState(TurnInput):
     """recall: the intent before this turn (restored when the target turns out to be absent)."""
     previous_mask: Mask | None = None
     """recall: the current mask before this turn."""
+    previous_instances: list[MaskOut] = field(default_factory=list)
+    """recall: one mask per thing when the current mask is the union of several targets."""
     act: Act = Act.CHITCHAT
     """track_intent: what this turn does."""
     track_reason: str = ""

@@ -136,6 +136,10 @@ def build_turn_graph(
             # The session's latest mask may be of an earlier photo (a turn after the new one did
             # not segment): it is not this image's, even when the two photos have the same size.
             previous_mask = None
+        instances = [
+            MaskOut(decoded.get(m), label=m.label, score=m.score, id=m.id, role="instance")
+            for m in (history.current_instances if previous_mask is not None else ())
+        ]
         return {
             "user_turn_id": user_turn.id,
             "turn_index": user_turn.index,
@@ -144,6 +148,7 @@ def build_turn_graph(
             "intent": intent,
             "recalled_intent": intent,
             "previous_mask": previous_mask,
+            "previous_instances": instances,
         }
 
     def track_intent(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -220,6 +225,7 @@ def build_turn_graph(
             intent=state.intent,
             session_id=state.session_id,
             previous_mask=state.previous_mask,
+            previous_instances=state.previous_instances,
             prompts=state.prompts,
         )
         streamed: list[str] = []

@@ -527,3 +527,19 @@ def test_glued_words_and_a_polite_way_back_are_read(tracker):
 def test_whole_after_a_part_is_the_whole_current_target(tracker, said):
     results = converse(tracker, ["segment the tow truck by the gate", "just the left half", said])
     assert results[-1].intent.target == results[0].intent.target and "part" not in results[-1].intent.attributes
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "target"),
+    [("the grown-up", "the one in the green shorts", "grown-up in the green shorts"),
+     ("the t-shirt", "the one with stripes", "t-shirt with stripes")],
+)
+def test_a_hyphenated_target_keeps_its_spelling_when_the_one_is_described_anew(tracker, first, then, target):
+    results = converse(tracker, [f"segment {first}", then])
+    assert results[-1].intent.target == target
+
+
+@pytest.mark.parametrize(("said", "target"), [("only the one furthest back", "furthest jet"), ("the jet farthest away", "farthest jet")])
+def test_furthest_back_or_away_is_the_furthest_one(tracker, said, target):
+    results = converse(tracker, ["select the three jets", said])
+    assert results[-1].act is Act.REFINE and results[-1].intent.target == target

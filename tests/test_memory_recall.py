@@ -136,6 +136,23 @@ def test_recall_current_intent_and_mask_follow_the_history_rules(db_url: str) ->
     memory.close()
 
 
+def test_the_instances_of_several_targets_come_with_their_union_until_one_is_chosen(db_url: str) -> None:
+    from dataclasses import replace
+
+    memory = Memory(db_url)
+    sid = memory.create_session().id
+    union, *parts = _mask(1), replace(_mask(1), role="instance"), replace(_mask(5), role="instance")
+    _answer(memory, sid, Intent(target="cups"), [union, *parts])
+    recall, history = memory.recall(sid), memory.history(sid)
+    assert recall.current_mask == history.current_mask and recall.current_mask.role == "target"
+    assert recall.current_instances == history.current_instances
+    assert [m.label for m in recall.current_instances] == ["thing 1", "thing 5"]
+    assert [m.role for m in recall.current_instances] == ["instance", "instance"]
+    _answer(memory, sid, Intent(target="cup"), [_mask(3)])  # one of them
+    assert memory.recall(sid).current_instances == () == memory.history(sid).current_instances
+    memory.close()
+
+
 def test_a_turn_costs_four_plus_five_statements_and_bumps_the_session_once(sqlite_url: str) -> None:
     # begin_turn: bump+lock the session, new messages, current intent+mask, insert; complete_turn:
     # claim, reply, masks, intent, tool calls. The session row is written only by begin_turn.

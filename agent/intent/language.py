@@ -43,6 +43,7 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bcounting\s+(from|in\s+from)\b", re.I), "from"),
     (re.compile(r"\b(?:furthest|farthest)\s+(?:to\s+(?:the\s+)?|on\s+the\s+)?(left|right)\b", re.I), r"on the far \1"),
     (re.compile(r"\b(?:closest|nearest)\s+to\s+(?:the\s+)?(?:camera|viewer|photographer|us|me)\b", re.I), "in front"),
+    (re.compile(r"\bthe\s+([a-z]+)\s+(furthest|farthest)\s+(?:back|away|off)\b", re.I), r"the \2 \1"),
     (re.compile(r"\b(?!(?:multi|different|same|many|two|off)\b)([a-z]+)[- ]colou?red\b", re.I), r"\1"),
     (re.compile(r"\b(?:down|up|over)\s+(on|in|at)\s+the\b", re.I), r"\1 the"),
     (re.compile(r"\b(top|bottom|upper|lower)\s+(left|right)\b(?!\s*[-\w])", re.I), r"\1-\2"),
@@ -55,7 +56,7 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 """Ways of saying where a thing is, or its colour, that the parser hangs on the wrong word, said
 the plain way: "the third cygnet counting from the right" (from the right), "the swan furthest
-to the left" (on the far left), "the dog closest to the camera" (in front), "the light coloured
+to the left" (on the far left), "the one furthest back" (the furthest one), "the dog closest to the camera" (in front), "the light coloured
 one" (the light one), "the sign down on the right" (on the right: "sign down" reads as a verb), "the cup in the
 top left" (top-left: "left" reads as the verb), "whole" and "the whole car again" after a part
 (the whole thing again, whatever the user now calls it); what a dictating user says for punctuation ("no

@@ -149,7 +149,11 @@ def described(
     words = [t for t in current.words if t.dep_ not in {"det", "predet", "poss", "case", "nummod"} and t.i != current.head.i]
     if modifier:
         words = [t for t in words if t.dep_ == "compound"]  # a new description replaces the old: "road" stays, "wooden" goes
-    before = render([t for t in words if t.i < current.head.i])
+    kept = [t for t in words if t.i < current.head.i]
+    before = render(kept)
+    joined = render([*kept, current.head])  # "grown-up", "t-shirt": as written, hyphen and all
+    if kept and joined.endswith(current.head.text):
+        before, noun = "", joined[: -len(current.head.text)] + noun
     return " ".join(w for w in (modifier, before, noun, description) if w)
 
 

@@ -172,6 +172,14 @@ class SessionHistory:
         return None
 
     @property
+    def current_instances(self) -> tuple[MaskRecord, ...]:
+        """One mask per thing when the current mask is the union of several targets, else empty."""
+        mask = self.current_mask
+        if mask is None or mask.role != "target":
+            return ()
+        return tuple(m for m in self.masks if m.turn_id == mask.turn_id and m.role == "instance")
+
+    @property
     def current_mask_image_sha(self) -> str | None:
         """The image the current mask was made on: the last image a user turn up to its turn attached."""
         mask = self.current_mask
@@ -214,6 +222,8 @@ class Recall:
     current_mask_image_sha: str | None
     """The image the current mask was made on (the one in effect at its turn)."""
     next_index: int
+    current_instances: tuple[MaskRecord, ...] = ()
+    """One mask per thing when the current mask is the union of several targets, else empty."""
 
 
 def _role(value: str) -> Literal["target", "instance", "alternative"]:

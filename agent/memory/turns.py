@@ -108,6 +108,7 @@ def _current_state() -> sa.Select[Any]:
     """Build the one-row query of the current intent (``i_*``) and current mask (``m_*``, with
     ``m_image_sha``, the image it was made on).
 
+    ``m_instances`` counts the masks of the mask's turn that are one of several targets.
     Either side is all NULL when missing. The mask is the current intent's own mask when it is
     in this session, else the latest mask of a completed turn (the rule of
     :attr:`SessionHistory.current_mask`). Every lookup is an index search; the mask is found by
@@ -147,9 +148,19 @@ def _current_state() -> sa.Select[Any]:
         .correlate(mask_turn)
         .scalar_subquery()
     )
+    siblings = _masks.alias("sib")
+    instances_beside = (  # masks of the same turn, each one of several targets
+        sa.select(sa.func.count())
+        .where(siblings.c.turn_id == _masks.c.turn_id, siblings.c.role == "instance")
+        .correlate(_masks)
+        .scalar_subquery()
+    )
     mask = (
         sa.select(
-            _masks, mask_turn.c.index.label("turn_index"), image_at_mask.label("image_sha")
+            _masks,
+            mask_turn.c.index.label("turn_index"),
+            image_at_mask.label("image_sha"),
+            instances_beside.label("instances"),
         )
         .join(mask_turn, mask_turn.c.id == _masks.c.turn_id)
         .where(_masks.c.id == sa.func.coalesce(intent_mask, latest_mask))
@@ -163,6 +174,12 @@ def _current_state() -> sa.Select[Any]:
 
 
 _CURRENT_STATE = _current_state()
+_INSTANCES_OF_TURN = (
+    sa.select(_masks)
+    .where(_masks.c.turn_id == sa.bindparam("turn_id"), _masks.c.role == "instance")
+    .order_by(_masks.c.id)
+)
+"""The masks of one turn that are each one of several targets, in the order they were given."""
 _IMAGE_EXISTS = sa.select(_images.c.sha256).where(_images.c.sha256 == sa.bindparam("sha"))
 _INSERT_TURN = sa.insert(_turns).returning(*_turns.c)
 _CLAIM_USER_TURN = (
@@ -316,6 +333,14 @@ def recall_with_pending(
     intent = _intent_from_state(state) if state["i_id"] is not None else None
     mask = _mask_from_state(state) if state["m_id"] is not None else None
     mask_image = state["m_image_sha"] if mask is not None else None
+    instances = (
+        tuple(
+            convert.mask_record(row, mask.turn_index)  # type: ignore[arg-type]
+            for row in conn.execute(_INSTANCES_OF_TURN, {"turn_id": mask.turn_id})
+        )
+        if mask is not None and mask.role == "target" and state["m_instances"]
+        else ()
+    )
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     pending = [r for r in rows if r.role == "user" and r.status == "pending"]
     return Recall(
@@ -326,6 +351,7 @@ def recall_with_pending(
         current_mask=mask,
         current_mask_image_sha=mask_image,
         next_index=last_index + 1,
+        current_instances=instances,
     ), pending
 
 

@@ -33,6 +33,9 @@ class SegmentRequest:
     """Key for per-session caches (e.g. a KV prefix)."""
     previous_mask: Mask | None = None
     """The current mask before this turn, for refinements and "the other one" corrections."""
+    previous_instances: list[MaskOut] = field(default_factory=list)
+    """The masks shown one per thing when the current mask is several targets ("both giraffes"),
+    so "now just the one on the left" can keep the one the user saw; empty otherwise."""
     prompts: Prompts = field(default_factory=Prompts)
     """User clicks/box for a correction turn; empty otherwise."""
     on_text: Callable[[str], None] | None = None

@@ -137,7 +137,7 @@ class LiteBackend:
         if not request.prompts.empty:
             found = self._from_prompts(an, request, prev)
         else:
-            found = self._find(an, cues, request.intent, prev)
+            found = self._one_shown(an, cues, request) or self._find(an, cues, request.intent, prev)
         result = self._result(an, found, label, cues, prev_orig)
         self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
@@ -194,6 +194,49 @@ class LiteBackend:
         found.evidence["cues"] = [*found.evidence.get("cues", []), part.note]
         found.evidence["part"] = cues.part_noun
         return found
+
+    def _one_shown(self, an: ImageAnalysis, cues: Cues, request: SegmentRequest) -> Found | None:
+        """Choose one of the masks shown for several things by position, order or size ("now
+        keep just the one on the left" after "both giraffes"): the very mask the user saw, not a
+        new search that may draw it differently. None when the turn does not pick among them."""
+        shown = [m for m in request.previous_instances if m.mask.array.shape == (an.orig_h, an.orig_w)]
+        t = cues.target
+        if (
+            len(shown) < 2
+            or cues.op not in (IntentOp.REFINE, IntentOp.CORRECT)
+            or not (t.positions or t.ordinal is not None or t.size is not None)
+            or cues.part_noun is not None
+            or cues.count is not None
+            or not self._same_kind(request.intent, shown[0].label)
+            or len(listed_things(self.parses, request.intent.target)) > 1
+        ):  # a list ("the man with the hat and the man with the cap") is picked from below
+            return None
+        found = Found(
+            targets=[
+                Scored(an.to_work(m.mask.array), m.score or 0.5, "shown", m.label, full=m.mask.array)
+                for m in shown
+            ],
+            evidence={"cues": ["the masks shown before"], "ocr": []},
+        )
+        found = pick_one(found, cues, None)
+        found.alternatives = []
+        if cues.part is not None:  # cut at the original size, in _result
+            name = "centre" if cues.part == "center" else f"{cues.part} half"
+            found.evidence["cues"].append(f"its {name}")
+            found.evidence["part"] = name
+        return found
+
+    def _same_kind(self, intent: Intent, shown_label: str) -> bool:
+        """Whether the target still names what the shown masks are ("the one", "giraffe" for
+        "giraffes 1"): the same words, or the same detector category."""
+        target = intent.target or ""
+        earlier = " ".join(shown_label.split()[:-1]) if shown_label.split()[-1:] and shown_label.split()[-1].isdigit() else shown_label
+        if not target or target.lower() in ("one", "ones") or target.lower() == earlier.lower():
+            return True
+        if self.coco is None:
+            return False
+        kinds = {getattr(self.coco.vocabulary.match(name), "category", None) for name in (target, earlier)}
+        return len(kinds) == 1 and None not in kinds
 
     def _each_listed(
         self, an: ImageAnalysis, cues: Cues, listed: list[str], prev: np.ndarray | None
@@ -264,6 +307,7 @@ class LiteBackend:
             # The current mask itself, not its round trip through the working size.
             use_previous = best.kind == "previous" and previous is not None
             mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
+            mask = best.full if best.full is not None else mask
             if cues.part is not None and found.evidence.get("part"):
                 mask = geometric_part(mask, cues.part)
             outs.append(MaskOut(Mask(mask), label=label, score=confidence(best.score, best.kind)))

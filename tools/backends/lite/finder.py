@@ -67,6 +67,8 @@ class Scored:
     score: float
     kind: str
     label: str = ""
+    full: np.ndarray | None = None
+    """The mask at the original size when it is known exactly (one the user was shown)."""
 
 
 @dataclass
@@ -482,6 +484,10 @@ def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
         things = said + [s for s in things if all(s is not x for x in said)]
     elif side in keys:
         things.sort(key=keys[side])
+    elif side in ("center", "centre", "middle") and len(things) > 2:  # the middle one of a row
+        across = [centre(s)[0] for s in things]
+        middle = (min(across) + max(across)) / 2
+        things.sort(key=lambda s: abs(centre(s)[0] - middle))
     elif t.ordinal is not None:
         things.sort(key=lambda s: centre(s)[0])
         index = t.ordinal if t.ordinal < len(things) else len(things) - 1

@@ -34,6 +34,9 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "ape": _span(365, 368),
     "primate": _span(365, 384),
     "elephant": (101, 385, 386),
+    "pitcher": (725, 899, 901),  # the classifier's pitcher/ewer, water jug and whiskey jug are
+    "jug": (725, 899, 901),  # one kind of vessel to a user, who says any of the three names
+    "ewer": (725, 899, 901),
 }
 """Family words and the blocks of ImageNet's (WordNet-ordered) classes they cover."""
 COCO_CLASSES: dict[str, tuple[int, ...]] = {
