@@ -2,7 +2,7 @@
 white cat" one.
 
 Read from the shared parse (:mod:`agent.nlp`): the phrase's head noun and the nouns coordinated
-with it ("and", commas, "&"), each with its own words (article dropped), in the order said. A
+with it ("and", commas, "&"; "or" for a choice, :func:`offered_things`), each with its own words (article dropped), in the order said. A
 noun that only modifies another ("salt and pepper shakers") lists nothing of its own. The
 tracker uses it to narrow a listed target to one of its members ("only the top half of the
 lime"), the backends to look for each member on its own.
@@ -27,7 +27,22 @@ def listed_things(cache: ParseCache, phrase: str | None) -> list[str]:
     text = " ".join((phrase or "").split())
     if " and " not in f" {text.lower()} " and "," not in text and "&" not in text:
         return []  # the common case costs no parse
+    return _coordinated(cache.parse(text))
+
+
+def offered_things(cache: ParseCache, phrase: str | None) -> list[str]:
+    """Return the things ``phrase`` offers to choose from ("the cup or the bowl", after "which
+    is bigger"), each as said without its article; [] when it offers no choice."""
+    text = " ".join((phrase or "").split())
+    if " or " not in f" {text.lower()} ":
+        return []
     doc = cache.parse(text)
+    if not any(t.dep_ == "cc" and t.lower_ == "or" for t in doc):
+        return []
+    return _coordinated(doc)
+
+
+def _coordinated(doc: Doc) -> list[str]:
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is not None and root.pos_ not in _NOUNS:
         # "the woman and the child walking together", parsed as a clause: its subject lists

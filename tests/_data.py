@@ -32,3 +32,10 @@ PRIST_FOLDS = REPO / "data" / "prist" / "prist_dev_folds.json"
 """The fixed split of the PRIST dev dialogues by image into folds (tuned and unseen)."""
 INTENT_SCENARIOS = REPO / "tests" / "intent_scenarios.yaml"
 """The scripted multi-turn dialogues of the intent scenario suite."""
+
+
+def open_on_photo(runtime, text: str, photo: Path):  # noqa: ANN001, ANN201 - graphs.runtime types
+    """Start a session with ``text`` and ``photo`` uploaded; return (session id, turn summary)."""
+    session = runtime.new_session(title=photo.stem)
+    summary = runtime.run_turn_sync(session, text, image=photo.read_bytes(), image_name=photo.name)
+    return session, summary

@@ -76,7 +76,7 @@ backend = Slow()
 backend.warm()  # as Runtime.from_settings does: the quick turn then takes about a second
 runtime = Runtime(memory=Memory(db), backend=backend)
 print("ready", flush=True)
-serve_until_stopped(runtime, grace_s=4, host="127.0.0.1", port=port, quiet=True, anonymous="shared")
+serve_until_stopped(runtime, grace_s=10, host="127.0.0.1", port=port, quiet=True, anonymous="shared")
 print("clean exit", flush=True)
 """
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.types import Intent, IntentOp, IntentRevision, Mask, MaskOut
+from tests._data import open_on_photo
 from tests.test_lite_objects import photo
 from tools.backends.base import SegmentRequest
 
@@ -21,11 +22,7 @@ def _instances(summary) -> list[np.ndarray]:
 
 def test_the_one_on_the_left_is_the_left_mask_already_shown(lite_runtime):
     rt = lite_runtime
-    session = rt.new_session(title="giraffes")
-    both = rt.run_turn_sync(
-        session, "could you mask both giraffes, each one as its own mask?",
-        image=GIRAFFES.read_bytes(), image_name=GIRAFFES.name,
-    )  # fmt: skip
+    session, both = open_on_photo(rt, "could you mask both giraffes, each one as its own mask?", GIRAFFES)
     shown = _instances(both)
     assert len(shown) == 2
     history = rt.history(session)

@@ -820,6 +820,14 @@ def _question(reading: Reading, wh: Token, body: list[Token], phrase_of, after) 
         if group is not None:
             reading.frame, reading.main, reading.selects_one, reading.predicate = "which", group, True, root
             return
+    offered = _offered_choice(root) if low in {"which", "who"} and wh.dep_ == "nsubj" else None
+    if offered is not None:
+        # "which is bigger, the cup or the bowl?", "who is taller, the referee or the coach?":
+        # one of the things offered, picked by what is said of it
+        group = phrase_of(offered)
+        if group is not None:
+            reading.frame, reading.main, reading.selects_one, reading.predicate = "which", group, True, root
+            return
     about = any(c.dep_ == "prep" and lower(c) == "about" for c in root.children)
     if low in {"what", "who"} and wh.dep_ in {"nsubj", "nsubjpass"} and subj is None and not about:
         # "what is on the plate?", "what is written on the sign?", "who is next to the car?"
@@ -913,5 +921,17 @@ def _with_predicate_preps(phrase: Phrase, root: Token) -> Phrase:
                     phrase.preps.append(found)
     return phrase
 
+
+
+def _offered_choice(root: Token) -> Token | None:
+    """Return the first noun of "X or Y" said beside "is" and a size word ("which is bigger, the
+    cup or the bowl?"); None when the question compares nothing offered."""
+    if lemma(root) != "be" or not any(c.dep_ == "acomp" and size_value(c) for c in root.children):
+        return None
+    for tok in root.subtree:
+        if tok.pos_ in {"NOUN", "PROPN"} and any(c.dep_ == "cc" and lower(c) == "or" for c in tok.children):
+            if any(c.dep_ == "conj" and c.pos_ in {"NOUN", "PROPN"} for c in tok.children):
+                return tok
+    return None
 
 __all__ = ["Reading", "ReadingCache", "prepared", "read"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from agent import nlp
 from agent.cache import ByteLRU, nbytes_of
-from agent.coordination import listed_things
+from agent.coordination import listed_things, offered_things
 from agent.errors import BadInputError
 from agent.parts import geometric_part
 from agent.types import ImageRef, Intent, IntentOp, Mask, MaskOut
@@ -138,7 +138,7 @@ class LiteBackend:
             found = self._from_prompts(an, request, prev)
         else:
             found = self._one_shown(an, cues, request) or self._find(an, cues, request.intent, prev)
-        result = self._result(an, found, label, cues, prev_orig)
+        result = self._result(an, found, found.evidence.get("chosen") or label, cues, prev_orig)
         self.cache.remeasure(self._key(request.image_ref, request.image))  # lazy parts may have run
         result.evidence["analysis_cached"] = cached
         if sam is not None:
@@ -161,6 +161,14 @@ class LiteBackend:
         picks = cues.op in (IntentOp.REFINE, IntentOp.CORRECT) and (
             cues.other or bool({"position", "ordinal", "size", "colour"} & set(intent.attributes))
         )  # one of the things listed before: "now just the one on the right", "only the black one"
+        offered = [] if wants_part or cues.count is not None else offered_things(self.parses, target)
+        if len(offered) > 1:  # "which is bigger, the cup or the bowl?": each found, one kept
+            found = self._each_listed(an, cues, offered, prev)
+            found.several = False
+            found = pick_one(found, cues, prev) if len(found.targets) > 1 else found
+            if found.targets:
+                found.evidence["chosen"] = found.targets[0].label  # the answer names it
+            return found
         named_by_colour = any(c in thing.split() for thing in listed for c in cues.target.colours)
         if len(listed) > 1 and not (picks and self._one_kind(listed) and not named_by_colour):
             # one of several things of one kind ("the one on the right" after "the man with the

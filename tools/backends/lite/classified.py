@@ -22,7 +22,7 @@ from tools.backends.lite.categories import CategoryMatch
 from tools.backends.lite.classifier import ImageNetClassifier, read_labels
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import bbox, box_inside, box_iou
-from tools.backends.lite.imagenet import COCO_CLASSES, ImageNetVocabulary
+from tools.backends.lite.imagenet import COCO_CLASSES, VESSEL_CLASSES, ImageNetVocabulary
 from tools.backends.lite.objects import SUPPORTS, box_mask, unexplained_parts
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import EXPLAINED, WEAK, CocoObjects, Lookup
@@ -194,7 +194,10 @@ class ClassifiedObjects:
         out = Candidates(whole=self.classifier.probabilities(an.rgb))
         # What stands out once the confidently detected things are taken away: the tripod next to
         # the cameraman is one salient blob with him, and on its own once he is removed.
-        confident = [d for d in an.objects.detections if d.score >= EXPLAINED]
+        # The whole-image pass only: with the tile pass's boxes (run or not, depending on the
+        # turns before) "the pitcher" was a candidate alone and none after "the small brown cup".
+        whole_pass = an.objects.whole_pass
+        confident = [d for d in whole_pass if d.score >= EXPLAINED]
         parts = unexplained_parts(
             an.salient(self.masker), [an.objects.footprint(an, d, self.masker) for d in confident], MIN_REGION
         )
@@ -202,7 +205,7 @@ class ClassifiedObjects:
             box = bbox(region)
             assert box is not None
             out.items.append(Candidate(box, self._probs(an, box), mask=region))
-        for det in an.objects.detections:  # a plate the detector took for a bowl is a candidate
+        for det in whole_pass:  # a plate the detector took for a bowl is a candidate
             if det.score >= WEAK:
                 out.items.append(Candidate(det.box, self._probs(an, det.box), detection=det))
         return out
@@ -278,13 +281,14 @@ def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 def _may_be(cand: Candidate, classes: tuple[int, ...]) -> bool:
     """Whether a candidate may be an instance of these classes: a region, a box the detector is
     unsure of, a confident detection of a category among them (a cat is an animal), or one the
-    classifier overrules (the detector's "bird" whose crop is far more a cheetah than a bird).
+    classifier overrules (the detector's "bird" whose crop is far more a cheetah than a bird, its
+    "cup" far more a jug).
     A person's box is not the tripod beside him, however much of the tripod its crop shows:
     ImageNet has no person class to overrule with."""
     det = cand.detection
     if det is None or det.score < EXPLAINED:
         return True
-    own = COCO_CLASSES.get(det.category, ())
+    own = COCO_CLASSES.get(det.category) or VESSEL_CLASSES.get(det.category, ())
     if set(own) & set(classes):
         return True
     return bool(own) and cand.probs[list(classes)].sum() > cand.probs[list(own)].sum()

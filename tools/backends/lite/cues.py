@@ -19,6 +19,8 @@ SIZE_WORDS = {
     "bigger": "big", "biggest": "big", "larger": "big", "largest": "big", "large": "big", "big": "big",
     "huge": "big", "giant": "big", "smaller": "small", "smallest": "small", "small": "small",
     "little": "small", "tiny": "small", "tinier": "small", "tiniest": "small",
+    "longer": "big", "longest": "big",  # "which is longer, the limo or the pickup?" (not
+    # "taller": the taller of two people is often not the one filling more of the photo)
 }  # fmt: skip
 TONE_WORDS = {
     "light": "light", "lighter": "light", "lightest": "light", "pale": "light", "paler": "light",

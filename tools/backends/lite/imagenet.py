@@ -58,6 +58,16 @@ COCO_CLASSES: dict[str, tuple[int, ...]] = {
     "laptop": (620,),
 }
 """ImageNet classes that are a COCO category, for checking a detection the detector is unsure of."""
+VESSEL_CLASSES: dict[str, tuple[int, ...]] = {
+    "cup": (504, 968),
+    "vase": (883,),
+    "bottle": (440, 720, 737, 898, 907),
+    "bowl": (659, 809),
+}
+"""ImageNet classes of the COCO vessels the detector mistakes for one another and for jugs or
+teapots, used only to let the classifier overrule a sure detection ("the pitcher" the detector
+calls a cup once the tile pass has run), never to confirm a weak one (a cup's crop goes by too
+many names for that)."""
 SKIP_NOUNS = frozenset("one ones thing things object objects part side half top bottom".split())
 """Words that name no thing of their own in a request ("the left one", "the top half")."""
 

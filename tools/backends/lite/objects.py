@@ -46,11 +46,18 @@ class ObjectIndex:
     detections: list[Detection]
     tiled: bool = False
     """Whether the small-object tile pass has run."""
+    whole_pass: list[Detection] = field(default_factory=list)
+    """The whole-image pass's detections, kept as they were when the tile pass merges its own in:
+    what depends on them (the classifier's candidates) is then the same whatever ran before."""
     _masks: dict[tuple[int, int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
     _footprints: dict[tuple[int, int, int, int], np.ndarray] = field(
         default_factory=dict, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.whole_pass:
+            self.whole_pass = list(self.detections)
 
     def nbytes(self) -> int:
         """Approximate memory held: the masks made so far plus the detections."""
