@@ -187,12 +187,8 @@ class LiteBackend:
         if not wants_part or not found.targets or found.several:
             return found
         base = found.targets[0]
-        if cues.part is not None:  # cut at the original size, in _result (exact halves)
-            name = "centre" if cues.part == "center" else f"{cues.part} half"
-            found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
-            found.evidence["part"] = name
-            found.alternatives = []
-            return found
+        if cues.part is not None:
+            return _half_later(found, cues.part)
         assert cues.part_noun is not None
         part = self.parts.find(an, base.mask, cues.part_noun, base.label or (target or ""))
         if part.mask is None:
@@ -228,23 +224,17 @@ class LiteBackend:
         )
         found = pick_one(found, cues, None)
         found.alternatives = []
-        if cues.part is not None:  # cut at the original size, in _result
-            name = "centre" if cues.part == "center" else f"{cues.part} half"
-            found.evidence["cues"].append(f"its {name}")
-            found.evidence["part"] = name
-        return found
+        return _half_later(found, cues.part) if cues.part is not None else found
 
     def _same_kind(self, intent: Intent, shown_label: str) -> bool:
         """Whether the target still names what the shown masks are ("the one", "giraffe" for
         "giraffes 1"): the same words, or the same detector category."""
         target = intent.target or ""
-        earlier = " ".join(shown_label.split()[:-1]) if shown_label.split()[-1:] and shown_label.split()[-1].isdigit() else shown_label
+        name, _, number = shown_label.rpartition(" ")
+        earlier = name if name and number.isdigit() else shown_label
         if not target or target.lower() in ("one", "ones") or target.lower() == earlier.lower():
             return True
-        if self.coco is None:
-            return False
-        kinds = {getattr(self.coco.vocabulary.match(name), "category", None) for name in (target, earlier)}
-        return len(kinds) == 1 and None not in kinds
+        return self._one_kind([target, earlier])
 
     def _each_listed(
         self, an: ImageAnalysis, cues: Cues, listed: list[str], prev: np.ndarray | None
@@ -312,10 +302,12 @@ class LiteBackend:
                 )
         else:
             best = found.targets[0]
-            # The current mask itself, not its round trip through the working size.
-            use_previous = best.kind == "previous" and previous is not None
-            mask = previous if use_previous and previous is not None else an.to_orig(best.mask)
-            mask = best.full if best.full is not None else mask
+            if best.full is not None:  # a mask shown before, as it was shown
+                mask = best.full
+            elif best.kind == "previous" and previous is not None:
+                mask = previous  # the current mask itself, not its round trip through the working size
+            else:
+                mask = an.to_orig(best.mask)
             if cues.part is not None and found.evidence.get("part"):
                 mask = geometric_part(mask, cues.part)
             outs.append(MaskOut(Mask(mask), label=label, score=confidence(best.score, best.kind)))
@@ -429,3 +421,13 @@ def _sam_evidence(sam: BoxMasks, an: ImageAnalysis, start: float) -> dict[str, A
 def _analysis_bytes(value: object) -> int:
     """Size of a cached analysis, as it reports it (walking its objects would cost ~0.2 s)."""
     return value.nbytes() if isinstance(value, ImageAnalysis) else nbytes_of(value)
+
+
+def _half_later(found: Found, part: str) -> Found:
+    """Mark a geometric part of the found thing to be cut at the original size, in ``_result``
+    (exact halves), and say so in the cues."""
+    name = "centre" if part == "center" else f"{part} half"
+    found.evidence["cues"] = [*found.evidence.get("cues", []), f"its {name}"]
+    found.evidence["part"] = name
+    found.alternatives = []
+    return found
