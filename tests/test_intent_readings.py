@@ -543,3 +543,52 @@ def test_a_hyphenated_target_keeps_its_spelling_when_the_one_is_described_anew(t
 def test_furthest_back_or_away_is_the_furthest_one(tracker, said, target):
     results = converse(tracker, ["select the three jets", said])
     assert results[-1].act is Act.REFINE and results[-1].intent.target == target
+
+
+@pytest.mark.parametrize(("opener"), ["no wait,", "nope wait", "wait no,"])
+def test_no_wait_opens_a_correction_that_says_what_is_wanted(tracker, opener):
+    results = converse(tracker, ["mask the grey bus", f"{opener} i want the red one in front of it"])
+    last = results[-1]
+    assert last.act is Act.CORRECT
+    assert last.intent.attributes.get("colour") == "red"
+    assert [(r.kind, r.anchor) for r in last.intent.relations] == [("in_front_of", "grey bus")]
+
+
+def test_no_as_a_quantifier_is_not_an_opener(tracker):
+    result = track(tracker, "no dogs on the sofa please, just the cat")
+    assert result.intent.target != "dogs on the sofa"
+
+
+@pytest.mark.parametrize(
+    ("said", "anchor"),
+    [("mask the grey car parked just behind the red one", "red car"), ("the cup next to the big one", "big cup")],
+)
+def test_a_described_one_as_an_anchor_is_one_of_the_target_kind(tracker, said, anchor):
+    result = track(tracker, said)
+    assert [r.anchor for r in result.intent.relations] == [anchor]
+
+
+@pytest.mark.parametrize(
+    ("said", "target"),
+    [("all the paper lanterns hanging along the top please, each one separate", "paper lanterns hanging along the top"),
+     ("the man standing by the door pls", "man standing by the door")],
+)
+def test_please_inside_a_phrase_is_not_part_of_the_target(tracker, said, target):
+    assert track(tracker, said).intent.target == target
+
+
+@pytest.mark.parametrize(("said", "attribute", "value"), [("left half of it only", "part", "left half"), ("left one pls", "position", "left")])
+def test_left_first_without_an_article_is_the_side_not_the_verb_leave(tracker, said, attribute, value):
+    results = converse(tracker, ["segment the wooden box", said])
+    assert results[-1].act is Act.REFINE and results[-1].intent.attributes.get(attribute) == value
+
+
+@pytest.mark.parametrize(("said", "act"), [("slect the deckchiar", Act.NEW_TARGET), ("perfecct thnks", Act.CHITCHAT)])
+def test_a_turn_whose_typos_fix_to_request_words_is_read_as_english(tracker, said, act):
+    result = track(tracker, said, intent=Intent(target="umbrella"))
+    assert result.act is act and "not English" not in result.reason, result.reason
+
+
+def test_another_languages_function_word_near_an_english_one_does_not_make_a_turn_english(tracker):
+    result = track(tracker, "trouve les fraises", intent=Intent(target="umbrella"))  # "les" is no typo of "less"
+    assert "not English" in result.reason and result.intent.target == "umbrella"

@@ -54,3 +54,15 @@ def test_the_size_word_picks_one_of_the_things_offered(lite_runtime):
     assert bigger.reply.startswith("Here is the cup")
     smaller = rt.run_turn_sync(session, "which is smaller, the cup or the spoon?")
     assert _iou(smaller.masks[0].mask.array, drawn["spoon"]) >= 0.4
+
+
+def test_taller_and_shorter_compare_heights_and_ignore_the_sides_that_name_the_things(lite_runtime):
+    drawn = load_evalset(DATA / "eval" / "test.json").objects["zidane.jpg"]
+    photo = DATA / "photos" / "zidane.jpg"
+    rt = lite_runtime
+    session, taller = open_on_photo(rt, "who is taller, the man on the left or the man on the right? mask him", photo)
+    tall = taller.masks[0].mask.array
+    assert _iou(tall, drawn["person-2"]) >= 0.6 > _iou(tall, drawn["person-1"]), taller.reply
+    shorter = rt.run_turn_sync(session, "who is shorter, the man on the left or the man on the right?")
+    short = shorter.masks[0].mask.array
+    assert _iou(short, drawn["person-1"]) >= 0.5 > _iou(short, drawn["person-2"]), shorter.reply

@@ -38,14 +38,16 @@ def anchor_of(intent: Intent) -> str | None:
     return target_phrase(intent, relations=False) or None
 
 
-def anchor_text(anchor: Phrase) -> str | None:
+def anchor_text(anchor: Phrase, like: str | None = None) -> str | None:
     """Return an anchor as the words that pick it out: "the red bin" -> "red bin" (its colour, size,
-    ordinal, position and text kept with it, unlike a target's, which go to attributes)."""
+    ordinal, position and text kept with it, unlike a target's, which go to attributes). A described
+    "one" is one of the thing ``like`` names: "the grey car behind the red one" -> "red car"."""
     split = anchor.split(keep_count=False)
-    if not split.target:
-        return None
     kept = {k: v for k, v in split.attributes.items() if k in {"colour", "size", "ordinal", "position", "text"}}
-    return target_phrase(Intent(target=split.target, attributes=kept), relations=False) or split.target
+    target = split.target or (like if like and anchor.placeholder and kept else "")
+    if not target:
+        return None
+    return target_phrase(Intent(target=target, attributes=kept), relations=False) or target
 
 
 OPPOSITE_KINDS = {
@@ -61,7 +63,7 @@ def relations_of(split: Split, last_named: str | None, intent: Intent) -> list[R
     (none when the intent has no sided relation to X)."""
     out: list[Relation] = []
     for kind, anchor in split.relations:
-        text = anchor_text(anchor) if anchor is not None else (last_named or anchor_of(intent))
+        text = anchor_text(anchor, split.target) if anchor is not None else (last_named or anchor_of(intent))
         if anchor is not None and not text:
             text = last_named or anchor_of(intent)
         if kind == "opposite":

@@ -176,6 +176,14 @@ def _script_is_latin(text: str) -> bool:
     return latin >= 0.5 * len(letters)
 
 
+_OWN_WORDS = frozenset(
+    vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.POLITE_WORDS | set(vb.POSITIONS) | vb.COLOURS | set(vb.ORDINALS)
+    | vb.OTHER_WORDS
+)
+"""Words a typo fix may give that only an English request says ("slect", "rght", "thnks"): such
+a fix counts as an English word when telling whether a turn is English (so do stop words: "frm")."""
+
+
 def prepare(text: str) -> tuple[str, bool, list[str]]:
     """Clean a turn for parsing: (text, is it English, notes on what was changed)."""
     text = _MARKUP_RE.sub(" ", text or "")
@@ -230,7 +238,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
                 score += 1
             else:
                 fix, apart = respelled(low)
-                score += (1 if apart else 0) if fix is None else (1 if fix[1] else 0.5)
+                score += (1 if apart else 0) if fix is None else (1 if fix[1] or (low not in foreign and (fix[0] in _OWN_WORDS or fix[0] in stop)) else 0.5)
     if counted >= 2 and score <= 0.5 * counted:
         return text, False, ["not English to the parser"]
     if foreign_function >= 2 and foreign_function > english_function:

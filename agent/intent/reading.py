@@ -150,6 +150,8 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     doc = _as_request(cache, text, parse(cache, text))
     doc, said = _bare_noun(cache, doc)
     if not said:
+        doc, said = _side_first(cache, doc)
+    if not said:
         doc, said = _elided_noun(cache, doc)
     if said:
         reading.notes.append(said)
@@ -164,8 +166,8 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     body = toks[i:]
     opener_ids = {t.i for t in reading.openers}
     reading.phrases = [p for p in reading.phrases if p.head.i not in opener_ids]
-    for phrase in reading.phrases:  # "fine, the burger": the opener is no modifier of it
-        phrase.words = [t for t in phrase.words if t.i not in opener_ids]
+    for phrase in reading.phrases:  # "fine, the burger": the opener is no modifier of it, nor is "please"
+        phrase.words = [t for t in phrase.words if t.i not in opener_ids and (lower(t) not in vb.PLEASE_WORDS or t is phrase.head)]
     reading.question = text.rstrip().endswith("?")
     reading.negative = reading.negative or (not reading.question and _says_wrong(doc, body)) or _asks_retry(body)
     reading.only = any(lower(t) in vb.ONLY_WORDS for t in body[:3])
@@ -310,9 +312,20 @@ def _rest_after(reading: Reading) -> Phrase | None:
 def _opener_count(toks: list[Token]) -> int:
     """Return how many tokens open the turn without asking anything ("ok, now", "no,", "please")."""
     i = 0
-    while i < len(toks) and (toks[i].is_punct or (lemma(toks[i]) in vb.OPENER_WORDS | vb.NEGATIVE_OPENERS and toks[i].dep_ not in {"det"}) or toks[i].pos_ == "INTJ"):
+    while i < len(toks) and _opens(toks[i]):
         i += 1
     return i
+
+
+def _opens(tok: Token) -> bool:
+    """Whether a token opens the turn: punctuation, an interjection or a discourse word ("ok",
+    "no", "wait"), unless it quantifies a noun ("no dogs here"; "no wait" parsed as a determiner
+    of the verb still opens)."""
+    if tok.is_punct or tok.pos_ == "INTJ":
+        return True
+    if lemma(tok) not in vb.OPENER_WORDS | vb.NEGATIVE_OPENERS | {"wait"}:
+        return False  # "wait" is no opener word of the typo fixer's: "wat" is "what", not "wait"
+    return tok.dep_ != "det" or tok.head.pos_ not in {"NOUN", "PROPN", "NUM", "ADJ", "PRON"}
 
 
 REQUEST_VERBS = vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.EXCLUDE_VERBS | vb.RETURN_VERBS
@@ -355,6 +368,25 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     if moved is None or moved.tag_ != "VB":
         return doc
     return again
+
+
+def _side_first(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
+    """Re-read "left half of it only", "left one pls": with no article the tagger reads "left" as
+    the verb *leave*. A turn that opens (after openers) with "left" read as a verb, followed by a
+    noun or "one", is parsed again with "the" before it; kept when "left" is then an adjective
+    or noun. Returns the parse to use and a note ("" when unchanged)."""
+    toks = [t for t in doc if not t.is_space]
+    k = _opener_count(toks)
+    if k + 1 >= len(toks):
+        return doc, ""
+    word, nxt = toks[k], toks[k + 1]
+    if lower(word) != "left" or word.pos_ not in {"VERB", "AUX"} or nxt.pos_ not in {"NOUN", "NUM", "PROPN"}:
+        return doc, ""
+    again = parse(cache, f"{doc.text[: word.idx]}the {doc.text[word.idx :]}")
+    moved = next((t for t in again if t.idx == word.idx + len("the ")), None)
+    if moved is None or moved.pos_ in {"VERB", "AUX"}:
+        return doc, ""
+    return again, f"read {word.text!r} as 'the {word.text}'"
 
 
 def _bare_noun(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:

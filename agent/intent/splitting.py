@@ -158,7 +158,7 @@ def split_phrase(
             out.attributes.setdefault("text", said)
             out.evidence.append(("text", clause.text))
         elif clauses:
-            kept.extend(clause)
+            kept.extend(t for t in clause if lower(t) not in vb.PLEASE_WORDS)
     if out.placeholder:
         if kept and lower(head) in {"one", "ones"}:
             out.description = render(sorted({t.i: t for t in kept}.values(), key=lambda t: t.i)) or None

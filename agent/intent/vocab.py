@@ -229,6 +229,9 @@ OPENER_WORDS = frozenset(
 )
 """Discourse words that open a turn and carry no request ("ok, now the port next to it")."""
 
+PLEASE_WORDS = frozenset({"please", "pls", "plz", "plse", "pleas", "pleeease"})
+"""A request's politeness, which may fall inside a phrase ("the lanterns along the top please")."""
+
 AFFIRMATIVES = frozenset("yes yeah yep yup sure ok okay correct right exactly perfect".split())
 """Words that open a confirmation of what is shown ("yes that one", "yeah, him")."""
 

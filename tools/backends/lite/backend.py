@@ -165,7 +165,9 @@ class LiteBackend:
         if len(offered) > 1:  # "which is bigger, the cup or the bowl?": each found, one kept
             found = self._each_listed(an, cues, offered, prev)
             found.several = False
-            found = pick_one(found, cues, prev) if len(found.targets) > 1 else found
+            # the size word alone chooses: a side or colour said is each offered thing's own
+            only_size = replace(cues, target=replace(cues.target, positions=[], colours=[], ordinal=None))
+            found = pick_one(found, only_size, prev) if len(found.targets) > 1 else found
             if found.targets:
                 found.evidence["chosen"] = found.targets[0].label  # the answer names it
             return found

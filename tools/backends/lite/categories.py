@@ -49,6 +49,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "friend", "grandma", "grandpa", "granny", "grandmother", "grandfather", "grandson",
         "granddaughter", "son", "daughter", "brother", "sister", "uncle", "aunt", "infant",
         "newborn", "youngster", "youth", "senior", "pensioner", "grownup",
+        "conductor", "bassist", "cellist", "trumpeter", "saxophonist", "flautist", "flutist",
+        "harpist", "percussionist", "vocalist", "keyboardist", "rapper", "presenter", "lecturer",
+        "preacher", "pastor", "vicar", "politician", "king", "queen", "prince", "princess",
+        "knight", "warrior", "wrestler", "footballer", "cricketer", "paramedic", "courier",
+        "backpacker", "camper", "protester", "demonstrator", "porter", "attendant", "steward",
+        "stewardess", "usher", "audience", "graduate", "schoolchild", "schoolkid",
     ),
     "bicycle": ("bike", "cycle", "pushbike"),
     "car": (

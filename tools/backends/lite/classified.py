@@ -22,10 +22,10 @@ from tools.backends.lite.categories import CategoryMatch
 from tools.backends.lite.classifier import ImageNetClassifier, read_labels
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import bbox, box_inside, box_iou
-from tools.backends.lite.imagenet import COCO_CLASSES, VESSEL_CLASSES, ImageNetVocabulary
+from tools.backends.lite.imagenet import COCO_CLASSES, GROUPS, VESSEL_CLASSES, ImageNetVocabulary
 from tools.backends.lite.objects import SUPPORTS, box_mask, unexplained_parts
 from tools.backends.lite.salient import SalientMasker
-from tools.backends.lite.sources import EXPLAINED, WEAK, CocoObjects, Lookup
+from tools.backends.lite.sources import EXPLAINED, PRESENT, WEAK, CocoObjects, Lookup
 
 SOURCE = "imagenet"
 FOUND = 0.15
@@ -34,6 +34,16 @@ UNSURE = 0.05
 """Candidates between this and :data:`FOUND` are used only when none is better (with the caveat)."""
 CONFIRM = 0.05
 """A weak COCO detection is kept when its crop gives its category's ImageNet classes this much."""
+MISNAMED_OWN = 0.05
+"""A detected animal whose crop gives its category's ImageNet classes less than this is misnamed..."""
+MISNAMED_OTHER = 0.5
+"""... when another animal's classes get at least this much (then it is counted as that animal)."""
+ANIMALS = ("cat", "dog", "bird", "bear", "elephant", "zebra", "horse", "sheep", "cow")
+"""The COCO animals ImageNet has classes of: the classifier may say which of them a crop shows."""
+ANIMAL_CLASSES = {a: COCO_CLASSES[a] for a in ANIMALS} | {"cat": GROUPS["cat"] + (286, 287)}
+"""The classes that say a crop is one of :data:`ANIMALS`; a kitten is often the classifier's lynx."""
+ALL_ANIMALS = frozenset({*ANIMALS, "giraffe"})
+"""Every COCO animal category: any of them may be a misnamed one of :data:`ANIMALS`."""
 MIN_REGION = 0.005
 """Salient regions smaller than this share of the image are not candidates."""
 MAX_REGIONS = 6
@@ -137,7 +147,8 @@ class ClassifiedObjects:
         """COCO's answer (weak detections checked by the classifier), else ImageNet's, else None."""
         found = self.coco.lookup(an, phrase, every=every, head_only=head_only)
         if found is not None:
-            return self._confirmed(an, found) if found.weak else found
+            found = self._confirmed(an, found) if found.weak else found
+            return self._animals_checked(an, found) if found.name in ANIMALS else found
         match = self.vocabulary.match(phrase, head_only=head_only)
         if match is None:
             return None
@@ -256,6 +267,45 @@ class ClassifiedObjects:
         likeness = {id(d): float(self._probs(an, d.box)[wanted].sum()) for d in found.detections}
         ordered = sorted(found.detections, key=lambda d: -likeness[id(d)])
         return replace(found, detections=ordered)
+
+    def _animals_checked(self, an: ImageAnalysis, found: Lookup) -> Lookup:
+        """Let the classifier name the animals: the detector's "cat" whose crop is a Samoyed to
+        the classifier is no cat, and its "bear" or "cat" that is a dog is one more dog ("both
+        pups", "no, the other one"). A renamed detection scores the geometric mean of the
+        detector's and the classifier's confidence."""
+        own = list(ANIMAL_CLASSES[found.name])
+
+        def other_animal(det: Detection) -> bool:
+            if det.score >= EXPLAINED:
+                return False  # a sure detection stands: a far-off cow's small crop may look like a dog
+            probs = self._probs(an, det.box)
+            others = max(float(probs[list(ANIMAL_CLASSES[a])].sum()) for a in ANIMALS if a != found.name)
+            return float(probs[own].sum()) < MISNAMED_OWN and others >= MISNAMED_OTHER
+
+        def renamed(det: Detection) -> Detection | None:
+            probs = self._probs(an, det.box)
+            mass = float(probs[own].sum())
+            said = float(probs[list(ANIMAL_CLASSES.get(det.category, ()))].sum())
+            if mass < MISNAMED_OTHER or said >= MISNAMED_OWN:
+                return None
+            return Detection(found.name, round(float(np.sqrt(det.score * mass)), 4), det.box, det.source)
+
+        sure = [] if found.weak else [d for d in found.detections if not other_animal(d)]
+        low = [d for d in (found.detections if found.weak else found.unsure) if not other_animal(d)]
+        for det in sorted(an.objects.detections, key=lambda d: -d.score):
+            if det.category == found.name or det.category not in ALL_ANIMALS or det.score < PRESENT:
+                continue
+            if any(_same(det.box, d.box) for d in [*sure, *low]):
+                continue
+            new = renamed(det)
+            if new is not None:
+                (sure if new.score >= PRESENT else low).append(new)
+        if len(sure) + len(low) == len(found.detections) + len(found.unsure) and (sure or found.weak):
+            return found  # nothing misnamed
+        sure.sort(key=lambda d: -d.score)
+        low.sort(key=lambda d: -d.score)
+        best = max([found.best, *(d.score for d in [*sure, *low])])
+        return Lookup(found.name, sure, False, best, low) if sure else Lookup(found.name, low, True, best)
 
     def _confirmed(self, an: ImageAnalysis, found: Lookup) -> Lookup:
         """Keep the weak detections whose crops the classifier also takes for their category."""

@@ -19,9 +19,17 @@ SIZE_WORDS = {
     "bigger": "big", "biggest": "big", "larger": "big", "largest": "big", "large": "big", "big": "big",
     "huge": "big", "giant": "big", "smaller": "small", "smallest": "small", "small": "small",
     "little": "small", "tiny": "small", "tinier": "small", "tiniest": "small",
-    "longer": "big", "longest": "big",  # "which is longer, the limo or the pickup?" (not
-    # "taller": the taller of two people is often not the one filling more of the photo)
+    "longer": "big", "longest": "big",  # "which is longer, the limo or the pickup?"
+    "tall": "tall", "taller": "tall", "tallest": "tall", "shorter": "short", "shortest": "short",
 }  # fmt: skip
+"""Size words and what they compare: area (big, small) or height (tall, short: the taller of two
+people is often not the one filling more of the photo)."""
+BIG_SIZES = frozenset({"big", "tall"})
+"""Size values that favour the highest measure."""
+HEIGHT_SIZES = frozenset({"tall", "short"})
+"""Size values measured by height, not area."""
+SIZE_SAID = {"big": "bigger", "small": "smaller", "tall": "taller", "short": "shorter"}
+"""How an answer says the size compared."""
 TONE_WORDS = {
     "light": "light", "lighter": "light", "lightest": "light", "pale": "light", "paler": "light",
     "palest": "light", "dark": "dark", "darker": "dark", "darkest": "dark",

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from agent.types import IntentOp
-from tools.backends.lite import regions, stuff
+from tools.backends.lite import colours, regions, stuff
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.anchors import DetectionRanker
-from tools.backends.lite.cues import Cues, strip_relations
+from tools.backends.lite.cues import BIG_SIZES, HEIGHT_SIZES, Cues, strip_relations
 from tools.backends.lite.detector import Detection
 from tools.backends.lite.geometry import box_inside, ellipse_in_box, iou
 from tools.backends.lite.objects import SUPPORTS, unexplained_parts
@@ -51,6 +51,9 @@ NEVER_IN_FRONT = SUPPORTS | {"tie"}
 """What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
 SHOWN = 0.5
 """An unsure detection whose box the current mask covers this much was shown to the user."""
+NAMED_COLOUR = 0.35
+"""A detection's box ellipse with this much of the colour the user named has it (see
+:func:`_of_named_colour`)."""
 SIDES = {
     "left": lambda x, y: x < 0.5, "right": lambda x, y: x > 0.5,
     "top": lambda x, y: y < 0.5, "bottom": lambda x, y: y > 0.5,
@@ -120,7 +123,11 @@ class Finder:
         every = cues.count is not None or cues.other or t.ordinal is not None
         every = every or bool(t.positions) or t.size is not None or t.tone is not None
         phrase = strip_relations(target, cues.relations) or target
-        return self.objects.lookup(an, phrase, every=every)
+        found = self.objects.lookup(an, phrase, every=every)
+        if not every and found is not None and t.colours and found.detections:
+            if not any(_coloured(an, d, t.colours) for d in found.detections):
+                found = self.objects.lookup(an, phrase, every=True)  # the small red car: tiles
+        return found
 
     def find(
         self, an: ImageAnalysis, cues: Cues, target: str | None, previous: np.ndarray | None
@@ -170,7 +177,11 @@ class Finder:
         det_of: dict[int, Detection] = {}
         cands = []
         doubtful = {id(d) for d in lookup.unsure}  # added below the presence threshold: the caveat
-        extra = _shown_before(lookup, cues, previous) or _on_named_side(lookup, cues, an.shape)
+        extra = (
+            _shown_before(lookup, cues, previous)
+            or _on_named_side(lookup, cues, an.shape)
+            or _of_named_colour(lookup, cues, an)
+        )
         for det in [*lookup.detections, *extra][:MAX_INSTANCES]:
             cand = regions.mask_candidate(
                 ellipse_in_box(an.shape, det.box), "object", an.cmap, an.lab,
@@ -464,6 +475,24 @@ def _on_named_side(lookup: Lookup, cues: Cues, shape: tuple[int, ...]) -> list[D
     return [det for det in lookup.unsure if there(det)]
 
 
+def _of_named_colour(lookup: Lookup, cues: Cues, an: ImageAnalysis) -> list[Detection]:
+    """Return the unsure detections of the colour the user named when no sure one has it ("the
+    red car on the road" when the detector is sure of a dozen grey and white cars and unsure of
+    the small red one): the user has said what it looks like."""
+    said = cues.target.colours
+    if not said or cues.count is not None or lookup.weak or not lookup.unsure:
+        return []
+    if any(_coloured(an, det, said) for det in lookup.detections):
+        return []
+    return [det for det in lookup.unsure if _coloured(an, det, said)]
+
+
+def _coloured(an: ImageAnalysis, det: Detection, said: list[str]) -> bool:
+    """Whether a detection's box ellipse has one of the named colours (:data:`NAMED_COLOUR`)."""
+    hist = colours.histogram(an.cmap, ellipse_in_box(an.shape, det.box))
+    return any(colours.colour_score(hist, c) >= NAMED_COLOUR for c in said)
+
+
 def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
     """Choose one of several found things by a colour said of one of them, the turn's position,
     order, size or "the other one" ("now just the one on the right" after "the mug and the
@@ -493,7 +522,15 @@ def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
         index = t.ordinal if t.ordinal < len(things) else len(things) - 1
         things.insert(0, things.pop(index))
     elif t.size is not None:
-        things.sort(key=lambda s: int(s.mask.sum()), reverse=t.size == "big")
+        things.sort(key=lambda s: _measure(s.mask, t.size), reverse=t.size in BIG_SIZES)  # type: ignore[arg-type]
     elif cues.other and previous is not None:
         things.sort(key=lambda s: iou(s.mask, previous))
     return Found(targets=things[:1], alternatives=things[1:2], evidence=found.evidence, category=found.category)
+
+
+def _measure(mask: np.ndarray, size: str) -> int:
+    """How big a mask is for a size word: its height for tall/short, else its area."""
+    if size in HEIGHT_SIZES:
+        rows = np.flatnonzero(mask.any(axis=1))
+        return int(rows[-1] - rows[0] + 1) if rows.size else 0
+    return int(mask.sum())

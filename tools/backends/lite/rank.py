@@ -11,7 +11,14 @@ import numpy as np
 from agent.types import Relation
 from tools.backends.lite import colours, regions
 from tools.backends.lite.analysis import ImageAnalysis
-from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
+from tools.backends.lite.cues import (
+    BIG_SIZES,
+    HEIGHT_SIZES,
+    SIZE_SAID,
+    Cues,
+    PhraseCues,
+    parse_phrase,
+)
 from tools.backends.lite.geometry import box_iou, iou
 from tools.backends.lite.regions import Candidate
 from tools.backends.lite.spatial import extremal, position_score, relation_score
@@ -333,7 +340,7 @@ class Ranker:
 
         if t.size is not None:
             self._size(all_cands, scores, t.size)
-            out.cues.append(f"size {'bigger' if t.size == 'big' else 'smaller'}")
+            out.cues.append(f"size {SIZE_SAID[t.size]}")
         if t.tone is not None:
             self._tone(all_cands, scores, t.tone)
             out.cues.append(f"{t.tone}er than the others")
@@ -390,8 +397,12 @@ class Ranker:
         return keep or [c for c in good if not c.background_like] or good
 
     def _size(self, cands: list[Candidate], scores: dict[int, float], size: str) -> None:
-        """Favour the biggest (or smallest) of the plausible candidates, by area."""
-        self._favour(cands, scores, lambda c: c.area, high=size == "big")
+        """Favour the biggest (or smallest) of the plausible candidates, by area; the tallest (or
+        shortest) by the height of its box."""
+        if size in HEIGHT_SIZES:
+            self._favour(cands, scores, lambda c: float(c.bbox[3] - c.bbox[1]), high=size in BIG_SIZES)
+        else:
+            self._favour(cands, scores, lambda c: c.area, high=size in BIG_SIZES)
 
     def _tone(self, cands: list[Candidate], scores: dict[int, float], tone: str) -> None:
         """Favour the lightest (or darkest) of the plausible candidates, by mean L* lightness."""
