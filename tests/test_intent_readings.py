@@ -592,3 +592,15 @@ def test_a_turn_whose_typos_fix_to_request_words_is_read_as_english(tracker, sai
 def test_another_languages_function_word_near_an_english_one_does_not_make_a_turn_english(tracker):
     result = track(tracker, "trouve les fraises", intent=Intent(target="umbrella"))  # "les" is no typo of "less"
     assert "not English" in result.reason and result.intent.target == "umbrella"
+
+
+@pytest.mark.parametrize("said", ["Ooh and the armchair next to it!", "aww and the armchair next to it", "wow, and the armchair next to it"])
+def test_an_opening_exclamation_does_not_swallow_the_request(tracker, said):
+    results = converse(tracker, ["the sofa", said])
+    assert results[-1].act is Act.NEW_TARGET and results[-1].intent.target == "armchair"
+    assert [(r.kind, r.anchor) for r in results[-1].intent.relations] == [("next_to", "sofa")]
+
+
+def test_a_list_keeps_no_dangling_next_when_next_to_it_is_read_as_a_relation(tracker):
+    result = track(tracker, "Could you find the shopping trolley and the basket next to it?")
+    assert result.intent.target == "shopping trolley and the basket"

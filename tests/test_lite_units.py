@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from agent.cache import ByteLRU
 from agent.types import Intent, IntentOp, Relation
@@ -152,3 +153,12 @@ def test_a_person_word_the_tagger_takes_for_an_adjective():
     match = Vocabulary().match("the blonde on the right")
     assert match is not None and match.category == "person" and match.noun == "blonde"
     assert Vocabulary().match("the red one on the left") is None
+
+
+@pytest.mark.parametrize(
+    ("phrase", "size"),
+    [("parking sign with the big P", None), ("boy holding the small dog", None), ("big parking sign", "big"),
+     ("taller man", "tall"), ("shortest tree", "short")],
+)  # fmt: skip
+def test_a_size_word_after_with_or_holding_is_the_other_things(phrase, size):
+    assert parse_phrase(phrase).size == size

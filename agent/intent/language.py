@@ -49,6 +49,8 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(top|bottom|upper|lower)\s+(left|right)\b(?!\s*[-\w])", re.I), r"\1-\2"),
     (re.compile(r"^(?:the )?whole(?: one)?(?: again)?\s*[.!]*$", re.I), "the whole thing"),
     (re.compile(r"\bthe whole (?!thing\b)[a-z]+ again\b", re.I), "the whole thing again"),
+    # an exclamation that opens a turn: "Ooh and the armchair next to it!" (the parser hangs the rest on it)
+    (re.compile(r"^(?:o+h+|a+w+|wo+w|whoa|yay)\b[\s,.!]*(?=\w)", re.I), ""),
     # a dictated turn: "no wait i meant ...", "... on the far right period"
     (re.compile(r"^((?:\w+\s+)?)wait\s+(?=[a-z])", re.I), r"\1wait, "),
     (re.compile(r"\s+(?:period|full stop|question mark|exclamation (?:mark|point))\s*$", re.I), ""),

@@ -150,9 +150,13 @@ def parse_phrase(
         add_text(text, "quoted", 0.6)
     quoted_norm = {norm(w) for q in quotes for w in q.split()}
     tokens = _tokens(phrase)
+    other_thing = False  # past "with"/"holding": a size word there is the other thing's ("the big P")
     for i, raw in enumerate(tokens):
         word = raw.lower().strip("'’-")
         if not word:
+            continue
+        other_thing = other_thing or word in _OTHER_THING_WORDS
+        if other_thing and word in SIZE_WORDS:
             continue
         after = tokens[i + 1].lower() if i + 1 < len(tokens) else None
         if word in TONE_WORDS and after is not None and after not in COLOUR_WORDS:
@@ -182,6 +186,9 @@ def parse_phrase(
     return cues
 
 
+_OTHER_THING_WORDS = frozenset({"with", "having", "has", "holding", "carrying", "wearing"})
+"""Words after which a phrase describes another thing: "the sign with the big P", "the boy holding
+the small dog"."""
 _RELATION_TAIL = frozenset(
     "the a an of to right left above below next near beside on inside under over in at by".split()
 )
