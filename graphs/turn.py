@@ -138,7 +138,8 @@ def build_turn_graph(
             previous_mask = None
         instances = [
             MaskOut(decoded.get(m), label=m.label, score=m.score, id=m.id, role="instance")
-            for m in (history.current_instances if previous_mask is not None else ())
+            # the masks of several things shown with the current one, or those it was picked from
+            for m in ((history.current_instances or history.picked_from) if previous_mask is not None else ())
         ]
         return {
             "user_turn_id": user_turn.id,

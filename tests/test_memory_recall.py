@@ -153,6 +153,34 @@ def test_the_instances_of_several_targets_come_with_their_union_until_one_is_cho
     memory.close()
 
 
+def test_the_instances_one_thing_was_picked_from_are_recalled_for_a_few_answers_on_one_image(db_url: str) -> None:
+    from dataclasses import replace
+
+    from tests.test_memory import make_image
+
+    memory = Memory(db_url)
+    sid = memory.create_session().id
+    union, *parts = _mask(1), replace(_mask(1), role="instance"), replace(_mask(5), role="instance")
+    _answer(memory, sid, Intent(target="cups"), [union, *parts])
+    assert memory.recall(sid).picked_from == () == memory.history(sid).picked_from  # they are current
+    _answer(memory, sid, Intent(target="cup"), [_mask(3)])  # "the left one": one of them
+    recall, history = memory.recall(sid), memory.history(sid)
+    assert recall.picked_from == history.picked_from
+    assert [m.label for m in recall.picked_from] == ["thing 1", "thing 5"]
+    _answer(memory, sid, Intent(target="cup"), [_mask(4)])  # "no, the other one": still picked from them
+    assert [m.label for m in memory.recall(sid).picked_from] == ["thing 1", "thing 5"]
+    assert memory.recall(sid).picked_from == memory.history(sid).picked_from
+    for n in (6, 7):
+        _answer(memory, sid, Intent(target="cup"), [_mask(n)])  # three answers later: too long ago
+    assert memory.recall(sid).picked_from == () == memory.history(sid).picked_from
+    _answer(memory, sid, Intent(target="cups"), [union, *parts])
+    image = memory.put_image(make_image())
+    user = memory.add_user_turn(sid, "the left one here", image_sha=image.sha256)  # a new image with the pick
+    memory.complete_turn(user.id, act="refine", reply="ok", intent=Intent(target="cup"), masks=[_mask(2)], tool_calls=[], latency_ms=1.0)
+    assert memory.recall(sid).picked_from == () == memory.history(sid).picked_from
+    memory.close()
+
+
 def test_a_turn_costs_four_plus_five_statements_and_bumps_the_session_once(sqlite_url: str) -> None:
     # begin_turn: bump+lock the session, new messages, current intent+mask, insert; complete_turn:
     # claim, reply, masks, intent, tool calls. The session row is written only by begin_turn.

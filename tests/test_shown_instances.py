@@ -1,6 +1,7 @@
 """Picking one of the masks shown for several things: "both giraffes, each as its own mask", then
 "now keep just the one on the left" keeps the very mask the user saw (a new search drew the left
-giraffe with a strip of the other's neck), through memory, the turn graph and lite."""
+giraffe with a strip of the other's neck), and "no, the other one" then picks again among the masks
+shown, through memory, the turn graph and lite."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ def test_the_one_on_the_left_is_the_left_mask_already_shown(lite_runtime):
     leftmost = min(shown, key=lambda m: np.nonzero(m)[1].mean())
     assert np.array_equal(kept, leftmost)
     assert rt.history(session).current_instances == ()  # one thing now
+    assert len(rt.history(session).picked_from) == 2  # ... picked from the two shown
+
+    other = rt.run_turn_sync(session, "no, the other one")
+    rightmost = max(shown, key=lambda m: np.nonzero(m)[1].mean())
+    assert np.array_equal(next(m for m in other.masks if m.role == "target").mask.array, rightmost)
+    back = rt.run_turn_sync(session, "no sorry, the left one after all")
+    assert np.array_equal(next(m for m in back.masks if m.role == "target").mask.array, leftmost)
 
     top = rt.run_turn_sync(session, "only its top half")
     half = top.masks[0].mask.array

@@ -8,6 +8,11 @@ from typing import Any, Literal
 
 from agent.types import Act, DialogueTurn, Intent, Mask, MaskOut
 
+PICKED_WITHIN = 3
+"""How many answers back the masks of several things may have been shown for the current mask to
+count as picked from them (:attr:`Recall.picked_from`): "the left one", "no, the other one", "no, the
+left one after all"."""
+
 
 def parse_act(value: str | None) -> Act | None:
     """Return the :class:`Act` named by ``value``, or None for empty/unknown values."""
@@ -180,6 +185,25 @@ class SessionHistory:
         return tuple(m for m in self.masks if m.turn_id == mask.turn_id and m.role == "instance")
 
     @property
+    def picked_from(self) -> tuple[MaskRecord, ...]:
+        """The masks of several things shown in one of the few answers before the current mask's
+        (:data:`PICKED_WITHIN`, the latest), when the current mask is one thing made on the same
+        image: what it was probably picked from ("just the left one" after "both cups"), so that
+        "no, the other one" can pick again among them."""
+        mask = self.current_mask
+        if mask is None or mask.role != "target" or self.current_instances:
+            return ()
+        index_of = {t.id: t.index for t in self.turns}
+        low, high = mask.turn_index - 2 * PICKED_WITHIN, mask.turn_index - 2
+        shown = [m for m in self.masks if m.role == "instance" and low <= index_of[m.turn_id] <= high]
+        if not shown:
+            return ()
+        at = max(index_of[m.turn_id] for m in shown)
+        if any(t.role == "user" and t.image_sha and at < t.index <= mask.turn_index for t in self.turns):
+            return ()  # a photo attached since: those masks were of another one
+        return tuple(m for m in shown if index_of[m.turn_id] == at)
+
+    @property
     def current_mask_image_sha(self) -> str | None:
         """The image the current mask was made on: the last image a user turn up to its turn attached."""
         mask = self.current_mask
@@ -224,6 +248,8 @@ class Recall:
     next_index: int
     current_instances: tuple[MaskRecord, ...] = ()
     """One mask per thing when the current mask is the union of several targets, else empty."""
+    picked_from: tuple[MaskRecord, ...] = ()
+    """The masks of several things the current mask was probably picked from (the answer before its own)."""
 
 
 def _role(value: str) -> Literal["target", "instance", "alternative"]:

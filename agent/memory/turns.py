@@ -27,6 +27,7 @@ from agent.memory.models import (
     utcnow,
 )
 from agent.memory.records import (
+    PICKED_WITHIN,
     MaskRecord,
     Recall,
     SessionRecord,
@@ -155,12 +156,37 @@ def _current_state() -> sa.Select[Any]:
         .correlate(_masks)
         .scalar_subquery()
     )
+    before, prior, prior_user = _masks.alias("bef"), _turns.alias("pt"), _turns.alias("pu")
+    shown_index = (  # the latest of the few answers before the mask's that showed several things
+        sa.select(sa.func.max(prior.c.index))
+        .select_from(prior.join(before, before.c.turn_id == prior.c.id))
+        .where(
+            prior.c.session_id == mask_turn.c.session_id,
+            prior.c.index.between(mask_turn.c.index - 2 * PICKED_WITHIN, mask_turn.c.index - 2),
+            before.c.role == "instance",
+        )
+        .correlate(mask_turn)
+        .scalar_subquery()
+    )
+    image_since = (  # images attached since then (the masks shown were of another photo)
+        sa.select(sa.func.count())
+        .where(
+            prior_user.c.session_id == mask_turn.c.session_id,
+            prior_user.c.image_sha.is_not(None),
+            prior_user.c.index > sa.func.coalesce(shown_index, mask_turn.c.index),
+            prior_user.c.index <= mask_turn.c.index,
+        )
+        .correlate(mask_turn)
+        .scalar_subquery()
+    )
     mask = (
         sa.select(
             _masks,
             mask_turn.c.index.label("turn_index"),
             image_at_mask.label("image_sha"),
             instances_beside.label("instances"),
+            shown_index.label("shown_index"),
+            image_since.label("image_since"),
         )
         .join(mask_turn, mask_turn.c.id == _masks.c.turn_id)
         .where(_masks.c.id == sa.func.coalesce(intent_mask, latest_mask))
@@ -180,6 +206,17 @@ _INSTANCES_OF_TURN = (
     .order_by(_masks.c.id)
 )
 """The masks of one turn that are each one of several targets, in the order they were given."""
+_INSTANCES_AT_INDEX = (
+    sa.select(_masks)
+    .join(_turns, _turns.c.id == _masks.c.turn_id)
+    .where(
+        _turns.c.session_id == sa.bindparam("sid"),
+        _turns.c.index == sa.bindparam("index"),
+        _masks.c.role == "instance",
+    )
+    .order_by(_masks.c.id)
+)
+"""The instance masks of the session's turn at one index (what the current mask was picked from)."""
 _IMAGE_EXISTS = sa.select(_images.c.sha256).where(_images.c.sha256 == sa.bindparam("sha"))
 _INSERT_TURN = sa.insert(_turns).returning(*_turns.c)
 _CLAIM_USER_TURN = (
@@ -341,6 +378,16 @@ def recall_with_pending(
         if mask is not None and mask.role == "target" and state["m_instances"]
         else ()
     )
+    shown_at = state["m_shown_index"]
+    picked_from = (
+        tuple(
+            convert.mask_record(row, shown_at)  # type: ignore[arg-type]
+            for row in conn.execute(_INSTANCES_AT_INDEX, {"sid": session.id, "index": shown_at})
+        )
+        if mask is not None and mask.role == "target" and not state["m_instances"]
+        and shown_at is not None and not state["m_image_since"]
+        else ()
+    )  # fmt: skip
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     pending = [r for r in rows if r.role == "user" and r.status == "pending"]
     return Recall(
@@ -352,6 +399,7 @@ def recall_with_pending(
         current_mask_image_sha=mask_image,
         next_index=last_index + 1,
         current_instances=instances,
+        picked_from=picked_from,
     ), pending
 
 

@@ -210,7 +210,7 @@ class LiteBackend:
         if (
             len(shown) < 2
             or cues.op not in (IntentOp.REFINE, IntentOp.CORRECT)
-            or not (t.positions or t.ordinal is not None or t.size is not None)
+            or not (t.positions or t.ordinal is not None or t.size is not None or cues.other)
             or cues.part_noun is not None
             or cues.count is not None
             or not self._same_kind(request.intent, shown[0].label)
@@ -224,7 +224,9 @@ class LiteBackend:
             ],
             evidence={"cues": ["the masks shown before"], "ocr": []},
         )
-        found = pick_one(found, cues, None)
+        previous = request.previous_mask
+        shown_now = an.to_work(previous.array) if previous is not None and previous.array.shape == (an.orig_h, an.orig_w) else None
+        found = pick_one(found, cues, shown_now)  # "no, the other one": the one least like the current mask
         found.alternatives = []
         return _half_later(found, cues.part) if cues.part is not None else found
 
