@@ -59,10 +59,10 @@ class Split:
     """(role, words) pairs: which words gave which part of the split."""
 
 
-def _dangling(tok: Token, said: set[int]) -> bool:
+def _dangling(tok: Token, in_phrase: set[int]) -> bool:
     """Whether a word is the first half of "next to"/"close to" whose object the phrase left out
     ("the trolley and the basket next [to it]")."""
-    return lower(tok) in {"next", "close"} and not any(c.i in said for c in tok.children)
+    return lower(tok) in {"next", "close"} and not any(c.i in in_phrase for c in tok.children)
 
 
 def split_phrase(
@@ -83,9 +83,9 @@ def split_phrase(
     colour: list[Token] = []
     head = phrase.head
     conjoined = {t.i for c in head.children if c.dep_ in {"conj", "cc"} and c.i > head.i for t in c.subtree}
-    said = {t.i for t in phrase.words}
+    in_phrase = {t.i for t in phrase.words}
     for tok in phrase.words:
-        if tok.i == head.i or (tok.i in conjoined and _dangling(tok, said)):
+        if tok.i == head.i or (tok.i in conjoined and _dangling(tok, in_phrase)):
             continue
         role = None if tok.i in conjoined else _modifier_role(tok, phrase)
         if role is None:
