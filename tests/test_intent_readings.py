@@ -604,3 +604,14 @@ def test_an_opening_exclamation_does_not_swallow_the_request(tracker, said):
 def test_a_list_keeps_no_dangling_next_when_next_to_it_is_read_as_a_relation(tracker):
     result = track(tracker, "Could you find the shopping trolley and the basket next to it?")
     assert result.intent.target == "shopping trolley and the basket"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("noo", "no"), ("pleeease", "please"), ("cooool", "cool"), ("yesss", "yes"), ("greeeen", "green")])
+def test_a_letter_held_down_is_read_as_the_word(typed, meant):
+    assert fix_typo(typed) == (meant, True)
+
+
+def test_a_stretched_no_opens_a_correction(tracker):
+    results = converse(tracker, ["slect the deckchair", "noo the othre one"])
+    assert results[0].act is Act.NEW_TARGET and results[0].intent.target == "deckchair"
+    assert results[1].act is Act.CORRECT and results[1].intent.attributes.get("other") == "yes"

@@ -240,6 +240,17 @@ def _closed_index() -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in index.items()}
 
 
+def _unstretched(word: str) -> str | None:
+    """Return a word typed with a letter held down ("noo", "pleeease", "sooo", "cooool") as
+    written: its runs of a letter cut to two, else to one, when that is a dictionary word (else a
+    known inflection)."""
+    if not re.search(r"(\w)\1", word):
+        return None
+    cuts = [c for c in (re.sub(r"(\w)\1{2,}", r"\1\1", word), re.sub(r"(\w)\1+", r"\1", word)) if c != word]
+    vocab = english_vocabulary()
+    return next((c for c in cuts if c in vocab), None) or next((c for c in cuts if known(c)), None)
+
+
 def _closed_fix(word: str) -> tuple[str, bool] | None:
     """Return the tracker's own word an unknown word is a typo of (module docstring): two neighbouring
     letters swapped, else one edit away, or two for words of six letters or more ("hilight" ->
@@ -304,6 +315,9 @@ def unglued(word: str) -> str | None:
 def fix_typo(word: str) -> tuple[str, bool] | None:
     """Return the word an unknown word is a typo or a short form of, and whether the fix only
     swaps letters (the module docstring says which fixes are made and how ties are broken)."""
+    stretched = _unstretched(word)
+    if stretched is not None:
+        return stretched, True
     fixed = _closed_fix(word)
     if fixed is not None:
         return fixed
