@@ -20,8 +20,9 @@ from tools.backends.lite import stuff
 from tools.backends.lite.categories import Vocabulary
 from tools.backends.lite.cues import Cues, PhraseCues, parse_phrase
 from tools.backends.lite.detector import Detection
-from tools.backends.lite.finder import Found, Scored, _shown_before, pick_one
+from tools.backends.lite.finder import Found, Scored, pick_one
 from tools.backends.lite.sources import Lookup
+from tools.backends.lite.unsure import shown_before
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -112,10 +113,10 @@ def test_unsure_instances_already_shown_are_candidates_when_one_is_picked():
     unseen = Detection("cat", 0.2, (60, 10, 70, 20))
     lookup = Lookup("cat", [Detection("cat", 0.7, (80, 10, 95, 25))], unsure=[shown, unseen])
     previous = _square(10, 12)
-    assert _shown_before(lookup, _cues(positions=["left"]), previous) == [shown]
-    assert _shown_before(lookup, _cues(), previous) == []  # no pick: the sure ones answer
+    assert shown_before(lookup, _cues(positions=["left"]), previous) == [shown]
+    assert shown_before(lookup, _cues(), previous) == []  # no pick: the sure ones answer
     new = Cues(target=PhraseCues(phrase="", positions=["left"]), op=IntentOp.NEW)
-    assert _shown_before(lookup, new, previous) == []
+    assert shown_before(lookup, new, previous) == []
 
 
 @pytest.mark.parametrize(

@@ -292,6 +292,7 @@ class ClassifiedObjects:
 
         sure = [] if found.weak else [d for d in found.detections if not other_animal(d)]
         low = [d for d in (found.detections if found.weak else found.unsure) if not other_animal(d)]
+        changed = len(sure) + len(low) < len(found.detections) + len(found.unsure)
         for det in sorted(an.objects.detections, key=lambda d: -d.score):
             if det.category == found.name or det.category not in ALL_ANIMALS or det.score < PRESENT:
                 continue
@@ -300,7 +301,8 @@ class ClassifiedObjects:
             new = renamed(det)
             if new is not None:
                 (sure if new.score >= PRESENT else low).append(new)
-        if len(sure) + len(low) == len(found.detections) + len(found.unsure) and (sure or found.weak):
+                changed = True
+        if not changed:
             return found  # nothing misnamed
         sure.sort(key=lambda d: -d.score)
         low.sort(key=lambda d: -d.score)

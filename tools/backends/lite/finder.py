@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.types import IntentOp
-from tools.backends.lite import colours, regions, stuff
+from tools.backends.lite import regions, stuff
 from tools.backends.lite.analysis import ImageAnalysis
 from tools.backends.lite.anchors import DetectionRanker
 from tools.backends.lite.cues import BIG_SIZES, HEIGHT_SIZES, Cues, strip_relations
@@ -31,6 +30,7 @@ from tools.backends.lite.rank import Ranked, Ranker, Ranking
 from tools.backends.lite.refine import polish
 from tools.backends.lite.salient import SalientMasker
 from tools.backends.lite.sources import EXPLAINED, WEAK, Lookup, ObjectSource
+from tools.backends.lite.unsure import coloured, of_named_colour, on_named_side, shown_before
 
 MAX_ALTERNATIVES = 2
 PERSON = "person"
@@ -49,16 +49,6 @@ BEHIND_KEEPS = 0.35
 the hands reaching over a cup have a box so large that their mask takes the cup too."""
 NEVER_IN_FRONT = SUPPORTS | {"tie"}
 """What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
-SHOWN = 0.5
-"""An unsure detection whose box the current mask covers this much was shown to the user."""
-NAMED_COLOUR = 0.35
-"""A detection's box ellipse with this much of the colour the user named has it (see
-:func:`_of_named_colour`)."""
-SIDES = {
-    "left": lambda x, y: x < 0.5, "right": lambda x, y: x > 0.5,
-    "top": lambda x, y: y < 0.5, "bottom": lambda x, y: y > 0.5,
-    "center": lambda x, y: 1 / 3 < x < 2 / 3,
-}  # fmt: skip
 """Where a box's centre (as a share of the image's width and height) lies on a side the user named."""
 
 
@@ -125,7 +115,7 @@ class Finder:
         phrase = strip_relations(target, cues.relations) or target
         found = self.objects.lookup(an, phrase, every=every)
         if not every and found is not None and t.colours and found.detections:
-            if not any(_coloured(an, d, t.colours) for d in found.detections):
+            if not any(coloured(an, d, t.colours) for d in found.detections):
                 found = self.objects.lookup(an, phrase, every=True)  # the small red car: tiles
         return found
 
@@ -178,9 +168,9 @@ class Finder:
         cands = []
         doubtful = {id(d) for d in lookup.unsure}  # added below the presence threshold: the caveat
         extra = (
-            _shown_before(lookup, cues, previous)
-            or _on_named_side(lookup, cues, an.shape)
-            or _of_named_colour(lookup, cues, an)
+            shown_before(lookup, cues, previous)
+            or on_named_side(lookup, cues, an.shape)
+            or of_named_colour(lookup, cues, an)
         )
         for det in [*lookup.detections, *extra][:MAX_INSTANCES]:
             cand = regions.mask_candidate(
@@ -440,59 +430,6 @@ def _kind(category: str) -> str:
     return _FAMILIES.get(category, category)
 
 
-def _shown_before(lookup: Lookup, cues: Cues, previous: np.ndarray | None) -> list[Detection]:
-    """Return the unsure detections the current mask already shows, when a refinement picks one of the
-    things shown ("just the one on the left" after "all three kittens", whose count was filled
-    from unsure detections): they are candidates again, not only the sure ones."""
-    t = cues.target
-    picks = bool(t.positions) or t.ordinal is not None or t.size is not None
-    if previous is None or cues.op != IntentOp.REFINE or not picks or cues.count is not None:
-        return []
-    shown = []
-    for det in lookup.unsure:
-        x0, y0, x1, y1 = det.box
-        inside = previous[y0 : y1 + 1, x0 : x1 + 1]
-        if inside.size and inside.mean() >= SHOWN:
-            shown.append(det)
-    return shown
-
-
-def _on_named_side(lookup: Lookup, cues: Cues, shape: tuple[int, ...]) -> list[Detection]:
-    """Return the unsure detections on the side of the image the user named when no sure one is
-    there ("the cab on the right edge" when the detector is sure only of a car on the left, and
-    unsure of the taxi cut by the right edge): the user has said where to look."""
-    sides = [SIDES[p] for p in cues.target.positions if p in SIDES]
-    if not sides or cues.count is not None or lookup.weak:
-        return []
-    height, width = shape[:2]
-
-    def there(det: Detection) -> bool:
-        x0, y0, x1, y1 = det.box
-        return all(side((x0 + x1) / 2 / width, (y0 + y1) / 2 / height) for side in sides)
-
-    if any(there(det) for det in lookup.detections):
-        return []
-    return [det for det in lookup.unsure if there(det)]
-
-
-def _of_named_colour(lookup: Lookup, cues: Cues, an: ImageAnalysis) -> list[Detection]:
-    """Return the unsure detections of the colour the user named when no sure one has it ("the
-    red car on the road" when the detector is sure of a dozen grey and white cars and unsure of
-    the small red one): the user has said what it looks like."""
-    said = cues.target.colours
-    if not said or cues.count is not None or lookup.weak or not lookup.unsure:
-        return []
-    if any(_coloured(an, det, said) for det in lookup.detections):
-        return []
-    return [det for det in lookup.unsure if _coloured(an, det, said)]
-
-
-def _coloured(an: ImageAnalysis, det: Detection, said: list[str]) -> bool:
-    """Whether a detection's box ellipse has one of the named colours (:data:`NAMED_COLOUR`)."""
-    hist = colours.histogram(an.cmap, ellipse_in_box(an.shape, det.box))
-    return any(colours.colour_score(hist, c) >= NAMED_COLOUR for c in said)
-
-
 def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
     """Choose one of several found things by a colour said of one of them, the turn's position,
     order, size or "the other one" ("now just the one on the right" after "the mug and the
@@ -522,7 +459,8 @@ def pick_one(found: Found, cues: Cues, previous: np.ndarray | None) -> Found:
         index = t.ordinal if t.ordinal < len(things) else len(things) - 1
         things.insert(0, things.pop(index))
     elif t.size is not None:
-        things.sort(key=lambda s: _measure(s.mask, t.size), reverse=t.size in BIG_SIZES)  # type: ignore[arg-type]
+        size = t.size
+        things.sort(key=lambda s: _measure(s.mask, size), reverse=size in BIG_SIZES)
     elif cues.other and previous is not None:
         things.sort(key=lambda s: iou(s.mask, previous))
     return Found(targets=things[:1], alternatives=things[1:2], evidence=found.evidence, category=found.category)
