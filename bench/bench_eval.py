@@ -5,8 +5,8 @@ Run from the repository root:
 [--backend lite]``; prints one JSON object: the quality figures of
 :func:`graphs.evalset.summarise` per split (deterministic, so from the first run) and the latency
 medians over ``--runs`` runs, each in a fresh process-level runtime (first turn on a new image,
-later turns), with the issue's targets beside them. Every split but ``grove`` has been read and tuned on by the end
-of stop 20 (each was reported unseen once first; see ``data/eval/README.md``); ``grove`` has only
+later turns), with the issue's targets beside them. Every split but ``heath`` has been read and tuned on by the end
+of stop 21 (each was reported unseen once first; see ``data/eval/README.md``); ``heath`` has only
 been scored, so the next round reads it and needs a new unseen split for its report.
 """
 
@@ -27,7 +27,7 @@ from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
 
-SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove", "heath")
 """The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {
