@@ -615,3 +615,16 @@ def test_a_stretched_no_opens_a_correction(tracker):
     results = converse(tracker, ["slect the deckchair", "noo the othre one"])
     assert results[0].act is Act.NEW_TARGET and results[0].intent.target == "deckchair"
     assert results[1].act is Act.CORRECT and results[1].intent.attributes.get("other") == "yes"
+
+
+@pytest.mark.parametrize(("said", "ordinal", "position"), [("2nd frm rght", "second", "right"), ("the 3rd one from left", "third", "left")])
+def test_an_ordinal_in_digits_and_a_side_without_its_article_are_read(tracker, said, ordinal, position):
+    results = converse(tracker, ["select the parking meters", said])
+    last = results[-1]
+    assert last.act is Act.REFINE and last.intent.target == "parking meters"
+    assert (last.intent.attributes.get("ordinal"), last.intent.attributes.get("position")) == (ordinal, position)
+
+
+def test_on_top_of_keeps_its_meaning(tracker):
+    result = track(tracker, "the cat on top of the fridge")
+    assert result.intent.target.startswith("cat") and result.intent.attributes.get("position") is None

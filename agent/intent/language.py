@@ -178,6 +178,10 @@ def _script_is_latin(text: str) -> bool:
     return latin >= 0.5 * len(letters)
 
 
+_SIDE_WITHOUT_ARTICLE = re.compile(r"\b(from|on|at|to)\s+(left|right)\b", re.I)
+"""A side said without its article ("2nd from right", "mug on left"): the parser then loses it."""
+_DIGIT_ORDINAL = re.compile(r"\b(?:1st|2nd|3rd|[4-6]th)\b", re.I)
+"""An ordinal in digits ("2nd frm rght"), read as its word: the tagger takes "2nd" for a noun."""
 _OWN_WORDS = frozenset(
     vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | vb.POLITE_WORDS | set(vb.POSITIONS) | vb.COLOURS | set(vb.ORDINALS)
     | vb.OTHER_WORDS
@@ -200,6 +204,7 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
     text = _POLITE_EDGES.sub(lambda m: m.group("end") or "", text).strip()
     for pattern, plain_way in _PLAIN_PHRASINGS:
         text = _outside_quotes(text, functools.partial(pattern.sub, plain_way))
+    text = _outside_quotes(text, functools.partial(_DIGIT_ORDINAL.sub, lambda m: vb.ORDINALS[m.group(0).lower()]))
     if not text:
         return "", True, []
     plain = QUOTE_RE.sub(" ", text)
@@ -262,7 +267,8 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
         notes.append(f"read {word!r} as {fix[0]!r}")
         return fix[0]
 
-    fixed = _fix_outside_quotes(text, repl)
+    fixed = _fix_outside_quotes(text, repl)  # then a side without its article, typos fixed ("frm rght")
+    fixed = _outside_quotes(fixed, functools.partial(_SIDE_WITHOUT_ARTICLE.sub, r"\1 the \2"))
     return fixed, True, notes
 
 
