@@ -65,9 +65,11 @@ class ObjectIndex:
             masks = [*self._masks.values(), *self._footprints.values()]
             return sum(m.nbytes for m in masks) + 100 * len(self.detections)
 
-    def of(self, category: str, min_score: float) -> list[Detection]:
-        """Return the detections of ``category`` scoring at least ``min_score``, best first."""
-        return [d for d in self.detections if d.category == category and d.score >= min_score]
+    def of(self, category: str, min_score: float, *, whole: bool = False) -> list[Detection]:
+        """Return the detections of ``category`` scoring at least ``min_score``, best first; with
+        ``whole``, those of the whole-image pass only (what a plain request sees, whatever ran before)."""
+        pool = self.whole_pass if whole else self.detections
+        return [d for d in pool if d.category == category and d.score >= min_score]
 
     def best_score(self, category: str) -> float:
         """Return the highest score any detection of ``category`` got (0 when none)."""

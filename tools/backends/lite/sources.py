@@ -128,11 +128,14 @@ class CocoObjects:
         index = an.objects
         first: Lookup | None = None
         for category in (match.category, *match.also):  # "the glass": a wine glass, else a cup
-            dets = index.of(category, PRESENT)
+            # a plain request sees the whole-image pass whenever that finds the thing, so that what
+            # an earlier request ran (the tile pass) does not change its answer
+            dets = index.of(category, PRESENT, whole=not every)
+            whole = bool(dets) and not every
             if not dets or every:
                 index.add_small(an, self.detector)
                 dets = index.of(category, PRESENT)
-            unsure = [d for d in index.of(category, WEAK) if d.score < PRESENT]
+            unsure = [d for d in index.of(category, WEAK, whole=whole) if d.score < PRESENT]
             for other in _lookalikes(index, category, [*dets, *unsure]):
                 (dets if other.score >= PRESENT else unsure).append(other)
             dets.sort(key=lambda d: -d.score)
