@@ -136,13 +136,18 @@ def test_recall_current_intent_and_mask_follow_the_history_rules(db_url: str) ->
     memory.close()
 
 
-def test_the_instances_of_several_targets_come_with_their_union_until_one_is_chosen(db_url: str) -> None:
+def _several(memory: Memory, sid: str) -> None:
+    """Answer with two things, each its own instance mask, and their union as the target."""
     from dataclasses import replace
 
-    memory = Memory(db_url)
-    sid = memory.create_session().id
     union, *parts = _mask(1), replace(_mask(1), role="instance"), replace(_mask(5), role="instance")
     _answer(memory, sid, Intent(target="cups"), [union, *parts])
+
+
+def test_the_instances_of_several_targets_come_with_their_union_until_one_is_chosen(db_url: str) -> None:
+    memory = Memory(db_url)
+    sid = memory.create_session().id
+    _several(memory, sid)
     recall, history = memory.recall(sid), memory.history(sid)
     assert recall.current_mask == history.current_mask and recall.current_mask.role == "target"
     assert recall.current_instances == history.current_instances
@@ -154,14 +159,11 @@ def test_the_instances_of_several_targets_come_with_their_union_until_one_is_cho
 
 
 def test_the_instances_one_thing_was_picked_from_are_recalled_for_a_few_answers_on_one_image(db_url: str) -> None:
-    from dataclasses import replace
-
     from tests.test_memory import make_image
 
     memory = Memory(db_url)
     sid = memory.create_session().id
-    union, *parts = _mask(1), replace(_mask(1), role="instance"), replace(_mask(5), role="instance")
-    _answer(memory, sid, Intent(target="cups"), [union, *parts])
+    _several(memory, sid)
     assert memory.recall(sid).picked_from == () == memory.history(sid).picked_from  # they are current
     _answer(memory, sid, Intent(target="cup"), [_mask(3)])  # "the left one": one of them
     recall, history = memory.recall(sid), memory.history(sid)
@@ -173,7 +175,7 @@ def test_the_instances_one_thing_was_picked_from_are_recalled_for_a_few_answers_
     for n in (6, 7):
         _answer(memory, sid, Intent(target="cup"), [_mask(n)])  # three answers later: too long ago
     assert memory.recall(sid).picked_from == () == memory.history(sid).picked_from
-    _answer(memory, sid, Intent(target="cups"), [union, *parts])
+    _several(memory, sid)
     image = memory.put_image(make_image())
     user = memory.add_user_turn(sid, "the left one here", image_sha=image.sha256)  # a new image with the pick
     memory.complete_turn(user.id, act="refine", reply="ok", intent=Intent(target="cup"), masks=[_mask(2)], tool_calls=[], latency_ms=1.0)

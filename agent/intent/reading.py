@@ -954,7 +954,6 @@ def _with_predicate_preps(phrase: Phrase, root: Token) -> Phrase:
     return phrase
 
 
-
 def _offered_choice(root: Token) -> Token | None:
     """Return the first noun of "X or Y" said beside "is" and a size word ("which is bigger, the
     cup or the bowl?"); None when the question compares nothing offered."""

@@ -249,7 +249,8 @@ class Recall:
     current_instances: tuple[MaskRecord, ...] = ()
     """One mask per thing when the current mask is the union of several targets, else empty."""
     picked_from: tuple[MaskRecord, ...] = ()
-    """The masks of several things the current mask was probably picked from (the answer before its own)."""
+    """The masks of several things the current mask was probably picked from (shown within the
+    :data:`PICKED_WITHIN` answers before its own, on the same photo), else empty."""
 
 
 def _role(value: str) -> Literal["target", "instance", "alternative"]:

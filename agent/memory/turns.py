@@ -200,12 +200,6 @@ def _current_state() -> sa.Select[Any]:
 
 
 _CURRENT_STATE = _current_state()
-_INSTANCES_OF_TURN = (
-    sa.select(_masks)
-    .where(_masks.c.turn_id == sa.bindparam("turn_id"), _masks.c.role == "instance")
-    .order_by(_masks.c.id)
-)
-"""The masks of one turn that are each one of several targets, in the order they were given."""
 _INSTANCES_AT_INDEX = (
     sa.select(_masks)
     .join(_turns, _turns.c.id == _masks.c.turn_id)
@@ -216,7 +210,8 @@ _INSTANCES_AT_INDEX = (
     )
     .order_by(_masks.c.id)
 )
-"""The instance masks of the session's turn at one index (what the current mask was picked from)."""
+"""The masks of the session's turn at one index that are each one of several targets, in the
+order they were given (the current mask's own, or those it was picked from)."""
 _IMAGE_EXISTS = sa.select(_images.c.sha256).where(_images.c.sha256 == sa.bindparam("sha"))
 _INSERT_TURN = sa.insert(_turns).returning(*_turns.c)
 _CLAIM_USER_TURN = (
@@ -370,24 +365,13 @@ def recall_with_pending(
     intent = _intent_from_state(state) if state["i_id"] is not None else None
     mask = _mask_from_state(state) if state["m_id"] is not None else None
     mask_image = state["m_image_sha"] if mask is not None else None
-    instances = (
-        tuple(
-            convert.mask_record(row, mask.turn_index)  # type: ignore[arg-type]
-            for row in conn.execute(_INSTANCES_OF_TURN, {"turn_id": mask.turn_id})
-        )
-        if mask is not None and mask.role == "target" and state["m_instances"]
-        else ()
-    )
+    instances: tuple[MaskRecord, ...] = ()
+    picked_from: tuple[MaskRecord, ...] = ()
     shown_at = state["m_shown_index"]
-    picked_from = (
-        tuple(
-            convert.mask_record(row, shown_at)  # type: ignore[arg-type]
-            for row in conn.execute(_INSTANCES_AT_INDEX, {"sid": session.id, "index": shown_at})
-        )
-        if mask is not None and mask.role == "target" and not state["m_instances"]
-        and shown_at is not None and not state["m_image_since"]
-        else ()
-    )  # fmt: skip
+    if mask is not None and mask.role == "target" and state["m_instances"]:
+        instances = _instances_at(conn, session.id, mask.turn_index)
+    elif mask is not None and mask.role == "target" and shown_at is not None and not state["m_image_since"]:
+        picked_from = _instances_at(conn, session.id, shown_at)
     last_index = int(rows[-1]._mapping["index"]) if rows else cached.upto_index
     pending = [r for r in rows if r.role == "user" and r.status == "pending"]
     return Recall(
@@ -401,6 +385,12 @@ def recall_with_pending(
         current_instances=instances,
         picked_from=picked_from,
     ), pending
+
+
+def _instances_at(conn: sa.Connection, session_id: str, index: int) -> tuple[MaskRecord, ...]:
+    """Return the instance masks of the session's turn at ``index`` (:data:`_INSTANCES_AT_INDEX`)."""
+    rows = conn.execute(_INSTANCES_AT_INDEX, {"sid": session_id, "index": index})
+    return tuple(convert.mask_record(row, index) for row in rows)  # type: ignore[arg-type]
 
 
 def next_index(conn: sa.Connection, session_id: str) -> int:

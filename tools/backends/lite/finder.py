@@ -49,7 +49,6 @@ BEHIND_KEEPS = 0.35
 the hands reaching over a cup have a box so large that their mask takes the cup too."""
 NEVER_IN_FRONT = SUPPORTS | {"tie"}
 """What is never cut out of a thing: supports lie behind what stands on them, a tie is worn."""
-"""Where a box's centre (as a share of the image's width and height) lies on a side the user named."""
 
 
 @dataclass

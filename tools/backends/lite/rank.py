@@ -399,10 +399,10 @@ class Ranker:
     def _size(self, cands: list[Candidate], scores: dict[int, float], size: str) -> None:
         """Favour the biggest (or smallest) of the plausible candidates, by area; the tallest (or
         shortest) by the height of its box."""
-        if size in HEIGHT_SIZES:
-            self._favour(cands, scores, lambda c: float(c.bbox[3] - c.bbox[1]), high=size in BIG_SIZES)
-        else:
-            self._favour(cands, scores, lambda c: c.area, high=size in BIG_SIZES)
+        def height(c: Candidate) -> float:
+            return float(c.bbox[3] - c.bbox[1])
+
+        self._favour(cands, scores, height if size in HEIGHT_SIZES else (lambda c: c.area), high=size in BIG_SIZES)
 
     def _tone(self, cands: list[Candidate], scores: dict[int, float], tone: str) -> None:
         """Favour the lightest (or darkest) of the plausible candidates, by mean L* lightness."""

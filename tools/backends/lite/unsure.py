@@ -24,6 +24,7 @@ SIDES = {
     "top": lambda x, y: y < 0.5, "bottom": lambda x, y: y > 0.5,
     "center": lambda x, y: 1 / 3 < x < 2 / 3,
 }  # fmt: skip
+"""Where a box's centre (as a share of the image's width and height) lies on a side the user named."""
 
 
 def shown_before(lookup: Lookup, cues: Cues, previous: np.ndarray | None) -> list[Detection]:
