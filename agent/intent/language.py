@@ -39,13 +39,23 @@ _POLITE_EDGES = re.compile(
     re.IGNORECASE,
 )
 """A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
-_PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
+_OPENERS = frozenset("ok okay yes yeah yep no nope nah great thanks fine right sure good now and then so hmm".split())
+
+
+def _place_after_comma(m: re.Match[str]) -> str:
+    """Read "the lamp post, bottom left" as "the lamp post on the bottom left" ("ok, far right" stays)."""
+    return m[0] if m[1].lower() in _OPENERS else f"{m[1]} on the {m[2]}"
+
+
+_PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"\bcounting\s+(from|in\s+from)\b", re.I), "from"),
     (re.compile(r"\b(?:furthest|farthest)\s+(?:to\s+(?:the\s+)?|on\s+the\s+)?(left|right)\b", re.I), r"on the far \1"),
-    (re.compile(r"\b(?:closest|nearest)\s+to\s+(?:the\s+)?(?:camera|viewer|photographer|us|me)\b", re.I), "in front"),
+    (re.compile(r"\b(?:closest|nearest)\s+(?:to\s+)?(?:the\s+)?(?:camera|viewer|photographer|us|me)\b", re.I), "in front"),
     (re.compile(r"\bthe\s+([a-z]+)\s+(furthest|farthest)\s+(?:back|away|off)\b", re.I), r"the \2 \1"),
     (re.compile(r"\b(?!(?:multi|different|same|many|two|off)\b)([a-z]+)[- ]colou?red\b", re.I), r"\1"),
     (re.compile(r"\b(?:down|up|over)\s+(on|in|at)\s+the\b", re.I), r"\1 the"),
+    # a place said after a comma: "the lamp post, bottom left" (on the bottom left)
+    (re.compile(r"\b(\w+),\s+((?:top|bottom|upper|lower|far)[- ](?:left|right))\b(?=\s*(?:[,.!?]|$))", re.I), _place_after_comma),
     (re.compile(r"\b(top|bottom|upper|lower)\s+(left|right)\b(?!\s*[-\w])", re.I), r"\1-\2"),
     (re.compile(r"^(?:the )?whole(?: one)?(?: again)?\s*[.!]*$", re.I), "the whole thing"),
     (re.compile(r"\bthe whole (?!thing\b)[a-z]+ again\b", re.I), "the whole thing again"),
@@ -57,7 +67,8 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwrong\s+(?:count|number|one|thing|side|guess|choice)\b", re.I), "wrong"),
 )
 """Ways of saying where a thing is, or its colour, that the parser hangs on the wrong word, said
-the plain way: "the third cygnet counting from the right" (from the right), "the swan furthest
+the plain way: "the third cygnet counting from the right" (from the right), "the lamp post, bottom left"
+(on the bottom left), "the swan furthest
 to the left" (on the far left), "the one furthest back" (the furthest one), "the dog closest to the camera" (in front), "the light coloured
 one" (the light one), "the sign down on the right" (on the right: "sign down" reads as a verb), "the cup in the
 top left" (top-left: "left" reads as the verb), "whole" and "the whole car again" after a part

@@ -25,8 +25,12 @@ WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
 
 
 def parse(cache: nlp.ParseCache, text: str) -> Doc:
-    """Parse with the owner's cache and merge quoted strings into single tokens (once per doc)."""
+    """Parse with the owner's cache, re-read nouns the tagger took for another word class, and
+    merge quoted strings into single tokens (once per doc)."""
     doc = cache.parse(text)
+    if "pixelrs_nouns" not in doc.user_data:
+        doc.user_data["pixelrs_nouns"] = _with_nouns_read(cache, doc)
+    doc = doc.user_data["pixelrs_nouns"] or doc
     if not doc.user_data.get("pixelrs_quotes"):
         spans: list[Span] = []
         for m in QUOTE_RE.finditer(doc.text):
@@ -39,6 +43,45 @@ def parse(cache: nlp.ParseCache, text: str) -> Doc:
                     retok.merge(span, attrs={"POS": "PROPN", "TAG": "NNP", "LEMMA": span.text})
         doc.user_data["pixelrs_quotes"] = True
     return doc
+
+
+_STAND_IN_NOUN = "machine"
+"""A plain noun the small parser always reads as one: put where it misread a rarer noun."""
+
+
+def _with_nouns_read(cache: nlp.ParseCache, doc: Doc) -> Doc | None:
+    """Return the parse with nouns the small tagger misread put right, or None when none was.
+
+    The small English model tags a rare noun after a noun or an article as an adverb or an
+    adjective ("the fire *extinguisher*") and parses the
+    phrase around that. A word the pipeline's dictionary knows only as a noun, so misread there,
+    is replaced by a plain noun, the text parsed again, and the new parse given the user's words."""
+    from spacy.tokens import Doc as SpacyDoc
+
+    from agent.intent.spelling import word_classes
+
+    misread = {
+        t.i for t in doc
+        if t.i > 0 and t.is_alpha and len(t) > 3 and t.pos_ in {"ADV", "ADJ"}
+        and doc[t.i - 1].pos_ in {"NOUN", "PROPN", "ADJ", "DET"}
+        and word_classes(lower(t)) | word_classes(lemma(t)) == {"noun"}
+    }  # fmt: skip
+    if not misread:
+        return None
+    again = cache.parse("".join((_STAND_IN_NOUN if t.i in misread else t.text) + t.whitespace_ for t in doc))
+    if len(again) != len(doc) or any(again[i].pos_ != "NOUN" for i in misread):
+        return None
+    return SpacyDoc(
+        doc.vocab,
+        words=[t.text for t in doc],
+        spaces=[bool(t.whitespace_) for t in doc],
+        heads=[t.head.i for t in again],
+        deps=[t.dep_ for t in again],
+        pos=[t.pos_ for t in again],
+        tags=[t.tag_ for t in again],
+        lemmas=[lower(doc[t.i]) if t.i in misread else t.lemma_ for t in again],
+        morphs=[str(t.morph) for t in again],
+    )
 
 
 _RELATIVE_WORDS = frozenset({"which", "that", "who", "what"})
@@ -185,8 +228,13 @@ def phrase_at(head: Token, depth: int = 0) -> Phrase:
     # "not the blue one": a "not" the parser hung on a modifier negates the whole phrase
     negation = [t for t in words.values() if t.dep_ == "neg" and t.i < head.i]
     phrase = Phrase(head=head, words=[words[i] for i in sorted(words) if words[i] not in negation], preps=preps, clauses=clauses)
+    if lower(head) in _SOMEONE:
+        phrase.stand_in = "person"  # "there's somebody by the door": a person, not a pronoun to resolve
     phrase.negated = any(c.dep_ == "neg" for c in head.children) or "no" in phrase.determiners or bool(negation)
     return phrase
+
+
+_SOMEONE = frozenset({"someone", "somebody", "anyone", "anybody"})
 
 
 def participle_clause(tok: Token) -> bool:

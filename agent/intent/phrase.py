@@ -118,6 +118,10 @@ class Phrase:
     def placeholder(self) -> bool:
         """The head stands for the current target ("one", "ones", "part", "the left half")."""
         head = lower(self.head)
+        if head in vb.PLACEHOLDER_NOUNS and any(
+            t.dep_ == "compound" and t.pos_ in {"NOUN", "PROPN"} and t.i < self.head.i for t in self.words
+        ):
+            return False  # "the nigiri pieces", "the cake slices": a thing named by its pieces
         return head in vb.PLACEHOLDER_NOUNS or (
             self.lemma in vb.GEOMETRIC_PART_HEADS and not self.of_object
         )

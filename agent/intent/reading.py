@@ -136,9 +136,10 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     if not text or not english:
         return reading
     end = _pointing_tail(cache, text) if depth < 2 else 0
-    if end:
-        # "is there a banana in the bin? segment it": the question names what "it" is
-        rest = _read(cache, text[:end], depth + 1)
+    rest = _read(cache, text[:end], depth + 1) if end else None
+    if rest is not None and (text[end - 1] == "?" or _names_new_thing(rest.main)):
+        # "is there a banana in the bin? segment it", "there's somebody by the door, can you
+        # select them": the first part names what "it" is ("ok that one, mask it" names nothing)
         rest.text, rest.notes = text, [*notes, f"read {text[:end][:40]!r}; the rest asks to segment it", *rest.notes]
         return rest
     start = _request_start(parse(cache, text)) if depth < 2 else 0
@@ -174,6 +175,8 @@ def _read(cache: nlp.ParseCache, raw: str, depth: int = 0) -> Reading:
     polite = bool(_POLITE_RETURN.match(text))  # "could we go back to the winner?" asks, it does not question
     reading.returning = any(lower(t) in vb.RETURN_WORDS for t in body) and (not reading.question or polite)
     _frame(reading, body)
+    if reading.frame == "command" or (reading.main is not None and reading.main.head.dep_ == "dobj"):
+        reading.main = _through_output_noun(reading.main, reading.phrases)
     if reading.returning:
         reading.returned_to = _returned_to(reading)
         reading.rest = _rest_after(reading)
@@ -229,15 +232,27 @@ _STORY_WORDS = 8
 _MODALS = frozenset({"can", "could", "would", "will"})
 
 
+def _names_new_thing(main: Phrase | None) -> bool:
+    """Whether a phrase names a thing of its own (not "it", "that one", "the other one")."""
+    return main is not None and not (main.pronoun or main.refers_back or main.placeholder)
+
+
+_TAIL_FILLERS = frozenset("please pls plz then too and also just now so can could would you u".split())
+"""Words around the verb of a tail that asks to segment what the turn named ("can you select them")."""
+
+
 def _pointing_tail(cache: nlp.ParseCache, text: str) -> int:
     """Return where a question ends when all that follows it asks to segment what it names
-    ("is there a dog? outline it", "where are the keys? mask them please"); 0 otherwise. Split
-    at the question mark (the parser may not end the sentence there)."""
+    ("is there a dog? outline it", "where are the keys? mask them please", "there's somebody by
+    the door, can you select them"); 0 otherwise. Split at the question mark (the parser may not
+    end the sentence there), or else at the last comma."""
     mark = text.find("?")
+    if mark < 0:
+        mark = text.rfind(",")
     if mark < 0 or not text[mark + 1 :].strip():
         return 0
     tail = parse(cache, text[mark + 1 :])
-    words = [t for t in tail if t.is_alpha and lower(t) not in {"please", "then", "too", "and", "also", "just", "now", "so"}]
+    words = [t for t in tail if t.is_alpha and lower(t) not in _TAIL_FILLERS]
     if len(words) < 2 or lemma(words[0]) not in vb.SEGMENT_VERBS:
         return 0
     rest = words[1:]
@@ -370,17 +385,24 @@ def _as_request(cache: nlp.ParseCache, text: str, doc: Doc) -> Doc:
     return again
 
 
+_SIDE_WORDS = frozenset({"left", "right", "top", "bottom", "upper", "lower"})
+
+
 def _side_first(cache: nlp.ParseCache, doc: Doc) -> tuple[Doc, str]:
-    """Re-read "left half of it only", "left one pls": with no article the tagger reads "left" as
-    the verb *leave*. A turn that opens (after openers) with "left" read as a verb, followed by a
-    noun or "one", is parsed again with "the" before it; kept when "left" is then an adjective
-    or noun. Returns the parse to use and a note ("" when unchanged)."""
+    """Re-read "left half of it only", "left one pls", "top half": with no article the tagger reads
+    "left" as the verb *leave*, or "half" as an adjective. A turn that opens (after openers) with
+    "left" read as a verb followed by a noun or "one", or with a side word before a part noun
+    not read as a noun, is parsed again with "the" before it; kept when the side word is then an
+    adjective or noun. Returns the parse to use and a note ("" when unchanged)."""
     toks = [t for t in doc if not t.is_space]
     k = _opener_count(toks)
     if k + 1 >= len(toks):
         return doc, ""
     word, nxt = toks[k], toks[k + 1]
-    if lower(word) != "left" or word.pos_ not in {"VERB", "AUX"} or nxt.pos_ not in {"NOUN", "NUM", "PROPN"}:
+    left_as_verb = lower(word) == "left" and word.pos_ in {"VERB", "AUX"} and nxt.pos_ in {"NOUN", "NUM", "PROPN"}
+    # "top half", "right half": a side word before a part noun the tagger did not read as a noun
+    half_unread = lower(word) in _SIDE_WORDS and lower(nxt) in vb.GEOMETRIC_PART_HEADS and nxt.pos_ != "NOUN"
+    if not (left_as_verb or half_unread):
         return doc, ""
     again = parse(cache, f"{doc.text[: word.idx]}the {doc.text[word.idx :]}")
     moved = next((t for t in again if t.idx == word.idx + len("the ")), None)
@@ -658,6 +680,21 @@ def _frame(reading: Reading, body: list[Token]) -> None:
     reading.frame = "other"
     reading.main = next((p for p in phrases if p.concrete), None)
     del doc
+
+
+def _through_output_noun(main: Phrase | None, phrases: list[Phrase]) -> Phrase | None:
+    """ "I'd like a mask of the fish", "could you make masks for the four people": in a request (the
+    mask the object of a verb) the thing the mask is of is what the turn is about ("the mask of the
+    goalie", a bare phrase, or "is the mask of the diver red?" may be about a worn mask)."""
+    if main is None or (main.lemma != "mask" and main.lemma not in vb.OUTPUT_NOUNS):
+        return main
+    own = next((thing for prep, thing in main.preps if prep in {"of", "for"}), None)
+    if own is not None:
+        return own
+    # "make masks for the lamps": the parser hangs the "for" phrase on the verb
+    verb = main.head.head
+    objects = [g for c in verb.children if c.dep_ == "prep" and lower(c) in {"of", "for"} for g in c.children if g.dep_ == "pobj"]
+    return next((p for p in phrases if objects and p.head.i == objects[0].i), main)
 
 
 def _leaves_out(reading: Reading, body: list[Token], phrases: list[Phrase]) -> bool:

@@ -17,6 +17,12 @@ from agent.intent.words import lemma, lower, render, size_value
 from agent.types import Act, Intent
 
 
+def _this_one(phrase: Phrase) -> bool:
+    """Tell a demonstrative that points back at the current target: "that one", "this one", "that"."""
+    head = lower(phrase.head)
+    return phrase.refers_back and (head in {"one", "that", "this"}) and not phrase.preps
+
+
 def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision | None:
     """REFINE when the turn narrows the current target; None when it does not."""
     main = reading.main
@@ -38,7 +44,7 @@ def refine(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set
         # "what does its label say?": a question about the current target, not a part ("and its
         # rim?", a bare phrase, and "can you do just its rim?", a request, ask for the part)
         whole = None
-    if whole is not None and (whole.pronoun or whole.lemmas & current):
+    if whole is not None and (whole.pronoun or whole.lemmas & current or _this_one(whole)):
         part = split.attributes.get("part") or part_words(main)
         attrs["part"] = part
         attrs.pop("count", None) if lower(main.head) == "one" else None

@@ -463,6 +463,15 @@ def _about_the_assistant(reading: Reading) -> bool:
     return all(p.pronoun for p in reading.phrases)
 
 
+_PLACE_NOUNS = frozenset({"front", "back", "rear", "side", "left", "right", "top", "bottom", "middle", "edge", "corner"})
+
+
+def _place_of_verb(phrase: Phrase) -> bool:
+    """Tell a place noun the parser hung on a verb ("crouched *in front of him*", "sitting *at the back*")."""
+    head = phrase.head
+    return lemma(head) in _PLACE_NOUNS and head.dep_ == "pobj" and head.head.head.pos_ in {"VERB", "AUX"}
+
+
 def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: set[str]) -> Decision:
     """Read a correction phrase by phrase: negated ones are left out, a new noun is the target,
     a placeholder or the current noun asks for another instance."""
@@ -479,6 +488,8 @@ def _correct(cache: nlp.ParseCache, intent: Intent, reading: Reading, current: s
     for phrase in reading.phrases:
         if phrase.pronoun and not phrase.refers_back:
             continue
+        if target is not None and _place_of_verb(phrase):
+            continue  # "the catcher crouched in front of him": where the named one is, not a target
         negated = phrase.negated or _after_not(phrase)
         split = phrase.split(current=current)
         if negated and not reading.meant:

@@ -305,6 +305,7 @@ def unglued(word: str) -> str | None:
             for j in range(i + 1, len(word))
             if fits(word[:i]) and fits(word[i:j]) and fits(word[j:])
         }
+    found = {f for f in found if len(f.rsplit(" ", 1)[1]) > 1}  # "maki" is no "mak i": "i"/"a" do not end a run
     scored = sorted((-sum(w in GLUE_WORDS for w in f.split()), f) for f in found)
     scored = [(n, f) for n, f in scored if n < 0]  # at least one function word
     if not scored or (len(scored) > 1 and scored[1][0] == scored[0][0]):

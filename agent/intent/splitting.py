@@ -135,7 +135,8 @@ def split_phrase(
             continue  # "the largest one of them / of the apples": the set it is picked from
         position = _position_phrase(name, sub)
         if position:
-            out.attributes.setdefault("position", position)
+            said_before = out.attributes.get("position", "").split()  # "at the top on the left": both
+            out.attributes["position"] = " ".join(dict.fromkeys([*said_before, *position.split()]))
             out.evidence.append(("position", f"{name} {sub.text()}"))
             continue
         if name in vb.EXCLUDE_PREPOSITIONS:
@@ -305,7 +306,7 @@ def _head_role(phrase: Phrase) -> dict[str, str] | None:
     part = geometric_part(phrase)
     if part is not None and not phrase.of_object:
         return {"part": part}
-    if head in vb.PLACEHOLDER_NOUNS:
+    if head in vb.PLACEHOLDER_NOUNS and phrase.placeholder:
         return {}
     if phrase.pronoun:
         return {}
@@ -317,13 +318,19 @@ _INTENSIFIERS = frozenset({"far", "very", "extreme", "furthest", "farthest"})
 
 
 def _position_phrase(name: str, sub: Phrase) -> str | None:
-    """ "on the right" -> "right", "at the top left" -> "top left", "from the left" -> "left"."""
-    if name not in {"on", "at", "in", "to", "from", "towards", "toward"} or sub.preps:
+    """ "on the right" -> "right", "at the top left" -> "top left", "from the left" -> "left", "at the
+    bottom in the middle" -> "bottom center" (a place phrase the parser hung on another)."""
+    if name not in {"on", "at", "in", "to", "from", "towards", "toward"}:
         return None
     words = [lower(t) for t in sub.words if t.dep_ not in {"det", "predet"} and lower(t) not in _INTENSIFIERS]
     if not words or not all(w in vb.POSITIONS or w in {"side", "corner", "end", "edge"} for w in words):
         return None
     values = [vb.POSITIONS[w] for w in words if w in vb.POSITIONS]
+    for inner_name, inner in sub.preps:
+        inner_value = _position_phrase(inner_name, inner)
+        if inner_value is None:
+            return None
+        values += inner_value.split()
     return " ".join(dict.fromkeys(values)) or None
 
 
