@@ -20,7 +20,7 @@ from agent.nlp import ParseCache, parse_noun_phrase
 from tools.backends.lite.detector import CATEGORIES
 
 if TYPE_CHECKING:
-    from spacy.tokens import Token
+    from spacy.tokens import Doc, Token
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "person": (
@@ -53,6 +53,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "harpist", "percussionist", "vocalist", "keyboardist", "rapper", "presenter", "lecturer",
         "preacher", "pastor", "vicar", "politician", "king", "queen", "prince", "princess",
         "knight", "warrior", "wrestler", "footballer", "cricketer", "paramedic", "courier",
+        "catcher", "fielder", "outfielder", "infielder", "baserunner", "hitter", "defender",
+        "midfielder", "striker", "keeper", "quarterback", "linebacker", "boxer", "fencer", "archer",
+        "rower", "paddler", "kayaker", "canoeist", "tennis player", "sprinter",
         "backpacker", "camper", "protester", "demonstrator", "porter", "attendant", "steward",
         "stewardess", "usher", "audience", "graduate", "schoolchild", "schoolkid",
     ),
@@ -82,6 +85,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "backpack": ("rucksack", "knapsack", "schoolbag"),
     "suitcase": ("luggage", "trolley case"),
     "sports ball": ("ball", "football", "soccer ball", "basketball", "tennis ball", "baseball"),
+    "baseball bat": ("bat", "softball bat", "cricket bat"),
+    "baseball glove": ("mitt", "baseball mitt", "catcher's mitt", "fielding glove"),
+    "tennis racket": ("racket", "racquet", "tennis racquet", "badminton racket"),
+    "skis": ("ski", "pair of skis"),
+    "surfboard": ("surf board", "bodyboard", "paddleboard", "longboard"),
+    "fire hydrant": ("hydrant", "fireplug"),
+    "traffic light": ("traffic signal", "stoplight", "stop light", "traffic lights"),
+    "hair drier": ("hair dryer", "hairdryer", "blow dryer", "blowdryer"),
     "bottle": ("flask", "water bottle"),
     "wine glass": ("goblet", "glass", "wineglass"),
     "cup": (
@@ -169,6 +180,25 @@ def _owner(noun: Token) -> bool:
     return noun.dep_ == "pobj" and noun.head.lower_ == "of"
 
 
+_TWO_WORD = frozenset(key for key in _LOOKUP if key.count(" ") == 1)
+_ATTACHED = frozenset({"with", "holding", "wearing", "carrying", "next", "near", "by", "behind", "beside", "that", "who", "which"})
+
+
+def _two_word_name(doc: Doc) -> CategoryMatch | None:
+    """Return the category of a two-word name said before any attached phrase ("the stop sign on
+    the left", "fire hydrant"), whatever the tagger made of it: a small tagger reads "stop" and
+    "fire" as verbs and drops the name."""
+    words = [t for t in doc if t.is_alpha]
+    for first, second in zip(words, words[1:], strict=False):
+        if first.pos_ == "ADP" or first.lower_ in _ATTACHED:
+            return None
+        key = f"{first.lower_} {second.lower_}"
+        if key in _TWO_WORD:
+            category = _LOOKUP[key]
+            return CategoryMatch(category, key, alias=key != category)  # the table's names are singular
+    return None
+
+
 @dataclass(frozen=True)
 class CategoryMatch:
     """The detector category a phrase names, the user's noun, and whether it was plural."""
@@ -200,6 +230,9 @@ class Vocabulary:
         if not phrase:
             return None
         doc = parse_noun_phrase(self.parses, phrase)
+        named = _two_word_name(doc)
+        if named is not None:
+            return named
         nouns = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.is_alpha]
         if not nouns:
             nouns = [t for t in doc if t.is_alpha and not t.is_stop]

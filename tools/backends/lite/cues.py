@@ -77,6 +77,9 @@ class PhraseCues:
     """The phrase names text itself (label, sign, word, ...)."""
     worn: list[Worn] = field(default_factory=list)
     """Colours of what a person wears or of their hair ("the man in the black hat")."""
+    held: list[str] = field(default_factory=list)
+    """What the target holds, carries or rides ("the guy holding it", "the man with the umbrella",
+    "the batter": a baseball bat, :data:`ROLE_GEAR`): the one touching it is meant."""
 
     @property
     def empty(self) -> bool:
@@ -175,6 +178,7 @@ def parse_phrase(
             continue
         else:
             add_text(raw.strip("'’-"), "target", target_threshold)
+    cues.held = _held(tokens)
     for m in _DEPTH.finditer(phrase):
         word = (m.group(1) or m.group(2)).lower()
         cues.positions.append("back" if word in ("back", "background", "furthest", "farthest") else "front")
@@ -184,6 +188,36 @@ def parse_phrase(
         if colour in cues.colours:
             cues.colours.remove(colour)  # the hat is black, not the man
     return cues
+
+
+HOLD_WORDS = frozenset({"holding", "carrying", "with", "using", "riding", "pushing", "walking", "throwing", "swinging"})
+"""Words after which a phrase names what the target holds or rides ("the guy holding it")."""
+ROLE_GEAR = {
+    "batter": "baseball bat", "hitter": "baseball bat", "catcher": "baseball glove",
+    "skier": "skis", "surfer": "surfboard", "skateboarder": "skateboard", "skater": "skateboard",
+    "snowboarder": "snowboard", "cyclist": "bicycle", "jockey": "horse", "equestrian": "horse",
+    "motorcyclist": "motorcycle", "kiter": "kite",
+}  # fmt: skip
+"""People named by what they hold or ride: "the batter" is the person with the baseball bat."""
+_HELD_ENDS = frozenset({"and", "but", "who", "that", "which", "while", "near", "next", "beside", "behind", "on", "in", "at"})
+
+
+def _held(tokens: list[str]) -> list[str]:
+    """Return what a phrase says its thing holds, carries or rides: the words after the first hold
+    word up to the next clause ("man holding the red umbrella near the door" -> "the red umbrella"), or a
+    role's gear ("batter" -> "baseball bat"); "wearing" names clothes (:mod:`wearing`), not this."""
+    words = [t.lower().strip("'’-") for t in tokens]
+    for i, word in enumerate(words):
+        if word in ROLE_GEAR and i <= 2:
+            return [ROLE_GEAR[word]]
+        if word in HOLD_WORDS and i > 0:
+            rest: list[str] = []
+            for after in tokens[i + 1 :]:
+                if after.lower() in _HELD_ENDS:
+                    break
+                rest.append(after)
+            return [" ".join(rest)] if rest else []
+    return []
 
 
 _OTHER_THING_WORDS = frozenset({"with", "having", "has", "holding", "carrying", "wearing"})

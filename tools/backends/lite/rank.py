@@ -29,6 +29,11 @@ FLOOR = 0.05
 """A cue that fails completely multiplies a candidate's score by this, not by zero."""
 DETECTION_SURE = 0.6
 """A detection scoring this much (or more) counts as certainly of its category."""
+HELD_TOUCH = 0.05
+"""The least touch score (share of the held thing in a box, less for boxes far larger than it) that
+lets "holding X" choose among candidates."""
+HELD_MARGIN = 0.15
+"""How much a candidate's box grows on each side when looking for what it holds."""
 
 
 @dataclass
@@ -251,6 +256,15 @@ class Ranker:
         all_cands = self.pool + extra
         prev_ov = _Overlap(self.an, self.previous) if self.previous is not None else None
 
+        # what the target holds or rides: the instance touching it
+        for thing in t.held if self.objects else []:
+            held = self.held_factor(all_cands, thing)
+            if held is None:
+                out.unmatched.append(f"could not find the {thing} to tell who has it")
+                continue
+            factors.append(held)
+            out.cues.append(f"with the {thing}" if not _points_back(thing) else "holding the current mask")
+
         # another instance than the previous mask
         if cues.other and prev_ov is not None:
             prev_area = prev_ov.area / prev_ov.total
@@ -353,6 +367,37 @@ class Ranker:
         ranked = sorted(all_cands, key=lambda c: -scores[id(c)])
         out.ranked = self._prefer_wholes([Ranked(c, float(scores[id(c)])) for c in ranked])
         return out
+
+    def held_factor(self, cands: list[Candidate], thing: str) -> dict[int, float] | None:
+        """Score candidates by how much of what they hold (``thing``, or the current mask for "it")
+        lies in their box, relative to the best; None when it cannot be found or nobody touches it."""
+        if _points_back(thing):
+            if self.previous is None:
+                return None
+            held_masks = [self.previous]
+        else:
+            anchors, matches, _ = self.resolve(thing)
+            if not anchors or matches:
+                return None
+            held_masks = [self.an.segment_mask(a) for a in anchors]
+        touch = {}
+        for c in cands:
+            x0, y0, x1, y1 = c.bbox
+            box_area = max(1.0, float((x1 - x0 + 1) * (y1 - y0 + 1)))
+            # the box grown a little (a bat is held at its end), and a box far larger than what is
+            # held counts less (a crowd's box holds the batter's bat too)
+            gx, gy = (x1 - x0) * HELD_MARGIN, (y1 - y0) * HELD_MARGIN
+            x0, y0 = max(0, int(x0 - gx)), max(0, int(y0 - gy))
+            x1, y1 = int(x1 + gx), int(y1 + gy)
+            touch[id(c)] = max(
+                float(m[y0 : y1 + 1, x0 : x1 + 1].sum()) / max(1.0, float(m.sum()))
+                * min(1.0, float(m.sum()) / box_area) ** 0.35
+                for m in held_masks
+            )
+        best = max(touch.values(), default=0.0)
+        if best < HELD_TOUCH:
+            return None
+        return {key: value / best for key, value in touch.items()}
 
     def garment_factor(self, cands: list[Candidate], worn: Worn) -> dict[int, float] | None:
         """Score people by how much the garment looks worn ("the man with the hat"); None when
