@@ -121,3 +121,24 @@ def test_a_participle_after_a_noun_is_not_read_as_a_noun(tracker):
 def test_a_word_is_not_unglued_into_a_word_and_a_trailing_i():
     assert unglued("maki") is None
     assert unglued("isit") == "is it"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "what a morning this was",
+        "good afternoon",
+        "sup",
+        "alright, no worries",
+        "good evening, we're from Lyon and this is our street",
+        "perfect that one, thanks so much",
+    ],
+)
+def test_small_talk_keeps_the_target(tracker, said):
+    last = converse(tracker, ["outline the scooter", said])[-1]
+    assert last.act is Act.CHITCHAT and last.intent.target == "scooter"
+
+
+def test_a_greeting_before_a_request_does_not_hide_it(tracker):
+    first = converse(tracker, ["good morning, find the kettle please"])[0]
+    assert first.act is Act.NEW_TARGET and first.intent.target == "kettle"

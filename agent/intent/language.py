@@ -35,7 +35,7 @@ QUOTE_RE = re.compile(
     r"|\"(?P<c>[^\"\n]{1,80}?)\"|“(?P<d>[^”\n]{1,80}?)”"
 )
 _POLITE_EDGES = re.compile(
-    r"^(?:please|pls|plz)\b[\s,]*|[\s,]*\b(?:please|pls|plz|thanks|thank you|thx)(?P<end>[.!?]*)\s*$",
+    r"^(?:please|pls|plz)\b[\s,]*|[\s,]*\b(?:please|pls|plz|thanks|thank you|thx)(?: a lot| so much| very much)?(?P<end>[.!?]*)\s*$",
     re.IGNORECASE,
 )
 """A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
@@ -61,6 +61,8 @@ _PLAIN_PHRASINGS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], s
     (re.compile(r"\bthe whole (?!thing\b)[a-z]+ again\b", re.I), "the whole thing again"),
     # an exclamation that opens a turn: "Ooh and the armchair next to it!" (the parser hangs the rest on it)
     (re.compile(r"^(?:o+h+|a+w+|wo+w|whoa|yay)\b[\s,.!]*(?=\w)", re.I), ""),
+    # a greeting before a comma: "good evening, I am from Portugal ..." ("good evening" alone stays)
+    (re.compile(r"^(?:good (?:morning|afternoon|evening|day)|(?:hi|hello|hey) there)\s*,\s*(?=\w)", re.I), ""),
     # a dictated turn: "no wait i meant ...", "... on the far right period"
     (re.compile(r"^((?:\w+\s+)?)wait\s+(?=[a-z])", re.I), r"\1wait, "),
     (re.compile(r"\s+(?:period|full stop|question mark|exclamation (?:mark|point))\s*$", re.I), ""),

@@ -386,6 +386,8 @@ def _personal_remark(reading: Reading) -> bool:
         return lemma(root) in {"have", "enjoy"} and named is not None and lemma(named) in _WISH_NOUNS
     if lower(subject) in {"you", "u"} and lemma(root) == "be":
         return named is not None  # "you're a lifesaver": the assistant is no thing in the photo
+    if lower(subject) in _FIRST_PERSON and lemma(root) == "be" and any(lower(c) == "from" for c in root.children):
+        return True  # "I am from Portugal": where the user comes from, not where a thing is
     if not _own(subject, _OWN_SUBJECTS) or any(t.dep_ == "pobj" and t.pos_ in {"NOUN", "PROPN"} for t in doc):
         return False  # "they are next to the sofa": where the target is
     if any(t.pos_ in {"NOUN", "PROPN"} and t.i < subject.i for t in doc):

@@ -277,8 +277,11 @@ nothing else is an empty one (chit-chat)."""
 CHITCHAT = re.compile(
     r"^(who|what) are you\b|^what can you do\b|^how are you\b|^(nice|good) to meet you\b|^help$"
     r"|^how (does|do) (this|it|you) work\b"
+    r"|^((good (morning|afternoon|evening|night|day)|hi|hello|hey|there|sup|wassup|what ?'?s up|yo|gg)\W*)+$"
+    r"|^what an? (\w+ ){1,3}(that|this|it) (was|is)\b|^no (problem|worries)$"
 )
-"""Small-talk questions (on the lower-cased turn)."""
+"""Small talk (on the lower-cased turn, openers removed): questions about the assistant, a greeting
+alone, an exclamation ("what a day that was") and "no problem"."""
 
 RESET = re.compile(
     r"^(let ?'?s |please |ok,? |okay,? )*(start|begin) (over|again|afresh|fresh|from scratch)\b|^(let ?'?s )?restart\b"
