@@ -142,3 +142,18 @@ def test_small_talk_keeps_the_target(tracker, said):
 def test_a_greeting_before_a_request_does_not_hide_it(tracker):
     first = converse(tracker, ["good morning, find the kettle please"])[0]
     assert first.act is Act.NEW_TARGET and first.intent.target == "kettle"
+
+
+@pytest.mark.parametrize(
+    ("said", "target"),
+    [("mask the nurse's trolley", "nurse's trolley"), ("now the laptop of the student", "laptop of the student")],
+)
+def test_a_thing_a_person_has_is_a_target_of_its_own(tracker, said, target):
+    first = converse(tracker, [said])[0]
+    assert first.intent.target == target and "part" not in first.intent.attributes
+
+
+@pytest.mark.parametrize(("said", "whole", "part"), [("the nurse's hand", "nurse", "hand"), ("the dog's collar", "dog", "collar")])
+def test_the_body_and_what_is_worn_stay_parts(tracker, said, whole, part):
+    first = converse(tracker, [said])[0]
+    assert (first.intent.target, first.intent.attributes.get("part")) == (whole, part)

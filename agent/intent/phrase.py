@@ -22,6 +22,7 @@ from agent.intent.splitting import (
     split_phrase,
 )
 from agent.intent.words import is_pronoun, is_quote, lemma, lower, render, unquote
+from agent.people import PERSON_PARTS, names_a_person
 
 if TYPE_CHECKING:
     from spacy.tokens import Span, Token
@@ -229,7 +230,8 @@ class Phrase:
     @property
     def part_of(self) -> Phrase | None:
         """The whole this phrase is a part of: "the handle *of the cup*", "the top half *of it*",
-        "*the cat's* eyes" (a possessive noun reads like an "of" object).
+        "*the cat's* eyes" (a possessive noun reads like an "of" object); of a person named by a
+        noun, only the body and what is worn are parts (:data:`agent.people.PERSON_PARTS`).
 
         Geometric heads (half, side, top, ...) always are; another noun is when its "of"
         object is definite (the/this/possessive) or a pronoun, and it is not a property
@@ -246,6 +248,8 @@ class Phrase:
             return None
         if self.lemma in vb.PURE_TEXT_NOUNS or self.generic or self.placeholder:
             return None
+        if not whole.pronoun and names_a_person(whole.lemma) and self.lemma not in PERSON_PARTS:
+            return None  # "the teacher's desk", "the bag of the player": a thing the person has
         definite = whole.pronoun or any(
             d in {"the", "this", "that", "these", "those", "its", "his", "her", "their", "my", "your"}
             for d in whole.determiners

@@ -17,48 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.nlp import ParseCache, parse_noun_phrase
+from agent.people import PERSON_NOUNS, names_a_person
 from tools.backends.lite.detector import CATEGORIES
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "person": (
-        "people", "human", "man", "men", "woman", "women", "guy", "guys", "lady", "ladies",
-        "gentleman", "boy", "girl", "kid", "child", "children", "baby", "toddler", "teenager",
-        "adult", "someone", "somebody", "pedestrian", "passenger", "player", "athlete", "rider",
-        "astronaut", "officer", "soldier", "worker", "photographer", "cameraman", "driver",
-        "coach", "referee", "tourist", "student", "admiral", "dude", "fellow", "individual",
-        "figure", "crowd", "folks", "mother", "father", "mom", "dad", "husband", "wife",
-        "blonde", "blondes", "blond", "brunette", "brunettes", "redhead", "redheads",
-        # roles, jobs and kin: what people are called by what they do or who they are
-        "farmer", "farmhand", "rancher", "shepherd", "gardener", "builder", "labourer", "laborer",
-        "mechanic", "technician", "engineer", "scientist", "janitor", "plumber", "electrician",
-        "waiter", "waitress", "chef", "cook", "baker", "butcher", "barista", "bartender",
-        "cashier", "clerk", "vendor", "seller", "shopkeeper", "customer", "shopper", "guest",
-        "host", "hostess", "receptionist", "nurse", "doctor", "surgeon", "patient", "teacher",
-        "professor", "pupil", "schoolboy", "schoolgirl", "dancer", "singer", "musician",
-        "guitarist", "drummer", "pianist", "violinist", "performer", "actor", "actress", "clown",
-        "juggler", "magician", "artist", "runner", "jogger", "walker", "hiker", "climber",
-        "swimmer", "diver", "surfer", "skier", "snowboarder", "skater", "skateboarder",
-        "cyclist", "biker", "golfer", "batter", "goalkeeper", "goalie", "umpire", "jockey",
-        "cowboy", "cowgirl", "lifeguard", "guard", "cop", "firefighter", "pilot", "sailor",
-        "captain", "angler", "hunter", "tailor", "barber", "priest", "monk", "nun", "bride",
-        "groom", "bridesmaid", "spectator", "onlooker", "bystander", "passerby", "commuter",
-        "traveller", "traveler", "visitor", "villager", "resident", "neighbour", "neighbor",
-        "friend", "grandma", "grandpa", "granny", "grandmother", "grandfather", "grandson",
-        "granddaughter", "son", "daughter", "brother", "sister", "uncle", "aunt", "infant",
-        "newborn", "youngster", "youth", "senior", "pensioner", "grownup",
-        "conductor", "bassist", "cellist", "trumpeter", "saxophonist", "flautist", "flutist",
-        "harpist", "percussionist", "vocalist", "keyboardist", "rapper", "presenter", "lecturer",
-        "preacher", "pastor", "vicar", "politician", "king", "queen", "prince", "princess",
-        "knight", "warrior", "wrestler", "footballer", "cricketer", "paramedic", "courier",
-        "catcher", "fielder", "outfielder", "infielder", "baserunner", "hitter", "defender",
-        "midfielder", "striker", "keeper", "quarterback", "linebacker", "boxer", "fencer", "archer",
-        "rower", "paddler", "kayaker", "canoeist", "tennis player", "sprinter",
-        "backpacker", "camper", "protester", "demonstrator", "porter", "attendant", "steward",
-        "stewardess", "usher", "audience", "graduate", "schoolchild", "schoolkid",
-    ),
+    "person": PERSON_NOUNS,
     "bicycle": ("bike", "cycle", "pushbike"),
     "car": (
         "automobile", "sedan", "taxi", "cab", "jeep", "suv", "hatchback", "vehicle", "wagon",
@@ -139,17 +105,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """Words for a family of the detector's categories: "the animal" is whichever animal is there."""
 
-PERSON_SUFFIXES = ("man", "men", "woman", "women", "person", "persons", "people")
-"""A noun ending in these names a person ("fisherman", "policewoman", "salesperson")..."""
-NOT_PEOPLE = frozenset({"snowman", "snowmen", "ottoman", "ottomans", "walkman", "caiman", "caimans"})
-"""...except these."""
-
-
 def _person_by_suffix(noun: str) -> str | None:
     """Return "person" for a one-word noun built on man/woman/person that is not in the table."""
-    if " " in noun or noun in NOT_PEOPLE:
-        return None
-    return "person" if any(noun.endswith(s) and len(noun) > len(s) + 2 for s in PERSON_SUFFIXES) else None
+    return "person" if names_a_person(noun) else None
 
 
 _LOOKUP: dict[str, str] = {
