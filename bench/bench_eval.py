@@ -1,12 +1,12 @@
 """Mask quality and latency of a backend on the hand-drawn evaluation set, through the real runtime.
 
 Run from the repository root:
-``python bench/bench_eval.py [--split dev|test|holdout|blind|sealed|reserve|vault|all] [--runs 3]
+``python bench/bench_eval.py [--split dev|test|...|inlet|all] [--runs 3]
 [--backend lite]``; prints one JSON object: the quality figures of
 :func:`graphs.evalset.summarise` per split (deterministic, so from the first run) and the latency
 medians over ``--runs`` runs, each in a fresh process-level runtime (first turn on a new image,
-later turns), with the issue's targets beside them. Every split but ``heath`` has been read and tuned on by the end
-of stop 21 (each was reported unseen once first; see ``data/eval/README.md``); ``heath`` has only
+later turns), with the issue's targets beside them. Every split but ``inlet`` has been read and tuned on by the end
+of stop 22 (each was reported unseen once first; see ``data/eval/README.md``); ``inlet`` has only
 been scored, so the next round reads it and needs a new unseen split for its report.
 """
 
@@ -27,7 +27,7 @@ from graphs.evalset import load_evalset, run_evalset  # noqa: E402
 from graphs.runtime import Runtime  # noqa: E402
 from tools.registry import create_backend  # noqa: E402
 
-SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove", "heath")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove", "heath", "inlet")
 """The splits under ``data/eval/``; ``all`` runs them in this order."""
 
 TARGETS = {

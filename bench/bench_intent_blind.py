@@ -1,15 +1,15 @@
 """The offline tracker on the blind scenario sets (tests/intent_scenarios_blind*.yaml).
 
 Run from the repository root: ``python bench/bench_intent_blind.py [--show]`` (the first set),
-``--set tests/intent_scenarios_blind2.yaml`` (or ``blind3`` to ``blind9``) for the others. Prints
+``--set tests/intent_scenarios_blind2.yaml`` (or ``blind3`` to ``blind10``) for the others. Prints
 one JSON object: turns right on act and target (the scenario suite's score) overall, per group
 and per scripted act, and how often the scripted attributes/exclusions/relations hold; ``--show``
-lists the misses too. All nine sets were written by people who never ran the tracker. The first
+lists the misses too. All ten sets were written by people who never ran the tracker. The first
 was report-only until stop 15, the second until stop 16, the third until stop 17, the fourth
 until stop 18; all four have been tuned on since (``half: tune-blind``), so their scores are no
 longer unseen checks; so is the sixth (written at stop 19, tuned on later in that stop). The
-fifth (``half: blind``, written at stop 18), the seventh (stop 19), the eighth (stop 20) and the
-ninth (stop 21) are report-only: nobody may tune on them, so list their misses only for a final
+fifth (``half: blind``, written at stop 18), the seventh (stop 19), the eighth (stop 20), the
+ninth (stop 21) and the tenth (stop 22) are report-only: nobody may tune on them, so list their misses only for a final
 report."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from graphs.evalset import (
 
 H, W = 240, 320
 DATA = Path(__file__).resolve().parents[1] / "data"
-SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove", "heath")
+SPLITS = ("dev", "test", "holdout", "blind", "sealed", "reserve", "vault", "crate", "depot", "ember", "flint", "grove", "heath", "inlet")
 """The splits of ``data/eval/`` (``bench/bench_eval.py --split all`` runs the same six)."""
 
 

@@ -113,11 +113,12 @@ BLIND_SETS = {
     "intent_scenarios_blind7.yaml": "blind",
     "intent_scenarios_blind8.yaml": "blind",
     "intent_scenarios_blind9.yaml": "blind",
+    "intent_scenarios_blind10.yaml": "blind",
 }
 """The blind sets and their half: the first has been tuned on since stop 15, the second since stop
 16, the third since stop 17, the fourth since stop 18, the sixth since the middle of stop 19; the
-fifth (written at stop 18), the seventh (written at stop 19), the eighth (written at stop 20) and
-the ninth (written at stop 21) are report-only (``tune-blind``:
+fifth (written at stop 18), the seventh (written at stop 19), the eighth (written at stop 20), the
+ninth (written at stop 21) and the tenth (written at stop 22) are report-only (``tune-blind``:
 written blind, tuned on since; ``blind``: report-only)."""
 
 
