@@ -157,3 +157,10 @@ def test_a_thing_a_person_has_is_a_target_of_its_own(tracker, said, target):
 def test_the_body_and_what_is_worn_stay_parts(tracker, said, whole, part):
     first = converse(tracker, [said])[0]
     assert (first.intent.target, first.intent.attributes.get("part")) == (whole, part)
+
+
+def test_a_word_after_a_number_is_not_fixed_to_a_verb(tracker):
+    first = converse(tracker, ["outline all four mako sharks please"])[0]  # "mako" is one letter from "make"
+    assert first.intent.target == "mako sharks" and first.intent.attributes.get("count") == "4"
+    fixed = converse(tracker, ["segment the dog", "mkae it red"])[-1]
+    assert "make" in fixed.reason or fixed.act is not Act.NEW_TARGET

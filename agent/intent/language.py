@@ -275,14 +275,29 @@ def prepare(text: str) -> tuple[str, bool, list[str]]:
         if apart is not None:  # words run together beat a one-letter edit: "theone" is no "thence"
             notes.append(f"read {word!r} as {apart!r}")
             return apart
-        if fix is None:
-            return word
+        if fix is None or (fix[0] in _ASKING_WORDS and _after_determiner(m)):
+            return word  # "all six maki rolls": no verb ("make") follows a number or an article
         notes.append(f"read {word!r} as {fix[0]!r}")
         return fix[0]
 
     fixed = _fix_outside_quotes(text, repl)  # then a side without its article, typos fixed ("frm rght")
     fixed = _outside_quotes(fixed, functools.partial(_SIDE_WITHOUT_ARTICLE.sub, r"\1 the \2"))
     return fixed, True, notes
+
+
+_ASKING_WORDS = vb.SEGMENT_VERBS | vb.EXPLAIN_VERBS | {"make", "do", "can", "could", "would", "will"}
+"""Verbs a typo may be fixed to, which cannot follow an article or a number."""
+_NUMBER_WORDS = frozenset("two three four five six seven eight nine ten eleven twelve".split())
+_DETERMINERS = frozenset("a an the all every each both some any these those this that my your his her their its".split())
+
+
+def _after_determiner(m: re.Match[str]) -> bool:
+    """Whether the matched word follows an article, a determiner or a number ("the", "six", "2")."""
+    before = m.string[: m.start()].split()
+    if not before:
+        return False
+    last = before[-1].lower()
+    return last in _DETERMINERS or last.isdigit() or last in _NUMBER_WORDS
 
 
 def _fix_outside_quotes(text: str, repl: Callable[[re.Match[str]], str]) -> str:

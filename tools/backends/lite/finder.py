@@ -332,15 +332,24 @@ class Finder:
             )
             found.evidence["unknown"] = True
             return found
-        mask = parts[0]
+        several = cues.count is not None and len(parts) > 1
         found.evidence["fallback"] = (
-            f"'{noun}' is nothing my models know; this is the most prominent region"
-            + (f" that is not a {' or '.join(names)}" if names else "")
+            f"'{noun}' is nothing my models know; "
+            + ("these are the most prominent regions" if several else "this is the most prominent region")
+            + (f" that are not a {' or '.join(names)}" if names and several else f" that is not a {' or '.join(names)}" if names else "")
             + " (salient-object model), a guess"
         )
         found.evidence["cues"] = ["salient region not explained by a detection"]
-        found.targets = [Scored(mask, 0.25, "salient", noun)]
         found.alternatives = []
+        if several:
+            # "all three pumpkins", "both trees": as many of the separate salient regions as were
+            # asked for (all of them for "every"), largest first, then left to right
+            wanted = parts[: cues.count or MAX_INSTANCES]
+            found.several = True
+            found.targets = _instances([Scored(m, 0.25, "salient", noun) for m in wanted], len(wanted))
+            found.evidence["instances"] = len(found.targets)
+            return found
+        found.targets = [Scored(parts[0], 0.25, "salient", noun)]
         return found
 
 
