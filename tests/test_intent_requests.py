@@ -164,3 +164,10 @@ def test_a_word_after_a_number_is_not_fixed_to_a_verb(tracker):
     assert first.intent.target == "mako sharks" and first.intent.attributes.get("count") == "4"
     fixed = converse(tracker, ["segment the dog", "mkae it red"])[-1]
     assert "make" in fixed.reason or fixed.act is not Act.NEW_TARGET
+
+
+def test_a_participle_between_a_number_and_its_noun_describes_the_noun(tracker):
+    for said, noun, side in [("segment both stacked crates at the far left", "crates", "left"), ("segment both closed umbrellas on the far right", "umbrellas", "right")]:
+        first = converse(tracker, [said])[0]
+        assert first.intent.target.endswith(noun), said
+        assert (first.intent.attributes.get("count"), first.intent.attributes.get("position")) == ("2", side), said

@@ -47,29 +47,40 @@ def parse(cache: nlp.ParseCache, text: str) -> Doc:
 
 _STAND_IN_NOUN = "machine"
 """A plain noun the small parser always reads as one: put where it misread a rarer noun."""
+_STAND_IN_ADJECTIVE = "old"
+"""A plain adjective: put where it read a participle before a noun ("both *parked* cars") as a verb."""
+_BEFORE_PHRASE = frozenset({"DT", "PDT", "CD", "PRP$"})
+"""Tags of words that open a noun phrase (an article, "both", a number, "my")."""
 
 
 def _with_nouns_read(cache: nlp.ParseCache, doc: Doc) -> Doc | None:
-    """Return the parse with nouns the small tagger misread put right, or None when none was.
+    """Return the parse with words the small tagger misread put right, or None when none was.
 
     The small English model tags a rare noun after a noun or an article as an adverb or an
-    adjective ("the fire *extinguisher*") and parses the
-    phrase around that. A word the pipeline's dictionary knows only as a noun, so misread there,
-    is replaced by a plain noun, the text parsed again, and the new parse given the user's words."""
+    adjective ("the fire *extinguisher*"), and a participle between an article and its noun as
+    the sentence's verb ("segment both *parked* cars"), and parses the phrase around that. Such a
+    noun (one the pipeline's dictionary knows only as a noun) is replaced by a plain noun, such a
+    participle by a plain adjective, the text parsed again, and the new parse given the user's words."""
     from spacy.tokens import Doc as SpacyDoc
 
     from agent.intent.spelling import word_classes
 
-    misread = {
-        t.i for t in doc
-        if t.i > 0 and t.is_alpha and len(t) > 3 and t.pos_ in {"ADV", "ADJ"}
-        and doc[t.i - 1].pos_ in {"NOUN", "PROPN", "ADJ", "DET"}
-        and word_classes(lower(t)) | word_classes(lemma(t)) == {"noun"}
-    }  # fmt: skip
-    if not misread:
+    stand_ins: dict[int, str] = {}
+    for t in doc:
+        if t.i == 0 or not t.is_alpha or len(t) <= 3:
+            continue
+        before = doc[t.i - 1]
+        if t.pos_ in {"ADV", "ADJ"} and before.pos_ in {"NOUN", "PROPN", "ADJ", "DET"} and (
+            word_classes(lower(t)) | word_classes(lemma(t)) == {"noun"}
+        ):
+            stand_ins[t.i] = _STAND_IN_NOUN
+        elif t.tag_ in {"VBD", "VBN"} and before.tag_ in _BEFORE_PHRASE and t.i + 1 < len(doc) and doc[t.i + 1].tag_ in {"NN", "NNS"}:
+            stand_ins[t.i] = _STAND_IN_ADJECTIVE
+    if not stand_ins:
         return None
-    again = cache.parse("".join((_STAND_IN_NOUN if t.i in misread else t.text) + t.whitespace_ for t in doc))
-    if len(again) != len(doc) or any(again[i].pos_ != "NOUN" for i in misread):
+    again = cache.parse("".join(stand_ins.get(t.i, t.text) + t.whitespace_ for t in doc))
+    read_as = {_STAND_IN_NOUN: "NOUN", _STAND_IN_ADJECTIVE: "ADJ"}
+    if len(again) != len(doc) or any(again[i].pos_ != read_as[w] for i, w in stand_ins.items()):
         return None
     return SpacyDoc(
         doc.vocab,
@@ -79,7 +90,7 @@ def _with_nouns_read(cache: nlp.ParseCache, doc: Doc) -> Doc | None:
         deps=[t.dep_ for t in again],
         pos=[t.pos_ for t in again],
         tags=[t.tag_ for t in again],
-        lemmas=[lower(doc[t.i]) if t.i in misread else t.lemma_ for t in again],
+        lemmas=[lower(doc[t.i]) if t.i in stand_ins else t.lemma_ for t in again],
         morphs=[str(t.morph) for t in again],
     )
 
