@@ -333,10 +333,10 @@ class Finder:
             found.evidence["unknown"] = True
             return found
         several = cues.count is not None and len(parts) > 1
+        regions_said = "these are the most prominent regions that are" if several else "this is the most prominent region that is"
         found.evidence["fallback"] = (
             f"'{noun}' is nothing my models know; "
-            + ("these are the most prominent regions" if several else "this is the most prominent region")
-            + (f" that are not a {' or '.join(names)}" if names and several else f" that is not a {' or '.join(names)}" if names else "")
+            + (f"{regions_said} not a {' or '.join(names)}" if names else regions_said.rsplit(" that ", 1)[0])
             + " (salient-object model), a guess"
         )
         found.evidence["cues"] = ["salient region not explained by a detection"]

@@ -34,6 +34,8 @@ HELD_TOUCH = 0.05
 lets "holding X" choose among candidates."""
 HELD_MARGIN = 0.15
 """How much a candidate's box grows on each side when looking for what it holds."""
+HELD_SIZE_POWER = 0.35
+"""How much a box far larger than the held thing counts less: (held area / box area) to this power."""
 
 
 @dataclass
@@ -380,20 +382,7 @@ class Ranker:
             if not anchors or matches:
                 return None
             held_masks = [self.an.segment_mask(a) for a in anchors]
-        touch = {}
-        for c in cands:
-            x0, y0, x1, y1 = c.bbox
-            box_area = max(1.0, float((x1 - x0 + 1) * (y1 - y0 + 1)))
-            # the box grown a little (a bat is held at its end), and a box far larger than what is
-            # held counts less (a crowd's box holds the batter's bat too)
-            gx, gy = (x1 - x0) * HELD_MARGIN, (y1 - y0) * HELD_MARGIN
-            x0, y0 = max(0, int(x0 - gx)), max(0, int(y0 - gy))
-            x1, y1 = int(x1 + gx), int(y1 + gy)
-            touch[id(c)] = max(
-                float(m[y0 : y1 + 1, x0 : x1 + 1].sum()) / max(1.0, float(m.sum()))
-                * min(1.0, float(m.sum()) / box_area) ** 0.35
-                for m in held_masks
-            )
+        touch = {id(c): max(_touch(m, c.bbox) for m in held_masks) for c in cands}
         best = max(touch.values(), default=0.0)
         if best < HELD_TOUCH:
             return None
@@ -508,6 +497,19 @@ class Ranker:
         )
         out.cues.append("saliency fallback (contrast + centre prior)")
         return out
+
+
+def _touch(held: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How much of a held thing lies in a box grown a little (a bat is held at its end), less for a
+    box far larger than the thing (a crowd's box holds the batter's bat too)."""
+    x0, y0, x1, y1 = box
+    box_area = max(1.0, float((x1 - x0 + 1) * (y1 - y0 + 1)))
+    gx, gy = (x1 - x0) * HELD_MARGIN, (y1 - y0) * HELD_MARGIN
+    x0, y0 = max(0, int(x0 - gx)), max(0, int(y0 - gy))
+    x1, y1 = int(x1 + gx), int(y1 + gy)
+    area = max(1.0, float(held.sum()))
+    inside = float(held[y0 : y1 + 1, x0 : x1 + 1].sum()) / area
+    return inside * min(1.0, area / box_area) ** HELD_SIZE_POWER
 
 
 def _rel_words(rel: Relation) -> str:
