@@ -39,7 +39,8 @@ _POLITE_EDGES = re.compile(
     re.IGNORECASE,
 )
 """A "please" or "thanks" that opens or closes a request (it confuses the parse of a fragment)."""
-_OPENERS = frozenset("ok okay yes yeah yep no nope nah great thanks fine right sure good now and then so hmm".split())
+_OPENERS = vb.OPENER_WORDS | vb.NEGATIVE_OPENERS | {"thanks", "right"}
+"""Words before a comma that open a turn, not a thing a place after the comma could belong to."""
 
 
 def _place_after_comma(m: re.Match[str]) -> str:

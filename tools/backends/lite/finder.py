@@ -333,12 +333,9 @@ class Finder:
             found.evidence["unknown"] = True
             return found
         several = cues.count is not None and len(parts) > 1
-        regions_said = "these are the most prominent regions that are" if several else "this is the most prominent region that is"
-        found.evidence["fallback"] = (
-            f"'{noun}' is nothing my models know; "
-            + (f"{regions_said} not a {' or '.join(names)}" if names else regions_said.rsplit(" that ", 1)[0])
-            + " (salient-object model), a guess"
-        )
+        regions = "these are the most prominent regions" if several else "this is the most prominent region"
+        known = f" that {'are' if several else 'is'} not a {' or '.join(names)}" if names else ""
+        found.evidence["fallback"] = f"'{noun}' is nothing my models know; {regions}{known} (salient-object model), a guess"
         found.evidence["cues"] = ["salient region not explained by a detection"]
         found.alternatives = []
         if several:
